@@ -1,0 +1,6 @@
+export { createConsentgate } from "./consentgate.ts";
+export type { Consentgate } from "./consentgate.ts";
+export type { ConsentgateOptions, Actor } from "./options.ts";
+export type { Logger } from "./logger.ts";
+export { ConsentgateError, isConsentgateError } from "./errors.ts";
+export type { ErrorCode, HttpErrorCode, SetupErrorCode } from "./errors.ts";

@@ -1,0 +1,138 @@
+/**
+ * Opens the database named by the `database` option and gives two views of
+ * it: a Prisma client for typed queries, and a raw SQL connection for the few
+ * things Prisma cannot do well (the migration runner, advisory locks,
+ * multi-row statements, LISTEN/NOTIFY).
+ *
+ *   absent           → PGlite files under ./.consentgate/
+ *   "memory"         → PGlite in memory (nothing touches the disk)
+ *   postgres(ql)://… → PostgreSQL through a pg pool
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { ConsentgateError } from "../errors.ts";
+import { PrismaClient } from "../generated/prisma/client.ts";
+
+export type DatabaseKind = "pglite-files" | "pglite-memory" | "postgres";
+
+export type Database =
+  | { kind: "pglite-files"; directory: string }
+  | { kind: "pglite-memory" }
+  | { kind: "postgres"; url: string };
+
+/** The default folder for the embedded database, relative to the working directory. */
+export const DEFAULT_DATA_DIRECTORY = ".consentgate";
+
+/** Reads the `database` option; throws `invalid_option` for anything it cannot open. */
+export function parseDatabase(database: string | undefined, cwd = process.cwd()): Database {
+  if (database === undefined || database === "") {
+    return { kind: "pglite-files", directory: path.resolve(cwd, DEFAULT_DATA_DIRECTORY, "pgdata") };
+  }
+  if (database === "memory") return { kind: "pglite-memory" };
+  let url: URL;
+  try {
+    url = new URL(database);
+  } catch {
+    throw new ConsentgateError(
+      "invalid_option",
+      `database: expected "memory", a postgres:// URL, or nothing (embedded files); got ${redact(database)}`,
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConsentgateError("invalid_option", `database: unsupported protocol "${url.protocol}" (use postgres:// or postgresql://)`);
+  }
+  // @prisma/adapter-pg fails obscurely without a user name, even under trust authentication.
+  if (url.username === "") {
+    throw new ConsentgateError("invalid_option", `database: the URL needs a user name (postgres://USER@host/db)`);
+  }
+  if (url.pathname.length <= 1) {
+    throw new ConsentgateError("invalid_option", `database: the URL needs a database name (postgres://user@host/DBNAME)`);
+  }
+  return { kind: "postgres", url: database };
+}
+
+/** Never echo a password back into logs or error messages. */
+function redact(value: string): string {
+  return JSON.stringify(value.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@"));
+}
+
+/** A raw SQL connection; `exec` runs a script of several statements. */
+export interface SqlSession {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  exec(sql: string): Promise<void>;
+  release(): void;
+}
+
+export interface Connection {
+  readonly kind: DatabaseKind;
+  readonly prisma: PrismaClient;
+  /** A session holding one connection until released (for locks and transactions). */
+  session(): Promise<SqlSession>;
+  /** One statement on any connection. */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** The pg pool, on PostgreSQL only (LISTEN/NOTIFY, benchmarks). */
+  readonly pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Connections in the PostgreSQL pool. Default 10. */
+  poolSize?: number;
+}
+
+export async function connect(database: Database, options: ConnectOptions = {}): Promise<Connection> {
+  if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize ?? 10);
+  if (database.kind === "pglite-files") await mkdir(database.directory, { recursive: true });
+  const db = database.kind === "pglite-files" ? await PGlite.create(database.directory) : await PGlite.create();
+  return connectPglite(db, database.kind);
+}
+
+async function connectPglite(db: PGlite, kind: DatabaseKind): Promise<Connection> {
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  // PGlite has a single connection, so a "session" is the database itself.
+  const session: SqlSession = {
+    query: async (sql, params) => (await db.query(sql, params)).rows as never,
+    exec: async (sql) => void (await db.exec(sql)),
+    release: () => {},
+  };
+  return {
+    kind,
+    prisma,
+    session: async () => session,
+    query: session.query,
+    close: async () => {
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}
+
+async function connectPostgres(url: string, poolSize: number): Promise<Connection> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that loses its server emits 'error' on the pool; without a
+  // listener Node would crash the host app. The next query reports the failure.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: "postgres",
+    prisma,
+    pool,
+    async session() {
+      const client = await pool.connect();
+      return {
+        query: async (sql, params) => (await client.query(sql, params)).rows,
+        exec: async (sql) => void (await client.query(sql)),
+        release: () => client.release(),
+      };
+    },
+    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    close: async () => {
+      await prisma.$disconnect();
+      if (!pool.ended) await pool.end();
+    },
+  };
+}

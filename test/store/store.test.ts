@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { isConsentgateError } from "../../src/errors.ts";
+import { connect } from "../../src/store/connection.ts";
+import { migrate, readMigrations } from "../../src/store/migrations.ts";
+import { openStore } from "../../src/store/store.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  let db: TestDatabase;
+  let scratch: string;
+  before(async () => {
+    db = await testDatabase();
+    scratch = await mkdtemp(path.join(tmpdir(), "consentgate-store-"));
+  });
+  after(async () => {
+    await db.drop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  // PGlite in memory starts empty every time, so persistence is checked on PGlite files.
+  const persistent = () => (onPostgres ? db.database : ({ kind: "pglite-files", directory: path.join(scratch, "pgdata") } as const));
+
+  test("migrations apply on an empty database and are a no-op on the next start", async () => {
+    const all = (await readMigrations()).map((m) => m.name);
+    assert.ok(all.length > 0);
+    const first = await openStore(persistent());
+    assert.deepEqual(first.migrated, all);
+    const tables = await first.connection.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    );
+    assert.deepEqual(
+      tables.map((t) => t.tablename),
+      ["compliance_log", "consent_events", "consent_state", "consentgate_migrations", "interactions", "job_leases", "privacy_requests"],
+    );
+    await first.close();
+
+    const second = await openStore(persistent());
+    assert.deepEqual(second.migrated, []);
+    const recorded = await second.connection.query<{ name: string }>("SELECT name FROM consentgate_migrations ORDER BY name");
+    assert.deepEqual(recorded.map((r) => r.name), all);
+    await second.close();
+  });
+
+  test("data written before a restart is there after it", async () => {
+    const store = await openStore(persistent());
+    await store.connection.prisma.interaction.create({
+      data: { subjectId: "restart-subject", purpose: "service", kind: "play", data: {}, expiresAt: new Date(Date.now() + 86_400_000), legalBasis: "contract", policyVersion: "v1" },
+    });
+    await store.close();
+    const again = await openStore(persistent());
+    assert.equal(await again.connection.prisma.interaction.count({ where: { subjectId: "restart-subject" } }), 1);
+    await again.close();
+  });
+
+  test("JSON data round-trips exactly", async () => {
+    const store = await openStore(db.database);
+    const data = {
+      itemId: "trk_1",
+      durationMs: 183000,
+      ratio: 0.25,
+      nested: { deep: { list: [1, "two", null, true, { x: -1.5e-7 }] } },
+      unicode: "Björk — 東京 🎧",
+      quote: 'a "quoted" \\ backslash',
+      empty: {},
+    };
+    const row = await store.connection.prisma.interaction.create({
+      data: { subjectId: "json-subject", purpose: "personalization", kind: "play", data, expiresAt: new Date(Date.now() + 86_400_000), legalBasis: "consent", policyVersion: "v1" },
+    });
+    const read = await store.connection.prisma.interaction.findUniqueOrThrow({ where: { id: row.id } });
+    assert.deepEqual(read.data, data);
+    await store.close();
+  });
+
+  test("concurrent start-ups apply each migration once", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
+    const fresh = await testDatabase();
+    try {
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(fresh.database, { poolSize: 2 })));
+      const applied = stores.flatMap((s) => s.migrated);
+      assert.deepEqual(applied.sort(), (await readMigrations()).map((m) => m.name).sort());
+      const [count] = await stores[0]!.connection.query<{ n: number }>("SELECT count(*)::int AS n FROM consentgate_migrations");
+      assert.equal(count!.n, applied.length);
+      await Promise.all(stores.map((s) => s.close()));
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test("a failing migration leaves nothing behind and stops start-up", async () => {
+    const fresh = await testDatabase();
+    const dir = path.join(scratch, "broken-migrations");
+    await mkdir(path.join(dir, "0001_ok"), { recursive: true });
+    await mkdir(path.join(dir, "0002_broken"), { recursive: true });
+    await writeFile(path.join(dir, "0001_ok", "migration.sql"), "CREATE TABLE ok_table (id int);");
+    await writeFile(path.join(dir, "0002_broken", "migration.sql"), "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;");
+    const connection = await connect(fresh.database);
+    try {
+      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_failed"));
+      const tables = await connection.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+      assert.deepEqual(tables.map((t) => t.tablename), ["consentgate_migrations", "ok_table"]);
+      const recorded = await connection.query<{ name: string }>("SELECT name FROM consentgate_migrations");
+      assert.deepEqual(recorded.map((r) => r.name), ["0001_ok"]);
+
+      // Editing an applied migration is refused rather than silently ignored.
+      await writeFile(path.join(dir, "0001_ok", "migration.sql"), "CREATE TABLE ok_table (id bigint);");
+      await rm(path.join(dir, "0002_broken"), { recursive: true });
+      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_changed"));
+    } finally {
+      await connection.close();
+      await fresh.drop();
+    }
+  });
+
+  test("a closed store leaves no handle that keeps the process alive", async () => {
+    const script = `
+      import { openStore } from "./src/store/store.ts";
+      const database = JSON.parse(process.env.DB);
+      const store = await openStore(database);
+      await store.connection.prisma.interaction.count();
+      await store.close();
+      await store.close();
+      console.log("closed");
+    `;
+    const { code, stdout, stderr } = await runNode(script, { DB: JSON.stringify(db.database) }, 30_000);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), "closed");
+  });
+
+  test("in memory, nothing is written to disk", async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), "consentgate-memory-"));
+    const script = `
+      import { createConsentgate } from "${path.resolve("src/index.ts")}";
+      const gate = await createConsentgate({ database: "memory" });
+      await gate.close();
+    `;
+    const { code, stderr } = await runNode(script, {}, 30_000, cwd);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(await readdir(cwd), []);
+    await rm(cwd, { recursive: true, force: true });
+  });
+});
+
+/** Runs an ES module script in a child Node with tsx; resolves with its exit code, or fails on timeout. */
+function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    // Resolve tsx from this repo, so the child can run in any working directory.
+    const tsx = import.meta.resolve("tsx");
+    const child = spawn(process.execPath, ["--import", tsx, "--input-type=module", "-e", source], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`child did not exit within ${timeoutMs} ms (an open handle keeps it alive)\n${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
