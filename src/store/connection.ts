@@ -74,8 +74,10 @@ export interface Connection {
   session(): Promise<SqlSession>;
   /** One statement on any connection. */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
-  /** The pg pool, on PostgreSQL only (LISTEN/NOTIFY, benchmarks). */
+  /** The pg pool, on PostgreSQL only (benchmarks, raw multi-row statements). */
   readonly pool?: pg.Pool;
+  /** A new dedicated client outside the pool, on PostgreSQL only (LISTEN/NOTIFY). */
+  dedicatedClient?(): pg.Client;
   close(): Promise<void>;
 }
 
@@ -112,7 +114,8 @@ async function connectPglite(db: PGlite, kind: DatabaseKind): Promise<Connection
 }
 
 async function connectPostgres(url: string, poolSize: number): Promise<Connection> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A database that does not answer must fail fast: the gate then refuses writes (fail closed).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 2000 });
   // An idle client that loses its server emits 'error' on the pool; without a
   // listener Node would crash the host app. The next query reports the failure.
   pool.on("error", () => {});
@@ -121,6 +124,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<Connectio
     kind: "postgres",
     prisma,
     pool,
+    dedicatedClient: () => new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, keepAlive: true }),
     async session() {
       const client = await pool.connect();
       return {

@@ -33,18 +33,29 @@ CREATE TABLE "consent_state" (
 
 -- CreateTable
 CREATE TABLE "interactions" (
-    "id" BIGSERIAL NOT NULL,
     "subjectId" TEXT NOT NULL,
     "purpose" TEXT NOT NULL,
+    "slot" INTEGER NOT NULL,
+    "seq" BIGINT NOT NULL,
     "kind" TEXT NOT NULL,
     "data" JSONB NOT NULL,
-    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL,
     "expiresAt" TIMESTAMPTZ(3) NOT NULL,
     "receiptId" UUID,
+    "source" TEXT NOT NULL,
     "legalBasis" TEXT NOT NULL,
     "policyVersion" TEXT NOT NULL,
 
-    CONSTRAINT "interactions_pkey" PRIMARY KEY ("id")
+    CONSTRAINT "interactions_pkey" PRIMARY KEY ("subjectId","purpose","slot")
+);
+
+-- CreateTable
+CREATE TABLE "interaction_windows" (
+    "subjectId" TEXT NOT NULL,
+    "purpose" TEXT NOT NULL,
+    "nextSeq" BIGINT NOT NULL,
+
+    CONSTRAINT "interaction_windows_pkey" PRIMARY KEY ("subjectId","purpose")
 );
 
 -- CreateTable
@@ -89,9 +100,6 @@ CREATE TABLE "job_leases" (
 
 -- CreateIndex
 CREATE INDEX "consent_events_subjectId_purpose_at_idx" ON "consent_events"("subjectId", "purpose", "at");
-
--- CreateIndex
-CREATE INDEX "interactions_subjectId_purpose_createdAt_idx" ON "interactions"("subjectId", "purpose", "createdAt" DESC);
 
 -- CreateIndex
 CREATE INDEX "interactions_expiresAt_idx" ON "interactions"("expiresAt");

@@ -1,0 +1,31 @@
+/**
+ * What every part of a running gate shares: the compiled policy, the open
+ * store, the consent cache, the keyring and the host's option functions.
+ * Built once by createConsentgate; the middleware, router and jobs read it.
+ */
+import type { Request } from "express";
+import type { BlockedWrites } from "./audit/blocked-writes.ts";
+import type { Logger } from "./logger.ts";
+import type { Minimizer } from "./minimize/index.ts";
+import type { Actor } from "./options.ts";
+import type { Policy } from "./policy/types.ts";
+import type { Keyring } from "./signatures/hmac.ts";
+import type { ConsentCache } from "./store/consent-cache.ts";
+import type { Connection } from "./store/connection.ts";
+import type { InteractionStore } from "./store/interactions.ts";
+
+export interface Core {
+  readonly policy: Policy;
+  readonly connection: Connection;
+  readonly consents: ConsentCache;
+  readonly interactions: InteractionStore;
+  readonly keyring: Keyring;
+  /** One compiled minimizer per purpose. */
+  readonly minimizers: ReadonlyMap<string, Minimizer>;
+  readonly blockedWrites: BlockedWrites;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  readonly subjectOf: (req: Request) => string | undefined;
+  readonly actorOf: (req: Request) => Actor | undefined;
+  readonly regionOf: ((req: Request) => string | undefined) | undefined;
+}

@@ -1,0 +1,60 @@
+/**
+ * gate.middleware() and gate.purpose(name): the two ways a write meets the gate.
+ */
+import type { RequestHandler } from "express";
+import type { Core } from "../core.ts";
+import { ConsentgateError } from "../errors.ts";
+import { admit } from "./admit.ts";
+import { createPrivacy } from "./privacy.ts";
+import { sendError } from "./respond.ts";
+import { createRouteScanner, markGate } from "./route-scan.ts";
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Attaches req.privacy to every request, and on every write either applies
+ * the policy's `routes:` map, lets a route-level gate (or Consentgate's own
+ * router) take it, or refuses it as `unmapped_write`. Reads pass.
+ */
+export function createMiddleware(core: Core): RequestHandler {
+  const scanRoutes = createRouteScanner();
+  return async function consentgate(req, res, next) {
+    try {
+      req.privacy = createPrivacy(core, req);
+      if (!WRITE_METHODS.has(req.method)) return next();
+      const path = req.baseUrl + req.path;
+      const mapped = core.policy.routes.find((route) => route.method === req.method && route.matches(path));
+      if (mapped) {
+        await admit(core, req, mapped.purpose);
+        return next();
+      }
+      const gate = scanRoutes(req.app, req.method, path);
+      // undefined: no route at all, Express answers 404; a string: a gate will decide.
+      if (gate !== null || core.policy.defaults.unmappedWrites === "allow") return next();
+      throw new ConsentgateError(
+        "unmapped_write",
+        `${req.method} ${path} writes data but no purpose covers it: map it in the policy's routes or gate it with gate.purpose(name)`,
+        { region: req.privacy.region },
+      );
+    } catch (error) {
+      sendError(res, error);
+    }
+  };
+}
+
+/** Route-level gate: denied → the error response and the handler never runs; allowed → req.body minimized. */
+export function createPurposeGate(core: Core, purpose: string): RequestHandler {
+  if (!core.policy.purposes[purpose]) {
+    // A typo here would otherwise refuse every write at run time; fail at start-up instead.
+    throw new ConsentgateError("unknown_purpose", `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(core.policy.purposes).join(", ")})`, { purpose });
+  }
+  const handler: RequestHandler = async (req, res, next) => {
+    try {
+      await admit(core, req, purpose);
+      next();
+    } catch (error) {
+      sendError(res, error);
+    }
+  };
+  return markGate(handler, purpose);
+}

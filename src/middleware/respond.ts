@@ -1,0 +1,40 @@
+/**
+ * The one error body of DESIGN.md §5, for every error the gate sends:
+ * { "error": { "code", "message", "purpose"?, "region"? } }.
+ */
+import type { ErrorRequestHandler, Response } from "express";
+import { ConsentgateError } from "../errors.ts";
+
+export function sendError(res: Response, error: unknown): void {
+  const known = error instanceof ConsentgateError && error.status < 500 ? error : undefined;
+  const unavailable = error instanceof ConsentgateError && error.code === "consent_unavailable" ? error : undefined;
+  const sent = known ?? unavailable;
+  if (res.headersSent) return;
+  if (!sent) {
+    res.status(500).json({ error: { code: "internal", message: "internal error" } });
+    return;
+  }
+  const { purpose, region } = sent.details;
+  res.status(sent.status).json({
+    error: {
+      code: sent.code,
+      message: sent.message,
+      ...(purpose === undefined ? {} : { purpose }),
+      ...(region === undefined ? {} : { region }),
+    },
+  });
+}
+
+/**
+ * Express error middleware for what body parsers raise (malformed JSON,
+ * oversized bodies) and for ConsentgateErrors; anything else goes on to the
+ * host's own error handler.
+ */
+export const answerErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  const type = (error as { type?: string } | undefined)?.type;
+  if (type === "entity.too.large") return sendError(res, new ConsentgateError("payload_too_large", "request body too large"));
+  if (type === "entity.parse.failed") return sendError(res, new ConsentgateError("invalid_body", "request body is not valid JSON"));
+  if (error instanceof ConsentgateError) return sendError(res, error);
+  next(error);
+};

@@ -1,0 +1,86 @@
+/**
+ * gate.router(): the endpoints end users exercise their rights through
+ * (DESIGN.md §5). Mounted by the host, e.g. app.use("/privacy", gate.router()).
+ */
+import express, { type Request, type Response, type Router } from "express";
+import { z } from "zod";
+import type { Core } from "../core.ts";
+import { decide } from "../decision/decide.ts";
+import { ConsentgateError } from "../errors.ts";
+import { createPrivacy } from "../middleware/privacy.ts";
+import { answerErrors, sendError } from "../middleware/respond.ts";
+import { RIGHTS_ROUTER, markGate } from "../middleware/route-scan.ts";
+import { recordChoice } from "./choices.ts";
+import { targetOf } from "./subject.ts";
+
+const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean().optional() });
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+export function createRightsRouter(core: Core): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: "16kb" }));
+  // The host may not have mounted gate.middleware() in front of the router.
+  router.use((req, _res, next) => {
+    req.privacy ??= createPrivacy(core, req);
+    next();
+  });
+
+  const route = (handler: Handler) => (req: Request, res: Response) => handler(req, res).catch((error: unknown) => sendError(res, error));
+
+  router.get(
+    "/consents",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      const { region, signals } = req.privacy;
+      const choices = await core.consents.choices(target.subjectId);
+      const purposes = Object.values(core.policy.purposes).map((purpose) => {
+        const decision = decide({ policy: core.policy, purpose: purpose.name, region, gpc: signals.gpc, choice: choices.get(purpose.name) });
+        const choice = choices.get(purpose.name);
+        return {
+          purpose: purpose.name,
+          description: purpose.description,
+          granted: decision.allowed,
+          source: decision.source,
+          legalBasis: purpose.legalBasis,
+          saleOrShare: purpose.saleOrShare,
+          region,
+          // A grant the GPC signal overrides: the page shows the conflict and offers overrideGpc.
+          gpcConflict: decision.source === "gpc" && choice?.granted === true,
+          ...(choice ? { receiptId: choice.receiptId, choiceAt: choice.at.toISOString() } : {}),
+        };
+      });
+      res.json({ subject: target.subjectId, region, gpc: signals.gpc, policyVersion: core.policy.version, purposes });
+    }),
+  );
+
+  router.put(
+    "/consents/:purpose",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      const parsed = choiceBody.safeParse(req.body);
+      if (!parsed.success) {
+        throw new ConsentgateError("invalid_body", `expected { "granted": true | false, "overrideGpc"?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
+      }
+      const { receipt } = await recordChoice(core, {
+        subjectId: target.subjectId,
+        actorId: target.actorId,
+        purpose: String(req.params.purpose),
+        granted: parsed.data.granted,
+        overrideGpc: parsed.data.overrideGpc ?? false,
+        gpc: req.privacy.signals.gpc,
+        region: req.privacy.region,
+      });
+      res.status(200).json(receipt);
+    }),
+  );
+
+  router.use(
+    route(async (req) => {
+      throw new ConsentgateError("not_found", `no privacy endpoint ${req.method} ${req.path}`);
+    }),
+  );
+  // Body parser failures: malformed JSON and oversized bodies.
+  router.use(answerErrors);
+  return markGate(router, RIGHTS_ROUTER);
+}

@@ -1,0 +1,37 @@
+/**
+ * Keyed hashing with the gate's secret: signatures on receipts and
+ * certificates, and the pseudonyms that stand for subjects in logs.
+ * Each use gets its own derived key, so a pseudonym can never be replayed
+ * as a signature or the other way round.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { canonicalJson } from "./canonical-json.ts";
+
+export type KeyUse = "signature" | "pseudonym" | "field-hash";
+
+export interface Keyring {
+  /** HMAC-SHA256 of the canonical JSON of `record`, hex. */
+  sign(record: object): string;
+  /** Constant-time check of a signature made by `sign`. */
+  verify(record: object, signature: string): boolean;
+  /** A stable pseudonym for a subject id: same id, same pseudonym; not reversible without the secret. */
+  pseudonym(subjectId: string): string;
+  /** The key for a use, for code that computes its own HMACs (the minimizer's `hash` rule). */
+  key(use: KeyUse): Buffer;
+}
+
+export function createKeyring(secret: string): Keyring {
+  const derive = (use: KeyUse) => createHmac("sha256", secret).update(`consentgate:${use}`).digest();
+  const keys: Record<KeyUse, Buffer> = { signature: derive("signature"), pseudonym: derive("pseudonym"), "field-hash": derive("field-hash") };
+  const sign = (record: object) => createHmac("sha256", keys.signature).update(canonicalJson(record)).digest("hex");
+  return {
+    sign,
+    verify(record, signature) {
+      const expected = Buffer.from(sign(record), "hex");
+      const given = Buffer.from(signature, "hex");
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    },
+    pseudonym: (subjectId) => createHmac("sha256", keys.pseudonym).update(subjectId).digest("hex").slice(0, 32),
+    key: (use) => keys[use],
+  };
+}

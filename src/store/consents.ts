@@ -1,0 +1,71 @@
+/**
+ * Consent choices: an append-only event history plus the current state per
+ * (subject, purpose), written together in one transaction. The state table
+ * is derived (it always equals the latest event), kept so that the gate reads
+ * one small row set instead of scanning history.
+ */
+import type { Connection } from "./connection.ts";
+
+/** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
+export const CONSENT_CHANNEL = "consentgate_consent";
+
+/** The latest choice of a subject for a purpose, as the decision rules read it. */
+export interface Choice {
+  granted: boolean;
+  overrideGpc: boolean;
+  receiptId: string;
+  at: Date;
+}
+
+export interface ConsentEventRecord {
+  id: string;
+  subjectId: string;
+  purpose: string;
+  granted: boolean;
+  overrideGpc: boolean;
+  gpc: boolean;
+  region: string;
+  policyVersion: string;
+  actorId: string | undefined;
+  signature: string;
+  at: Date;
+}
+
+/**
+ * Records a choice. With `purgeInteractions`, a withdrawal erases the
+ * purpose's interactions in the same transaction, so no reader ever sees the
+ * withdrawal without the erasure. Returns how many interactions were erased.
+ */
+export async function saveChoice(connection: Connection, event: ConsentEventRecord, options: { purgeInteractions: boolean }): Promise<{ erased: number }> {
+  const { prisma } = connection;
+  const { subjectId, purpose } = event;
+  const erase = options.purgeInteractions && !event.granted;
+  const results = await prisma.$transaction([
+    prisma.consentEvent.create({ data: { ...event, actorId: event.actorId ?? null } }),
+    prisma.consentState.upsert({
+      where: { subjectId_purpose: { subjectId, purpose } },
+      create: { subjectId, purpose, granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
+      update: { granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
+    }),
+    ...(erase
+      ? [
+          prisma.interaction.deleteMany({ where: { subjectId, purpose } }),
+          prisma.interactionWindow.deleteMany({ where: { subjectId, purpose } }),
+        ]
+      : []),
+    // Delivered to every listening instance when (and only if) this transaction commits.
+    ...(connection.kind === "postgres" ? [prisma.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`] : []),
+  ]);
+  const deleted = erase ? (results[2] as { count: number }).count : 0;
+  return { erased: deleted };
+}
+
+export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {
+  const rows = await connection.prisma.consentState.findMany({ where: { subjectId } });
+  return new Map(rows.map((r) => [r.purpose, { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt }]));
+}
+
+/** The full history of a subject's choices, oldest first (for exports). */
+export function consentHistory(connection: Connection, subjectId: string) {
+  return connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: [{ at: "asc" }, { id: "asc" }] });
+}

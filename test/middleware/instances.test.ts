@@ -1,0 +1,99 @@
+/**
+ * Two instances on one PostgreSQL database, and a database that goes away.
+ * PGlite is one process's database, so these run on PostgreSQL only.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import request from "supertest";
+import { createTestApp, type TestApp } from "../support/app.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+const play = { itemId: "trk_1", action: "play" };
+
+describe("several instances on one PostgreSQL database", { skip: !onPostgres && "needs TEST_DATABASE_URL" }, () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  before(async () => {
+    db = await testDatabase();
+    a = await createTestApp(db.option);
+    b = await createTestApp(db.option);
+  });
+  after(async () => {
+    await a.gate.close();
+    await b.gate.close();
+    await db.drop();
+  });
+
+  test("a withdrawal on instance A is enforced by instance B within one second", async () => {
+    const eu = { "x-user": "cross-1", "x-region": "DE" };
+    await request(a.app).put("/privacy/consents/personalization").set(eu).send({ granted: true }).expect(200);
+    // B's cache was cold, so it reads the grant; now it is warm.
+    await request(b.app).post("/api/plays").set(eu).send(play).expect(201);
+    await request(b.app).post("/api/plays").set(eu).send(play).expect(201);
+
+    await request(a.app).put("/privacy/consents/personalization").set(eu).send({ granted: false }).expect(200);
+    const withdrawnAt = Date.now();
+    let status = 201;
+    while (status !== 403 && Date.now() - withdrawnAt < 3000) {
+      status = (await request(b.app).post("/api/plays").set(eu).send(play)).status;
+    }
+    const seenAfter = Date.now() - withdrawnAt;
+    assert.equal(status, 403);
+    assert.ok(seenAfter < 1000, `B still accepted writes ${seenAfter} ms after the withdrawal`);
+    assert.equal((await a.gate.store.interactions.countByPurpose("cross-1")).personalization ?? 0, 0, "the withdrawal erased what was held, and nothing came back");
+  });
+});
+
+describe("a database that goes away", { skip: !onPostgres && "needs TEST_DATABASE_URL" }, () => {
+  let db: TestDatabase;
+  let t: TestApp;
+  const name = () => new URL(db.option).pathname.slice(1);
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  before(async () => {
+    db = await testDatabase();
+    t = await createTestApp(db.option);
+  });
+  after(async () => {
+    await admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS true`).catch(() => {});
+    await t.gate.close();
+    await db.drop();
+  });
+
+  test("writes fail closed with 503 and store nothing; reads go on; then it recovers", async () => {
+    const ca = (user: string) => ({ "x-user": user, "x-region": "US-CA" });
+    await request(t.app).post("/api/plays").set(ca("warm")).send(play).expect(201);
+
+    await admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS false`);
+    await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name()}'`);
+
+    const cold = await request(t.app).post("/api/plays").set(ca("cold")).send(play);
+    assert.equal(cold.status, 503);
+    assert.equal(cold.body.error.code, "consent_unavailable");
+    // A warm cache may not outlive the one-second bound on what it cannot confirm.
+    await new Promise((r) => setTimeout(r, 1100));
+    const warm = await request(t.app).post("/api/plays").set(ca("warm")).send(play);
+    assert.equal(warm.status, 503);
+    await request(t.app).get("/health").expect(200);
+    assert.equal(t.seen.filter((s) => s.path === "/api/plays").length, 1, "no handler ran while the database was away");
+
+    await admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS true`);
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 201; i++) {
+      status = (await request(t.app).post("/api/plays").set(ca("cold")).send(play)).status;
+      if (status !== 201) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 201);
+    const counts = await t.gate.store.interactions.countByPurpose();
+    assert.equal(counts.personalization, 2, "one write before the outage, one after; none during");
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * A real Express app mounting Consentgate exactly as DESIGN.md §2 shows,
+ * for the acceptance tests. Signed-in users are named by the x-user header;
+ * x-roles carries their roles (comma-separated).
+ */
+import express, { type Express } from "express";
+import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
+import { testPolicy } from "./policy.ts";
+
+export const TEST_SECRET = "test-secret-test-secret-test-secret!";
+
+export interface TestApp {
+  app: Express;
+  gate: Consentgate;
+  /** Bodies the handlers received, by route. */
+  seen: { path: string; body: unknown }[];
+}
+
+export async function createTestApp(database: string, options: Partial<ConsentgateOptions> = {}): Promise<TestApp> {
+  const gate = await createConsentgate({
+    policies: testPolicy(),
+    database,
+    secret: TEST_SECRET,
+    subject: (req) => req.get("x-user") || undefined,
+    actor: (req) => {
+      const id = req.get("x-user");
+      return id ? { id, roles: (req.get("x-roles") ?? "").split(",").filter(Boolean) } : undefined;
+    },
+    ...options,
+  });
+  const seen: TestApp["seen"] = [];
+  const app = express();
+  app.use(express.json({ limit: "8kb" }));
+  app.use(gate.middleware());
+  app.post("/api/plays", async (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    await req.privacy.record("play", req.body);
+    res.status(201).end();
+  });
+  app.post("/api/ads/click", gate.purpose("advertising"), async (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    await req.privacy.record("click", req.body);
+    res.status(201).end();
+  });
+  app.post("/api/stats", gate.purpose("analytics"), async (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    await req.privacy.record("count", req.body);
+    res.status(201).end();
+  });
+  app.post("/api/service", gate.purpose("service"), async (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    await req.privacy.record("play", req.body);
+    res.status(201).end();
+  });
+  app.post("/api/unmapped", (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    res.status(201).end();
+  });
+  const api = express.Router();
+  api.post("/nested", gate.purpose("service"), (req, res) => {
+    seen.push({ path: req.path, body: req.body });
+    res.status(201).end();
+  });
+  app.use("/api/v2", api);
+  app.get("/api/recommendations", async (req, res) => {
+    res.json(await req.privacy.recent("personalization"));
+  });
+  app.get("/api/can/:purpose", async (req, res) => {
+    res.json({ can: await req.privacy.can(req.params.purpose) });
+  });
+  app.get("/health", (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use("/privacy", gate.router());
+  app.use(gate.errorHandler());
+  return { app, gate, seen };
+}
