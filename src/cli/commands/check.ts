@@ -1,0 +1,93 @@
+/**
+ * `consentgate check [folder] [--json]`: validates a policy folder the way
+ * start-up does, and shows a privacy officer what the policy means in
+ * practice: what a new user gets for each purpose in each region.
+ */
+import { parseArgs } from "node:util";
+import { isConsentgateError } from "../../errors.ts";
+import { loadPolicy } from "../../policy/load.ts";
+import type { Policy, Purpose, Region } from "../../policy/types.ts";
+import { type Command, type Io, UsageError } from "../command.ts";
+import { formatTable } from "../table.ts";
+
+export const check: Command = {
+  usage: "[folder] [--json]",
+  summary: "validate a policy folder (default ./policies) and show what it decides; --json prints the compiled policy",
+  async run(args, io) {
+    const { values, positionals } = parseArgs({ args: [...args], options: { json: { type: "boolean" } }, allowPositionals: true });
+    if (positionals.length > 1) throw new UsageError(`check takes one folder, got ${positionals.length}`);
+    const folder = positionals[0] ?? "./policies";
+    let policy: Policy;
+    try {
+      policy = await loadPolicy(folder);
+    } catch (error) {
+      if (!isConsentgateError(error, "policy_invalid")) throw error;
+      const problems = error.details.problems ?? [];
+      for (const problem of problems) io.err(problem);
+      io.err(`${folder}: ${count(problems.length, "problem")}; the policy is not valid`);
+      return 1;
+    }
+    if (values.json) io.out(toJson(policy));
+    else describePolicy(policy, io);
+    return 0;
+  },
+};
+
+/** The compiled policy as data: maps become objects, route matchers (functions) are left out. */
+function toJson(policy: Policy): string {
+  return JSON.stringify(policy, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2);
+}
+
+function describePolicy(policy: Policy, io: Io): void {
+  const purposes = Object.values(policy.purposes);
+  const regions = Object.values(policy.regions);
+  io.out(`Policy ${policy.version} is valid: ${count(purposes.length, "purpose")}, ${count(regions.length, "region")}, ${count(policy.routes.length, "route")}.`);
+  io.out(`Read from ${policy.sources.join(", ")}.`);
+  io.out(`Region when unknown: ${policy.defaults.region}. Region header: ${policy.regionHeader ?? "none"}. Writes to unmapped routes: ${policy.defaults.unmappedWrites === "reject" ? "rejected" : "allowed"}.`);
+
+  io.out("");
+  io.out("Regions");
+  const regionRows = regions.map((r) => [r.name, r.model, r.frameworks.join(", ") || "-", r.gpc ?? "-", r.requestDeadline.text, r.logRetention.text, countries(r)]);
+  formatTable(["region", "model", "frameworks", "GPC means", "request deadline", "log retention", "countries"], regionRows).forEach((line) => io.out(line));
+
+  io.out("");
+  io.out("What a new user gets, before any choice of their own");
+  const decisionRows = purposes.flatMap((purpose) =>
+    regions.map((region, index) => [
+      index === 0 ? purpose.name : "",
+      region.name,
+      byDefault(purpose, region),
+      withGpc(purpose, region),
+      index === 0 ? String(purpose.window ?? "none") : "",
+      index === 0 ? (purpose.retention?.text ?? "-") : "",
+    ]),
+  );
+  formatTable(["purpose", "region", "by default", "with GPC", "window", "retention"], decisionRows).forEach((line) => io.out(line));
+
+  if (policy.routes.length > 0) {
+    io.out("");
+    io.out("Routes");
+    formatTable(["route", "purpose"], policy.routes.map((route) => [`${route.method} ${route.path}`, route.purpose])).forEach((line) => io.out(line));
+  }
+}
+
+/** Decision rules 4 and 5 of DESIGN.md §4, for a subject with no explicit choice. */
+function byDefault(purpose: Purpose, region: Region): string {
+  if (purpose.legalBasis !== "consent") return `allowed (${purpose.legalBasis})`;
+  if (purpose.sensitive) return "denied until consent (sensitive)";
+  return region.model === "opt-in" ? "denied until consent (opt-in)" : "allowed (opt-out)";
+}
+
+/** Decision rule 2: GPC wins over the default for sales and sharing where the region says so. */
+function withGpc(purpose: Purpose, region: Region): string {
+  return purpose.saleOrShare && region.gpc === "opt-out-of-sale-or-share" ? "denied (GPC)" : byDefault(purpose, region);
+}
+
+function countries(region: Region): string {
+  if (region.countries.length === 0) return "none (only when named by the app)";
+  return region.countries.length <= 3 ? region.countries.join(", ") : `${region.countries.length} countries`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

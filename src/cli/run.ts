@@ -1,0 +1,53 @@
+/**
+ * The `consentgate` command line: a table of commands and a dispatcher.
+ * In-process (run returns the exit code) so that tests drive it directly;
+ * main.ts is only the bin around it.
+ */
+import { didYouMean } from "../policy/suggest.ts";
+import { type Command, type Io, UsageError } from "./command.ts";
+import { check } from "./commands/check.ts";
+
+const COMMANDS: Readonly<Record<string, Command>> = { check };
+
+const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Exit codes: 0 done, 1 the command found problems, 2 wrong usage. */
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name = "", ...args] = argv;
+  if (name === "help" || name === "--help" || name === "-h") {
+    usage().forEach((line) => io.out(line));
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    if (name !== "") io.err(`unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}`);
+    usage().forEach((line) => io.err(line));
+    return 2;
+  }
+  if (args.includes("--help") || args.includes("-h")) {
+    io.out(`usage: consentgate ${name} ${command.usage}`);
+    io.out(`  ${command.summary}`);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (!isUsageError(error)) throw error;
+    io.err(error.message);
+    io.err(`usage: consentgate ${name} ${command.usage}`);
+    return 2;
+  }
+}
+
+function usage(): string[] {
+  const commands = Object.entries(COMMANDS).flatMap(([name, command]) => [`  ${name} ${command.usage}`, `      ${command.summary}`]);
+  return ["usage: consentgate <command> [options]", "", "commands:", ...commands];
+}
+
+/** Our own UsageError, or node:util parseArgs rejecting an unknown option or a missing value. */
+function isUsageError(error: unknown): error is Error {
+  return error instanceof UsageError || (error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS"));
+}

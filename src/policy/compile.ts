@@ -1,0 +1,85 @@
+/**
+ * Turns a validated policy into the compiled, deeply frozen Policy that the
+ * rest of Consentgate reads. Nothing here can fail: validatePolicy and
+ * checkRelations have already said everything that is wrong.
+ */
+import type { PolicyInput } from "./schema.ts";
+import type { JobName, Policy, Purpose, Region } from "./types.ts";
+
+export function compilePolicy(input: PolicyInput, sources: readonly string[]): Policy {
+  const purposes = recordOf(Object.entries(input.purposes).map(([name, p]) => [name, compilePurpose(name, p)] as const));
+  const regions = recordOf(Object.entries(input.regions).map(([name, r]) => [name, compileRegion(name, r)] as const));
+  return deepFreeze({
+    version: input.version,
+    defaults: { region: input.defaults.region, unmappedWrites: input.defaults.unmappedWrites },
+    purposes,
+    routes: input.routes,
+    regions,
+    regionHeader: input.regionHeader,
+    jobs: recordOf(Object.entries(input.jobs).filter((entry): entry is [JobName, string] => entry[1] !== undefined)),
+    countryRegions: new ReadOnlyMap(Object.values(regions).flatMap((region) => region.countries.map((code) => [code, region.name] as const))),
+    sources: [...sources],
+  });
+}
+
+function compilePurpose(name: string, p: PolicyInput["purposes"][string]): Purpose {
+  return {
+    name,
+    description: p.description,
+    legalBasis: p.legalBasis,
+    saleOrShare: p.saleOrShare,
+    sensitive: p.sensitive,
+    fields: recordOf(Object.entries(p.fields)),
+    window: p.window,
+    retention: p.retention,
+    onWithdrawal: p.onWithdrawal,
+  };
+}
+
+function compileRegion(name: string, r: PolicyInput["regions"][string]): Region {
+  return {
+    name,
+    countries: r.countries,
+    model: r.model,
+    frameworks: r.frameworks,
+    gpc: r.gpc,
+    requestDeadline: r.requestDeadline,
+    logRetention: r.logRetention,
+  };
+}
+
+/**
+ * A prototype-free record: names come from policy files and from requests
+ * (PUT /consents/:purpose), and looking up "constructor" must find nothing
+ * rather than a member of Object.prototype.
+ */
+function recordOf<K extends string, T>(entries: Iterable<readonly [K, T]>): Record<K, T> {
+  const record = Object.create(null) as Record<K, T>;
+  for (const [key, value] of entries) record[key] = value;
+  return record;
+}
+
+/** Object.freeze cannot stop Map#set, so the country map refuses writes itself. */
+class ReadOnlyMap<K, V> extends Map<K, V> {
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super();
+    for (const [key, value] of entries) super.set(key, value);
+  }
+  override set(): never {
+    throw new TypeError("the compiled policy is read-only");
+  }
+  override delete(): never {
+    throw new TypeError("the compiled policy is read-only");
+  }
+  override clear(): never {
+    throw new TypeError("the compiled policy is read-only");
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,31 @@
+/**
+ * Route keys of the `routes:` map ("POST /api/plays/:id"), compiled with the
+ * same pattern syntax Express 5 uses (path-to-regexp 8), so a route matches in
+ * the policy exactly when it matches in the host app.
+ */
+import { match } from "path-to-regexp";
+import type { Route, WriteMethod } from "./types.ts";
+
+const WRITE_METHODS: readonly string[] = ["POST", "PUT", "PATCH", "DELETE"] satisfies readonly WriteMethod[];
+const FORMAT = `write routes as "METHOD /path" with METHOD one of ${WRITE_METHODS.join(", ")}, e.g. "POST /api/plays/:id"`;
+
+/** The compiled route, or a message saying why the key is not one. */
+export function parseRoute(key: string, purpose: string): Route | string {
+  const parts = key.trim().split(/\s+/);
+  const [method = "", path = ""] = parts;
+  if (parts.length !== 2) return FORMAT;
+  if (!WRITE_METHODS.includes(method)) {
+    if (WRITE_METHODS.includes(method.toUpperCase())) return `write the method in capitals: "${method.toUpperCase()} ${path}"`;
+    return `"${method}" is not a write method: only ${WRITE_METHODS.join(", ")} requests are gated (reads always pass)`;
+  }
+  if (!path.startsWith("/")) return `the path must start with "/"; ${FORMAT}`;
+  let matcher: (candidate: string) => unknown;
+  try {
+    matcher = match(path, { decode: false });
+  } catch (error) {
+    // path-to-regexp appends a link to its docs after ";", which is noise in a policy check.
+    const reason = (error as Error).message.split("; visit")[0];
+    return `the path pattern is not valid: ${reason} (patterns use Express 5 syntax: /plays/:id, /files/*path, /items{/:id})`;
+  }
+  return { method: method as WriteMethod, path, purpose, matches: (candidate) => matcher(candidate) !== false };
+}

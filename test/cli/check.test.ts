@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { run } from "../../src/cli/run.ts";
+import { loadPolicy } from "../../src/policy/load.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const fixture = (name: string) => path.relative(process.cwd(), path.join(root, "test/policy/fixtures", name));
+const shipped = path.relative(process.cwd(), path.join(root, "policies"));
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  return { code, out, err };
+}
+
+/** The "what a new user gets" table as rows: purpose/region → [by default, with GPC]. */
+function decisions(out: readonly string[]): Map<string, [string, string]> {
+  const start = out.findIndex((line) => line.startsWith("purpose ") && line.includes("by default"));
+  assert.ok(start >= 0, `no decision table in:\n${out.join("\n")}`);
+  const rows = new Map<string, [string, string]>();
+  let purpose = "";
+  for (const line of out.slice(start + 2)) {
+    if (line.trim() === "") break;
+    const [name = "", region = "", byDefault = "", withGpc = ""] = line.split(/ {2,}/);
+    purpose = name || purpose;
+    rows.set(`${purpose}/${region}`, [byDefault, withGpc]);
+  }
+  return rows;
+}
+
+describe("consentgate check", () => {
+  test("the shipped policy: a table of purposes × regions, exit 0", async () => {
+    const { code, out, err } = await cli("check", shipped);
+    assert.equal(code, 0);
+    assert.deepEqual(err, []);
+    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 3 purposes, 5 regions, 2 routes\.$/);
+    const table = decisions(out);
+    assert.equal(table.size, 15);
+    assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
+    assert.deepEqual(table.get("personalization/EU"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    assert.deepEqual(table.get("personalization/US-CA"), ["allowed (opt-out)", "allowed (opt-out)"]);
+    assert.deepEqual(table.get("advertising/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
+    assert.deepEqual(table.get("advertising/US-CO"), ["allowed (opt-out)", "denied (GPC)"]);
+    assert.deepEqual(table.get("advertising/UK"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    // Window and retention on each purpose's first row; request deadlines in the regions table.
+    assert.ok(out.some((line) => /^personalization\s+EU\s+.*\s50\s+90d$/.test(line)));
+    assert.ok(out.some((line) => /^US-CA\s+opt-out\s+CCPA\s+opt-out-of-sale-or-share\s+45d\s+24mo\s+US-CA$/.test(line)));
+    assert.ok(out.some((line) => /^EU\s+opt-in\s+GDPR\s+-\s+1mo\s+3y\s+30 countries$/.test(line)));
+    assert.ok(out.includes("POST /api/likes  personalization"));
+  });
+
+  test("legal bases other than consent, sensitive purposes, and GPC where the region gives it no meaning", async () => {
+    const { code, out } = await cli("check", fixture("all-rules"));
+    assert.equal(code, 0);
+    const table = decisions(out);
+    assert.deepEqual(table.get("telemetry/EU"), ["allowed (legitimate-interest)", "allowed (legitimate-interest)"]);
+    assert.deepEqual(table.get("health/US-CA"), ["denied until consent (sensitive)", "denied until consent (sensitive)"]);
+    assert.deepEqual(table.get("ads/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
+    assert.deepEqual(table.get("ads/US"), ["allowed (opt-out)", "allowed (opt-out)"]);
+    assert.ok(out.some((line) => /^ads\s+EU\s+.*\snone\s+-$/.test(line)));
+  });
+
+  test("the folder defaults to ./policies", async () => {
+    assert.equal(process.cwd(), path.resolve(root), "run the tests from the package root");
+    const { code, out } = await cli("check");
+    assert.equal(code, 0);
+    assert.ok(out.some((line) => line.includes("policies/purposes.yaml")));
+  });
+
+  test("a broken policy: every problem on stderr with file and line, exit 1", async () => {
+    const folder = fixture("syntax-error");
+    const { code, out, err } = await cli("check", folder);
+    assert.equal(code, 1);
+    assert.deepEqual(out, []);
+    assert.deepEqual(err, [
+      `${folder}/defaults.yaml:3:11: YAML syntax error: Nested mappings are not allowed in compact mappings`,
+      `${folder}/purposes.yaml:5:25: purposes.service.fields.itemId.bucket: must be a number greater than 0 (numbers are rounded down to a multiple of it), not -5`,
+      `${folder}/regions.yaml:3:3: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }`,
+      `${folder}: 3 problems; the policy is not valid`,
+    ]);
+  });
+
+  test("prints the same problems start-up reports", async () => {
+    const folder = fixture("regions");
+    const expected = await loadPolicy(folder).then(
+      () => assert.fail("expected the fixture to be invalid"),
+      (error: { details: { problems: string[] } }) => error.details.problems,
+    );
+    const { code, err } = await cli("check", folder);
+    assert.equal(code, 1);
+    assert.deepEqual(err.slice(0, -1), expected);
+    assert.ok(err.slice(0, -1).every((line) => line.startsWith(`${folder}/policy.yaml:`)));
+  });
+
+  test("--json prints the compiled policy", async () => {
+    const { code, out, err } = await cli("check", shipped, "--json");
+    assert.equal(code, 0);
+    assert.deepEqual(err, []);
+    const json = JSON.parse(out.join("\n")) as Record<string, any>;
+    assert.equal(json["version"], "2026-11-01");
+    assert.deepEqual(json["purposes"].personalization.fields.durationMs, { kind: "bucket", size: 1000 });
+    assert.deepEqual(json["purposes"].service.retention, { amount: 7, unit: "d", text: "7d" });
+    assert.deepEqual(json["routes"][0], { method: "POST", path: "/api/plays", purpose: "personalization" });
+    assert.equal(json["countryRegions"]["US-CO"], "US-CO");
+    assert.equal(json["countryRegions"]["NO"], "EU");
+    assert.equal(json["regions"]["US-CA"].gpc, "opt-out-of-sale-or-share");
+  });
+
+  test("--json on a broken policy still reports problems, exit 1", async () => {
+    const { code, out, err } = await cli("check", fixture("routes"), "--json");
+    assert.equal(code, 1);
+    assert.deepEqual(out, []);
+    assert.equal(err.length, 7);
+  });
+});
+
+describe("consentgate usage", () => {
+  test("an unknown command: usage on stderr, exit 2", async () => {
+    const { code, out, err } = await cli("chek");
+    assert.equal(code, 2);
+    assert.deepEqual(out, []);
+    assert.equal(err[0], 'unknown command "chek" (did you mean "check"?)');
+    assert.ok(err.includes("usage: consentgate <command> [options]"));
+    assert.ok(err.some((line) => line.startsWith("  check [folder] [--json]")));
+  });
+  test("no command: usage on stderr, exit 2", async () => {
+    const { code, err } = await cli();
+    assert.equal(code, 2);
+    assert.equal(err[0], "usage: consentgate <command> [options]");
+  });
+  test("an unknown flag: the reason and the command's usage on stderr, exit 2", async () => {
+    const { code, out, err } = await cli("check", "--jsn");
+    assert.equal(code, 2);
+    assert.deepEqual(out, []);
+    assert.match(err[0] ?? "", /Unknown option '--jsn'/);
+    assert.equal(err[1], "usage: consentgate check [folder] [--json]");
+  });
+  test("two folders: exit 2", async () => {
+    const { code, err } = await cli("check", "a", "b");
+    assert.equal(code, 2);
+    assert.equal(err[0], "check takes one folder, got 2");
+  });
+  test("help goes to stdout, exit 0", async () => {
+    assert.equal((await cli("--help")).code, 0);
+    assert.equal((await cli("help")).out[0], "usage: consentgate <command> [options]");
+    const { code, out } = await cli("check", "--help");
+    assert.equal(code, 0);
+    assert.equal(out[0], "usage: consentgate check [folder] [--json]");
+  });
+});
+
+describe("the consentgate bin", () => {
+  test("runs as a real process", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "check", "policies"], { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
+    assert.match(stdout, /^Policy 2026-11-01 is valid/);
+    assert.match(stdout, /advertising\s+EU\s+denied until consent \(opt-in\)/);
+  });
+});
