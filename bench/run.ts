@@ -1,13 +1,21 @@
 /**
- * `npm run bench`: every benchmark, printed as Markdown tables. Figures are
+ * `npm run bench`: every benchmark, compiled with tsc first (as users run it:
+ * tsx's transform adds per-closure costs that are not the library's), printed as Markdown tables. Figures are
  * ratios against a baseline measured in the same run (these machines are
  * shared and noisy, so absolute numbers drift between runs).
  */
+import { benchGateHttp, benchGateInProcess } from "./gate.ts";
+import { benchMinimize } from "./minimize.ts";
+import { benchRecord } from "./record.ts";
 import { benchInserts, benchStartup } from "./store.ts";
 
 const suites: Record<string, () => Promise<void>> = {
   startup: benchStartup,
   inserts: benchInserts,
+  minimize: benchMinimize,
+  decision: benchGateInProcess,
+  gate: benchGateHttp,
+  record: benchRecord,
 };
 
 const only = process.argv.slice(2);

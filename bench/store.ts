@@ -56,19 +56,22 @@ export async function benchInserts(): Promise<void> {
     const expiresAt = new Date(Date.now() + 86_400_000);
     const data = { itemId: "trk_1", action: "play", durationMs: 183000 };
     // Warm both paths before timing them.
-    for (let i = 0; i < 50; i++) {
-      await prisma.interaction.create({ data: { subjectId: "warm", purpose: "p", kind: "play", data, expiresAt, legalBasis: "consent", policyVersion: "v1" } });
-    }
+    const row = (purpose: string, i: number) => ({
+      subjectId: "bench", purpose, slot: i, seq: BigInt(i), kind: "play", data, createdAt: new Date(), expiresAt,
+      source: "region-default", legalBasis: "consent", policyVersion: "v1",
+    });
+    for (let i = 0; i < 50; i++) await prisma.interaction.create({ data: row("warm", i) });
     const viaStore = await time(async () => {
       for (let i = 0; i < INSERTS; i++) {
-        await prisma.interaction.create({ data: { subjectId: `s${i % 100}`, purpose: "p", kind: "play", data, expiresAt, legalBasis: "consent", policyVersion: "v1" } });
+        await prisma.interaction.create({ data: row("store", i) });
       }
     });
     const raw = await time(async () => {
       for (let i = 0; i < INSERTS; i++) {
         await store.connection.query(
-          `INSERT INTO interactions ("subjectId", purpose, kind, data, "expiresAt", "legalBasis", "policyVersion") VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [`s${i % 100}`, "p", "play", JSON.stringify(data), expiresAt, "consent", "v1"],
+          `INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", source, "legalBasis", "policyVersion")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          ["bench", "raw", i, i, "play", JSON.stringify(data), new Date(), expiresAt, "region-default", "consent", "v1"],
         );
       }
     });

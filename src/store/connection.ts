@@ -72,8 +72,11 @@ export interface Connection {
   readonly prisma: PrismaClient;
   /** A session holding one connection until released (for locks and transactions). */
   session(): Promise<SqlSession>;
-  /** One statement on any connection. */
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /**
+   * One statement on any connection. A `name` makes it a prepared statement
+   * on PostgreSQL (planned once per connection: worth it for hot, complex statements).
+   */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<Row[]>;
   /** The pg pool, on PostgreSQL only (benchmarks, raw multi-row statements). */
   readonly pool?: pg.Pool;
   /** A new dedicated client outside the pool, on PostgreSQL only (LISTEN/NOTIFY). */
@@ -133,7 +136,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<Connectio
         release: () => client.release(),
       };
     },
-    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    query: async (sql, params, name) => (await pool.query(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params })).rows,
     close: async () => {
       await prisma.$disconnect();
       if (!pool.ended) await pool.end();

@@ -125,7 +125,7 @@ export interface InteractionStoreOptions {
 }
 
 export function createInteractionStore(connection: Connection, options: InteractionStoreOptions = {}): InteractionStore {
-  const commit = createGroupCommit<NewInteraction, true>({
+  const commit = createGroupCommit<Queued, true>({
     maxBatch: options.maxBatch ?? 256,
     maxWaitMs: options.maxWaitMs ?? 2,
     // PGlite has one connection: a second batch in flight would only queue behind the first.
@@ -133,7 +133,14 @@ export function createInteractionStore(connection: Connection, options: Interact
     flush: (rows) => writeBatch(connection, rows),
   });
   return {
-    record: async (row) => void (await commit.add(row)),
+    async record(row) {
+      const json = JSON.stringify(row.data);
+      // PostgreSQL's jsonb cannot hold U+0000; one such row would fail its whole batch.
+      if (json.includes("\\u0000")) {
+        throw new ConsentgateError("invalid_body", "text fields cannot contain the NUL character (U+0000)", { purpose: row.purpose });
+      }
+      await commit.add({ ...row, json });
+    },
     async recent(subjectId, purpose, { limit, now }) {
       const rows = await connection.prisma.interaction.findMany({
         where: { subjectId, purpose, expiresAt: { gt: now } },
@@ -146,7 +153,9 @@ export function createInteractionStore(connection: Connection, options: Interact
   };
 }
 
-async function writeBatch(connection: Connection, rows: NewInteraction[]): Promise<(true | Error)[]> {
+type Queued = NewInteraction & { json: string };
+
+async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true | Error)[]> {
   // Rows a later row of the same batch would overwrite at once are applied
   // in order by keeping only the newest `window` per ring: one statement
   // cannot update the same slot twice.
@@ -155,7 +164,7 @@ async function writeBatch(connection: Connection, rows: NewInteraction[]): Promi
   for (const i of keep) {
     const r = rows[i]!;
     const values = [
-      r.subjectId, r.purpose, r.window, r.kind, JSON.stringify(r.data), r.createdAt.toISOString(), r.expiresAt.toISOString(),
+      r.subjectId, r.purpose, r.window, r.kind, r.json, r.createdAt.toISOString(), r.expiresAt.toISOString(),
       r.receiptId ?? null, r.source, r.legalBasis, r.policyVersion, r.decidedAt.toISOString(), i,
     ];
     values.forEach((v, c) => columns[c]!.push(v));
@@ -163,7 +172,7 @@ async function writeBatch(connection: Connection, rows: NewInteraction[]): Promi
   let result: { ord: number }[] | undefined;
   for (let attempt = 0; result === undefined; attempt++) {
     try {
-      result = await connection.query<{ ord: number }>(BATCH_SQL, columns);
+      result = await connection.query<{ ord: number }>(BATCH_SQL, columns, "consentgate_record_batch");
     } catch (error) {
       if (attempt >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? "")) throw error;
     }

@@ -12,13 +12,23 @@
  * a migration that changed after it was applied stops start-up.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConsentgateError } from "../errors.ts";
 import type { Connection } from "./connection.ts";
 
-/** prisma/migrations of this package (same depth from src/store and dist/store). */
-export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL("../../prisma/migrations/", import.meta.url));
+/** prisma/migrations of this package: the nearest one above this module (src/, dist/ or a benchmark build). */
+export const MIGRATIONS_DIRECTORY = findMigrations(path.dirname(fileURLToPath(import.meta.url)));
+
+function findMigrations(from: string): string {
+  for (let dir = from, up = 0; up < 5; dir = path.dirname(dir), up++) {
+    const candidate = path.join(dir, "prisma", "migrations");
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new ConsentgateError("migration_failed", `cannot find prisma/migrations above ${from}`);
+}
 
 /** Arbitrary but fixed: every Consentgate instance must agree on it. */
 const MIGRATION_LOCK_KEY = 4_182_736_519;

@@ -35,7 +35,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     );
     assert.deepEqual(
       tables.map((t) => t.tablename),
-      ["compliance_log", "consent_events", "consent_state", "consentgate_migrations", "interactions", "job_leases", "privacy_requests"],
+      ["compliance_log", "consent_events", "consent_state", "consentgate_migrations", "interaction_windows", "interactions", "job_leases", "privacy_requests"],
     );
     await first.close();
 
@@ -49,7 +49,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("data written before a restart is there after it", async () => {
     const store = await openStore(persistent());
     await store.connection.prisma.interaction.create({
-      data: { subjectId: "restart-subject", purpose: "service", kind: "play", data: {}, expiresAt: new Date(Date.now() + 86_400_000), legalBasis: "contract", policyVersion: "v1" },
+      data: row({ subjectId: "restart-subject", purpose: "service", data: {} }),
     });
     await store.close();
     const again = await openStore(persistent());
@@ -68,10 +68,12 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       quote: 'a "quoted" \\ backslash',
       empty: {},
     };
-    const row = await store.connection.prisma.interaction.create({
-      data: { subjectId: "json-subject", purpose: "personalization", kind: "play", data, expiresAt: new Date(Date.now() + 86_400_000), legalBasis: "consent", policyVersion: "v1" },
+    const created = await store.connection.prisma.interaction.create({
+      data: row({ subjectId: "json-subject", purpose: "personalization", data }),
     });
-    const read = await store.connection.prisma.interaction.findUniqueOrThrow({ where: { id: row.id } });
+    const read = await store.connection.prisma.interaction.findUniqueOrThrow({
+      where: { subjectId_purpose_slot: { subjectId: created.subjectId, purpose: created.purpose, slot: created.slot } },
+    });
     assert.deepEqual(read.data, data);
     await store.close();
   });
@@ -134,7 +136,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const cwd = await mkdtemp(path.join(tmpdir(), "consentgate-memory-"));
     const script = `
       import { createConsentgate } from "${path.resolve("src/index.ts")}";
-      const gate = await createConsentgate({ database: "memory" });
+      const gate = await createConsentgate({ database: "memory", policies: "${path.resolve("policies")}" });
       await gate.close();
     `;
     const { code, stderr } = await runNode(script, {}, 30_000, cwd);
@@ -143,6 +145,22 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await rm(cwd, { recursive: true, force: true });
   });
 });
+
+/** An interaction row written straight through Prisma (the store's own write path is tested elsewhere). */
+function row(fields: { subjectId: string; purpose: string; data: object }) {
+  const now = new Date();
+  return {
+    ...fields,
+    slot: 0,
+    seq: 0n,
+    kind: "play",
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 86_400_000),
+    source: "legal-basis",
+    legalBasis: "contract",
+    policyVersion: "v1",
+  };
+}
 
 /** Runs an ES module script in a child Node with tsx; resolves with its exit code, or fails on timeout. */
 function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {

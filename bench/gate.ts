@@ -1,0 +1,103 @@
+/**
+ * The write gate's cost.
+ *  1. In process: the decision rules plus the purpose's minimizer for one
+ *     ten-field write, against structuredClone of the same body.
+ *  2. Over HTTP: a gated POST (warm consent cache, ten-field body, the
+ *     policy's route map) against the same route without the gate, in the
+ *     same process and the same run, with autocannon, alternating rounds.
+ */
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import autocannon from "autocannon";
+import express from "express";
+import { decide } from "../src/decision/decide.ts";
+import { createConsentgate } from "../src/index.ts";
+import { compileMinimizer } from "../src/minimize/index.ts";
+import { loadPolicy } from "../src/policy/load.ts";
+import { fmt, median, table } from "./support.ts";
+
+const SECRET = "bench-secret-bench-secret-bench-secret";
+const ROUNDS = 3;
+const SECONDS = 4;
+
+const body = {
+  itemId: "trk_1234",
+  action: "play",
+  durationMs: 183_456,
+  location: { lat: 48.8584, lon: 2.2945 },
+  userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+  device: { os: "android", model: "Pixel 8" },
+  sessionId: "sess-9f8e7d",
+  referrer: "https://example.com/playlists/42",
+  volume: 0.8,
+  shuffle: false,
+};
+
+export async function benchGateInProcess(): Promise<void> {
+  const policy = await loadPolicy("policies");
+  const purpose = policy.purposes.personalization!;
+  const minimize = compileMinimizer(purpose.fields, { hashKey: SECRET });
+  const choice = { granted: true, overrideGpc: false, receiptId: "00000000-0000-4000-8000-000000000000", at: new Date() };
+  const measure = (run: () => unknown) => {
+    const samples: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      const n = 50_000;
+      const start = performance.now();
+      for (let i = 0; i < n; i++) run();
+      samples.push(((performance.now() - start) * 1e6) / n);
+    }
+    return median(samples);
+  };
+  const gate = measure(() => {
+    const decision = decide({ policy, purpose: "personalization", region: "EU", gpc: false, choice });
+    if (decision.allowed) minimize(body);
+  });
+  const decisionOnly = measure(() => decide({ policy, purpose: "personalization", region: "EU", gpc: false, choice }));
+  const clone = measure(() => structuredClone(body));
+  table("decision + minimization, one 10-field write (shipped personalization purpose), median of 7", [
+    { step: "decide()", "ns/write": fmt(decisionOnly, 0), "× structuredClone": fmt(decisionOnly / clone, 2) },
+    { step: "decide() + minimize()", "ns/write": fmt(gate, 0), "× structuredClone": fmt(gate / clone, 2) },
+    { step: "structuredClone(body) (baseline)", "ns/write": fmt(clone, 0), "× structuredClone": "1.00" },
+  ]);
+}
+
+export async function benchGateHttp(): Promise<void> {
+  const gate = await createConsentgate({ policies: "policies", database: "memory", secret: SECRET, subject: (req) => req.get("x-user") });
+  const gated = express();
+  gated.use(express.json());
+  gated.use(gate.middleware());
+  gated.use("/privacy", gate.router());
+  gated.post("/api/plays", (_req, res) => void res.status(201).end());
+  const bare = express();
+  bare.use(express.json());
+  bare.post("/api/plays", (_req, res) => void res.status(201).end());
+
+  const servers = [gated.listen(0), bare.listen(0)];
+  const url = (i: number) => `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}`;
+  const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
+  await fetch(`${url(0)}/privacy/consents/personalization`, { method: "PUT", headers, body: JSON.stringify({ granted: true }) });
+  const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
+  if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
+
+  const run = async (i: number) => {
+    const result = await autocannon({ url: `${url(i)}/api/plays`, method: "POST", headers, body: JSON.stringify(body), connections: 20, duration: SECONDS });
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
+    return result.requests.average;
+  };
+  await run(0);
+  await run(1);
+  const gatedRates: number[] = [];
+  const bareRates: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    bareRates.push(await run(1));
+    gatedRates.push(await run(0));
+  }
+  for (const server of servers) server.close();
+  await gate.close();
+  const g = median(gatedRates);
+  const b = median(bareRates);
+  table(`gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds, median)`, [
+    { app: "bare Express (baseline)", "req/s": fmt(b, 0), "× bare": "1.00" },
+    { app: "with gate.middleware() + route map", "req/s": fmt(g, 0), "× bare": fmt(g / b, 2) },
+  ]);
+}

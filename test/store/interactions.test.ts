@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import request from "supertest";
+import { saveChoice } from "../../src/store/consents.ts";
+import { createInteractionStore, type NewInteraction } from "../../src/store/interactions.ts";
+import { openStore, type Store } from "../../src/store/store.ts";
+import { createTestApp } from "../support/app.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+const DAY = 86_400_000;
+
+function row(subjectId: string, fields: Partial<NewInteraction> = {}): NewInteraction {
+  const now = new Date();
+  return {
+    subjectId,
+    purpose: "personalization",
+    window: 5,
+    kind: "play",
+    data: { itemId: "t" },
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + DAY),
+    receiptId: undefined,
+    source: "region-default",
+    legalBasis: "consent",
+    policyVersion: "v1",
+    decidedAt: now,
+    ...fields,
+  };
+}
+
+describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  let db: TestDatabase;
+  let store: Store;
+  before(async () => {
+    db = await testDatabase();
+    store = await openStore(db.database);
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+  const count = async (subjectId: string) => store.connection.prisma.interaction.count({ where: { subjectId } });
+
+  test("a batch over one ring keeps exactly the newest `window` rows, in order", async () => {
+    const interactions = createInteractionStore(store.connection);
+    await Promise.all(Array.from({ length: 12 }, (_, i) => interactions.record(row("ring", { data: { i } }))));
+    assert.equal(await count("ring"), 5);
+    const recent = await interactions.recent("ring", "personalization", { limit: 50, now: new Date() });
+    assert.deepEqual(recent.map((r) => (r.data as { i: number }).i), [11, 10, 9, 8, 7]);
+  });
+
+  test("concurrent writers are grouped into few statements", async () => {
+    let statements = 0;
+    const counting = { ...store.connection, query: (sql: string, params?: unknown[]) => (statements++, store.connection.query(sql, params)) };
+    const interactions = createInteractionStore(counting as typeof store.connection);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => interactions.record(row(`group-${i % 10}`))));
+    assert.ok(statements <= 5, `${statements} statements for 100 writes`);
+    for (let i = 0; i < 10; i++) assert.equal(await count(`group-${i}`), 5);
+  });
+
+  test("a batch that fails rejects every caller in it and stores nothing", async () => {
+    await store.connection.query(`
+      CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$
+      BEGIN IF NEW.kind = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await store.connection.query(`CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON interactions FOR EACH ROW EXECUTE FUNCTION refuse_poison()`);
+    try {
+      const interactions = createInteractionStore(store.connection);
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 9 }, (_, i) => interactions.record(row(`batch-${i}`))),
+        interactions.record(row("batch-poison", { kind: "poison" })),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), Array(10).fill("rejected"));
+      for (let i = 0; i < 9; i++) assert.equal(await count(`batch-${i}`), 0);
+      assert.equal(await store.connection.prisma.interactionWindow.count({ where: { subjectId: { startsWith: "batch-" } } }), 0);
+    } finally {
+      await store.connection.query("DROP TRIGGER refuse_poison ON interactions");
+    }
+  });
+
+  test("a row jsonb cannot hold is refused alone, before it can fail its batch", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const outcomes = await Promise.allSettled([interactions.record(row("nul-ok")), interactions.record(row("nul-bad", { data: { itemId: "a\u0000b" } }))]);
+    assert.equal(outcomes[0].status, "fulfilled");
+    assert.equal(outcomes[1].status, "rejected");
+    assert.equal(await count("nul-ok"), 1);
+  });
+
+  test("a write decided under a consent that was withdrawn before it committed is refused", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const granted = randomUUID();
+    const event = { subjectId: "racer", purpose: "personalization", overrideGpc: false, gpc: false, region: "EU", policyVersion: "v1", actorId: undefined, signature: "s", at: new Date() };
+    await saveChoice(store.connection, { ...event, id: granted, granted: true }, { purgeInteractions: true });
+    await interactions.record(row("racer", { receiptId: granted, source: "explicit" }));
+    await saveChoice(store.connection, { ...event, id: randomUUID(), granted: false }, { purgeInteractions: true });
+    await assert.rejects(interactions.record(row("racer", { receiptId: granted, source: "explicit" })), /withdrawn or the subject's data erased/);
+    await assert.rejects(interactions.record(row("racer")), /withdrawn/, "nor may the region default bring it back");
+    assert.equal(await count("racer"), 0);
+  });
+
+  test("a write decided before an erasure was received is refused", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const decidedAt = new Date(Date.now() - 1000);
+    await store.connection.prisma.privacyRequest.create({
+      data: { id: randomUUID(), subjectId: "erased", type: "erasure", status: "completed", region: "EU", dueAt: new Date(Date.now() + DAY) },
+    });
+    await assert.rejects(interactions.record(row("erased", { decidedAt })), /erased/);
+    assert.equal(await count("erased"), 0);
+  });
+});
+
+describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  test("200 concurrent writes for one subject leave exactly `window` rows, each with provenance", async () => {
+    const db = await testDatabase();
+    const t = await createTestApp(db.option);
+    try {
+      const ca = { "x-user": "busy", "x-region": "US-CA" };
+      const statuses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => request(t.app).post("/api/plays").set(ca).send({ itemId: `t${i}` }).then((r) => r.status)),
+      );
+      assert.deepEqual(new Set(statuses), new Set([201]));
+      assert.deepEqual(await t.gate.store.interactions.countByPurpose("busy"), { personalization: 5 });
+      const recent = (await request(t.app).get("/api/recommendations").set(ca).expect(200)).body;
+      assert.equal(recent.length, 5);
+      for (const r of recent) assert.deepEqual(r.provenance, { source: "region-default", receiptId: null, legalBasis: "consent", policyVersion: "test-1" });
+    } finally {
+      await t.gate.close();
+      await db.drop();
+    }
+  });
+
+  test("two instances writing for the same subject keep the bound", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
+    const db = await testDatabase();
+    const a = await createTestApp(db.option);
+    const b = await createTestApp(db.option);
+    try {
+      const ca = { "x-user": "shared", "x-region": "US-CA" };
+      await Promise.all(Array.from({ length: 100 }, (_, i) => request((i % 2 ? a : b).app).post("/api/plays").set(ca).send({ itemId: `t${i}` }).expect(201)));
+      assert.deepEqual(await a.gate.store.interactions.countByPurpose("shared"), { personalization: 5 });
+    } finally {
+      await a.gate.close();
+      await b.gate.close();
+      await db.drop();
+    }
+  });
+
+  test("expired rows are never read, even before the purge job runs", async () => {
+    const db = await testDatabase();
+    let now = new Date("2026-11-28T12:00:00Z");
+    const t = await createTestApp(db.option, { now: () => now });
+    try {
+      const ca = { "x-user": "clock", "x-region": "US-CA" };
+      await request(t.app).post("/api/plays").set(ca).send({ itemId: "old" }).expect(201);
+      const [stored] = await t.gate.store.interactions.forSubject("clock");
+      assert.equal(stored!.expiresAt.toISOString(), "2027-02-26T12:00:00.000Z", "90 days of retention");
+      now = new Date("2027-02-26T12:00:00.001Z");
+      assert.deepEqual((await request(t.app).get("/api/recommendations").set(ca).expect(200)).body, []);
+      assert.deepEqual(await t.gate.store.interactions.forSubject("clock"), []);
+      assert.deepEqual(await t.gate.store.interactions.countByPurpose("clock"), { personalization: 1 }, "still held until the purge");
+    } finally {
+      await t.gate.close();
+      await db.drop();
+    }
+  });
+
+  test("recent() returns nothing for a purpose not allowed now", async () => {
+    const db = await testDatabase();
+    const u = await createTestApp(db.option);
+    try {
+      await request(u.app).post("/api/plays").set({ "x-user": "ca", "x-region": "US-CA" }).send({ itemId: "x" }).expect(201);
+      assert.deepEqual((await request(u.app).get("/api/recommendations").set({ "x-user": "ca", "x-region": "DE" }).expect(200)).body, []);
+    } finally {
+      await u.gate.close();
+      await db.drop();
+    }
+  });
+});
