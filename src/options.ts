@@ -4,9 +4,11 @@
  * surfacing later as a wrong privacy decision.
  */
 import type { Request } from "express";
+import cron from "node-cron";
 import { z } from "zod";
 import { ConsentgateError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import { JOB_NAMES, type JobName } from "./policy/types.ts";
 
 /** Who is acting on a request (for admin and agent routes). */
 export interface Actor {
@@ -32,6 +34,8 @@ export interface ConsentgateOptions {
   secret?: string;
   /** Schedule purge and compliance jobs in this process. Default false. */
   jobs?: boolean;
+  /** Cron expressions (UTC) overriding the policy's and the default job schedules, e.g. { purge: "0,30 * * * *" }. */
+  schedules?: Partial<Record<JobName, string>>;
   /** A pino-shaped logger. Default: silent. */
   logger?: Logger;
   /** The clock, injectable for tests. Default: () => new Date(). */
@@ -53,6 +57,9 @@ const schema = z.strictObject({
   region: fn("region").optional(),
   secret: z.string().min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`).optional(),
   jobs: z.boolean().optional(),
+  schedules: z
+    .strictObject(Object.fromEntries(JOB_NAMES.map((job) => [job, z.string().refine((e) => cron.validate(e), { error: (i) => `${JSON.stringify(i.input)} is not a cron expression` }).optional()])))
+    .optional(),
   logger: z
     .custom<Logger>(
       (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),

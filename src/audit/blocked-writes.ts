@@ -2,6 +2,8 @@
  * Counts of refused writes per region, purpose and hour, for the compliance
  * log's `write.blocked` events. Counts only: never who, never what.
  */
+import type { ComplianceLog } from "./events.ts";
+
 export interface BlockedWriteCount {
   region: string;
   purpose: string;
@@ -32,4 +34,17 @@ export function createBlockedWrites(): BlockedWrites {
       return drained;
     },
   };
+}
+
+/**
+ * Moves the counts gathered so far into the log as `write.blocked` entries,
+ * one per region, purpose and hour. Each instance counts its own refusals, so
+ * each flushes its own (hourly and on close), never through an elected job.
+ */
+export async function flushBlockedWrites(blocked: BlockedWrites, log: ComplianceLog): Promise<number> {
+  const counts = blocked.drain();
+  for (const { region, purpose, hour, count } of counts) {
+    await log.append({ region, event: "write.blocked", details: { purpose, hour, count } });
+  }
+  return counts.length;
 }

@@ -6,8 +6,11 @@
 import { didYouMean } from "../policy/suggest.ts";
 import { type Command, type Io, UsageError } from "./command.ts";
 import { check } from "./commands/check.ts";
+import { purge } from "./commands/purge.ts";
+import { report } from "./commands/report.ts";
+import { verify } from "./commands/verify.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = { check };
+const COMMANDS: Readonly<Record<string, Command>> = { check, purge, report, verify };
 
 const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -1,0 +1,34 @@
+/**
+ * `policy.loaded`: each region's log states the policy in force whenever it
+ * changes (and again after a trim removed the entry that said so), so that
+ * every later entry can be read against the rules that applied.
+ */
+import type { Policy, Region } from "../policy/types.ts";
+import type { Connection } from "../store/connection.ts";
+import type { ComplianceLog } from "./events.ts";
+
+export async function logPolicyLoaded(connection: Connection, log: ComplianceLog, policy: Policy): Promise<void> {
+  for (const region of Object.values(policy.regions)) {
+    const [last] = await connection.query<{ version: string }>(
+      `SELECT details->>'version' AS version FROM compliance_log WHERE region = $1 AND event = 'policy.loaded' ORDER BY seq DESC LIMIT 1`,
+      [region.name],
+    );
+    if (last?.version !== policy.version) await log.append({ region: region.name, event: "policy.loaded", details: describe(policy, region) });
+  }
+}
+
+function describe(policy: Policy, region: Region): Record<string, unknown> {
+  const purposes = Object.values(policy.purposes).map((p) => [
+    p.name,
+    { legalBasis: p.legalBasis, saleOrShare: p.saleOrShare, sensitive: p.sensitive, window: p.window ?? null, retention: p.retention?.text ?? null, onWithdrawal: p.onWithdrawal },
+  ]);
+  return {
+    version: policy.version,
+    model: region.model,
+    frameworks: region.frameworks,
+    gpc: region.gpc ?? null,
+    requestDeadline: region.requestDeadline.text,
+    logRetention: region.logRetention.text,
+    purposes: Object.fromEntries(purposes),
+  };
+}

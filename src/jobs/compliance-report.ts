@@ -1,0 +1,48 @@
+/**
+ * The compliance-report job: each region's summary of the previous UTC day
+ * goes into its log as `report.daily`, once per day (a rerun for a day
+ * already reported writes nothing). This instance's counts of refused writes
+ * are flushed first, so the day's `write.blocked` entries are in the report.
+ */
+import { flushBlockedWrites, type BlockedWrites } from "../audit/blocked-writes.ts";
+import type { ComplianceLog } from "../audit/events.ts";
+import { regionReport } from "../audit/report.ts";
+import type { Policy } from "../policy/types.ts";
+import type { Connection } from "../store/connection.ts";
+
+export interface ComplianceReportDeps {
+  connection: Connection;
+  policy: Policy;
+  audit: ComplianceLog;
+  blockedWrites: BlockedWrites;
+}
+
+export interface ComplianceReportResult {
+  /** The day reported on (YYYY-MM-DD, UTC). */
+  day: string;
+  /** Regions whose report this run wrote. */
+  written: string[];
+  /** write.blocked entries flushed from this instance. */
+  blockedWrites: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export async function writeDailyReports(deps: ComplianceReportDeps, now: Date): Promise<ComplianceReportResult> {
+  const blockedWrites = await flushBlockedWrites(deps.blockedWrites, deps.audit);
+  const to = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS);
+  const from = new Date(to.getTime() - DAY_MS);
+  const day = from.toISOString().slice(0, 10);
+  const written: string[] = [];
+  for (const region of Object.keys(deps.policy.regions)) {
+    const done = await deps.connection.query(
+      `SELECT 1 FROM compliance_log WHERE region = $1 AND event = 'report.daily' AND details->>'day' = $2 LIMIT 1`,
+      [region, day],
+    );
+    if (done.length > 0) continue;
+    const { region: _region, asOf: _asOf, ...summary } = await regionReport(deps.connection, region, { from, to, now });
+    await deps.audit.append({ region, event: "report.daily", details: { day, ...summary } });
+    written.push(region);
+  }
+  return { day, written, blockedWrites };
+}

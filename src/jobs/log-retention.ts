@@ -1,0 +1,27 @@
+/**
+ * The log-retention job: each region's log keeps its entries for the
+ * region's `logRetention`; older ones are trimmed behind a checkpoint so the
+ * chain still verifies (src/audit/trim.ts).
+ */
+import type { ComplianceLog } from "../audit/events.ts";
+import { type TrimResult, trimLog } from "../audit/trim.ts";
+import { subtractDuration } from "../policy/duration.ts";
+import type { Policy } from "../policy/types.ts";
+import type { Connection } from "../store/connection.ts";
+
+export interface LogRetentionDeps {
+  connection: Connection;
+  policy: Policy;
+  audit: ComplianceLog;
+}
+
+/** region → what was trimmed. */
+export type LogRetentionResult = Record<string, TrimResult>;
+
+export async function trimLogs({ connection, policy, audit }: LogRetentionDeps, now: Date): Promise<LogRetentionResult> {
+  const result: LogRetentionResult = {};
+  for (const region of Object.values(policy.regions)) {
+    result[region.name] = await trimLog(connection, audit, region.name, subtractDuration(now, region.logRetention));
+  }
+  return result;
+}

@@ -1,0 +1,81 @@
+/**
+ * The DPO's endpoints (DESIGN.md §5): a region's compliance log as JSONL,
+ * its hash-chain check, and its summary. Role `dpo` through the CASL ability;
+ * nobody else learns even which regions have logs.
+ */
+import express, { type Request, type Response, type Router } from "express";
+import type { Core } from "../core.ts";
+import { buildAbility, complianceLog } from "../decision/ability.ts";
+import { regionReport } from "../audit/report.ts";
+import { ConsentgateError } from "../errors.ts";
+import { sendError } from "../middleware/respond.ts";
+
+export function createAdminRouter(core: Core): Router {
+  const router = express.Router();
+  const route = (handler: (req: Request, res: Response, region: string) => Promise<void>) => (req: Request, res: Response) =>
+    handler(req, res, authorize(core, req)).catch((error: unknown) => sendError(res, error));
+
+  router.get(
+    "/compliance/:region",
+    route(async (_req, res, region) => {
+      res.status(200).type("application/x-ndjson");
+      for await (const entry of core.audit.entries(region)) {
+        // A reader that went away stops the paging; a slow one is waited for, not buffered for.
+        if (res.destroyed) return;
+        if (!res.write(`${JSON.stringify(entry)}\n`)) await drained(res);
+      }
+      res.end();
+    }),
+  );
+
+  router.get(
+    "/compliance/:region/verify",
+    route(async (_req, res, region) => {
+      res.json(await core.audit.verify(region));
+    }),
+  );
+
+  router.get(
+    "/report/:region",
+    route(async (req, res, region) => {
+      const from = dateParam(req, "from");
+      const to = dateParam(req, "to");
+      res.json(await regionReport(core.connection, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now: core.now() }));
+    }),
+  );
+
+  return router;
+}
+
+/** The region the route names, once the caller may read its log. */
+function authorize(core: Core, req: Request): string {
+  const actor = req.privacy.actor;
+  if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer to read compliance logs");
+  const region = String(req.params.region);
+  const ability = buildAbility({ policy: core.policy, allowedPurposes: [], subjectId: undefined, roles: actor.roles });
+  if (!ability.can("read", complianceLog(region))) throw new ConsentgateError("forbidden", "compliance logs are for the role dpo");
+  if (!Object.hasOwn(core.policy.regions, region)) {
+    throw new ConsentgateError("not_found", `no region "${region}" in the policy (regions: ${Object.keys(core.policy.regions).join(", ")})`, { region });
+  }
+  return region;
+}
+
+function dateParam(req: Request, name: string): Date | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw new ConsentgateError("invalid_body", `?${name}= must be a date or time in ISO 8601 (2026-11-01 or 2026-11-01T00:00:00Z)`);
+  return date;
+}
+
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { AuditEntry, ComplianceLog } from "../../src/audit/events.ts";
+import { GENESIS, entryHash } from "../../src/audit/hash.ts";
+import { createComplianceLog } from "../../src/audit/log.ts";
+import { trimLog } from "../../src/audit/trim.ts";
+import { canonicalJson } from "../../src/signatures/canonical-json.ts";
+import { createKeyring } from "../../src/signatures/hmac.ts";
+import { openStore, type Store } from "../../src/store/store.ts";
+import { TEST_SECRET } from "../support/app.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  let db: TestDatabase;
+  let store: Store;
+  let log: ComplianceLog;
+  let clock = new Date("2026-03-01T10:00:00.000Z");
+  const keyring = createKeyring(TEST_SECRET);
+  let n = 0;
+  // Every test writes chains of its own regions, so one database serves the whole file.
+  const freshRegion = () => `R${++n}`;
+  before(async () => {
+    db = await testDatabase();
+    store = await openStore(db.database);
+    log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, now: () => clock, pageSize: 3 });
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  const read = async (region: string) => {
+    const entries: AuditEntry[] = [];
+    for await (const entry of log.entries(region)) entries.push(entry);
+    return entries;
+  };
+  /** Seven entries of the kinds the gate writes. */
+  const chain = async (region: string) => {
+    for (let i = 1; i <= 7; i++) {
+      await log.append({ region, event: i % 2 ? "consent.changed" : "request.received", subjectId: `subject-${i}`, details: { purpose: "personalization", granted: i % 3 === 0, n: i } });
+    }
+  };
+  const sql = (text: string, params: unknown[]) => store.connection.query(text, params);
+
+  test("each entry stores seq, prevHash and sha256(prevHash + canonical JSON of the entry), from the genesis on", async () => {
+    const region = freshRegion();
+    await chain(region);
+    const entries = await read(region);
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7], "paged reads (3 a page) return the whole chain in order");
+    assert.equal(entries[0]!.prevHash, GENESIS);
+    for (const [i, entry] of entries.entries()) {
+      const { hash, ...rest } = entry;
+      assert.equal(hash, createHash("sha256").update(rest.prevHash + canonicalJson(rest)).digest("hex"));
+      if (i > 0) assert.equal(entry.prevHash, entries[i - 1]!.hash);
+    }
+    assert.equal(entries[0]!.subject, keyring.pseudonym("subject-1"));
+    assert.equal(entries[0]!.at, clock.toISOString());
+    assert.deepEqual(await log.verify(region), { ok: true, entries: 7 });
+    assert.deepEqual(await log.verify(freshRegion()), { ok: true, entries: 0 }, "an empty region verifies");
+  });
+
+  test("regions are separate chains", async () => {
+    const [a, b] = [freshRegion(), freshRegion()];
+    await Promise.all([log.append({ region: a, event: "purge.ran" }), log.append({ region: b, event: "purge.ran" }), log.append({ region: a, event: "purge.ran" })]);
+    assert.deepEqual((await read(a)).map((e) => [e.seq, e.prevHash === GENESIS]), [[1, true], [2, false]]);
+    assert.deepEqual((await read(b)).map((e) => [e.seq, e.prevHash === GENESIS]), [[1, true]]);
+  });
+
+  test("concurrent appends to one region neither fork nor leave gaps", async () => {
+    const region = freshRegion();
+    // On PostgreSQL a second connection pool stands for a second instance.
+    const other = onPostgres ? await openStore(db.database) : store;
+    const otherLog = createComplianceLog(other.connection, { pseudonym: keyring.pseudonym, now: () => clock });
+    try {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));
+    } finally {
+      if (other !== store) await other.close();
+    }
+    const entries = await read(region);
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.deepEqual(new Set(entries.map((e) => (e.details as { i: number }).i)).size, 60);
+    assert.deepEqual(await log.verify(region), { ok: true, entries: 60 });
+  });
+
+  test("details are stored as plain JSON and must not hold NUL", async () => {
+    const region = freshRegion();
+    const entry = await log.append({ region, event: "report.daily", details: { when: new Date("2026-01-01T00:00:00Z"), skip: undefined, list: [1, undefined] } });
+    assert.deepEqual(entry.details, { when: "2026-01-01T00:00:00.000Z", list: [1, null] });
+    await assert.rejects(log.append({ region, event: "report.daily", details: { text: "a\u0000b" } }), /NUL/);
+    assert.deepEqual(await log.verify(region), { ok: true, entries: 1 });
+  });
+
+  describe("tampering is caught at the entry it touched", () => {
+    const tampered = async (tamper: (region: string) => Promise<unknown>) => {
+      const region = freshRegion();
+      await chain(region);
+      await tamper(region);
+      return log.verify(region);
+    };
+
+    test("changed details", async () => {
+      const result = await tampered((region) => sql(`UPDATE compliance_log SET details = jsonb_set(details, '{granted}', 'true') WHERE region = $1 AND seq = 4`, [region]));
+      assert.deepEqual(result, { ok: false, brokenAt: 4, reason: "entry 4 was changed (its content no longer matches its hash)" });
+    });
+
+    test("a changed time or subject", async () => {
+      const earlier = await tampered((region) => sql(`UPDATE compliance_log SET at = at - interval '1 day' WHERE region = $1 AND seq = 2`, [region]));
+      assert.deepEqual(earlier, { ok: false, brokenAt: 2, reason: "entry 2 was changed (its content no longer matches its hash)" });
+      const anonymous = await tampered((region) => sql(`UPDATE compliance_log SET subject = NULL WHERE region = $1 AND seq = 6`, [region]));
+      assert.deepEqual(anonymous, { ok: false, brokenAt: 6, reason: "entry 6 was changed (its content no longer matches its hash)" });
+    });
+
+    test("a changed entry whose own hash was recomputed breaks the link to the next one", async () => {
+      const result = await tampered(async (region) => {
+        await sql(`UPDATE compliance_log SET details = '{"granted": false}' WHERE region = $1 AND seq = 3`, [region]);
+        const forged = (await read(region))[2]!;
+        await sql(`UPDATE compliance_log SET hash = $2 WHERE region = $1 AND seq = 3`, [region, entryHash(forged)]);
+      });
+      assert.deepEqual(result, { ok: false, brokenAt: 4, reason: "entry 4 does not continue from entry 3 (prevHash differs from its hash)" });
+    });
+
+    test("a deleted middle entry", async () => {
+      const result = await tampered((region) => sql(`DELETE FROM compliance_log WHERE region = $1 AND seq = 5`, [region]));
+      assert.deepEqual(result, { ok: false, brokenAt: 5, reason: "entry 5 is missing" });
+    });
+
+    test("two entries whose contents were swapped", async () => {
+      const result = await tampered((region) =>
+        sql(
+          `UPDATE compliance_log c SET at = o.at, event = o.event, subject = o.subject, details = o.details, "prevHash" = o."prevHash", hash = o.hash
+           FROM compliance_log o WHERE c.region = $1 AND o.region = $1 AND ((c.seq = 3 AND o.seq = 5) OR (c.seq = 5 AND o.seq = 3))`,
+          [region],
+        ),
+      );
+      assert.deepEqual(result, { ok: false, brokenAt: 3, reason: "entry 3 does not continue from entry 2 (prevHash differs from its hash)" });
+    });
+
+    test("entries cut off the end", async () => {
+      const result = await tampered((region) => sql(`DELETE FROM compliance_log WHERE region = $1 AND seq >= 6`, [region]));
+      assert.deepEqual(result, { ok: false, brokenAt: 6, reason: "entries 6 to 7 are missing from the end of the chain" });
+    });
+
+    test("the first entries, deleted without a checkpoint", async () => {
+      const result = await tampered((region) => sql(`DELETE FROM compliance_log WHERE region = $1 AND seq <= 2`, [region]));
+      assert.deepEqual(result, { ok: false, brokenAt: 1, reason: "entries 1 to 2 are missing and no checkpoint vouches for entry 3 as the start" });
+    });
+
+    test("every entry deleted", async () => {
+      const result = await tampered((region) => sql(`DELETE FROM compliance_log WHERE region = $1`, [region]));
+      assert.deepEqual(result, { ok: false, brokenAt: 7, reason: "the log is empty but its head says it ends at entry 7" });
+    });
+  });
+
+  describe("trimming behind a checkpoint", () => {
+    test("drops the entries before the cut-off and keeps the chain verifiable", async () => {
+      const region = freshRegion();
+      clock = new Date("2024-01-01T00:00:00.000Z");
+      await chain(region);
+      clock = new Date("2025-06-01T00:00:00.000Z");
+      await log.append({ region, event: "consent.changed", subjectId: "late", details: { granted: true } });
+      const result = await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z"));
+      assert.deepEqual(result, { deleted: 7, from: 8 });
+      const entries = await read(region);
+      assert.deepEqual(entries.map((e) => [e.seq, e.event]), [[8, "consent.changed"], [9, "log.checkpoint"], [10, "log.trimmed"]]);
+      assert.deepEqual(entries[1]!.details, { from: 8, prevHash: entries[0]!.prevHash, cutoff: "2025-01-01T00:00:00.000Z" });
+      assert.deepEqual(entries[2]!.details, { deleted: 7, firstDeleted: 1, lastDeleted: 7, cutoff: "2025-01-01T00:00:00.000Z" });
+      assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
+
+      // Nothing left that is old enough: no new checkpoint.
+      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 0 });
+      // A second trim, past the first checkpoint, anchors on a new one.
+      clock = new Date("2027-01-01T00:00:00.000Z");
+      await log.append({ region, event: "purge.ran" });
+      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2026-01-01T00:00:00.000Z")), { deleted: 3, from: 11 });
+      assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
+    });
+
+    test("keeps the newest entry when every entry is old, and still catches deletions past the checkpoint", async () => {
+      const region = freshRegion();
+      clock = new Date("2020-01-01T00:00:00.000Z");
+      await chain(region);
+      clock = new Date("2026-01-01T00:00:00.000Z");
+      assert.deepEqual(await trimLog(store.connection, log, region, clock), { deleted: 6, from: 7 });
+      assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
+      await sql(`DELETE FROM compliance_log WHERE region = $1 AND seq = 7`, [region]);
+      assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 7, reason: "entry 7 is missing and no checkpoint vouches for entry 8 as the start" });
+    });
+
+    test("a verify that races a trim reads again instead of reporting a gap", async () => {
+      const region = freshRegion();
+      clock = new Date("2020-01-01T00:00:00.000Z");
+      await chain(region);
+      clock = new Date("2026-01-01T00:00:00.000Z");
+      await log.append({ region, event: "purge.ran" });
+      // The trim runs between the verifier's first page (3 entries) and its second.
+      let pages = 0;
+      const racing = { ...store.connection, query: async (text: string, params?: unknown[]) => {
+        const rows = await store.connection.query(text, params);
+        if (text.includes("seq > $2") && ++pages === 1) await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z"));
+        return rows;
+      } };
+      const racingLog = createComplianceLog(racing as typeof store.connection, { pseudonym: keyring.pseudonym, now: () => clock, pageSize: 3 });
+      assert.deepEqual(await racingLog.verify(region), { ok: true, entries: 3 });
+    });
+  });
+});

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, test } from "node:test";
+import pg from "pg";
+import { createConsentgate, isConsentgateError } from "../../src/index.ts";
+import { eventsOf, logOf } from "../audit/read-log.ts";
+import { TEST_SECRET, createTestApp } from "../support/app.ts";
+import { onPostgres, testDatabase } from "../support/database.ts";
+import { testPolicy } from "../support/policy.ts";
+
+const EVERY_SECOND = "* * * * * *";
+
+describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  test("jobs: true runs the jobs on their schedules; close() stops them", async () => {
+    const db = await testDatabase();
+    const t = await createTestApp(db.option, { jobs: true, schedules: { purge: EVERY_SECOND, deadlines: EVERY_SECOND } });
+    try {
+      let ran = 0;
+      for (const started = Date.now(); ran < 2 && Date.now() - started < 5000; await sleep(100)) {
+        ran = eventsOf(await logOf(t.app, "EU"), "purge.ran").length;
+      }
+      assert.ok(ran >= 2, `purge ran ${ran} times in 5 s`);
+    } finally {
+      await t.gate.close();
+      await db.drop();
+    }
+  });
+
+  test("with two instances on one database, each fire runs once", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
+    const db = await testDatabase();
+    const options = { jobs: true, schedules: { purge: EVERY_SECOND } };
+    const [a, b] = [await createTestApp(db.option, options), await createTestApp(db.option, options)];
+    await sleep(3500);
+    await Promise.all([a.gate.close(), b.gate.close()]);
+    const client = new pg.Client({ connectionString: db.option });
+    await client.connect();
+    try {
+      const leases = (await client.query(`SELECT "fireAt", holder, "finishedAt" FROM job_leases WHERE job = 'purge'`)).rows;
+      const runs = (await client.query(`SELECT details->>'before' AS at FROM compliance_log WHERE region = 'EU' AND event = 'purge.ran'`)).rows;
+      assert.ok(leases.length >= 2, `${leases.length} fires elected`);
+      assert.equal(runs.length, leases.length, "one run per elected fire");
+      assert.ok(leases.every((l) => l.finishedAt !== null));
+    } finally {
+      await client.end();
+      await db.drop();
+    }
+  });
+
+  test("schedules must be cron expressions node-cron can run, in the options and in the policy", async () => {
+    await assert.rejects(createConsentgate({ database: "memory", policies: testPolicy(), schedules: { purge: "every minute" } }), (e) => {
+      assert.ok(isConsentgateError(e, "invalid_option"));
+      assert.match(e.message, /schedules\.purge: "every minute" is not a cron expression/);
+      return true;
+    });
+    await assert.rejects(createConsentgate({ database: "memory", policies: testPolicy(), schedules: { purg: "* * * * *" } as never }), (e) => isConsentgateError(e, "invalid_option"));
+    await assert.rejects(createConsentgate({ database: "memory", policies: testPolicy({ jobs: { "log-retention": "99 * * * *" } }) }), (e) => {
+      assert.ok(isConsentgateError(e, "policy_invalid"));
+      assert.deepEqual(e.details.problems, ['jobs.log-retention: "99 * * * *" is not a cron expression node-cron can run']);
+      return true;
+    });
+  });
+
+  test("runJob refuses unknown jobs, and options only the purge job has", async () => {
+    const gate = await createConsentgate({ database: "memory", policies: testPolicy() });
+    try {
+      await assert.rejects(gate.runJob("purgeall" as never), (e) => isConsentgateError(e, "invalid_option") && /unknown job "purgeall"/.test(e.message));
+      await assert.rejects(gate.runJob("deadlines", { dryRun: true }), (e) => isConsentgateError(e, "invalid_option") && /purge job only/.test(e.message));
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test("a gate with scheduled jobs leaves nothing that keeps the process alive once closed", async () => {
+    const db = await testDatabase();
+    const script = `
+      import { createConsentgate } from "${path.resolve("src/index.ts")}";
+      let ran = () => {};
+      const done = new Promise((resolve) => (ran = resolve));
+      // The jobs' timers are unref'd by design: this interval stands for the host's server until the first run.
+      const host = setInterval(() => {}, 1000);
+      const logger = { debug() {}, warn() {}, error() {}, info(_obj, msg) { if (msg === "consentgate: purge done") ran(); } };
+      const gate = await createConsentgate({
+        database: process.env.DB, secret: "${TEST_SECRET}", policies: JSON.parse(process.env.POLICY),
+        jobs: true, schedules: { purge: "${EVERY_SECOND}" }, logger,
+      });
+      await done;
+      clearInterval(host);
+      await gate.close();
+      console.log("closed");
+    `;
+    try {
+      const { code, stdout, stderr } = await runNode(script, { DB: db.option, POLICY: JSON.stringify(testPolicy()) }, 30_000);
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout.trim(), "closed");
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+function runNode(source: string, env: Record<string, string>, timeoutMs: number) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", source], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`child did not exit within ${timeoutMs} ms (an open handle keeps it alive)\n${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
