@@ -4,22 +4,19 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import express from "express";
-import { createConsentgate } from "../../src/index.ts";
+import { createMusicApp, createMusicGate } from "./app.ts";
 
-const gate = await createConsentgate({
+const gate = await createMusicGate({
   database: process.env.DATABASE_URL,
   secret: process.env.CONSENTGATE_SECRET ?? exampleSecret(),
-});
-
-const app = express();
-app.use(express.json());
-app.get("/", (_req, res) => {
-  res.json({ service: "consentgate example music app", database: process.env.DATABASE_URL ? "postgres" : "embedded" });
+  jobs: true,
 });
 
 const port = Number(process.env.PORT ?? 3000);
-const server = app.listen(port, () => console.log(`music app listening on http://localhost:${port}`));
+const server = createMusicApp(gate).listen(port, () => {
+  const url = `http://localhost:${port}`;
+  console.log(`music app listening on ${url} (privacy center: ${url}/privacy-center)`);
+});
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -1,0 +1,73 @@
+/**
+ * The music service, built apart from listening so tests can drive it with
+ * supertest. Read this file top to bottom: it is how an Express app mounts
+ * Consentgate.
+ */
+import { fileURLToPath } from "node:url";
+import express, { type Express } from "express";
+import { type Consentgate, createConsentgate } from "../../src/index.ts";
+import { recommend, trackById } from "./catalog.ts";
+import { HOME_SCRIPT, HOME_STYLE, homePage, signInPage } from "./home.ts";
+import { signIn } from "./sign-in.ts";
+
+export interface MusicGateOptions {
+  /** postgres://…; absent → embedded PGlite in ./.consentgate/; "memory" → in memory. */
+  database?: string;
+  secret?: string;
+  jobs?: boolean;
+}
+
+export function createMusicGate(options: MusicGateOptions): Promise<Consentgate> {
+  return createConsentgate({
+    // The policy shipped with the package, found from this file so any working directory will do.
+    policies: fileURLToPath(new URL("../../policies", import.meta.url)),
+    database: options.database,
+    subject: (req) => req.user?.id,
+    actor: (req) => req.user,
+    region: (req) => req.user?.region,
+    secret: options.secret,
+    jobs: options.jobs ?? false,
+  });
+}
+
+export function createMusicApp(gate: Consentgate): Express {
+  const app = express();
+  app.use(express.urlencoded({ extended: false, limit: "2kb" }));
+  app.use(signIn);
+  app.use(express.json({ limit: "8kb" }));
+  app.use(gate.middleware());
+
+  app.get("/", async (req, res) => {
+    if (!req.user) return void res.send(signInPage());
+    const recent = await req.privacy.recent("personalization");
+    res.send(homePage(req.user, recommend(recent), await req.privacy.can("personalization")));
+  });
+  app.get("/home.js", (_req, res) => void res.type("text/javascript").send(HOME_SCRIPT));
+  app.get("/home.css", (_req, res) => void res.type("text/css").send(HOME_STYLE));
+  // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+  app.get("/favicon.ico", (_req, res) => void res.status(204).end());
+
+  // Gated in code: the handler runs only when personalization is allowed, and sees the minimized body.
+  app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
+    if (!trackById.has(req.body.itemId)) return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
+    await req.privacy.record("play", req.body);
+    res.status(201).json({ recorded: req.body });
+  });
+
+  // Gated by the policy instead: routes.yaml maps POST /api/likes to personalization.
+  app.post("/api/likes", async (req, res) => {
+    if (!trackById.has(req.body.itemId)) return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
+    await req.privacy.record("like", req.body);
+    res.status(201).json({ recorded: req.body });
+  });
+
+  // Reads pass the gate; recent() is empty when personalization is not allowed, so cold start and no consent look alike.
+  app.get("/api/recommendations", async (req, res) => {
+    res.json(recommend(await req.privacy.recent("personalization")));
+  });
+
+  app.use("/privacy", gate.router());
+  app.use("/privacy-center", gate.privacyCenter({ api: "/privacy", title: "Your privacy at Tunes", signIn: "/" }));
+  app.use(gate.errorHandler());
+  return app;
+}

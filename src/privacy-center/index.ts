@@ -1,0 +1,68 @@
+/**
+ * gate.privacyCenter(): a drop-in page where a signed-in user sees and
+ * changes their choices, downloads their data, erases it, and follows their
+ * requests. Server-rendered; the script and stylesheet are same-origin files
+ * so the page runs under `default-src 'self'`, and it loads nothing from
+ * anywhere else.
+ */
+import express, { type Response, type Router } from "express";
+import type { Core } from "../core.ts";
+import { ConsentgateError } from "../errors.ts";
+import { createPrivacy } from "../middleware/privacy.ts";
+import { SCRIPT } from "./assets/script.ts";
+import { STYLE } from "./assets/style.ts";
+import { renderCenter, renderNotice } from "./page.ts";
+import { loadView } from "./view.ts";
+
+export interface PrivacyCenterOptions {
+  /** Where gate.router() is mounted (a path on this origin). Default "/privacy". */
+  api?: string;
+  /** The page's title and heading. Default "Your privacy choices". */
+  title?: string;
+  /** Where anonymous visitors are sent to sign in; without it they are only told to. */
+  signIn?: string;
+}
+
+// frame-ancestors: nobody may frame the erase button to trick a click on it.
+const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = {}): Router {
+  const api = (options.api ?? "/privacy").replace(/\/+$/, "");
+  if (!/^\/[^/\\]/.test(api)) {
+    throw new ConsentgateError("invalid_option", `privacyCenter: api must be the path gate.router() is mounted at on this origin, e.g. "/privacy", not "${options.api}"`);
+  }
+  const title = options.title ?? "Your privacy choices";
+  const router = express.Router();
+
+  router.use((_req, res, next) => {
+    res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer" });
+    next();
+  });
+  router.get("/assets/center.js", (_req, res) => asset(res, "text/javascript", SCRIPT));
+  router.get("/assets/center.css", (_req, res) => asset(res, "text/css", STYLE));
+
+  router.get("/", async (req, res) => {
+    // Personal data: never kept by a shared cache or the back/forward cache of another user's session.
+    res.set("Cache-Control", "no-store").type("html");
+    const ctx = { title, api, base: req.baseUrl };
+    try {
+      const privacy = (req.privacy ??= createPrivacy(core, req));
+      if (privacy.subject === undefined) {
+        const link = options.signIn === undefined ? undefined : { href: options.signIn, text: "Sign in" };
+        res.status(401).send(renderNotice(ctx, "Sign in to see and change your privacy choices. This page shows what we hold about you, so we need to know who you are first.", link));
+        return;
+      }
+      const view = await loadView(core, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc });
+      res.send(renderCenter(view, ctx));
+    } catch (error) {
+      core.logger.error({ err: error }, "consentgate: the privacy center could not be rendered");
+      res.status(503).send(renderNotice(ctx, "Your privacy choices cannot be shown right now. Nothing was changed; please try again in a moment."));
+    }
+  });
+  return router;
+}
+
+function asset(res: Response, type: string, body: string): void {
+  res.set("Cache-Control", "no-cache").type(`${type}; charset=utf-8`).send(body);
+}
+

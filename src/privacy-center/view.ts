@@ -1,0 +1,119 @@
+/**
+ * What the privacy center shows a subject, read from the same sources as
+ * gate.router(): the consent cache and the decision rules for choices, the
+ * store for what is held, requests and receipts.
+ */
+import type { Core } from "../core.ts";
+import { type Choice, type DecisionSource, decide } from "../decision/decide.ts";
+import type { LegalBasis, Region } from "../policy/types.ts";
+import { consentHistory } from "../store/consents.ts";
+import type { RequestStatus, RequestType } from "../store/requests.ts";
+
+export interface PurposeView {
+  name: string;
+  description: string;
+  legalBasis: LegalBasis;
+  saleOrShare: boolean;
+  sensitive: boolean;
+  window: number | undefined;
+  retention: string | undefined;
+  granted: boolean;
+  source: DecisionSource | "unknown";
+  /** The subject's latest explicit choice, if any. */
+  choice: Choice | undefined;
+  /** Granting needs the GPC confirmation: the signal denies this purpose here (DESIGN.md §4, step 2). */
+  gpcBlocks: boolean;
+  /** Records held for the purpose now. */
+  held: number;
+}
+
+export interface RequestView {
+  type: RequestType;
+  status: RequestStatus;
+  receivedAt: Date;
+  dueAt: Date;
+  completedAt: Date | undefined;
+}
+
+export interface ReceiptView {
+  id: string;
+  purpose: string;
+  granted: boolean;
+  overrideGpc: boolean;
+  gpc: boolean;
+  region: string;
+  policyVersion: string;
+  at: Date;
+  signature: string;
+}
+
+export interface CenterView {
+  subject: string;
+  region: Region;
+  gpc: boolean;
+  policyVersion: string;
+  purposes: PurposeView[];
+  requests: RequestView[];
+  receipts: ReceiptView[];
+}
+
+export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }): Promise<CenterView> {
+  const { policy, connection } = core;
+  const { prisma } = connection;
+  const now = core.now();
+  const [choices, held, history, requests] = await Promise.all([
+    core.consents.choices(subject),
+    prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, where: { subjectId: subject, expiresAt: { gt: now } } }),
+    consentHistory(connection, subject),
+    core.requests.forSubject(subject),
+  ]);
+  const heldBy = new Map(held.map((group) => [group.purpose, group._count._all]));
+  const region = policy.regions[where.region] ?? policy.regions[policy.defaults.region]!;
+
+  const purposes = Object.values(policy.purposes).map((purpose): PurposeView => {
+    const choice = choices.get(purpose.name);
+    const decision = decide({ policy, purpose: purpose.name, region: region.name, gpc: where.gpc, choice });
+    return {
+      name: purpose.name,
+      description: purpose.description,
+      legalBasis: purpose.legalBasis,
+      saleOrShare: purpose.saleOrShare,
+      sensitive: purpose.sensitive,
+      window: purpose.window,
+      retention: purpose.retention?.text,
+      granted: decision.allowed,
+      source: decision.source,
+      choice,
+      gpcBlocks: decision.source === "gpc",
+      held: heldBy.get(purpose.name) ?? 0,
+    };
+  });
+
+  return {
+    subject,
+    region,
+    gpc: where.gpc,
+    policyVersion: policy.version,
+    purposes,
+    requests: requests.map((r) => ({
+      type: r.type,
+      // As GET /requests reports it: past the deadline and not answered is overdue before the deadlines job says so.
+      status: r.completedAt === null && now > r.dueAt ? "overdue" : r.status,
+      receivedAt: r.receivedAt,
+      dueAt: r.dueAt,
+      completedAt: r.completedAt ?? undefined,
+    })),
+    // Newest first: the receipt of the choice just made is the one a user looks for.
+    receipts: history.reverse().map((e) => ({
+      id: e.id,
+      purpose: e.purpose,
+      granted: e.granted,
+      overrideGpc: e.overrideGpc,
+      gpc: e.gpc,
+      region: e.region,
+      policyVersion: e.policyVersion,
+      at: e.at,
+      signature: e.signature,
+    })),
+  };
+}

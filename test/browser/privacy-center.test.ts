@@ -1,0 +1,173 @@
+/**
+ * The privacy center in a real browser: Debian's Chromium driven by
+ * playwright-core, against the example music app running in this process.
+ * Without /usr/bin/chromium the test skips on a developer's machine and fails
+ * in CI (CI=true), where .ci/run installs it.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { TEST_SECRET } from "../support/app.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARTIFACTS = path.resolve("test-artifacts");
+const missing = !existsSync(CHROMIUM);
+
+describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, { skip: missing && process.env.CI !== "true" && `${CHROMIUM} is missing (apt-get install chromium)` }, () => {
+  let db: TestDatabase;
+  let gate: Consentgate;
+  let server: Server;
+  let origin: string;
+  let profile: string;
+  let browser: BrowserContext;
+
+  before(async () => {
+    assert.ok(!missing, `${CHROMIUM} is missing: install it with apt-get install chromium (.ci/run does)`);
+    db = await testDatabase();
+    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
+    server = createMusicApp(gate).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    profile = await mkdtemp(path.join(tmpdir(), "consentgate-chromium-"));
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true });
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await gate?.close();
+    await db?.drop();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  /** A fresh page that records every console error, failed request, error status and request to another origin. */
+  async function open(headers: Record<string, string> = {}): Promise<{ page: Page; problems: string[] }> {
+    await browser.clearCookies();
+    const page = await browser.newPage();
+    await page.setExtraHTTPHeaders(headers);
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+    page.on("request", (request) => {
+      if (!request.url().startsWith(origin) && !request.url().startsWith("blob:")) problems.push(`third-party request: ${request.url()}`);
+    });
+    page.on("response", (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+    });
+    return { page, problems };
+  }
+
+  async function signIn(page: Page, name: string, region: string): Promise<void> {
+    await page.goto(`${origin}/`);
+    await page.getByLabel("Listener name").fill(name);
+    await page.getByLabel("Where you are").selectOption(region);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText(`Signed in as ${name}`).waitFor();
+  }
+
+  const status = (page: Page) => page.getByRole("status").filter({ hasText: /\S/ });
+
+  test("an EU listener grants, withdraws, downloads and erases", async () => {
+    const { page, problems } = await open();
+    await signIn(page, "alice", "DE");
+
+    await page.goto(`${origin}/privacy-center`);
+    const personalization = page.getByRole("switch", { name: "Allow: Recommend music from recent listening" });
+    assert.equal(await personalization.isChecked(), false, "EU is opt-in");
+    await personalization.click();
+    await status(page).getByText("Allowed: Recommend music from recent listening").waitFor();
+    assert.equal(await personalization.isChecked(), true);
+    assert.match(await page.locator("#explain-personalization").innerText(), /you allowed this on/);
+
+    await page.goto(`${origin}/`);
+    for (const title of ["Circuit Bloom", "Afterimage"]) {
+      // The page reloads once the play is recorded.
+      await Promise.all([page.waitForEvent("load"), page.getByRole("listitem").filter({ hasText: title }).getByRole("button", { name: "Play" }).click()]);
+    }
+    await page.getByRole("heading", { name: "Recommended from your recent listening" }).waitFor();
+
+    await page.goto(`${origin}/privacy-center`);
+    assert.equal(await page.locator("#held-personalization").innerText(), "2 records");
+
+    // Granting and withdrawing from the keyboard alone.
+    const advertising = page.getByRole("switch", { name: "Allow: Show ads from partners" });
+    await advertising.focus();
+    await page.keyboard.press("Space");
+    await status(page).getByText("Allowed: Show ads from partners").waitFor();
+    assert.equal(await advertising.isChecked(), true);
+    await page.keyboard.press("Space");
+    await status(page).getByText("Turned off: Show ads from partners").waitFor();
+    assert.equal(await advertising.isChecked(), false);
+    assert.equal(await page.locator(".receipts > li").count(), 3, "one receipt per choice");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download a copy of your data" }).click()]);
+    await status(page).getByText("Downloaded your data").waitFor();
+    const exported = JSON.parse(await readFile((await download.path())!, "utf8"));
+    assert.equal(exported.subject, "alice");
+    assert.equal(exported.interactions.personalization.length, 2);
+    assert.deepEqual(
+      exported.consents.history.map((r: { purpose: string; granted: boolean }) => `${r.purpose}:${r.granted}`),
+      ["personalization:true", "advertising:true", "advertising:false"],
+    );
+    await page.getByRole("cell", { name: "Done" }).first().waitFor();
+
+    await page.screenshot({ path: path.join(ARTIFACTS, "privacy-center.png"), fullPage: true });
+
+    await page.getByRole("button", { name: "Erase all my data…" }).click();
+    const confirm = page.getByRole("dialog", { name: "Erase all your data?" });
+    await confirm.getByRole("button", { name: "Erase everything" }).click();
+    await status(page).getByText("Your data was erased").waitFor();
+    assert.equal(await page.locator("#held-summary").innerText(), "We hold no personal data about you.");
+    assert.equal(await personalization.isChecked(), false, "consent must be given again");
+    assert.match(await page.locator("#certificate").innerText(), /records: 2/);
+    assert.deepEqual(await page.locator("#requests tbody th").allInnerTexts(), ["Erasure of your data"], "only the proof of the erasure is kept");
+
+    await page.screenshot({ path: path.join(ARTIFACTS, "privacy-center-erased.png"), fullPage: true });
+    // 200% zoom on a 1280 px screen leaves 640 CSS pixels: nothing may need sideways scrolling.
+    await page.setViewportSize({ width: 640, height: 900 });
+    assert.equal(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), true);
+    await page.screenshot({ path: path.join(ARTIFACTS, "privacy-center-zoom-200.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test("a Californian with Global Privacy Control sees the conflict and can confirm over it", async () => {
+    const { page, problems } = await open({ "sec-gpc": "1" });
+    await signIn(page, "bob", "US-CA");
+    await page.goto(`${origin}/privacy-center`);
+    assert.match(await page.locator("#gpc-state").innerText(), /opts you out of any selling or sharing/);
+    const advertising = page.getByRole("switch", { name: "Allow: Show ads from partners" });
+    assert.equal(await advertising.isChecked(), false, "GPC opts out of a sale or share");
+    assert.equal(await page.getByRole("switch", { name: "Allow: Recommend music from recent listening" }).isChecked(), true, "US-CA is opt-out");
+
+    await advertising.click();
+    const dialog = page.getByRole("dialog", { name: "Allow despite Global Privacy Control?" });
+    await dialog.getByRole("button", { name: "Keep it off" }).click();
+    await status(page).getByText("Kept off: Show ads from partners").waitFor();
+    assert.equal(await advertising.isChecked(), false);
+
+    await advertising.click();
+    await dialog.waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, "privacy-center-gpc.png") });
+    await dialog.getByRole("button", { name: "Allow anyway" }).click();
+    await status(page).getByText("Allowed: Show ads from partners").waitFor();
+    assert.equal(await advertising.isChecked(), true);
+    assert.match(await page.locator("#explain-advertising").innerText(), /over your browser's Global Privacy Control signal/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Express } from "express";
+import request from "supertest";
+import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
+import { TRACKS, recommend } from "../../examples/music-app/catalog.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { TEST_SECRET } from "../support/app.ts";
+import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+
+describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  let db: TestDatabase;
+  let gate: Consentgate;
+  let app: Express;
+
+  before(async () => {
+    db = await testDatabase();
+    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
+    app = createMusicApp(gate);
+  });
+  after(async () => {
+    await gate?.close();
+    await db?.drop();
+  });
+
+  /** A browser-like client signed in through the example's own form. */
+  async function listener(name: string, region: string) {
+    const agent = request.agent(app);
+    await agent.post("/signin").type("form").send({ name, region }).expect(303).expect("location", "/");
+    return agent;
+  }
+  const play = (itemId: string, durationMs = 200_000) => ({ itemId, action: "play", durationMs, userAgent: "Mozilla/5.0", location: { lat: 52.52, lon: 13.405 } });
+  const genresOf = (tracks: { genre: string }[]) => new Set(tracks.map((t) => t.genre));
+
+  test("signing in takes a name and a region; anything else is refused", async () => {
+    await request(app).get("/").expect(200).expect(/<form method="post" action="\/signin">/);
+    await request(app).post("/signin").type("form").send({ name: "alice", region: "XX" }).expect(400);
+    await request(app).post("/signin").type("form").send({ name: "<b>", region: "DE" }).expect(400);
+    const alice = await listener("alice-home", "DE");
+    await alice.get("/").expect(200).expect(/Signed in as <strong>alice-home<\/strong> in DE/);
+    await alice.post("/signout").expect(303);
+    await alice.get("/").expect(/action="\/signin"/);
+  });
+
+  test("an EU listener: nothing is recorded until they opt in, then recommendations follow their listening", async () => {
+    const alice = await listener("alice", "DE");
+    const refused = await alice.post("/api/plays").send(play("trk_04")).expect(403);
+    assert.equal(refused.body.error.code, "consent_required");
+    assert.equal(refused.body.error.region, "EU");
+    assert.equal((await alice.get("/api/recommendations").expect(200)).body.basedOn, "popular");
+
+    await alice.put("/privacy/consents/personalization").send({ granted: true }).expect(200);
+    const played = await alice.post("/api/plays").send(play("trk_04", 183_456)).expect(201);
+    assert.deepEqual(played.body.recorded, { itemId: "trk_04", action: "play", durationMs: 183_000, location: "u33dc" }, "minimized: no user agent, coarse place");
+    await alice.post("/api/likes").send({ itemId: "trk_05", action: "like" }).expect(201);
+
+    const recs = (await alice.get("/api/recommendations").expect(200)).body;
+    assert.equal(recs.basedOn, "recent-listening");
+    assert.equal(recs.tracks[0].genre, "jazz", "jazz first after a jazz play and like");
+    assert.ok(!recs.tracks.some((t: { id: string }) => ["trk_04", "trk_05"].includes(t.id)), "nothing just heard");
+    await alice.get("/").expect(/Recommended from your recent listening/);
+    await alice.get("/privacy-center").expect(200).expect(/id="held-personalization">2 records</);
+  });
+
+  test("a Californian: opt-out, so listening counts at once, until they withdraw", async () => {
+    const bob = await listener("bob", "US-CA");
+    await bob.post("/api/plays").send(play("trk_10")).expect(201);
+    assert.deepEqual(genresOf((await bob.get("/api/recommendations").expect(200)).body.tracks.slice(0, 1)), new Set(["classical"]));
+
+    await bob.put("/privacy/consents/personalization").send({ granted: false }).expect(200);
+    assert.equal((await bob.get("/api/recommendations").expect(200)).body.basedOn, "popular");
+    await bob.post("/api/plays").send(play("trk_10")).expect(403);
+    assert.deepEqual(await gate.store.interactions.forSubject("bob"), [], "the withdrawal erased what was collected");
+  });
+
+  test("a region the policy does not name gets the strictest rules", async () => {
+    const carol = await listener("carol", "US-NY");
+    const refused = await carol.post("/api/likes").send({ itemId: "trk_01" }).expect(403);
+    assert.equal(refused.body.error.region, "EU");
+  });
+
+  test("anonymous listeners get popular tracks and cannot write", async () => {
+    const recs = (await request(app).get("/api/recommendations").expect(200)).body;
+    assert.equal(recs.basedOn, "popular");
+    await request(app).post("/api/plays").send(play("trk_01")).expect(403);
+    await request(app).get("/privacy-center").expect(401).expect(/href="\/"/);
+    await request(app).get("/privacy/consents").expect(401);
+  });
+
+  test("unknown tracks are the app's own 404, after the gate", async () => {
+    const dave = await listener("dave", "US-CO");
+    await dave.post("/api/plays").send(play("trk_99")).expect(404);
+  });
+});
+
+describe("the example's recommender", () => {
+  const heard = (kind: string, itemId: string, durationMs?: number) => ({ kind, data: { itemId, durationMs } });
+
+  test("cold start: the most popular tracks", () => {
+    const popular = [...TRACKS].sort((a, b) => b.popularity - a.popularity).slice(0, 5);
+    assert.deepEqual(recommend([]), { basedOn: "popular", tracks: popular });
+  });
+
+  test("skips count against a genre, likes for it", () => {
+    const recs = recommend([heard("play", "trk_07", 5_000), heard("play", "trk_08", 4_000), heard("like", "trk_12")]);
+    assert.equal(recs.tracks[0]!.genre, "folk");
+    assert.ok(!recs.tracks.some((t) => t.genre === "electronic"), "only skipped: no more of it");
+    assert.equal(recs.tracks.length, 5);
+  });
+});
