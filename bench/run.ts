@@ -6,7 +6,9 @@
  */
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchMinimize } from "./minimize.ts";
+import { benchPurge } from "./purge.ts";
 import { benchRecord } from "./record.ts";
+import { benchRights } from "./rights.ts";
 import { benchInserts, benchStartup } from "./store.ts";
 
 const suites: Record<string, () => Promise<void>> = {
@@ -16,6 +18,8 @@ const suites: Record<string, () => Promise<void>> = {
   decision: benchGateInProcess,
   gate: benchGateHttp,
   record: benchRecord,
+  purge: benchPurge,
+  rights: benchRights,
 };
 
 const only = process.argv.slice(2);

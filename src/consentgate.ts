@@ -4,8 +4,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ErrorRequestHandler, RequestHandler, Router } from "express";
-import { createBlockedWrites } from "./audit/blocked-writes.ts";
+import { createBlockedWrites, flushBlockedWrites } from "./audit/blocked-writes.ts";
+import { createComplianceLog } from "./audit/log.ts";
+import { logPolicyLoaded } from "./audit/policy-loaded.ts";
 import type { Core } from "./core.ts";
+import { createLeaseCoordinator } from "./jobs/coordinator.ts";
+import { type RunJob, createJobRunner } from "./jobs/run.ts";
+import { startLocalTask, startScheduler } from "./jobs/scheduler.ts";
+import { resolveSchedules } from "./jobs/schedules.ts";
 import { silentLogger } from "./logger.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
 import { answerErrors } from "./middleware/respond.ts";
@@ -13,11 +19,15 @@ import { compileMinimizer } from "./minimize/index.ts";
 import { type ConsentgateOptions, validateOptions } from "./options.ts";
 import { loadPolicy } from "./policy/load.ts";
 import type { Policy } from "./policy/types.ts";
+import { type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
+import { type DataSource, createDataSources } from "./rights/data-sources.ts";
+import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
+import { createRequests } from "./store/requests.ts";
 import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
@@ -31,10 +41,20 @@ export interface Consentgate {
   purpose(name: string): RequestHandler;
   /** The privacy endpoints (consents, export, erasure, requests, admin). */
   router(): Router;
+  /** A drop-in page where signed-in users see and change their choices, download and erase their data. */
+  privacyCenter(options?: PrivacyCenterOptions): Router;
   /** Answers errors raised in front of the gate (body parsers) with the gate's JSON error body. */
   errorHandler(): ErrorRequestHandler;
+  /** Joins one of the host app's own tables to export and erasure. */
+  registerDataSource(source: DataSource): void;
   /** Typed access to what is held, for the host app. */
   readonly store: StoreAccess;
+  /**
+   * Runs one job now, on this instance, without election (for a host's own
+   * scheduler, the CLI and tests): purge, deadlines, compliance-report,
+   * log-retention or erasure-retry. `jobs: true` schedules them instead.
+   */
+  runJob: RunJob;
   /** Stops jobs and closes the database. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -43,6 +63,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const opts = validateOptions(options);
   const database = parseDatabase(opts.database);
   const policy = await loadPolicy(opts.policies ?? "./policies");
+  const schedules = resolveSchedules(policy, opts.schedules);
   // In memory nothing outlives the process, so a throwaway key is safe there.
   const keyring = createKeyring(opts.secret ?? randomBytes(32).toString("hex"));
   const logger = opts.logger ?? silentLogger;
@@ -62,12 +83,26 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     keyring,
     minimizers,
     blockedWrites: createBlockedWrites(),
+    requests: createRequests(store.connection),
+    dataSources: createDataSources(),
+    audit: createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, now: () => core.now() }),
     logger,
     now: opts.now ?? (() => new Date()),
     subjectOf: opts.subject ?? (() => undefined),
     actorOf: opts.actor ?? (() => undefined),
     regionOf: opts.region,
   };
+
+  try {
+    await logPolicyLoaded(store.connection, core.audit, policy);
+  } catch (error) {
+    await consents.close();
+    await store.close();
+    throw error;
+  }
+  const runJob = createJobRunner(core, { retryPartialErasures });
+  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(store.connection, { logger }), logger }) : undefined;
+  const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(core.blockedWrites, core.audit), logger);
 
   let closing: Promise<void> | undefined;
   const now = core.now;
@@ -76,12 +111,17 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     middleware: () => createMiddleware(core),
     purpose: (name) => createPurposeGate(core, name),
     router: () => createRightsRouter(core),
+    privacyCenter: (options) => createPrivacyCenter(core, options),
     errorHandler: () => answerErrors,
-    store: createStoreAccess(store.connection, now),
+    registerDataSource: (source) => core.dataSources.register(source),
+    store: createStoreAccess({ connection: store.connection, interactions, requests: core.requests, audit: core.audit, now }),
+    runJob,
     close: () =>
       (closing ??= (async () => {
+        await scheduler?.stop();
         // Writes already acknowledged to callers are committed; wait for those still in a batch.
         await interactions.drain();
+        await flushBlocked.stop();
         await consents.close();
         await store.close();
       })()),

@@ -5,14 +5,17 @@
  */
 import type { Request } from "express";
 import type { BlockedWrites } from "./audit/blocked-writes.ts";
+import type { ComplianceLog } from "./audit/events.ts";
 import type { Logger } from "./logger.ts";
 import type { Minimizer } from "./minimize/index.ts";
 import type { Actor } from "./options.ts";
 import type { Policy } from "./policy/types.ts";
+import type { DataSources } from "./rights/data-sources.ts";
 import type { Keyring } from "./signatures/hmac.ts";
 import type { ConsentCache } from "./store/consent-cache.ts";
 import type { Connection } from "./store/connection.ts";
 import type { InteractionStore } from "./store/interactions.ts";
+import type { Requests } from "./store/requests.ts";
 
 export interface Core {
   readonly policy: Policy;
@@ -23,6 +26,10 @@ export interface Core {
   /** One compiled minimizer per purpose. */
   readonly minimizers: ReadonlyMap<string, Minimizer>;
   readonly blockedWrites: BlockedWrites;
+  readonly requests: Requests;
+  /** The host app's tables that join export and erasure. */
+  readonly dataSources: DataSources;
+  readonly audit: ComplianceLog;
   readonly logger: Logger;
   readonly now: () => Date;
   readonly subjectOf: (req: Request) => string | undefined;

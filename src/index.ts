@@ -4,3 +4,4 @@ export type { ConsentgateOptions, Actor } from "./options.ts";
 export type { Logger } from "./logger.ts";
 export { ConsentgateError, isConsentgateError } from "./errors.ts";
 export type { ErrorCode, HttpErrorCode, SetupErrorCode } from "./errors.ts";
+export type { PrivacyCenterOptions } from "./privacy-center/index.ts";

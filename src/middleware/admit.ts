@@ -5,18 +5,28 @@
 import type { Request } from "express";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
-import { createPrivacy, markAdmitted } from "./privacy.ts";
+import type { Decision } from "../decision/decide.ts";
+import { createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
 
-export async function admit(core: Core, req: Request, purpose: string): Promise<void> {
+/**
+ * Returns nothing when it could decide at once (warm consent cache: no
+ * promise, no extra tick on the hot path), or a promise when it had to read.
+ */
+export function admit(core: Core, req: Request, purpose: string): void | Promise<void> {
   req.privacy ??= createPrivacy(core, req);
   const privacy = req.privacy;
   // A route both mapped in the policy and gated in code is checked once.
   if (privacy.admitted?.purpose === purpose) return;
-  const minimize = core.minimizers.get(purpose);
-  if (!minimize) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purpose}"`, { purpose, region: privacy.region });
+  if (!core.minimizers.has(purpose)) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purpose}"`, { purpose, region: privacy.region });
   // The decision rules and the ability are the same pure function; the gate
   // asks the rules directly so that one write does not decide every purpose.
-  const decision = await privacy.decide(purpose);
+  const decision = decideNow(privacy, purpose);
+  if (decision) return settle(core, req, purpose, decision);
+  return privacy.decide(purpose).then((read) => settle(core, req, purpose, read));
+}
+
+function settle(core: Core, req: Request, purpose: string, decision: Decision): void {
+  const privacy = req.privacy;
   if (!decision.allowed) {
     core.blockedWrites.add(privacy.region, purpose, core.now());
     throw new ConsentgateError(
@@ -25,6 +35,16 @@ export async function admit(core: Core, req: Request, purpose: string): Promise<
       { purpose, region: privacy.region },
     );
   }
-  req.body = minimize(req.body ?? {});
+  // Frozen, so that record(req.body) can trust it is still the minimized body
+  // (re-minimizing would hash hashed fields twice) and nothing is added to it.
+  req.body = deepFreeze(core.minimizers.get(purpose)!(req.body ?? {}));
   markAdmitted(privacy, purpose, decision, req.body);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

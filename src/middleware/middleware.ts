@@ -25,7 +25,8 @@ export function createMiddleware(core: Core): RequestHandler {
       const path = req.baseUrl + req.path;
       const mapped = core.policy.routes.find((route) => route.method === req.method && route.matches(path));
       if (mapped) {
-        await admit(core, req, mapped.purpose);
+        const reading = admit(core, req, mapped.purpose);
+        if (reading) await reading;
         return next();
       }
       const gate = scanRoutes(req.app, req.method, path);
@@ -50,7 +51,8 @@ export function createPurposeGate(core: Core, purpose: string): RequestHandler {
   }
   const handler: RequestHandler = async (req, res, next) => {
     try {
-      await admit(core, req, purpose);
+      const reading = admit(core, req, purpose);
+      if (reading) await reading;
       next();
     } catch (error) {
       sendError(res, error);

@@ -47,7 +47,16 @@ const KIND = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const NO_CHOICES: ReadonlyMap<string, Choice> = new Map();
 
 const ADMIT = Symbol("admit");
-type Admittable = Privacy & { [ADMIT](purpose: string, decision: Decision & { allowed: true }, body: unknown): void };
+const DECIDE_NOW = Symbol("decideNow");
+type Admittable = Privacy & {
+  [ADMIT](purpose: string, decision: Decision & { allowed: true }, body: unknown): void;
+  [DECIDE_NOW](purpose: string): Decision | undefined;
+};
+
+/** The decision without waiting, when the subject's choices are already at hand (internal: the gate's warm path). */
+export function decideNow(privacy: Privacy, purpose: string): Decision | undefined {
+  return (privacy as Admittable)[DECIDE_NOW](purpose);
+}
 
 /** Records that a gate admitted the request for a purpose, with the body it minimized (internal: hosts only read `admitted`). */
 export function markAdmitted(privacy: Privacy, purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
@@ -92,6 +101,10 @@ export function createPrivacy(core: Core, req: Request): Privacy {
         return buildAbility({ policy, allowedPurposes: allowed, subjectId: subject, roles: actor?.roles ?? [] });
       })());
     },
+    [DECIDE_NOW](purpose: string) {
+      const known = subject === undefined ? NO_CHOICES : core.consents.peek(subject);
+      return known && decide({ policy, purpose, region, gpc, choice: known.get(purpose) });
+    },
     [ADMIT](purpose: string, decision: Decision & { allowed: true }, body: unknown) {
       admitted = { purpose, decision, at: core.now() };
       minimizedBody = body;
@@ -123,6 +136,7 @@ export function createPrivacy(core: Core, req: Request): Privacy {
         legalBasis: purpose.legalBasis,
         policyVersion: policy.version,
         decidedAt: admitted.at,
+        region,
       }).catch((error: unknown) => {
         if (error instanceof ConsentgateError) throw error;
         throw new ConsentgateError("consent_unavailable", "the store cannot be written right now; nothing was stored", { purpose: purpose.name, region }, { cause: error });

@@ -9,7 +9,8 @@ export function sendError(res: Response, error: unknown): void {
   const known = error instanceof ConsentgateError && error.status < 500 ? error : undefined;
   const unavailable = error instanceof ConsentgateError && error.code === "consent_unavailable" ? error : undefined;
   const sent = known ?? unavailable;
-  if (res.headersSent) return;
+  // Mid-stream (an export whose data source failed): cut the response so the client sees it incomplete.
+  if (res.headersSent) return void res.destroy();
   if (!sent) {
     res.status(500).json({ error: { code: "internal", message: "internal error" } });
     return;

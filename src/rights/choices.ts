@@ -68,5 +68,11 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
     // Even a failed write may have committed before its answer was lost.
     core.consents.changed(input.subjectId);
   }
+  await core.audit.append({
+    region: input.region,
+    event: "consent.changed",
+    subjectId: input.subjectId,
+    details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
+  });
   return { receipt, erased };
 }

@@ -10,8 +10,17 @@ import { ConsentgateError } from "../errors.ts";
 import { createPrivacy } from "../middleware/privacy.ts";
 import { answerErrors, sendError } from "../middleware/respond.ts";
 import { RIGHTS_ROUTER, markGate } from "../middleware/route-scan.ts";
+import { createAdminRouter } from "./admin.ts";
 import { recordChoice } from "./choices.ts";
+import { erase } from "./erasure.ts";
+import { streamExport } from "./export.ts";
 import { targetOf } from "./subject.ts";
+import type { PrivacyRequestView } from "../store/requests.ts";
+
+/** A request with its legal deadline spelled out. */
+function withDeadline(request: PrivacyRequestView, now: Date) {
+  return { ...request, overdue: request.completedAt === null && now > request.dueAt };
+}
 
 const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean().optional() });
 
@@ -74,6 +83,44 @@ export function createRightsRouter(core: Core): Router {
       res.status(200).json(receipt);
     }),
   );
+
+  router.get(
+    "/export",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      await streamExport(core, target, { region: req.privacy.region, gpc: req.privacy.signals.gpc }, res);
+    }),
+  );
+
+  router.delete(
+    "/data",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      res.status(200).json(await erase(core, target, req.privacy.region));
+    }),
+  );
+
+  router.get(
+    "/requests",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      const now = core.now();
+      res.json({ requests: (await core.requests.forSubject(target.subjectId)).map((r) => withDeadline(r, now)) });
+    }),
+  );
+
+  router.get(
+    "/requests/:id",
+    route(async (req, res) => {
+      const target = targetOf(req);
+      const found = await core.requests.find(target.subjectId, String(req.params.id));
+      // Another subject's request reads as missing: its existence is not for this caller to learn.
+      if (!found) throw new ConsentgateError("not_found", "no such request");
+      res.json(withDeadline(found, core.now()));
+    }),
+  );
+
+  router.use("/admin", createAdminRouter(core));
 
   router.use(
     route(async (req) => {

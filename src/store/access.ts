@@ -5,8 +5,9 @@
  */
 import type { Connection } from "./connection.ts";
 import { consentHistory, loadChoices, type Choice } from "./consents.ts";
-import { type Interaction, toInteraction } from "./interactions.ts";
-
+import type { Interaction, InteractionStore } from "./interactions.ts";
+import type { PrivacyRequestView, Requests } from "./requests.ts";
+import type { AuditEntry, ComplianceLog, VerifyResult } from "../audit/events.ts";
 
 export interface StoreAccess {
   interactions: {
@@ -24,19 +25,31 @@ export interface StoreAccess {
     /** Every choice the subject made, oldest first. */
     history(subjectId: string): ReturnType<typeof consentHistory>;
   };
+  requests: {
+    /** A subject's export and erasure requests, newest first. */
+    forSubject(subjectId: string): Promise<PrivacyRequestView[]>;
+  };
+  complianceLog: {
+    /** A region's log entries in chain order (subjects as pseudonyms), read page by page. */
+    entries(region: string): AsyncIterable<AuditEntry>;
+    /** Recomputes the region's hash chain. */
+    verify(region: string): Promise<VerifyResult>;
+  };
 }
 
-export function createStoreAccess(connection: Connection, now: () => Date): StoreAccess {
+export interface StoreParts {
+  connection: Connection;
+  interactions: InteractionStore;
+  requests: Requests;
+  audit: ComplianceLog;
+  now: () => Date;
+}
+
+export function createStoreAccess({ connection, interactions, requests, audit, now }: StoreParts): StoreAccess {
   const { prisma } = connection;
   return {
     interactions: {
-      async forSubject(subjectId, options = {}) {
-        const rows = await prisma.interaction.findMany({
-          where: { subjectId, expiresAt: { gt: now() }, ...(options.purpose === undefined ? {} : { purpose: options.purpose }) },
-          orderBy: [{ purpose: "asc" }, { seq: "desc" }],
-        });
-        return rows.map(toInteraction);
-      },
+      forSubject: (subjectId, options = {}) => interactions.forSubject(subjectId, { now: now(), ...options }),
       async countByPurpose(subjectId) {
         const groups = await prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, ...(subjectId === undefined ? {} : { where: { subjectId } }) });
         return Object.fromEntries(groups.map((g) => [g.purpose, g._count._all]));
@@ -46,5 +59,7 @@ export function createStoreAccess(connection: Connection, now: () => Date): Stor
       current: async (subjectId) => Object.fromEntries(await loadChoices(connection, subjectId)),
       history: (subjectId) => consentHistory(connection, subjectId),
     },
+    requests: { forSubject: (subjectId) => requests.forSubject(subjectId) },
+    complianceLog: { entries: (region) => audit.entries(region), verify: (region) => audit.verify(region) },
   };
 }

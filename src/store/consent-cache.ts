@@ -34,6 +34,8 @@ export interface ConsentCacheOptions {
 export interface ConsentCache {
   /** The subject's latest choices; rejects with `consent_unavailable` when they cannot be read. */
   choices(subjectId: string): Promise<ReadonlyMap<string, Choice>>;
+  /** The subject's choices if they are cached and provably fresh; no I/O (the gate's warm path). */
+  peek(subjectId: string): ReadonlyMap<string, Choice> | undefined;
   /** Forget a subject after this instance changed its choices. */
   changed(subjectId: string): void;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ export function createConsentCache(connection: Connection, options: ConsentCache
       if (epoch === started && fresh()) entries.set(subjectId, loaded);
       return loaded;
     },
+    peek: (subjectId) => (fresh() ? entries.get(subjectId) : undefined),
     changed: invalidate,
     async close() {
       invalidate();

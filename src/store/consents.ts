@@ -67,5 +67,5 @@ export async function loadChoices(connection: Connection, subjectId: string): Pr
 
 /** The full history of a subject's choices, oldest first (for exports). */
 export function consentHistory(connection: Connection, subjectId: string) {
-  return connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: [{ at: "asc" }, { id: "asc" }] });
+  return connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "asc" } });
 }

@@ -1,6 +1,9 @@
 /**
  * Group commit: callers add one item each; items are written together in one
- * statement when the batch is full or a few milliseconds have passed. Each
+ * statement. A batch leaves as soon as a flight is free (at the end of the
+ * current event-loop turn, so items added together travel together) or when
+ * it is full; while flights are busy, arrivals gather into the next batch, so
+ * batches grow with load and a lone write never waits on a timer. Each
  * caller's promise settles with its own item's outcome, and only after the
  * statement's transaction has committed, so nothing acknowledged is lost and
  * a failed batch rejects every caller in it.
@@ -10,8 +13,6 @@ export interface GroupCommitOptions<Item, Result> {
   flush(items: Item[]): Promise<(Result | Error)[]>;
   /** Items per statement. Default 256. */
   maxBatch?: number;
-  /** How long the first item of a batch may wait for company. Default 2 ms. */
-  maxWaitMs?: number;
   /** Batches in flight at once (more need more connections). Default 2. */
   concurrency?: number;
 }
@@ -30,11 +31,10 @@ interface Pending<Item, Result> {
 
 export function createGroupCommit<Item, Result>(options: GroupCommitOptions<Item, Result>): GroupCommit<Item, Result> {
   const maxBatch = options.maxBatch ?? 256;
-  const maxWaitMs = options.maxWaitMs ?? 2;
   const concurrency = options.concurrency ?? 2;
   let queue: Pending<Item, Result>[] = [];
   let inFlight = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled: NodeJS.Immediate | undefined;
   const idle: (() => void)[] = [];
 
   const settleIdle = () => {
@@ -42,8 +42,8 @@ export function createGroupCommit<Item, Result>(options: GroupCommitOptions<Item
   };
 
   const flush = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
     while (queue.length > 0 && inFlight < concurrency) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
@@ -68,7 +68,7 @@ export function createGroupCommit<Item, Result>(options: GroupCommitOptions<Item
       return new Promise<Result>((resolve, reject) => {
         queue.push({ item, resolve, reject });
         if (queue.length >= maxBatch) flush();
-        else if (!timer && inFlight < concurrency) timer = setTimeout(flush, maxWaitMs);
+        else if (!scheduled && inFlight < concurrency) scheduled = setImmediate(flush);
       });
     },
     drain() {

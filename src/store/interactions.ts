@@ -34,6 +34,8 @@ export interface NewInteraction {
   policyVersion: string;
   /** When the gate decided; an erasure received after this refuses the row. */
   decidedAt: Date;
+  /** The request's region, so that the purge job can log deletions per region. */
+  region?: string;
 }
 
 /** An interaction as the host app and exports read it. */
@@ -64,8 +66,8 @@ export function toInteraction(row: {
 const BATCH_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[],
-                       $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::int[])
-    AS t(subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, decided, ord)
+                       $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::int[], $14::text[])
+    AS t(subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, decided, ord, region)
 ),
 admitted AS (
   SELECT i.* FROM input i
@@ -90,12 +92,12 @@ numbered AS (
   JOIN heads h ON h.subject = a.subject AND h.purpose = a.purpose
 ),
 written AS (
-  INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion")
-  SELECT subject, purpose, (seq % win)::int, seq, kind, data, created, expires, receipt, source, basis, version FROM numbered
+  INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion", region)
+  SELECT subject, purpose, (seq % win)::int, seq, kind, data, created, expires, receipt, source, basis, version, region FROM numbered
   ON CONFLICT ("subjectId", purpose, slot) DO UPDATE SET
     seq = excluded.seq, kind = excluded.kind, data = excluded.data, "createdAt" = excluded."createdAt",
     "expiresAt" = excluded."expiresAt", "receiptId" = excluded."receiptId", source = excluded.source,
-    "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion"
+    "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
   RETURNING 1
 ),
 shrunk AS (
@@ -115,21 +117,21 @@ export interface InteractionStore {
   record(row: NewInteraction): Promise<void>;
   /** Newest first, never past expiresAt. */
   recent(subjectId: string, purpose: string, options: { limit: number; now: Date }): Promise<Interaction[]>;
+  /** Everything held for a subject that has not expired, by purpose (purposes since removed from the policy included), newest first. */
+  forSubject(subjectId: string, options: { now: Date; purpose?: string }): Promise<Interaction[]>;
   drain(): Promise<void>;
 }
 
 export interface InteractionStoreOptions {
   maxBatch?: number;
-  maxWaitMs?: number;
   concurrency?: number;
 }
 
 export function createInteractionStore(connection: Connection, options: InteractionStoreOptions = {}): InteractionStore {
   const commit = createGroupCommit<Queued, true>({
     maxBatch: options.maxBatch ?? 256,
-    maxWaitMs: options.maxWaitMs ?? 2,
     // PGlite has one connection: a second batch in flight would only queue behind the first.
-    concurrency: options.concurrency ?? (connection.kind === "postgres" ? 4 : 1),
+    concurrency: options.concurrency ?? (connection.kind === "postgres" ? 2 : 1),
     flush: (rows) => writeBatch(connection, rows),
   });
   return {
@@ -149,6 +151,13 @@ export function createInteractionStore(connection: Connection, options: Interact
       });
       return rows.map(toInteraction);
     },
+    async forSubject(subjectId, { now, purpose }) {
+      const rows = await connection.prisma.interaction.findMany({
+        where: { subjectId, expiresAt: { gt: now }, ...(purpose === undefined ? {} : { purpose }) },
+        orderBy: [{ purpose: "asc" }, { seq: "desc" }],
+      });
+      return rows.map(toInteraction);
+    },
     drain: () => commit.drain(),
   };
 }
@@ -160,12 +169,12 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   // in order by keeping only the newest `window` per ring: one statement
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
-  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 14 }, () => []);
   for (const i of keep) {
     const r = rows[i]!;
     const values = [
       r.subjectId, r.purpose, r.window, r.kind, r.json, r.createdAt.toISOString(), r.expiresAt.toISOString(),
-      r.receiptId ?? null, r.source, r.legalBasis, r.policyVersion, r.decidedAt.toISOString(), i,
+      r.receiptId ?? null, r.source, r.legalBasis, r.policyVersion, r.decidedAt.toISOString(), i, r.region ?? null,
     ];
     values.forEach((v, c) => columns[c]!.push(v));
   }

@@ -58,6 +58,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       context: { at: "2026-11-28T21:00:00.000Z", ip: "203.0.113.0" },
     };
     assert.deepEqual(t.seen[0]!.body, expected, "the handler sees only the minimized body");
+    assert.ok(Object.isFrozen(t.seen[0]!.body) && Object.isFrozen((t.seen[0]!.body as { device: object }).device), "and cannot add to it");
     const [row] = await t.gate.store.interactions.forSubject(user);
     assert.deepEqual(row!.data, expected);
     assert.deepEqual(row!.provenance, { source: "explicit", receiptId: receipt.id, legalBasis: "consent", policyVersion: "test-1" });
@@ -190,6 +191,11 @@ describe("unmappedWrites: allow", () => {
     const t = await createTestApp(db.option, { policies: testPolicy({ defaults: { region: "EU", unmappedWrites: "allow" } }) });
     try {
       await request(t.app).post("/api/unmapped").send({ a: 1 }).expect(201);
+      // Let through, but with no purpose there is nothing record() may keep.
+      const res = await request(t.app).post("/api/unmapped-record").set({ "x-user": "u" }).send({ a: 1 });
+      assert.equal(res.status, 403);
+      assert.equal(res.body.error.code, "unmapped_write");
+      assert.deepEqual(await t.gate.store.interactions.countByPurpose("u"), {});
     } finally {
       await t.gate.close();
       await db.drop();

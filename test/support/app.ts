@@ -56,6 +56,10 @@ export async function createTestApp(database: string, options: Partial<Consentga
     seen.push({ path: req.path, body: req.body });
     res.status(201).end();
   });
+  app.post("/api/unmapped-record", async (req, res) => {
+    await req.privacy.record("note", req.body);
+    res.status(201).end();
+  });
   const api = express.Router();
   api.post("/nested", gate.purpose("service"), (req, res) => {
     seen.push({ path: req.path, body: req.body });

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "consent_events" ADD COLUMN     "seq" BIGSERIAL NOT NULL;
+

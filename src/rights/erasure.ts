@@ -1,0 +1,120 @@
+/**
+ * DELETE /data: the right to erasure (GDPR Art. 17, CCPA §1798.105).
+ *
+ * Order: first the request is recorded as received, which makes the store
+ * refuse any write decided before that moment (src/store/interactions.ts),
+ * so nothing in flight resurrects data; then Consentgate's own tables go in
+ * one transaction; then each registered data source. A data source that
+ * fails leaves the request `partial` with the failure recorded, never
+ * `completed`; the erasure-retry job tries it again. The certificate is
+ * signed with the gate's secret and lists what was erased where.
+ */
+import { randomUUID } from "node:crypto";
+import type { Core } from "../core.ts";
+import { addDuration } from "../policy/duration.ts";
+import { type ErasedCounts, eraseSubject } from "../store/erase.ts";
+import type { Target } from "./subject.ts";
+
+export const CERTIFICATE_VERSION = "consentgate-erasure/1";
+
+export interface DataSourceFailure {
+  dataSource: string;
+  error: string;
+  at: string;
+}
+
+export interface ErasureCertificate {
+  version: typeof CERTIFICATE_VERSION;
+  requestId: string;
+  subject: string;
+  status: "completed" | "partial";
+  policyVersion: string;
+  receivedAt: string;
+  completedAt: string | null;
+  erased: { tables: ErasedCounts; dataSources: Record<string, number> };
+  failures: DataSourceFailure[];
+  signature: string;
+}
+
+export async function erase(core: Core, target: Target, region: string): Promise<ErasureCertificate> {
+  const id = randomUUID();
+  const receivedAt = core.now();
+  const regionRules = core.policy.regions[region] ?? core.policy.regions[core.policy.defaults.region]!;
+  await core.requests.open({ id, subjectId: target.subjectId, type: "erasure", region, actorId: target.onBehalf ? target.actorId : undefined, receivedAt, dueAt: addDuration(receivedAt, regionRules.requestDeadline) });
+  await core.audit.append({ region, event: "request.received", subjectId: target.subjectId, details: { requestId: id, type: "erasure", onBehalf: target.onBehalf } });
+  let tables: ErasedCounts;
+  try {
+    tables = await eraseSubject(core.connection, target.subjectId, id);
+  } finally {
+    core.consents.changed(target.subjectId);
+  }
+  const { erased, failures } = await eraseFromSources(core, target.subjectId, core.dataSources.list().map((s) => s.name), {});
+  return finish(core, { id, subjectId: target.subjectId, region, receivedAt, tables, erased, failures });
+}
+
+/** Retries the failed data sources of every `partial` erasure; for the erasure-retry job. */
+export async function retryPartialErasures(core: Core): Promise<{ retried: number; completed: number }> {
+  let completed = 0;
+  const partial = await core.requests.partial();
+  for (const request of partial) {
+    const previous = request.details as ErasureCertificate;
+    const names = previous.failures.map((f) => f.dataSource);
+    const { erased, failures } = await eraseFromSources(core, request.subjectId, names, previous.erased.dataSources);
+    const certificate = await finish(core, {
+      id: request.id,
+      subjectId: request.subjectId,
+      region: request.region,
+      receivedAt: request.receivedAt,
+      tables: previous.erased.tables,
+      erased,
+      failures,
+    });
+    if (certificate.status === "completed") completed++;
+  }
+  return { retried: partial.length, completed };
+}
+
+async function eraseFromSources(core: Core, subjectId: string, names: string[], already: Record<string, number>) {
+  const erased = { ...already };
+  const failures: DataSourceFailure[] = [];
+  for (const name of names) {
+    const source = core.dataSources.get(name);
+    try {
+      if (!source) throw new Error("data source is no longer registered");
+      const count = await source.erase(subjectId);
+      erased[name] = (erased[name] ?? 0) + (Number.isFinite(count) ? Number(count) : 0);
+    } catch (error) {
+      core.logger.error({ err: error, dataSource: name }, "consentgate: a data source failed to erase; the request stays partial");
+      failures.push({ dataSource: name, error: error instanceof Error ? error.message : String(error), at: core.now().toISOString() });
+    }
+  }
+  return { erased, failures };
+}
+
+async function finish(
+  core: Core,
+  r: { id: string; subjectId: string; region: string; receivedAt: Date; tables: ErasedCounts; erased: Record<string, number>; failures: DataSourceFailure[] },
+): Promise<ErasureCertificate> {
+  const status = r.failures.length === 0 ? "completed" : "partial";
+  const completedAt = core.now();
+  const body = {
+    version: CERTIFICATE_VERSION,
+    requestId: r.id,
+    subject: r.subjectId,
+    status,
+    policyVersion: core.policy.version,
+    receivedAt: r.receivedAt.toISOString(),
+    completedAt: status === "completed" ? completedAt.toISOString() : null,
+    erased: { tables: r.tables, dataSources: r.erased },
+    failures: r.failures,
+  } as const;
+  const certificate: ErasureCertificate = { ...body, signature: core.keyring.sign(body) };
+  await core.requests.finish(r.id, status, completedAt, certificate as never);
+  await core.audit.append({
+    region: r.region,
+    event: "request.completed",
+    subjectId: r.subjectId,
+    details: { requestId: r.id, type: "erasure", status, erased: { tables: r.tables, dataSources: r.erased }, failedDataSources: r.failures.map((f) => f.dataSource) },
+  });
+  return certificate;
+}

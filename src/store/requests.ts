@@ -1,0 +1,72 @@
+/**
+ * Privacy requests (exports and erasures): when each was received, when the
+ * law wants it answered, and how it ended.
+ */
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { Connection } from "./connection.ts";
+
+export type RequestType = "export" | "erasure";
+/** received → completed, or partial (a data source failed; retried by the jobs), or overdue (past its deadline). */
+export type RequestStatus = "received" | "completed" | "partial" | "overdue";
+
+export interface PrivacyRequestView {
+  id: string;
+  type: RequestType;
+  status: RequestStatus;
+  region: string;
+  receivedAt: Date;
+  dueAt: Date;
+  completedAt: Date | null;
+  /** Acted on by an agent for the subject. */
+  actorId: string | null;
+  details: unknown;
+}
+
+export interface NewRequest {
+  id: string;
+  subjectId: string;
+  type: RequestType;
+  region: string;
+  actorId: string | undefined;
+  receivedAt: Date;
+  dueAt: Date;
+}
+
+const view = (r: { id: string; type: string; status: string; region: string; receivedAt: Date; dueAt: Date; completedAt: Date | null; actorId: string | null; details: unknown }): PrivacyRequestView => ({
+  id: r.id,
+  type: r.type as RequestType,
+  status: r.status as RequestStatus,
+  region: r.region,
+  receivedAt: r.receivedAt,
+  dueAt: r.dueAt,
+  completedAt: r.completedAt,
+  actorId: r.actorId,
+  details: r.details,
+});
+
+export function createRequests(connection: Connection) {
+  const { prisma } = connection;
+  return {
+    async open(request: NewRequest): Promise<void> {
+      await prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: "received" } });
+    },
+    async finish(id: string, status: "completed" | "partial", completedAt: Date, details: Prisma.InputJsonValue): Promise<void> {
+      await prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "completed" ? completedAt : null, details } });
+    },
+    async forSubject(subjectId: string): Promise<PrivacyRequestView[]> {
+      const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }] });
+      return rows.map(view);
+    },
+    /** A request only its own subject may see: another subject's id reads as missing. */
+    async find(subjectId: string, id: string): Promise<PrivacyRequestView | undefined> {
+      const row = await prisma.privacyRequest.findFirst({ where: { id, subjectId } });
+      return row ? view(row) : undefined;
+    },
+    async partial(): Promise<(PrivacyRequestView & { subjectId: string })[]> {
+      const rows = await prisma.privacyRequest.findMany({ where: { type: "erasure", status: "partial" }, orderBy: { receivedAt: "asc" } });
+      return rows.map((r) => ({ ...view(r), subjectId: r.subjectId }));
+    },
+  };
+}
+
+export type Requests = ReturnType<typeof createRequests>;
