@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
@@ -9,6 +8,7 @@ import { eventsOf, logOf } from "../audit/read-log.ts";
 import { TEST_SECRET, createTestApp } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
+import { runNode } from "../support/child.ts";
 
 const EVERY_SECOND = "* * * * * *";
 
@@ -99,21 +99,3 @@ describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     }
   });
 });
-
-function runNode(source: string, env: Record<string, string>, timeoutMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", source], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child did not exit within ${timeoutMs} ms (an open handle keeps it alive)\n${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,6 +8,7 @@ import { connect } from "../../src/store/connection.ts";
 import { migrate, readMigrations } from "../../src/store/migrations.ts";
 import { openStore } from "../../src/store/store.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { runNode } from "../support/child.ts";
 
 describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -160,29 +160,4 @@ function row(fields: { subjectId: string; purpose: string; data: object }) {
     legalBasis: "contract",
     policyVersion: "v1",
   };
-}
-
-/** Runs an ES module script in a child Node with tsx; resolves with its exit code, or fails on timeout. */
-function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    // Resolve tsx from this repo, so the child can run in any working directory.
-    const tsx = import.meta.resolve("tsx");
-    const child = spawn(process.execPath, ["--import", tsx, "--input-type=module", "-e", source], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child did not exit within ${timeoutMs} ms (an open handle keeps it alive)\n${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
