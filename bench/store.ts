@@ -12,6 +12,8 @@ import { openStore } from "../src/store/store.ts";
 import { fmt, median, scratchPostgres, table, time } from "./support.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret";
+// Absolute: the files case starts from a scratch working directory.
+const POLICIES = path.resolve("policies");
 const RUNS = 3;
 const INSERTS = 1000;
 
@@ -22,11 +24,11 @@ export async function benchStartup(): Promise<void> {
     const warm: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const { database, cleanup } = await option();
-      const a = await time(() => createConsentgate({ database, secret: SECRET }));
+      const a = await time(() => createConsentgate({ database, secret: SECRET, policies: POLICIES }));
       await a.value.close();
       first.push(a.ms);
       if (database !== "memory") {
-        const b = await time(() => createConsentgate({ database, secret: SECRET }));
+        const b = await time(() => createConsentgate({ database, secret: SECRET, policies: POLICIES }));
         await b.value.close();
         warm.push(b.ms);
       }

@@ -24,9 +24,7 @@ export type SetupErrorCode =
   | "policy_invalid"
   | "invalid_option"
   | "migration_failed"
-  | "migration_changed"
-  | "store_closed"
-  | "not_implemented";
+  | "migration_changed";
 
 export type ErrorCode = HttpErrorCode | SetupErrorCode;
 

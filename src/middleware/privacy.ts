@@ -1,8 +1,9 @@
 /**
  * `req.privacy`: what the gate knows about this request (subject, region,
  * signals) and what the handler may do with personal data. Built per
- * request; everything that costs anything (consent lookups, the ability) is
- * computed on first use and remembered for the rest of the request.
+ * request, so it is a class (one allocation, methods shared) rather than a
+ * bag of closures; everything that costs anything (consent lookups, the
+ * ability) is computed on first use and remembered for the rest of the request.
  */
 import type { Request } from "express";
 import type { Core } from "../core.ts";
@@ -41,90 +42,86 @@ export interface Privacy {
   recent(purpose: string, options?: { limit?: number }): Promise<Interaction[]>;
 }
 
-
 const KIND = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 const NO_CHOICES: ReadonlyMap<string, Choice> = new Map();
 
-const ADMIT = Symbol("admit");
-const DECIDE_NOW = Symbol("decideNow");
-type Admittable = Privacy & {
-  [ADMIT](purpose: string, decision: Decision & { allowed: true }, body: unknown): void;
-  [DECIDE_NOW](purpose: string): Decision | undefined;
-};
+class RequestPrivacy implements Privacy {
+  readonly subject: string | undefined;
+  readonly actor: Actor | undefined;
+  readonly region: string;
+  readonly signals: { readonly gpc: boolean };
+  #core: Core;
+  #choices: Promise<ReadonlyMap<string, Choice>> | undefined;
+  #ability: Promise<AppAbility> | undefined;
+  #admitted: Privacy["admitted"];
+  #minimizedBody: unknown;
 
-/** The decision without waiting, when the subject's choices are already at hand (internal: the gate's warm path). */
-export function decideNow(privacy: Privacy, purpose: string): Decision | undefined {
-  return (privacy as Admittable)[DECIDE_NOW](purpose);
-}
+  constructor(core: Core, req: Request) {
+    const { policy } = core;
+    this.#core = core;
+    this.subject = core.subjectOf(req);
+    this.actor = core.actorOf(req) ?? (this.subject === undefined ? undefined : { id: this.subject, roles: [] });
+    this.region = resolveRegion(policy, {
+      explicit: core.regionOf?.(req),
+      header: policy.regionHeader === undefined ? undefined : req.headers[policy.regionHeader],
+    });
+    // Sec-GPC: 1 is the only value the GPC specification defines.
+    this.signals = { gpc: req.headers["sec-gpc"] === "1" };
+  }
 
-/** Records that a gate admitted the request for a purpose, with the body it minimized (internal: hosts only read `admitted`). */
-export function markAdmitted(privacy: Privacy, purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
-  (privacy as Admittable)[ADMIT](purpose, decision, body);
-}
+  get admitted() {
+    return this.#admitted;
+  }
 
-export function createPrivacy(core: Core, req: Request): Privacy {
-  const { policy } = core;
-  const subject = core.subjectOf(req);
-  const actor = core.actorOf(req) ?? (subject === undefined ? undefined : { id: subject, roles: [] });
-  const region = resolveRegion(policy, {
-    explicit: core.regionOf?.(req),
-    header: policy.regionHeader === undefined ? undefined : req.headers[policy.regionHeader],
-  });
-  // Sec-GPC: 1 is the only value the GPC specification defines.
-  const gpc = req.headers["sec-gpc"] === "1";
-  let choices: Promise<ReadonlyMap<string, Choice>> | undefined;
-  const loadChoices = () => (choices ??= subject === undefined ? Promise.resolve(NO_CHOICES) : core.consents.choices(subject));
-  let ability: Promise<AppAbility> | undefined;
-  let admitted: Privacy["admitted"];
-  let minimizedBody: unknown;
+  async decide(purpose: string): Promise<Decision> {
+    const known = await (this.#choices ??= this.subject === undefined ? Promise.resolve(NO_CHOICES) : this.#core.consents.choices(this.subject));
+    return this.#decideWith(known, purpose);
+  }
 
-  const privacy: Admittable = {
-    subject,
-    actor,
-    region,
-    signals: { gpc },
-    get admitted() {
-      return admitted;
-    },
-    async decide(purpose: string) {
-      const known = await loadChoices();
-      return decide({ policy, purpose, region, gpc, choice: known.get(purpose) });
-    },
-    async can(purpose: string) {
-      return (await privacy.ability()).can("collect", purposeSubject(purpose));
-    },
-    ability() {
-      return (ability ??= (async () => {
-        const allowed: string[] = [];
-        for (const name of Object.keys(policy.purposes)) if ((await privacy.decide(name)).allowed) allowed.push(name);
-        return buildAbility({ policy, allowedPurposes: allowed, subjectId: subject, roles: actor?.roles ?? [] });
-      })());
-    },
-    [DECIDE_NOW](purpose: string) {
-      const known = subject === undefined ? NO_CHOICES : core.consents.peek(subject);
-      return known && decide({ policy, purpose, region, gpc, choice: known.get(purpose) });
-    },
-    [ADMIT](purpose: string, decision: Decision & { allowed: true }, body: unknown) {
-      admitted = { purpose, decision, at: core.now() };
-      minimizedBody = body;
-    },
-    async record(kind: string, data: unknown) {
-      if (!admitted) {
-        throw new ConsentgateError("unmapped_write", "record() needs a purpose: gate the route with gate.purpose(name) or map it in the policy's routes");
-      }
-      const purpose = policy.purposes[admitted.purpose]!;
-      if (purpose.window === undefined || purpose.retention === undefined) {
-        throw new ConsentgateError("unmapped_write", `purpose "${purpose.name}" keeps no interactions (it has no window in the policy)`, { purpose: purpose.name });
-      }
-      if (subject === undefined) throw new ConsentgateError("unauthenticated", "an interaction belongs to a signed-in subject");
-      if (typeof kind !== "string" || !KIND.test(kind)) {
-        throw new ConsentgateError("invalid_body", "kind must be 1-64 letters, digits, or . _ : - (e.g. \"play\")", { purpose: purpose.name });
-      }
-      const stored = data === minimizedBody ? (data as Record<string, unknown>) : core.minimizers.get(purpose.name)!(data);
-      const now = core.now();
-      await core.interactions.record({
-        subjectId: subject,
+  async can(purpose: string): Promise<boolean> {
+    return (await this.ability()).can("collect", purposeSubject(purpose));
+  }
+
+  ability(): Promise<AppAbility> {
+    return (this.#ability ??= (async () => {
+      const { policy } = this.#core;
+      const allowed: string[] = [];
+      for (const name of Object.keys(policy.purposes)) if ((await this.decide(name)).allowed) allowed.push(name);
+      return buildAbility({ policy, allowedPurposes: allowed, subjectId: this.subject, roles: this.actor?.roles ?? [] });
+    })());
+  }
+
+  /** The decision without waiting, when the subject's choices are cached (the gate's warm path). */
+  decideNow(purpose: string): Decision | undefined {
+    const known = this.subject === undefined ? NO_CHOICES : this.#core.consents.peek(this.subject);
+    return known && this.#decideWith(known, purpose);
+  }
+
+  admit(purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
+    this.#admitted = { purpose, decision, at: this.#core.now() };
+    this.#minimizedBody = body;
+  }
+
+  async record(kind: string, data: unknown): Promise<void> {
+    const core = this.#core;
+    const admitted = this.#admitted;
+    if (!admitted) {
+      throw new ConsentgateError("unmapped_write", "record() needs a purpose: gate the route with gate.purpose(name) or map it in the policy's routes");
+    }
+    const purpose = core.policy.purposes[admitted.purpose]!;
+    if (purpose.window === undefined || purpose.retention === undefined) {
+      throw new ConsentgateError("unmapped_write", `purpose "${purpose.name}" keeps no interactions (it has no window in the policy)`, { purpose: purpose.name });
+    }
+    if (this.subject === undefined) throw new ConsentgateError("unauthenticated", "an interaction belongs to a signed-in subject");
+    if (typeof kind !== "string" || !KIND.test(kind)) {
+      throw new ConsentgateError("invalid_body", 'kind must be 1-64 letters, digits, or . _ : - (e.g. "play")', { purpose: purpose.name });
+    }
+    const stored = data === this.#minimizedBody ? (data as Record<string, unknown>) : core.minimizers.get(purpose.name)!(data);
+    const now = core.now();
+    await core.interactions
+      .record({
+        subjectId: this.subject,
         purpose: purpose.name,
         window: purpose.window,
         kind,
@@ -134,21 +131,40 @@ export function createPrivacy(core: Core, req: Request): Privacy {
         receiptId: admitted.decision.receiptId,
         source: admitted.decision.source,
         legalBasis: purpose.legalBasis,
-        policyVersion: policy.version,
+        policyVersion: core.policy.version,
         decidedAt: admitted.at,
-        region,
-      }).catch((error: unknown) => {
+        region: this.region,
+      })
+      .catch((error: unknown) => {
         if (error instanceof ConsentgateError) throw error;
-        throw new ConsentgateError("consent_unavailable", "the store cannot be written right now; nothing was stored", { purpose: purpose.name, region }, { cause: error });
+        throw new ConsentgateError("consent_unavailable", "the store cannot be written right now; nothing was stored", { purpose: purpose.name, region: this.region }, { cause: error });
       });
-    },
-    async recent(purposeName: string, options: { limit?: number } = {}) {
-      const purpose = policy.purposes[purposeName];
-      if (!purpose) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purposeName}"`, { purpose: purposeName, region });
-      if (subject === undefined || purpose.window === undefined || !(await privacy.decide(purposeName)).allowed) return [];
-      const limit = Math.max(0, Math.min(Math.floor(options.limit ?? purpose.window), purpose.window));
-      return core.interactions.recent(subject, purposeName, { limit, now: core.now() });
-    },
-  };
-  return privacy;
+  }
+
+  async recent(purposeName: string, options: { limit?: number } = {}): Promise<Interaction[]> {
+    const core = this.#core;
+    const purpose = core.policy.purposes[purposeName];
+    if (!purpose) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purposeName}"`, { purpose: purposeName, region: this.region });
+    if (this.subject === undefined || purpose.window === undefined || !(await this.decide(purposeName)).allowed) return [];
+    const limit = Math.max(0, Math.min(Math.floor(options.limit ?? purpose.window), purpose.window));
+    return core.interactions.recent(this.subject, purposeName, { limit, now: core.now() });
+  }
+
+  #decideWith(known: ReadonlyMap<string, Choice>, purpose: string): Decision {
+    return decide({ policy: this.#core.policy, purpose, region: this.region, gpc: this.signals.gpc, choice: known.get(purpose) });
+  }
+}
+
+export function createPrivacy(core: Core, req: Request): Privacy {
+  return new RequestPrivacy(core, req);
+}
+
+/** The decision without waiting, when the subject's choices are already at hand (internal: the gate's warm path). */
+export function decideNow(privacy: Privacy, purpose: string): Decision | undefined {
+  return (privacy as RequestPrivacy).decideNow(purpose);
+}
+
+/** Records that a gate admitted the request for a purpose, with the body it minimized (internal: hosts only read `admitted`). */
+export function markAdmitted(privacy: Privacy, purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
+  (privacy as RequestPrivacy).admit(purpose, decision, body);
 }

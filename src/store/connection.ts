@@ -15,6 +15,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ConsentgateError } from "../errors.ts";
+import { lockDirectory } from "./directory-lock.ts";
 import { PrismaClient } from "../generated/prisma/client.ts";
 
 export type DatabaseKind = "pglite-files" | "pglite-memory" | "postgres";
@@ -91,12 +92,18 @@ export interface ConnectOptions {
 
 export async function connect(database: Database, options: ConnectOptions = {}): Promise<Connection> {
   if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize ?? 10);
-  if (database.kind === "pglite-files") await mkdir(database.directory, { recursive: true });
-  const db = database.kind === "pglite-files" ? await PGlite.create(database.directory) : await PGlite.create();
-  return connectPglite(db, database.kind);
+  if (database.kind === "pglite-memory") return connectPglite(await PGlite.create(), database.kind, async () => {});
+  await mkdir(database.directory, { recursive: true });
+  const lock = await lockDirectory(database.directory);
+  try {
+    return await connectPglite(await PGlite.create(database.directory), database.kind, lock.release);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
 }
 
-async function connectPglite(db: PGlite, kind: DatabaseKind): Promise<Connection> {
+async function connectPglite(db: PGlite, kind: DatabaseKind, unlock: () => Promise<void>): Promise<Connection> {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   // PGlite has a single connection, so a "session" is the database itself.
   const session: SqlSession = {
@@ -112,6 +119,7 @@ async function connectPglite(db: PGlite, kind: DatabaseKind): Promise<Connection
     close: async () => {
       await prisma.$disconnect();
       await db.close();
+      await unlock();
     },
   };
 }

@@ -9,6 +9,7 @@ import { migrate, readMigrations } from "../../src/store/migrations.ts";
 import { openStore } from "../../src/store/store.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { runNode } from "../support/child.ts";
+import { existsSync } from "node:fs";
 
 describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -130,6 +131,30 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const { code, stdout, stderr } = await runNode(script, { DB: JSON.stringify(db.database) }, 30_000);
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), "closed");
+  });
+
+  test("the embedded database refuses a second process and takes over a dead one's lock", { skip: onPostgres && "PGlite only" }, async () => {
+    const directory = path.join(scratch, "locked");
+    const store = await openStore({ kind: "pglite-files", directory });
+    try {
+      await assert.rejects(openStore({ kind: "pglite-files", directory }), /already open in this process/);
+      const script = `
+        import { openStore } from "./src/store/store.ts";
+        await openStore({ kind: "pglite-files", directory: process.env.DIR }).then(
+          () => console.log("opened"),
+          (e) => console.log(e.code + ": " + e.message),
+        );
+      `;
+      const { stdout } = await runNode(script, { DIR: directory }, 30_000);
+      assert.match(stdout, new RegExp(`invalid_option: .*open in process ${process.pid}`));
+    } finally {
+      await store.close();
+    }
+    // A lock whose owner died (no such pid) does not keep the database closed forever.
+    await writeFile(`${directory}.lock`, "999999999");
+    const again = await openStore({ kind: "pglite-files", directory });
+    await again.close();
+    assert.equal(existsSync(`${directory}.lock`), false, "close() releases the lock");
   });
 
   test("in memory, nothing is written to disk", async () => {
