@@ -6,7 +6,7 @@
 import type { Core } from "../core.ts";
 import { type Choice, type DecisionSource, decide } from "../decision/decide.ts";
 import type { LegalBasis, Region } from "../policy/types.ts";
-import { consentHistory } from "../store/consents.ts";
+import { type ConsentEventRecord, consentHistory } from "../store/consents.ts";
 import type { RequestStatus, RequestType } from "../store/requests.ts";
 
 export interface PurposeView {
@@ -35,17 +35,8 @@ export interface RequestView {
   completedAt: Date | undefined;
 }
 
-export interface ReceiptView {
-  id: string;
-  purpose: string;
-  granted: boolean;
-  overrideGpc: boolean;
-  gpc: boolean;
-  region: string;
-  policyVersion: string;
-  at: Date;
-  signature: string;
-}
+/** A receipt as the page lists it: the recorded choice, without who acted. */
+export type ReceiptView = Omit<ConsentEventRecord, "subjectId" | "actorId">;
 
 export interface CenterView {
   subject: string;
