@@ -12,6 +12,7 @@ import type { ComplianceLog } from "../audit/events.ts";
 import { subtractDuration } from "../policy/duration.ts";
 import type { Policy } from "../policy/types.ts";
 import type { Connection } from "../store/connection.ts";
+import { regionRules } from "../policy/region.ts";
 
 export interface DeadlinesDeps {
   connection: Connection;
@@ -50,7 +51,7 @@ export async function markOverdue({ connection, policy, audit }: DeadlinesDeps, 
   for (const r of open) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
   let logged = 0;
   for (const [region, requests] of byRegion) {
-    const rules = policy.regions[region] ?? policy.regions[policy.defaults.region]!;
+    const rules = regionRules(policy, region);
     const cutoff = subtractDuration(now, rules.logRetention);
     const candidates = requests.filter((r) => new Date(r.dueAt) >= cutoff);
     if (candidates.length === 0) continue;

@@ -2,7 +2,7 @@
  * Which region's rules apply to a request. Pure: the caller reads the header
  * and the host's region() option, this decides what they mean.
  */
-import type { Policy } from "./types.ts";
+import type { Policy, Region } from "./types.ts";
 
 export interface RegionHints {
   /** What the host's `region(req)` option returned: a region name or a country/subdivision code. */
@@ -21,6 +21,14 @@ export function resolveRegion(policy: Policy, hints: RegionHints): string {
   // A repeated header, or one folded by a proxy into "DE, FR", is read by its first value.
   const header = (typeof hints.header === "string" ? hints.header : hints.header?.[0])?.split(",")[0]?.trim();
   return (header ? regionOfCode(policy, header) : undefined) ?? policy.defaults.region;
+}
+
+/**
+ * The rules of a region by name; a name the policy no longer has (read back
+ * from a stored request or row) gets the default region, the strictest.
+ */
+export function regionRules(policy: Policy, name: string): Region {
+  return (Object.hasOwn(policy.regions, name) ? policy.regions[name] : undefined) ?? policy.regions[policy.defaults.region]!;
 }
 
 function regionNamed(policy: Policy, name: string): string | undefined {

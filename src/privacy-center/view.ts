@@ -4,10 +4,12 @@
  * store for what is held, requests and receipts.
  */
 import type { Core } from "../core.ts";
-import { type Choice, type DecisionSource, decide } from "../decision/decide.ts";
+import type { Choice, DecisionSource } from "../decision/decide.ts";
+import { effectiveDecisions } from "../decision/effective.ts";
+import { regionRules } from "../policy/region.ts";
 import type { LegalBasis, Region } from "../policy/types.ts";
 import { type ConsentEventRecord, consentHistory } from "../store/consents.ts";
-import type { RequestStatus, RequestType } from "../store/requests.ts";
+import { type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
 
 export interface PurposeView {
   name: string;
@@ -59,11 +61,9 @@ export async function loadView(core: Core, subject: string, where: { region: str
     core.requests.forSubject(subject),
   ]);
   const heldBy = new Map(held.map((group) => [group.purpose, group._count._all]));
-  const region = policy.regions[where.region] ?? policy.regions[policy.defaults.region]!;
+  const region = regionRules(policy, where.region);
 
-  const purposes = Object.values(policy.purposes).map((purpose): PurposeView => {
-    const choice = choices.get(purpose.name);
-    const decision = decide({ policy, purpose: purpose.name, region: region.name, gpc: where.gpc, choice });
+  const purposes = effectiveDecisions(policy, { region: region.name, gpc: where.gpc }, choices).map(({ purpose, choice, decision }): PurposeView => {
     return {
       name: purpose.name,
       description: purpose.description,
@@ -89,22 +89,12 @@ export async function loadView(core: Core, subject: string, where: { region: str
     requests: requests.map((r) => ({
       type: r.type,
       // As GET /requests reports it: past the deadline and not answered is overdue before the deadlines job says so.
-      status: r.completedAt === null && now > r.dueAt ? "overdue" : r.status,
+      status: isOverdue(r, now) ? "overdue" : r.status,
       receivedAt: r.receivedAt,
       dueAt: r.dueAt,
       completedAt: r.completedAt ?? undefined,
     })),
     // Newest first: the receipt of the choice just made is the one a user looks for.
-    receipts: history.reverse().map((e) => ({
-      id: e.id,
-      purpose: e.purpose,
-      granted: e.granted,
-      overrideGpc: e.overrideGpc,
-      gpc: e.gpc,
-      region: e.region,
-      policyVersion: e.policyVersion,
-      at: e.at,
-      signature: e.signature,
-    })),
+    receipts: history.reverse().map(({ subjectId: _subject, actorId: _actor, seq: _seq, ...receipt }) => receipt),
   };
 }

@@ -9,10 +9,9 @@
  * `completed`; the erasure-retry job tries it again. The certificate is
  * signed with the gate's secret and lists what was erased where.
  */
-import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
-import { addDuration } from "../policy/duration.ts";
 import { type ErasedCounts, eraseSubject } from "../store/erase.ts";
+import { finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";
 
 export const CERTIFICATE_VERSION = "consentgate-erasure/1";
@@ -37,19 +36,15 @@ export interface ErasureCertificate {
 }
 
 export async function erase(core: Core, target: Target, region: string): Promise<ErasureCertificate> {
-  const id = randomUUID();
-  const receivedAt = core.now();
-  const regionRules = core.policy.regions[region] ?? core.policy.regions[core.policy.defaults.region]!;
-  await core.requests.open({ id, subjectId: target.subjectId, type: "erasure", region, actorId: target.onBehalf ? target.actorId : undefined, receivedAt, dueAt: addDuration(receivedAt, regionRules.requestDeadline) });
-  await core.audit.append({ region, event: "request.received", subjectId: target.subjectId, details: { requestId: id, type: "erasure", onBehalf: target.onBehalf } });
+  const request = await receiveRequest(core, "erasure", target, region);
   let tables: ErasedCounts;
   try {
-    tables = await eraseSubject(core.connection, target.subjectId, id);
+    tables = await eraseSubject(core.connection, target.subjectId, request.id);
   } finally {
     core.consents.changed(target.subjectId);
   }
   const { erased, failures } = await eraseFromSources(core, target.subjectId, core.dataSources.list().map((s) => s.name), {});
-  return finish(core, { id, subjectId: target.subjectId, region, receivedAt, tables, erased, failures });
+  return finish(core, { ...request, tables, erased, failures });
 }
 
 /** Retries the failed data sources of every `partial` erasure; for the erasure-retry job. */
@@ -109,12 +104,9 @@ async function finish(
     failures: r.failures,
   } as const;
   const certificate: ErasureCertificate = { ...body, signature: core.keyring.sign(body) };
-  await core.requests.finish(r.id, status, completedAt, certificate as never);
-  await core.audit.append({
-    region: r.region,
-    event: "request.completed",
-    subjectId: r.subjectId,
-    details: { requestId: r.id, type: "erasure", status, erased: { tables: r.tables, dataSources: r.erased }, failedDataSources: r.failures.map((f) => f.dataSource) },
+  await finishRequest(core, { ...r, type: "erasure" }, status, completedAt, certificate, {
+    erased: { tables: r.tables, dataSources: r.erased },
+    failedDataSources: r.failures.map((f) => f.dataSource),
   });
   return certificate;
 }

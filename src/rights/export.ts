@@ -12,27 +12,22 @@
  *     dataSources:  { [name]: any } }                   // iterables become arrays
  */
 import { once } from "node:events";
-import { randomUUID } from "node:crypto";
 import type { Response } from "express";
 import type { Core } from "../core.ts";
-import { decide } from "../decision/decide.ts";
-import { addDuration } from "../policy/duration.ts";
+import { effectiveDecisions } from "../decision/effective.ts";
 import { consentHistory } from "../store/consents.ts";
-import { RECEIPT_VERSION, type Receipt } from "./receipts.ts";
-import type { Target } from "./subject.ts";
 import type { Interaction } from "../store/interactions.ts";
+import { receiptOf } from "./receipts.ts";
+import { finishRequest, receiveRequest } from "./requests.ts";
+import type { Target } from "./subject.ts";
 
 export const EXPORT_FORMAT = "consentgate-export/1";
 
 export async function streamExport(core: Core, target: Target, signals: { region: string; gpc: boolean }, res: Response): Promise<void> {
   const { policy } = core;
   const { subjectId } = target;
-  const id = randomUUID();
-  const receivedAt = core.now();
-  const region = policy.regions[signals.region] ?? policy.regions[policy.defaults.region]!;
-  const dueAt = addDuration(receivedAt, region.requestDeadline);
-  await core.requests.open({ id, subjectId, type: "export", region: region.name, actorId: target.onBehalf ? target.actorId : undefined, receivedAt, dueAt });
-  await core.audit.append({ region: region.name, event: "request.received", subjectId, details: { requestId: id, type: "export", onBehalf: target.onBehalf } });
+  const request = await receiveRequest(core, "export", target, signals.region);
+  const { id, receivedAt, dueAt, region } = request;
 
   // Everything that can fail before the first byte is read first, so a failure is still a clean error response.
   const [choices, history, requests, interactions] = await Promise.all([
@@ -50,40 +45,25 @@ export async function streamExport(core: Core, target: Target, signals: { region
   };
 
   const purposes = Object.fromEntries(
-    Object.values(policy.purposes).map((p) => {
-      const decision = decide({ policy, purpose: p.name, region: region.name, gpc: signals.gpc, choice: choices.get(p.name) });
-      return [
-        p.name,
-        {
-          description: p.description,
-          legalBasis: p.legalBasis,
-          saleOrShare: p.saleOrShare,
-          sensitive: p.sensitive,
-          retention: p.retention?.text ?? null,
-          window: p.window ?? null,
-          decision: { granted: decision.allowed, source: decision.source },
-        },
-      ];
-    }),
+    effectiveDecisions(policy, { region, gpc: signals.gpc }, choices).map(({ purpose: p, decision }) => [
+      p.name,
+      {
+        description: p.description,
+        legalBasis: p.legalBasis,
+        saleOrShare: p.saleOrShare,
+        sensitive: p.sensitive,
+        retention: p.retention?.text ?? null,
+        window: p.window ?? null,
+        decision: { granted: decision.allowed, source: decision.source },
+      },
+    ]),
   );
-  const receipts: Receipt[] = history.map((e) => ({
-    version: RECEIPT_VERSION,
-    id: e.id,
-    subject: e.subjectId,
-    purpose: e.purpose,
-    granted: e.granted,
-    policyVersion: e.policyVersion,
-    region: e.region,
-    at: e.at.toISOString(),
-    gpc: e.gpc,
-    overrideGpc: e.overrideGpc,
-    signature: e.signature,
-  }));
+  const receipts = history.map(receiptOf);
   const head = {
     format: EXPORT_FORMAT,
     generatedAt: receivedAt.toISOString(),
     subject: subjectId,
-    region: region.name,
+    region,
     policyVersion: policy.version,
     request: { id, receivedAt: receivedAt.toISOString(), dueAt: dueAt.toISOString() },
     purposes,
@@ -106,8 +86,7 @@ export async function streamExport(core: Core, target: Target, signals: { region
   await write("}}");
   res.end();
 
-  await core.requests.finish(id, "completed", core.now(), { format: EXPORT_FORMAT });
-  await core.audit.append({ region: region.name, event: "request.completed", subjectId, details: { requestId: id, type: "export", status: "completed" } });
+  await finishRequest(core, request, "completed", core.now(), { format: EXPORT_FORMAT });
 }
 
 /** A value as JSON; an (async) iterable as a JSON array written item by item. */

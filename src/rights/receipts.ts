@@ -37,3 +37,20 @@ export function verifyReceipt(keyring: Keyring, receipt: Receipt): boolean {
   const { signature, ...body } = receipt;
   return typeof signature === "string" && keyring.verify(body, signature);
 }
+
+/** A receipt rebuilt from its stored consent event; it verifies as the one handed out. */
+export function receiptOf(event: { id: string; subjectId: string; purpose: string; granted: boolean; policyVersion: string; region: string; at: Date; gpc: boolean; overrideGpc: boolean; signature: string }): Receipt {
+  return {
+    version: RECEIPT_VERSION,
+    id: event.id,
+    subject: event.subjectId,
+    purpose: event.purpose,
+    granted: event.granted,
+    policyVersion: event.policyVersion,
+    region: event.region,
+    at: event.at.toISOString(),
+    gpc: event.gpc,
+    overrideGpc: event.overrideGpc,
+    signature: event.signature,
+  };
+}

@@ -5,7 +5,7 @@
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
 import type { Core } from "../core.ts";
-import { decide } from "../decision/decide.ts";
+import { effectiveDecisions } from "../decision/effective.ts";
 import { ConsentgateError } from "../errors.ts";
 import { createPrivacy } from "../middleware/privacy.ts";
 import { answerErrors, sendError } from "../middleware/respond.ts";
@@ -15,11 +15,11 @@ import { recordChoice } from "./choices.ts";
 import { erase } from "./erasure.ts";
 import { streamExport } from "./export.ts";
 import { targetOf } from "./subject.ts";
-import type { PrivacyRequestView } from "../store/requests.ts";
+import { type PrivacyRequestView, isOverdue } from "../store/requests.ts";
 
 /** A request with its legal deadline spelled out. */
 function withDeadline(request: PrivacyRequestView, now: Date) {
-  return { ...request, overdue: request.completedAt === null && now > request.dueAt };
+  return { ...request, overdue: isOverdue(request, now) };
 }
 
 const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean().optional() });
@@ -43,9 +43,7 @@ export function createRightsRouter(core: Core): Router {
       const target = targetOf(req);
       const { region, signals } = req.privacy;
       const choices = await core.consents.choices(target.subjectId);
-      const purposes = Object.values(core.policy.purposes).map((purpose) => {
-        const decision = decide({ policy: core.policy, purpose: purpose.name, region, gpc: signals.gpc, choice: choices.get(purpose.name) });
-        const choice = choices.get(purpose.name);
+      const purposes = effectiveDecisions(core.policy, { region, gpc: signals.gpc }, choices).map(({ purpose, choice, decision }) => {
         return {
           purpose: purpose.name,
           description: purpose.description,

@@ -22,6 +22,13 @@ export interface PrivacyRequestView {
   details: unknown;
 }
 
+/** Past its legal deadline and not answered, whether or not the deadlines job has marked it yet. */
+export function isOverdue(request: Pick<PrivacyRequestView, "completedAt" | "dueAt">, now: Date): boolean {
+  return request.completedAt === null && now > request.dueAt;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface NewRequest {
   id: string;
   subjectId: string;
@@ -59,6 +66,8 @@ export function createRequests(connection: Connection) {
     },
     /** A request only its own subject may see: another subject's id reads as missing. */
     async find(subjectId: string, id: string): Promise<PrivacyRequestView | undefined> {
+      // Ids are UUIDs; anything else names no request (and must not reach a uuid column as a query error).
+      if (!UUID.test(id)) return undefined;
       const row = await prisma.privacyRequest.findFirst({ where: { id, subjectId } });
       return row ? view(row) : undefined;
     },

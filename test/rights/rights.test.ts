@@ -182,6 +182,11 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const peek = await request(t.app).get(`/privacy/requests/${theirExport.request.id}`).set(as(user));
     assert.equal(peek.status, 404);
     assert.equal(peek.body.error.code, "not_found");
+    for (const id of ["not-a-uuid", "' OR 1=1 --", "x".repeat(300)]) {
+      const res = await request(t.app).get(`/privacy/requests/${encodeURIComponent(id)}`).set(as(user));
+      assert.equal(res.status, 404, id);
+      assert.equal(res.body.error.code, "not_found");
+    }
     assert.equal((await t.gate.store.interactions.forSubject(other)).length, 1, "their data is untouched");
     assert.equal((await t.gate.store.consents.current(other)).personalization?.granted, true);
   });
@@ -190,6 +195,9 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await grant(other, "personalization").expect(200);
     const agent = { "x-roles": "agent" };
     const consents = await request(t.app).get(`/privacy/consents?subject=${other}`).set(as("agent-1", agent)).expect(200);
+    const ambiguous = await request(t.app).get(`/privacy/consents?subject=${other}&subject=${user}`).set(as("agent-1", agent));
+    assert.equal(ambiguous.status, 400);
+    assert.equal(ambiguous.body.error.code, "invalid_body");
     assert.equal(consents.body.subject, other);
     const doc = await exportOf("agent-1", `?subject=${other}`, agent);
     assert.equal(doc.subject, other);

@@ -3,7 +3,7 @@
  * for the acceptance tests. Signed-in users are named by the x-user header;
  * x-roles carries their roles (comma-separated).
  */
-import express, { type Express } from "express";
+import express, { type Express, type RequestHandler } from "express";
 import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
 import { testPolicy } from "./policy.ts";
 
@@ -32,26 +32,16 @@ export async function createTestApp(database: string, options: Partial<Consentga
   const app = express();
   app.use(express.json({ limit: "8kb" }));
   app.use(gate.middleware());
-  app.post("/api/plays", async (req, res) => {
+  // A handler that notes what it received and records it as one interaction of `kind`.
+  const recording = (kind: string): RequestHandler => async (req, res) => {
     seen.push({ path: req.path, body: req.body });
-    await req.privacy.record("play", req.body);
+    await req.privacy.record(kind, req.body);
     res.status(201).end();
-  });
-  app.post("/api/ads/click", gate.purpose("advertising"), async (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    await req.privacy.record("click", req.body);
-    res.status(201).end();
-  });
-  app.post("/api/stats", gate.purpose("analytics"), async (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    await req.privacy.record("count", req.body);
-    res.status(201).end();
-  });
-  app.post("/api/service", gate.purpose("service"), async (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    await req.privacy.record("play", req.body);
-    res.status(201).end();
-  });
+  };
+  app.post("/api/plays", recording("play"));
+  app.post("/api/ads/click", gate.purpose("advertising"), recording("click"));
+  app.post("/api/stats", gate.purpose("analytics"), recording("count"));
+  app.post("/api/service", gate.purpose("service"), recording("play"));
   app.post("/api/unmapped", (req, res) => {
     seen.push({ path: req.path, body: req.body });
     res.status(201).end();
