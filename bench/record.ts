@@ -17,11 +17,12 @@ import { fmt, scratchPostgres, table, time } from "./support.ts";
 
 const WRITERS = 50;
 const WINDOW = 50;
+const SUBJECTS = 1000;
 
 function row(i: number): NewInteraction {
   const now = new Date();
   return {
-    subjectId: `subject-${i % 1000}`,
+    subjectId: `subject-${i % SUBJECTS}`,
     purpose: "personalization",
     window: WINDOW,
     kind: "play",
@@ -104,7 +105,8 @@ export async function benchRecord(): Promise<void> {
   const run = async (label: string, open: () => ReturnType<typeof openStore>, total: number) => {
     const store = await open();
     const interactions = createInteractionStore(store.connection);
-    await writers(2000, (i) => interactions.record(row(i))); // warm-up
+    // Steady state: every ring full, so each measured write overwrites its oldest slot.
+    await writers(SUBJECTS * WINDOW, (i) => interactions.record(row(i)));
     await store.connection.query(`CREATE TABLE raw_interactions (LIKE interactions INCLUDING ALL)`);
     const recordRate = await writers(total, (i) => interactions.record(row(i)));
     const groupedRate = await rawGrouped(store.connection, total);

@@ -7,10 +7,12 @@
  * deleted and the next run carries on.
  *  1. Expired rows (expiresAt <= now), found through the expiresAt index.
  *  2. A walk over the window heads (one per subject and purpose) that deletes
- *     slots past the purpose's current window (a policy that shrank a window,
- *     for rings nobody wrote since) and every row of a purpose the policy no
- *     longer has, then drops heads whose rings are empty: a head holds the
- *     subject id, which is personal data too.
+ *     rows older than the ring's newest `window` positions (a policy that
+ *     shrank a window, for rings nobody wrote since: the newest rows stay, and
+ *     the next write moves them into the new window's slots, see
+ *     store/resize.ts) and every row of a purpose the policy no longer has,
+ *     then drops heads whose rings are empty: a head holds the subject id,
+ *     which is personal data too.
  * Each deleted row is re-checked in the statement that deletes it, so a row
  * that a concurrent write just overwrote with fresh data is left alone; a
  * head is dropped only if no write moved it meanwhile (a write updates the
@@ -74,7 +76,7 @@ SELECT region, purpose, count(*)::int AS n FROM gone GROUP BY region, purpose`;
 // write updates gets a new ctid, so the delete skips it.
 const RINGS_SQL = `
 WITH batch AS MATERIALIZED (
-  SELECT h.ctid AS head, h."subjectId", h.purpose, coalesce(w.win, 0) AS win
+  SELECT h.ctid AS head, h."subjectId", h.purpose, h."nextSeq" - coalesce(w.win, 0) AS oldest
   FROM interaction_windows h LEFT JOIN unnest($4::text[], $5::int[]) AS w(purpose, win) ON w.purpose = h.purpose
   WHERE (h."subjectId", h.purpose) > ($1, $2)
   ORDER BY h."subjectId", h.purpose
@@ -84,7 +86,7 @@ outside AS (
   DELETE FROM interactions
   WHERE ctid = ANY (ARRAY(
     SELECT x.ctid FROM batch b CROSS JOIN LATERAL (
-      SELECT i.ctid FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.slot >= b.win OFFSET 0
+      SELECT i.ctid FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.seq < b.oldest OFFSET 0
     ) x))
   RETURNING region, purpose
 ),
@@ -92,7 +94,7 @@ emptied AS (
   DELETE FROM interaction_windows
   WHERE ctid = ANY (ARRAY(
     SELECT b.head FROM batch b
-    WHERE (SELECT 1 FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.slot < b.win LIMIT 1) IS NULL))
+    WHERE (SELECT 1 FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.seq >= b.oldest LIMIT 1) IS NULL))
   RETURNING 1
 )
 SELECT region, purpose, count(*)::int AS n, NULL::text AS "lastSubject" FROM outside GROUP BY region, purpose
@@ -103,15 +105,17 @@ FROM (SELECT "subjectId", purpose FROM batch ORDER BY "subjectId" DESC, purpose 
 const DRY_RUN_SQL = `
 SELECT i.region, i.purpose,
        count(*) FILTER (WHERE i."expiresAt" <= $1)::int AS expired,
-       count(*) FILTER (WHERE i."expiresAt" > $1 AND i.slot >= coalesce(w.win, 0))::int AS "outOfWindow"
-FROM interactions i LEFT JOIN unnest($2::text[], $3::int[]) AS w(purpose, win) ON w.purpose = i.purpose
+       count(*) FILTER (WHERE i."expiresAt" > $1 AND i.seq < h."nextSeq" - coalesce(w.win, 0))::int AS "outOfWindow"
+FROM interactions i
+LEFT JOIN interaction_windows h ON h."subjectId" = i."subjectId" AND h.purpose = i.purpose
+LEFT JOIN unnest($2::text[], $3::int[]) AS w(purpose, win) ON w.purpose = i.purpose
 GROUP BY i.region, i.purpose`;
 
 const DRY_RUN_HEADS_SQL = `
 SELECT count(*)::int AS n
 FROM interaction_windows h LEFT JOIN unnest($2::text[], $3::int[]) AS w(purpose, win) ON w.purpose = h.purpose
 WHERE NOT EXISTS (SELECT 1 FROM interactions i
-                  WHERE i."subjectId" = h."subjectId" AND i.purpose = h.purpose AND i."expiresAt" > $1 AND i.slot < coalesce(w.win, 0))`;
+                  WHERE i."subjectId" = h."subjectId" AND i.purpose = h.purpose AND i."expiresAt" > $1 AND i.seq >= h."nextSeq" - coalesce(w.win, 0))`;
 
 /** Counts of deleted rows, plus one row naming the batch's last head (the walk's cursor) and the heads dropped. */
 type RingRow = { region: string | null; purpose: string; n: number; lastSubject: string | null };

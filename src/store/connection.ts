@@ -78,6 +78,11 @@ export interface Connection {
    * on PostgreSQL (planned once per connection: worth it for hot, complex statements).
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<Row[]>;
+  /**
+   * Runs `work` in one transaction on one connection: committed when it
+   * resolves, rolled back when it throws. On PGlite nothing else runs meanwhile.
+   */
+  transaction<T>(work: (tx: Pick<SqlSession, "query">) => Promise<T>): Promise<T>;
   /** The pg pool, on PostgreSQL only (benchmarks, raw multi-row statements). */
   readonly pool?: pg.Pool;
   /** A new dedicated client outside the pool, on PostgreSQL only (LISTEN/NOTIFY). */
@@ -116,6 +121,7 @@ async function connectPglite(db: PGlite, kind: DatabaseKind, unlock: () => Promi
     prisma,
     session: async () => session,
     query: session.query,
+    transaction: (work) => db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params)).rows as never })),
     close: async () => {
       await prisma.$disconnect();
       await db.close();
@@ -145,6 +151,22 @@ async function connectPostgres(url: string, poolSize: number): Promise<Connectio
       };
     },
     query: async (sql, params, name) => (await pool.query(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params })).rows,
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        await client.query("BEGIN");
+        const result = await work({ query: async (sql, params) => (await client.query(sql, params)).rows });
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
+        throw error;
+      } finally {
+        // A client whose rollback failed may be mid-transaction: destroy it rather than pool it.
+        client.release(broken as Error | undefined);
+      }
+    },
     close: async () => {
       await prisma.$disconnect();
       if (!pool.ended) await pool.end();

@@ -13,10 +13,22 @@
  * statement re-checks, inside the database, that the consent which let each
  * row in still stands (same receipt, not withdrawn) and that no erasure was
  * received after the row's decision, so a write racing a withdrawal or an
- * erasure never resurrects data; such rows are refused, not claimed.
+ * erasure never resurrects data; such rows are refused, not claimed. A row
+ * whose ring still has the shape of a larger window (the policy shrank it)
+ * waits while the ring is resized (resize.ts), then is written.
+ *
+ * On PostgreSQL the statement is prepared once per connection: parsing and
+ * planning it cost about as much as running it. A prepared statement soon runs
+ * a generic plan, made without the parameters and often while the tables are
+ * still empty, so the statement is written to have no plan that scans a whole
+ * table: lookups are per-row subqueries, heads and rows meet in a sort instead
+ * of a join, and nothing re-reads a CTE per row. (The first version let the
+ * generic plan hash-join the whole interactions table on every batch and ran
+ * at a third of today's speed once rings were full.)
  */
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
+import { resizeRings, type Ring } from "./resize.ts";
 import { ConsentgateError } from "../errors.ts";
 
 export interface NewInteraction {
@@ -69,12 +81,23 @@ WITH input AS (
                        $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::int[], $14::text[])
     AS t(subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, decided, ord, region)
 ),
-admitted AS (
-  SELECT i.* FROM input i
-  LEFT JOIN consent_state c ON c."subjectId" = i.subject AND c.purpose = i.purpose
-  WHERE (CASE WHEN i.receipt IS NULL THEN c.granted IS NOT FALSE ELSE c."receiptId" = i.receipt AND c.granted END)
+checked AS (
+  -- Still allowed: the consent that let the row in stands and no erasure came
+  -- after its decision. Misshapen: its ring holds slots past its window (the
+  -- window shrank); such rows wait for the ring to be resized (resize.ts).
+  -- Lookups are subqueries that OFFSET 0 keeps per row, so the prepared
+  -- statement's generic plan cannot turn them into scans of whole tables.
+  SELECT i.*, EXISTS (SELECT 1 FROM interactions x
+                      WHERE x."subjectId" = i.subject AND x.purpose = i.purpose AND x.slot >= i.win OFFSET 0) AS misshapen
+  FROM input i
+  WHERE coalesce((SELECT CASE WHEN i.receipt IS NULL THEN c.granted ELSE c.granted AND c."receiptId" = i.receipt END
+                  FROM consent_state c WHERE c."subjectId" = i.subject AND c.purpose = i.purpose OFFSET 0),
+                 i.receipt IS NULL)
     AND NOT EXISTS (SELECT 1 FROM privacy_requests r
-                    WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided)
+                    WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided OFFSET 0)
+),
+admitted AS (
+  SELECT * FROM checked WHERE NOT misshapen
 ),
 counts AS (
   SELECT subject, purpose, max(win) AS win, count(*)::bigint AS n FROM admitted GROUP BY subject, purpose
@@ -86,10 +109,17 @@ heads AS (
   RETURNING "subjectId" AS subject, purpose, "nextSeq"
 ),
 numbered AS (
-  SELECT a.*, h."nextSeq" - c.n + row_number() OVER (PARTITION BY a.subject, a.purpose ORDER BY a.ord) - 1 AS seq
-  FROM admitted a
-  JOIN counts c ON c.subject = a.subject AND c.purpose = a.purpose
-  JOIN heads h ON h.subject = a.subject AND h.purpose = a.purpose
+  -- Each ring's new rows take the sequence numbers just below its head's new
+  -- nextSeq. Heads and rows meet in one sort by ring (a UNION ALL under window
+  -- functions) rather than a join, whose plan would depend on estimates.
+  SELECT * FROM (
+    SELECT u.*, max(next) OVER ring - count(ord) OVER ring + row_number() OVER (ring ORDER BY ord) - 1 AS seq
+    FROM (SELECT subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, region, ord, NULL::bigint AS next FROM admitted
+          UNION ALL
+          SELECT subject, purpose, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "nextSeq" FROM heads) u
+    WINDOW ring AS (PARTITION BY subject, purpose)
+  ) r
+  WHERE ord IS NOT NULL
 ),
 written AS (
   INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion", region)
@@ -98,15 +128,9 @@ written AS (
     seq = excluded.seq, kind = excluded.kind, data = excluded.data, "createdAt" = excluded."createdAt",
     "expiresAt" = excluded."expiresAt", "receiptId" = excluded."receiptId", source = excluded.source,
     "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
-  RETURNING 1
-),
-shrunk AS (
-  -- A window made smaller by a new policy: slots past it go now, not at the next purge.
-  DELETE FROM interactions x USING counts c
-  WHERE x."subjectId" = c.subject AND x.purpose = c.purpose AND x.slot >= c.win
-  RETURNING 1
 )
-SELECT ord FROM numbered, (SELECT count(*) FROM written) w, (SELECT count(*) FROM shrunk) s
+-- Every admitted row is written (ON CONFLICT always updates); a row missing here was refused.
+SELECT ord, misshapen FROM checked
 `;
 
 /** Deadlocks and serialization failures are safe to retry: the whole batch rolled back. */
@@ -164,13 +188,53 @@ export function createInteractionStore(connection: Connection, options: Interact
 
 type Queued = NewInteraction & { json: string };
 
+/** One row of the batch statement's result: a row written, or waiting for its ring to be resized. */
+type Outcome = { ord: number; misshapen: boolean };
+
 async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true | Error)[]> {
   // Rows a later row of the same batch would overwrite at once are applied
   // in order by keeping only the newest `window` per ring: one statement
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
+  const outcomes = await retried(() => connection.query<Outcome>(BATCH_SQL, columnsOf(rows, keep), "consentgate_record_batch"));
+  const stored = new Set(outcomes.filter((o) => !o.misshapen).map((o) => o.ord));
+  const waiting = outcomes.filter((o) => o.misshapen).map((o) => o.ord);
+  // Rare (a window shrank): resize the rings and write their rows in one
+  // transaction that holds the rings' heads, so no other write reshapes them
+  // in between. Its failure fails only these rows: the others are committed.
+  let resizeFailure: unknown;
+  if (waiting.length > 0) {
+    try {
+      const again = await retried(() =>
+        connection.transaction(async (tx) => {
+          await resizeRings(tx, ringsOf(waiting.map((i) => rows[i]!)));
+          return tx.query<Outcome>(BATCH_SQL, columnsOf(rows, waiting));
+        }),
+      );
+      for (const o of again) if (!o.misshapen) stored.add(o.ord);
+    } catch (error) {
+      resizeFailure = error;
+    }
+  }
+  const ringKey = (r: NewInteraction) => `${r.subjectId}\u0000${r.purpose}`;
+  // A row overwritten within its own batch counts as written (and displaced,
+  // as if the rows had gone one by one) when its ring's newer rows were stored.
+  const storedRings = new Set([...stored].map((i) => ringKey(rows[i]!)));
+  const keptSet = new Set(keep);
+  const failedRings = new Set(resizeFailure === undefined ? [] : waiting.map((i) => ringKey(rows[i]!)));
+  return rows.map((r, i) => {
+    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
+    if (failedRings.has(ringKey(r))) return resizeFailure instanceof Error ? resizeFailure : new Error(String(resizeFailure));
+    return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
+      purpose: r.purpose,
+    });
+  });
+}
+
+/** The batch statement's parameters: one array per column, for the rows at `indexes`. */
+function columnsOf(rows: Queued[], indexes: number[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: 14 }, () => []);
-  for (const i of keep) {
+  for (const i of indexes) {
     const r = rows[i]!;
     const values = [
       r.subjectId, r.purpose, r.window, r.kind, r.json, r.createdAt.toISOString(), r.expiresAt.toISOString(),
@@ -178,26 +242,24 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
     ];
     values.forEach((v, c) => columns[c]!.push(v));
   }
-  let result: { ord: number }[] | undefined;
-  for (let attempt = 0; result === undefined; attempt++) {
+  return columns;
+}
+
+/** Deadlocks and serialization failures roll the whole statement back: run it again. */
+async function retried<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
     try {
-      result = await connection.query<{ ord: number }>(BATCH_SQL, columns, "consentgate_record_batch");
+      return await run();
     } catch (error) {
       if (attempt >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? "")) throw error;
     }
   }
-  const stored = new Set(result.map((r) => r.ord));
-  const ringKey = (r: NewInteraction) => `${r.subjectId}\u0000${r.purpose}`;
-  // A row overwritten within its own batch counts as written (and displaced,
-  // as if the rows had gone one by one) when its ring's newer rows were stored.
-  const storedRings = new Set([...stored].map((i) => ringKey(rows[i]!)));
-  const keptSet = new Set(keep);
-  return rows.map((r, i) => {
-    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
-    return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
-      purpose: r.purpose,
-    });
-  });
+}
+
+function ringsOf(rows: NewInteraction[]): Ring[] {
+  const rings = new Map<string, Ring>();
+  for (const r of rows) rings.set(`${r.subjectId}\u0000${r.purpose}`, { subjectId: r.subjectId, purpose: r.purpose, window: r.window });
+  return [...rings.values()];
 }
 
 function newestPerWindow(rows: NewInteraction[]): number[] {

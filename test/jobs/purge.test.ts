@@ -128,12 +128,12 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(logged, [{ before: T0.toISOString(), expired: { service: 2 }, outOfWindow: {}, interrupted: true }]);
   });
 
-  test("slots past a shrunk window and purposes the policy dropped go too; rows of a dropped region count for the default one", async () => {
+  test("a shrunk window keeps its newest rows, rows of purposes the policy dropped go; rows of a dropped region count for the default one", async () => {
     const db = await persistentDatabase();
     cleanups.push(db.cleanup);
     clock = T0;
     const before = await createTestApp(db.option, { now: () => clock });
-    await write(before, "ca-3", "US-CA", "/api/plays", 5);
+    for (let i = 0; i < 5; i++) await write(before, "ca-3", "US-CA", "/api/plays", 1, { itemId: `trk-${i}` });
     await write(before, "ca-3", "US-CA", "/api/stats", 2);
     await write(before, "ca-3", "US-CA", "/api/service", 3);
     await before.gate.close();
@@ -154,6 +154,8 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const result = await after.runJob("purge", { batchSize: 1 });
     assert.deepEqual(result, { dryRun: false, expired: {}, outOfWindow: { EU: { personalization: 3, analytics: 2 } }, emptyWindows: 1, interrupted: false });
     assert.deepEqual(await after.store.interactions.countByPurpose("ca-3"), { personalization: 2, service: 3 });
+    const kept = await after.store.interactions.forSubject("ca-3", { purpose: "personalization" });
+    assert.deepEqual(kept.map((r) => (r.data as { itemId: string }).itemId), ["trk-4", "trk-3"], "the newest rows stay");
     const app = express().use("/privacy", after.router());
     assert.deepEqual(eventsOf(await logOf(app, "EU"), "purge.ran").at(-1)!.details["outOfWindow"], { personalization: 3, analytics: 2 });
   });

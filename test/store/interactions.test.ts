@@ -50,6 +50,21 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(recent.map((r) => (r.data as { i: number }).i), [11, 10, 9, 8, 7]);
   });
 
+  test("a window made smaller keeps the newest rows, and the ring goes on in the new window", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const recentOf = async () =>
+      (await interactions.recent("shrinking", "personalization", { limit: 50, now: new Date() })).map((r) => (r.data as { i: number }).i);
+    for (let i = 0; i < 7; i++) await interactions.record(row("shrinking", { data: { i } })); // window 5: 2..6 kept
+    assert.deepEqual(await recentOf(), [6, 5, 4, 3, 2]);
+    await interactions.record(row("shrinking", { window: 2, data: { i: 7 } }));
+    assert.deepEqual(await recentOf(), [7, 6], "the newest two, not whatever sat in slots 0 and 1");
+    // Concurrent writes after the shrink, some for the same ring in one batch.
+    await Promise.all([8, 9, 10].map((i) => interactions.record(row("shrinking", { window: 2, data: { i } }))));
+    assert.deepEqual(await recentOf(), [10, 9]);
+    const slots = await store.connection.query<{ slot: number }>(`SELECT slot FROM interactions WHERE "subjectId" = 'shrinking' ORDER BY slot`);
+    assert.deepEqual(slots.map((s) => s.slot), [0, 1], "the survivors sit in the new window's slots");
+  });
+
   test("concurrent writers are grouped into few statements", async () => {
     let statements = 0;
     const counting = { ...store.connection, query: (sql: string, params?: unknown[]) => (statements++, store.connection.query(sql, params)) };
