@@ -5,7 +5,8 @@
  * that commit one by one, so no lock is held for long, no transaction grows
  * without bound, and an interrupted run loses nothing: what was deleted stays
  * deleted and the next run carries on.
- *  1. Expired rows (expiresAt <= now), found through the expiresAt index.
+ *  1. Expired rows (expiresAt <= now), found through the index on the hour
+ *     they expire in (expiresHour: see migration 0004 for why not expiresAt).
  *  2. A walk over the window heads (one per subject and purpose) that deletes
  *     rows older than the ring's newest `window` positions (a policy that
  *     shrank a window, for rings nobody wrote since: the newest rows stay, and
@@ -63,7 +64,10 @@ export const DEFAULT_PURGE_BATCH = 5000;
 const EXPIRED_SQL = `
 WITH gone AS (
   DELETE FROM interactions
-  WHERE ctid = ANY (ARRAY(SELECT ctid FROM interactions WHERE "expiresAt" <= $1 LIMIT $2))
+  WHERE ctid = ANY (ARRAY(SELECT ctid FROM interactions
+                          WHERE "expiresHour" <= (floor(extract(epoch FROM ($1::timestamptz AT TIME ZONE 'UTC')) / 3600))::integer
+                            AND "expiresAt" <= $1
+                          LIMIT $2))
     AND "expiresAt" <= $1
   RETURNING region, purpose
 )

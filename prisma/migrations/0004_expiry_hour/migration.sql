@@ -1,0 +1,11 @@
+-- Overwriting a ring slot changes "expiresAt"; while "expiresAt" is indexed,
+-- every overwrite is a non-HOT update that adds two index entries and leaves
+-- dead ones behind. The purge job only needs to find rows by the hour they
+-- expire in, which an overwrite of a slot written within the same hour keeps:
+-- index that hour instead, and leave each page room for the new row version,
+-- so the overwrites of busy rings stay on their page (HOT updates).
+ALTER TABLE "interactions" ADD COLUMN "expiresHour" INTEGER NOT NULL
+  GENERATED ALWAYS AS ((floor(extract(epoch FROM ("expiresAt" AT TIME ZONE 'UTC')) / 3600))::integer) STORED;
+DROP INDEX "interactions_expiresAt_idx";
+CREATE INDEX "interactions_expiresHour_idx" ON "interactions"("expiresHour");
+ALTER TABLE "interactions" SET (fillfactor = 50);
