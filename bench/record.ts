@@ -64,6 +64,7 @@ function rawInsert(connection: Connection, rows: NewInteraction[]) {
       rows.map((r) => JSON.stringify(r.data)), rows.map((r) => r.createdAt.toISOString()), rows.map((r) => r.expiresAt.toISOString()),
       rows.map(() => null), rows.map((r) => r.source), rows.map((r) => r.legalBasis), rows.map((r) => r.policyVersion),
     ],
+    "bench_raw_insert", // prepared, as record()'s statement is
   );
 }
 

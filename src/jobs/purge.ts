@@ -11,7 +11,7 @@
  *     rows older than the ring's newest `window` positions (a policy that
  *     shrank a window, for rings nobody wrote since: the newest rows stay, and
  *     the next write moves them into the new window's slots, see
- *     store/resize.ts) and every row of a purpose the policy no longer has,
+ *     store/reshape.ts) and every row of a purpose the policy no longer has,
  *     then drops heads whose rings are empty: a head holds the subject id,
  *     which is personal data too.
  * Each deleted row is re-checked in the statement that deletes it, so a row

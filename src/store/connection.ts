@@ -16,6 +16,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ConsentgateError } from "../errors.ts";
 import { lockDirectory } from "./directory-lock.ts";
+import { namedStatements } from "./pglite-statements.ts";
 import { PrismaClient } from "../generated/prisma/client.ts";
 
 export type DatabaseKind = "pglite-files" | "pglite-memory" | "postgres";
@@ -75,7 +76,8 @@ export interface Connection {
   session(): Promise<SqlSession>;
   /**
    * One statement on any connection. A `name` makes it a prepared statement
-   * on PostgreSQL (planned once per connection: worth it for hot, complex statements).
+   * (parsed once per connection, then planned generically: worth it for hot,
+   * complex statements whose every plan is a good one).
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<Row[]>;
   /**
@@ -116,11 +118,12 @@ async function connectPglite(db: PGlite, kind: DatabaseKind, unlock: () => Promi
     exec: async (sql) => void (await db.exec(sql)),
     release: () => {},
   };
+  const named = namedStatements(db);
   return {
     kind,
     prisma,
     session: async () => session,
-    query: session.query,
+    query: (sql, params, name) => (name === undefined ? session.query(sql, params) : named(name, sql, params ?? [])),
     transaction: (work) => db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params)).rows as never })),
     close: async () => {
       await prisma.$disconnect();

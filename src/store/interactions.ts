@@ -13,9 +13,10 @@
  * statement re-checks, inside the database, that the consent which let each
  * row in still stands (same receipt, not withdrawn) and that no erasure was
  * received after the row's decision, so a write racing a withdrawal or an
- * erasure never resurrects data; such rows are refused, not claimed. A row
- * whose ring still has the shape of a larger window (the policy shrank it)
- * waits while the ring is resized (resize.ts), then is written.
+ * erasure never resurrects data; such rows are refused, not claimed. Each
+ * head records the window its ring is shaped for; a row whose window differs
+ * (the policy changed it) waits while the ring is reshaped (reshape.ts), then
+ * is written.
  *
  * On PostgreSQL the statement is prepared once per connection: parsing and
  * planning it cost about as much as running it. A prepared statement soon runs
@@ -28,7 +29,7 @@
  */
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
-import { resizeRings, type Ring } from "./resize.ts";
+import { reshapeRings, type Ring } from "./reshape.ts";
 import { ConsentgateError } from "../errors.ts";
 
 export interface NewInteraction {
@@ -81,56 +82,57 @@ WITH input AS (
                        $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::int[], $14::text[])
     AS t(subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, decided, ord, region)
 ),
-checked AS (
+admitted AS (
   -- Still allowed: the consent that let the row in stands and no erasure came
-  -- after its decision. Misshapen: its ring holds slots past its window (the
-  -- window shrank); such rows wait for the ring to be resized (resize.ts).
-  -- Lookups are subqueries that OFFSET 0 keeps per row, so the prepared
-  -- statement's generic plan cannot turn them into scans of whole tables.
-  SELECT i.*, EXISTS (SELECT 1 FROM interactions x
-                      WHERE x."subjectId" = i.subject AND x.purpose = i.purpose AND x.slot >= i.win OFFSET 0) AS misshapen
-  FROM input i
+  -- after its decision. The lookups are subqueries that OFFSET 0 keeps per
+  -- row, so the generic plan of the prepared statement cannot turn them into
+  -- scans of whole tables.
+  SELECT i.* FROM input i
   WHERE coalesce((SELECT CASE WHEN i.receipt IS NULL THEN c.granted ELSE c.granted AND c."receiptId" = i.receipt END
                   FROM consent_state c WHERE c."subjectId" = i.subject AND c.purpose = i.purpose OFFSET 0),
                  i.receipt IS NULL)
     AND NOT EXISTS (SELECT 1 FROM privacy_requests r
                     WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided OFFSET 0)
 ),
-admitted AS (
-  SELECT * FROM checked WHERE NOT misshapen
-),
 counts AS (
   SELECT subject, purpose, max(win) AS win, count(*)::bigint AS n FROM admitted GROUP BY subject, purpose
 ),
 heads AS (
-  INSERT INTO interaction_windows ("subjectId", purpose, "nextSeq")
-  SELECT subject, purpose, n FROM counts ORDER BY subject, purpose
+  -- A head moves only if its ring has this window; a ring shaped by another
+  -- window (the policy changed it) is left alone, and its rows wait until
+  -- reshape.ts has reshaped it.
+  INSERT INTO interaction_windows ("subjectId", purpose, "nextSeq", "window")
+  SELECT subject, purpose, n, win FROM counts ORDER BY subject, purpose
   ON CONFLICT ("subjectId", purpose) DO UPDATE SET "nextSeq" = interaction_windows."nextSeq" + excluded."nextSeq"
-  RETURNING "subjectId" AS subject, purpose, "nextSeq"
+    WHERE interaction_windows."window" = excluded."window"
+  RETURNING "subjectId" AS subject, purpose, "nextSeq", "window"
 ),
-numbered AS (
+sequenced AS (
   -- Each ring's new rows take the sequence numbers just below its head's new
   -- nextSeq. Heads and rows meet in one sort by ring (a UNION ALL under window
   -- functions) rather than a join, whose plan would depend on estimates.
   SELECT * FROM (
-    SELECT u.*, max(next) OVER ring - count(ord) OVER ring + row_number() OVER (ring ORDER BY ord) - 1 AS seq
-    FROM (SELECT subject, purpose, win, kind, data, created, expires, receipt, source, basis, version, region, ord, NULL::bigint AS next FROM admitted
+    SELECT u.*, max(next) OVER ring AS head, max(hwin) OVER ring AS ringwin,
+           max(next) OVER ring - count(ord) OVER ring + row_number() OVER (ring ORDER BY ord) - 1 AS seq
+    FROM (SELECT subject, purpose, kind, data, created, expires, receipt, source, basis, version, region, ord,
+                 NULL::bigint AS next, NULL::int AS hwin FROM admitted
           UNION ALL
-          SELECT subject, purpose, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "nextSeq" FROM heads) u
+          SELECT subject, purpose, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "nextSeq", "window" FROM heads) u
     WINDOW ring AS (PARTITION BY subject, purpose)
   ) r
   WHERE ord IS NOT NULL
 ),
 written AS (
   INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion", region)
-  SELECT subject, purpose, (seq % win)::int, seq, kind, data, created, expires, receipt, source, basis, version, region FROM numbered
+  SELECT subject, purpose, (seq % ringwin)::int, seq, kind, data, created, expires, receipt, source, basis, version, region
+  FROM sequenced WHERE head IS NOT NULL
   ON CONFLICT ("subjectId", purpose, slot) DO UPDATE SET
     seq = excluded.seq, kind = excluded.kind, data = excluded.data, "createdAt" = excluded."createdAt",
     "expiresAt" = excluded."expiresAt", "receiptId" = excluded."receiptId", source = excluded.source,
     "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
 )
--- Every admitted row is written (ON CONFLICT always updates); a row missing here was refused.
-SELECT ord, misshapen FROM checked
+-- Rows with a head are written (ON CONFLICT always updates); a row missing here was refused.
+SELECT ord, head IS NULL AS reshape FROM sequenced
 `;
 
 /** Deadlocks and serialization failures are safe to retry: the whole batch rolled back. */
@@ -188,8 +190,8 @@ export function createInteractionStore(connection: Connection, options: Interact
 
 type Queued = NewInteraction & { json: string };
 
-/** One row of the batch statement's result: a row written, or waiting for its ring to be resized. */
-type Outcome = { ord: number; misshapen: boolean };
+/** One row of the batch statement's result: a row written, or waiting for its ring to be reshaped. */
+type Outcome = { ord: number; reshape: boolean };
 
 async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true | Error)[]> {
   // Rows a later row of the same batch would overwrite at once are applied
@@ -197,23 +199,23 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
   const outcomes = await retried(() => connection.query<Outcome>(BATCH_SQL, columnsOf(rows, keep), "consentgate_record_batch"));
-  const stored = new Set(outcomes.filter((o) => !o.misshapen).map((o) => o.ord));
-  const waiting = outcomes.filter((o) => o.misshapen).map((o) => o.ord);
-  // Rare (a window shrank): resize the rings and write their rows in one
+  const stored = new Set(outcomes.filter((o) => !o.reshape).map((o) => o.ord));
+  const waiting = outcomes.filter((o) => o.reshape).map((o) => o.ord);
+  // Rare (a window changed): reshape the rings and write their rows in one
   // transaction that holds the rings' heads, so no other write reshapes them
   // in between. Its failure fails only these rows: the others are committed.
-  let resizeFailure: unknown;
+  let reshapeFailure: unknown;
   if (waiting.length > 0) {
     try {
       const again = await retried(() =>
         connection.transaction(async (tx) => {
-          await resizeRings(tx, ringsOf(waiting.map((i) => rows[i]!)));
+          await reshapeRings(tx, ringsOf(waiting.map((i) => rows[i]!)));
           return tx.query<Outcome>(BATCH_SQL, columnsOf(rows, waiting));
         }),
       );
-      for (const o of again) if (!o.misshapen) stored.add(o.ord);
+      for (const o of again) if (!o.reshape) stored.add(o.ord);
     } catch (error) {
-      resizeFailure = error;
+      reshapeFailure = error;
     }
   }
   const ringKey = (r: NewInteraction) => `${r.subjectId}\u0000${r.purpose}`;
@@ -221,10 +223,10 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   // as if the rows had gone one by one) when its ring's newer rows were stored.
   const storedRings = new Set([...stored].map((i) => ringKey(rows[i]!)));
   const keptSet = new Set(keep);
-  const failedRings = new Set(resizeFailure === undefined ? [] : waiting.map((i) => ringKey(rows[i]!)));
+  const failedRings = new Set(reshapeFailure === undefined ? [] : waiting.map((i) => ringKey(rows[i]!)));
   return rows.map((r, i) => {
     if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
-    if (failedRings.has(ringKey(r))) return resizeFailure instanceof Error ? resizeFailure : new Error(String(resizeFailure));
+    if (failedRings.has(ringKey(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
     return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
       purpose: r.purpose,
     });

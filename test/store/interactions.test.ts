@@ -65,6 +65,17 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(slots.map((s) => s.slot), [0, 1], "the survivors sit in the new window's slots");
   });
 
+  test("a window made larger keeps every row it held and fills up before overwriting", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const recentOf = async () =>
+      (await interactions.recent("growing", "personalization", { limit: 50, now: new Date() })).map((r) => (r.data as { i: number }).i);
+    for (let i = 0; i < 5; i++) await interactions.record(row("growing", { window: 3, data: { i } })); // 2..4 kept
+    for (let i = 5; i < 7; i++) await interactions.record(row("growing", { window: 5, data: { i } }));
+    assert.deepEqual(await recentOf(), [6, 5, 4, 3, 2], "the two new rows fill the larger window; none of the three overwritten");
+    await interactions.record(row("growing", { window: 5, data: { i: 7 } }));
+    assert.deepEqual(await recentOf(), [7, 6, 5, 4, 3]);
+  });
+
   test("concurrent writers are grouped into few statements", async () => {
     let statements = 0;
     const counting = { ...store.connection, query: (sql: string, params?: unknown[]) => (statements++, store.connection.query(sql, params)) };

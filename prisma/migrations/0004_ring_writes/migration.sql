@@ -9,3 +9,8 @@ ALTER TABLE "interactions" ADD COLUMN "expiresHour" INTEGER NOT NULL
 DROP INDEX "interactions_expiresAt_idx";
 CREATE INDEX "interactions_expiresHour_idx" ON "interactions"("expiresHour");
 ALTER TABLE "interactions" SET (fillfactor = 50);
+
+-- The window each ring is shaped for (slots seq % window). A write whose
+-- window differs (the policy changed it) has the ring reshaped first; rings
+-- written before this column existed are reshaped on their next write.
+ALTER TABLE "interaction_windows" ADD COLUMN "window" INTEGER;
