@@ -84,9 +84,11 @@ export async function streamExport(core: Core, target: Target, signals: { region
     first = false;
   }
   await write("}}");
-  res.end();
-
+  // Completed before the response ends: a client that asks for the request's
+  // status as soon as its download finishes must see it completed. (If this
+  // fails, the connection closes on an unfinished document.)
   await finishRequest(core, request, "completed", core.now(), { format: EXPORT_FORMAT });
+  res.end();
 }
 
 /** A value as JSON; an (async) iterable as a JSON array written item by item. */
