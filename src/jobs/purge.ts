@@ -65,7 +65,7 @@ const EXPIRED_SQL = `
 WITH gone AS (
   DELETE FROM interactions
   WHERE ctid = ANY (ARRAY(SELECT ctid FROM interactions
-                          WHERE "expiresHour" <= (floor(extract(epoch FROM ($1::timestamptz AT TIME ZONE 'UTC')) / 3600))::integer
+                          WHERE "expiresHour" <= date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC')
                             AND "expiresAt" <= $1
                           LIMIT $2))
     AND "expiresAt" <= $1
