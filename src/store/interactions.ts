@@ -258,9 +258,14 @@ async function retried<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Each ring once, with the window the batch statement gives it (the largest among its rows). */
 function ringsOf(rows: NewInteraction[]): Ring[] {
   const rings = new Map<string, Ring>();
-  for (const r of rows) rings.set(`${r.subjectId}\u0000${r.purpose}`, { subjectId: r.subjectId, purpose: r.purpose, window: r.window });
+  for (const r of rows) {
+    const key = `${r.subjectId}\u0000${r.purpose}`;
+    const window = Math.max(r.window, rings.get(key)?.window ?? 0);
+    rings.set(key, { subjectId: r.subjectId, purpose: r.purpose, window });
+  }
   return [...rings.values()];
 }
 
