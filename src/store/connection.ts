@@ -77,7 +77,9 @@ export interface Connection {
   /**
    * One statement on any connection. A `name` makes it a prepared statement
    * (parsed once per connection, then planned generically: worth it for hot,
-   * complex statements whose every plan is a good one).
+   * complex statements whose every plan is a good one). Not inside
+   * `transaction()` on PGlite: a named statement waits for PGlite's
+   * transaction lock, which that transaction holds.
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<Row[]>;
   /**

@@ -18,14 +18,15 @@
  * (the policy changed it) waits while the ring is reshaped (reshape.ts), then
  * is written.
  *
- * On PostgreSQL the statement is prepared once per connection: parsing and
- * planning it cost about as much as running it. A prepared statement soon runs
- * a generic plan, made without the parameters and often while the tables are
- * still empty, so the statement is written to have no plan that scans a whole
- * table: lookups are per-row subqueries, heads and rows meet in a sort instead
- * of a join, and nothing re-reads a CTE per row. (The first version let the
- * generic plan hash-join the whole interactions table on every batch and ran
- * at a third of today's speed once rings were full.)
+ * The statement is prepared once per connection (on PGlite too, see
+ * pglite-statements.ts): parsing and planning it cost about as much as
+ * running it. A prepared statement soon runs a generic plan, made without the
+ * parameters and often while the tables are still empty, so the statement is
+ * written to have no plan that scans a whole table: lookups are per-row
+ * subqueries, heads and rows meet in a sort instead of a join, and nothing
+ * re-reads a CTE per row. (The first version let the generic plan hash-join
+ * the whole interactions table on every batch and ran at a third of today's
+ * speed once rings were full.)
  */
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
@@ -135,7 +136,7 @@ written AS (
 SELECT ord, head IS NULL AS reshape FROM sequenced
 `;
 
-/** Deadlocks and serialization failures are safe to retry: the whole batch rolled back. */
+/** Deadlocks and serialization failures: the whole statement or transaction rolled back. */
 const RETRYABLE = new Set(["40P01", "40001"]);
 
 export interface InteractionStore {
@@ -247,7 +248,7 @@ function columnsOf(rows: Queued[], indexes: number[]): unknown[][] {
   return columns;
 }
 
-/** Deadlocks and serialization failures roll the whole statement back: run it again. */
+/** Runs a statement or transaction again (up to 3 times) after a RETRYABLE failure. */
 async function retried<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {

@@ -5,8 +5,10 @@ import request from "supertest";
 import { saveChoice } from "../../src/store/consents.ts";
 import { createInteractionStore, type NewInteraction } from "../../src/store/interactions.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { createTestApp } from "../support/app.ts";
+import { createTestApp, type TestApp } from "../support/app.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { testPolicy } from "../support/policy.ts";
+import { persistentDatabase } from "../jobs/persistent-database.ts";
 
 const DAY = 86_400_000;
 
@@ -63,6 +65,29 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(await recentOf(), [10, 9]);
     const slots = await store.connection.query<{ slot: number }>(`SELECT slot FROM interactions WHERE "subjectId" = 'shrinking' ORDER BY slot`);
     assert.deepEqual(slots.map((s) => s.slot), [0, 1], "the survivors sit in the new window's slots");
+  });
+
+  test("a new policy with a smaller window: the user's next play keeps their newest plays, over HTTP", async () => {
+    const db = await persistentDatabase();
+    const as = { "x-user": "listener", "x-region": "US-CA" }; // opt-out: plays are recorded without a grant
+    const play = (t: TestApp, itemId: string) => request(t.app).post("/api/plays").set(as).send({ itemId }).expect(201);
+    try {
+      const before = await createTestApp(db.option);
+      for (let i = 0; i < 5; i++) await play(before, `trk-${i}`);
+      await before.gate.close();
+      const base = testPolicy() as { purposes: Record<string, Record<string, unknown>> };
+      const purposes = { ...base.purposes, personalization: { ...base.purposes["personalization"], window: 2 } };
+      const after = await createTestApp(db.option, { policies: testPolicy({ version: "test-2", purposes }) });
+      try {
+        await play(after, "trk-5");
+        const recommendations = await request(after.app).get("/api/recommendations").set(as).expect(200);
+        assert.deepEqual(recommendations.body.map((r: { data: { itemId: string } }) => r.data.itemId), ["trk-5", "trk-4"]);
+      } finally {
+        await after.gate.close();
+      }
+    } finally {
+      await db.cleanup();
+    }
   });
 
   test("a window made larger keeps every row it held and fills up before overwriting", async () => {
