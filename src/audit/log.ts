@@ -11,6 +11,7 @@
  */
 import { ConsentgateError } from "../errors.ts";
 import type { Connection } from "../store/connection.ts";
+import { UNSTORABLE_TEXT, unstorableJson } from "../store/storable.ts";
 import type { AuditEntry, ComplianceLog, VerifyResult } from "./events.ts";
 import { GENESIS, hashTemplate } from "./hash.ts";
 import { type ChainHead, verifyChain } from "./verify.ts";
@@ -121,6 +122,6 @@ export function createComplianceLog(connection: Connection, options: ComplianceL
  */
 function plain(details: Record<string, unknown>): Record<string, unknown> {
   const json = JSON.stringify(details);
-  if (json.includes("\\u0000")) throw new ConsentgateError("invalid_body", "compliance log details cannot contain the NUL character");
+  if (unstorableJson(json)) throw new ConsentgateError("invalid_body", `compliance log details: ${UNSTORABLE_TEXT}`);
   return JSON.parse(json) as Record<string, unknown>;
 }

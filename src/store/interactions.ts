@@ -31,6 +31,7 @@
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import { reshapeRings, type Ring } from "./reshape.ts";
+import { UNSTORABLE_TEXT, unstorableJson, unstorableText } from "./storable.ts";
 import { ConsentgateError } from "../errors.ts";
 
 export interface NewInteraction {
@@ -164,9 +165,8 @@ export function createInteractionStore(connection: Connection, options: Interact
   return {
     async record(row) {
       const json = JSON.stringify(row.data);
-      // PostgreSQL's jsonb cannot hold U+0000; one such row would fail its whole batch.
-      if (json.includes("\\u0000")) {
-        throw new ConsentgateError("invalid_body", "text fields cannot contain the NUL character (U+0000)", { purpose: row.purpose });
+      if (unstorableJson(json) || unstorableText(row.subjectId)) {
+        throw new ConsentgateError("invalid_body", UNSTORABLE_TEXT, { purpose: row.purpose });
       }
       await commit.add({ ...row, json });
     },

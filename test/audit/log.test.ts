@@ -83,11 +83,12 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     assert.deepEqual(await log.verify(region), { ok: true, entries: 60 });
   });
 
-  test("details are stored as plain JSON and must not hold NUL", async () => {
+  test("details are stored as plain JSON and must not hold NUL or a lone surrogate", async () => {
     const region = freshRegion();
     const entry = await log.append({ region, event: "report.daily", details: { when: new Date("2026-01-01T00:00:00Z"), skip: undefined, list: [1, undefined] } });
     assert.deepEqual(entry.details, { when: "2026-01-01T00:00:00.000Z", list: [1, null] });
     await assert.rejects(log.append({ region, event: "report.daily", details: { text: "a\u0000b" } }), /NUL/);
+    await assert.rejects(log.append({ region, event: "report.daily", details: { text: "a\ud800b" } }), /unpaired surrogate/);
     assert.deepEqual(await log.verify(region), { ok: true, entries: 1 });
   });
 

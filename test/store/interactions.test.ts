@@ -129,12 +129,24 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     }
   });
 
-  test("a row jsonb cannot hold is refused alone, before it can fail its batch", async () => {
+  test("a row PostgreSQL cannot hold is refused alone, before it can fail its batch", async () => {
     const interactions = createInteractionStore(store.connection);
-    const outcomes = await Promise.allSettled([interactions.record(row("nul-ok")), interactions.record(row("nul-bad", { data: { itemId: "a\u0000b" } }))]);
-    assert.equal(outcomes[0].status, "fulfilled");
-    assert.equal(outcomes[1].status, "rejected");
-    assert.equal(await count("nul-ok"), 1);
+    const outcomes = await Promise.allSettled([
+      interactions.record(row("unstorable-ok")),
+      interactions.record(row("unstorable-nul", { data: { itemId: "a\u0000b" } })),
+      interactions.record(row("unstorable-surrogate", { data: { itemId: "a\ud800b" } })),
+      interactions.record(row("unstorable-low-surrogate", { data: { note: ["x", "\udc00"] } })),
+      interactions.record(row("unstorable-subject\u0000")),
+      // Text that only looks like those escapes once encoded is fine.
+      interactions.record(row("unstorable-lookalike", { data: { itemId: "a\\u0000b\\ud800", emoji: "\ud83c\udfb5" } })),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ["fulfilled", "rejected", "rejected", "rejected", "rejected", "fulfilled"]);
+    for (const refused of outcomes.slice(1, 5)) {
+      assert.equal((refused as PromiseRejectedResult).reason.code, "invalid_body");
+    }
+    assert.equal(await count("unstorable-ok"), 1);
+    const [stored] = await store.connection.prisma.interaction.findMany({ where: { subjectId: "unstorable-lookalike" } });
+    assert.deepEqual(stored?.data, { itemId: "a\\u0000b\\ud800", emoji: "\ud83c\udfb5" });
   });
 
   test("a write decided under a consent that was withdrawn before it committed is refused", async () => {
