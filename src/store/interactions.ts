@@ -29,10 +29,12 @@
  * running it. A prepared statement soon runs a generic plan, made without the
  * parameters and often while the tables are still empty, so the statement is
  * written to have no plan that scans a whole table: lookups are per-row
- * subqueries, heads and rows meet in a sort instead of a join, and nothing
- * re-reads a CTE per row. (The first version let the generic plan hash-join
- * the whole interactions table on every batch and ran at a third of today's
- * speed once rings were full.)
+ * subqueries, the only join is between the batch's rows and its heads (a few
+ * hundred rows at most, whatever plan joins them), and nothing re-reads a
+ * CTE per row. (The first version let the generic plan hash-join the whole
+ * interactions table on every batch and ran at a third of today's speed once
+ * rings were full.) Rows are numbered within their ring by the caller rather
+ * than by window functions, which sorted every wide row of the batch.
  */
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
@@ -86,68 +88,57 @@ export function toInteraction(row: {
 
 const BATCH_SQL = `
 WITH input AS (
+  -- k and n: the row's place in its ring's rows in this batch (1..n), numbered
+  -- by the caller, so that no wide row needs a sort here.
   SELECT subject, purpose, win, kind, data, to_timestamp(created / 1000) AS created, to_timestamp(expires / 1000) AS expires,
-         receipt, source, basis, version, to_timestamp(decided / 1000) AS decided, ord, region
+         receipt, source, basis, version, to_timestamp(decided / 1000) AS decided, ord, region, k, n
   FROM json_to_recordset($1::json)
     AS t(subject text, purpose text, win int, kind text, data jsonb, created float8, expires float8,
-         receipt uuid, source text, basis text, version text, decided float8, ord int, region text)
+         receipt uuid, source text, basis text, version text, decided float8, ord int, region text, k int, n int)
 ),
-checked AS (
-  -- Still allowed: the consent that let the row in stands and no erasure came
-  -- after its decision. The lookups are subqueries that OFFSET 0 keeps per
-  -- row, so the generic plan of the prepared statement cannot turn them into
-  -- scans of whole tables.
-  SELECT i.*, coalesce((SELECT CASE WHEN i.receipt IS NULL THEN c.granted ELSE c.granted AND c."receiptId" = i.receipt END
-                  FROM consent_state c WHERE c."subjectId" = i.subject AND c.purpose = i.purpose OFFSET 0),
-                 i.receipt IS NULL)
-    AND NOT EXISTS (SELECT 1 FROM privacy_requests r
-                    WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided OFFSET 0) AS ok
-  FROM input i
-),
-admitted AS (SELECT * FROM checked WHERE ok),
-counts AS (
-  SELECT subject, purpose, max(win) AS win, count(*)::bigint AS n FROM admitted GROUP BY subject, purpose
+refused AS (
+  -- No longer allowed: the consent that let the row in was withdrawn or
+  -- replaced, or an erasure came after its decision. The lookups are
+  -- subqueries that OFFSET 0 keeps per row, so the generic plan of the
+  -- prepared statement cannot turn them into scans of whole tables.
+  SELECT ord FROM input i
+  WHERE NOT coalesce((SELECT CASE WHEN i.receipt IS NULL THEN c.granted ELSE c.granted AND c."receiptId" = i.receipt END
+                      FROM consent_state c WHERE c."subjectId" = i.subject AND c.purpose = i.purpose OFFSET 0),
+                     i.receipt IS NULL)
+     OR EXISTS (SELECT 1 FROM privacy_requests r
+                WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided OFFSET 0)
 ),
 heads AS (
-  -- A head moves only if its ring has this window; a ring shaped by another
-  -- window (the policy changed it) is left alone, and its rows wait until
-  -- reshape.ts has reshaped it.
+  -- A batch with a refused row writes nothing (the caller sends the rest
+  -- again), so every ring's rows are numbered 1..n. A head moves only if its
+  -- ring has this window; a ring shaped by another window (the policy changed
+  -- it) is left alone, and its rows wait until reshape.ts has reshaped it.
   INSERT INTO interaction_windows ("subjectId", purpose, "nextSeq", "window")
-  SELECT subject, purpose, n, win FROM counts ORDER BY subject, purpose
+  SELECT subject, purpose, max(n), max(win) FROM input
+  WHERE NOT EXISTS (SELECT 1 FROM refused)
+  GROUP BY subject, purpose ORDER BY subject, purpose
   ON CONFLICT ("subjectId", purpose) DO UPDATE SET "nextSeq" = interaction_windows."nextSeq" + excluded."nextSeq"
     WHERE interaction_windows."window" = excluded."window"
   RETURNING "subjectId" AS subject, purpose, "nextSeq", "window"
 ),
-sequenced AS (
-  -- Each ring's new rows take the sequence numbers just below its head's new
-  -- nextSeq. Heads and rows meet in one sort by ring (a UNION ALL under window
-  -- functions) rather than a join, whose plan would depend on estimates.
-  SELECT * FROM (
-    SELECT u.*, max(next) OVER ring AS head, max(hwin) OVER ring AS ringwin,
-           max(next) OVER ring - count(ord) OVER ring + row_number() OVER (ring ORDER BY ord) - 1 AS seq
-    FROM (SELECT subject, purpose, kind, data, created, expires, receipt, source, basis, version, region, ord,
-                 NULL::bigint AS next, NULL::int AS hwin FROM admitted
-          UNION ALL
-          SELECT subject, purpose, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "nextSeq", "window" FROM heads) u
-    WINDOW ring AS (PARTITION BY subject, purpose)
-  ) r
-  WHERE ord IS NOT NULL
-),
 written AS (
+  -- Each ring's rows take the sequence numbers just below its head's new nextSeq.
   INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion", region)
-  SELECT subject, purpose, (seq % ringwin)::int, seq, kind, data, created, expires, receipt, source, basis, version, region
-  FROM sequenced WHERE head IS NOT NULL
+  SELECT i.subject, i.purpose, ((h."nextSeq" - i.n + i.k - 1) % h."window")::int, h."nextSeq" - i.n + i.k - 1,
+         kind, data, created, expires, receipt, source, basis, version, region
+  FROM input i JOIN heads h ON h.subject = i.subject AND h.purpose = i.purpose
   ON CONFLICT ("subjectId", purpose, slot) DO UPDATE SET
     seq = excluded.seq, kind = excluded.kind, data = excluded.data, "createdAt" = excluded."createdAt",
     "expiresAt" = excluded."expiresAt", "receiptId" = excluded."receiptId", source = excluded.source,
     "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
 )
--- Only the rows not written: refused, or waiting for their ring to be reshaped.
-SELECT ord, false AS reshape FROM checked WHERE NOT ok
+-- Usually nothing: the rows refused, else the rings waiting to be reshaped.
+SELECT ord, NULL::text AS subject, NULL::text AS purpose FROM refused
 UNION ALL
-SELECT ord, true FROM sequenced WHERE head IS NULL
+(SELECT NULL::int, subject, purpose FROM input WHERE NOT EXISTS (SELECT 1 FROM refused)
+ EXCEPT
+ SELECT NULL::int, subject, purpose FROM heads)
 `;
-
 /** Deadlocks and serialization failures: the whole statement or transaction rolled back. */
 const RETRYABLE = new Set(["40P01", "40001"]);
 
@@ -202,63 +193,100 @@ export function createInteractionStore(connection: Connection, options: Interact
 
 type Queued = NewInteraction & { json: string };
 
-/** One row of the batch statement's result: a row refused, or waiting for its ring to be reshaped. */
-type Outcome = { ord: number; reshape: boolean };
+/** One row of the batch statement's result: a row refused, or a ring waiting to be reshaped. */
+type Outcome = { ord: number | null; subject: string | null; purpose: string | null };
+
+const ringKey = (subjectId: string, purpose: string) => `${subjectId}\u0000${purpose}`;
 
 async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true | Error)[]> {
+  const refused = new Set<number>();
   // Rows a later row of the same batch would overwrite at once are applied
   // in order by keeping only the newest `window` per ring: one statement
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
-  const outcomes = await retried(() => connection.query<Outcome>(BATCH_SQL, batchOf(rows, keep), "consentgate_record_batch"));
-  const notWritten = new Set(outcomes.map((o) => o.ord));
-  const stored = new Set(keep.filter((i) => !notWritten.has(i)));
-  const waiting = outcomes.filter((o) => o.reshape).map((o) => o.ord);
+  const first = await writeAllowed(rows, keep, refused, (indexes) =>
+    retried(() => connection.query<Outcome>(BATCH_SQL, batchOf(rows, indexes), "consentgate_record_batch")),
+  );
+  const stored = new Set(first.written);
   // Rare (a window changed): reshape the rings and write their rows in one
   // transaction that holds the rings' heads, so no other write reshapes them
   // in between. Its failure fails only these rows: the others are committed.
   let reshapeFailure: unknown;
-  if (waiting.length > 0) {
+  if (first.waiting.length > 0) {
     try {
       const again = await retried(() =>
         connection.transaction(async (tx) => {
-          await reshapeRings(tx, ringsOf(waiting.map((i) => rows[i]!)));
-          return tx.query<Outcome>(BATCH_SQL, batchOf(rows, waiting));
+          await reshapeRings(tx, ringsOf(first.waiting.map((i) => rows[i]!)));
+          return writeAllowed(rows, first.waiting, refused, (indexes) => tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes)));
         }),
       );
-      const refused = new Set(again.map((o) => o.ord));
-      for (const i of waiting) if (!refused.has(i)) stored.add(i);
+      for (const i of again.written) stored.add(i);
     } catch (error) {
       reshapeFailure = error;
     }
   }
-  const ringKey = (r: NewInteraction) => `${r.subjectId}\u0000${r.purpose}`;
   // A row overwritten within its own batch counts as written (and displaced,
   // as if the rows had gone one by one) when its ring's newer rows were stored.
-  const storedRings = new Set([...stored].map((i) => ringKey(rows[i]!)));
+  const keyOf = (r: NewInteraction) => ringKey(r.subjectId, r.purpose);
+  const storedRings = new Set([...stored].map((i) => keyOf(rows[i]!)));
   const keptSet = new Set(keep);
-  const failedRings = new Set(reshapeFailure === undefined ? [] : waiting.map((i) => ringKey(rows[i]!)));
+  const failedRings = new Set(reshapeFailure === undefined ? [] : first.waiting.map((i) => keyOf(rows[i]!)));
   return rows.map((r, i) => {
-    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
-    if (failedRings.has(ringKey(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
+    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(keyOf(r)))) return true;
+    if (failedRings.has(keyOf(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
     return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
       purpose: r.purpose,
     });
   });
 }
 
-/** The batch statement's one parameter: the rows at `indexes` as a JSON array (times in epoch milliseconds). */
-function batchOf(rows: Queued[], indexes: number[]): [string] {
-  const parts: string[] = [];
-  for (const i of indexes) {
-    const r = rows[i]!;
-    parts.push(
-      `{"subject":${JSON.stringify(r.subjectId)},"purpose":${JSON.stringify(r.purpose)},"win":${r.window},"kind":${JSON.stringify(r.kind)},` +
-        `"data":${r.json},"created":${r.createdAt.getTime()},"expires":${r.expiresAt.getTime()},"receipt":${JSON.stringify(r.receiptId ?? null)},` +
-        `"source":${JSON.stringify(r.source)},"basis":${JSON.stringify(r.legalBasis)},"version":${JSON.stringify(r.policyVersion)},` +
-        `"decided":${r.decidedAt.getTime()},"ord":${i},"region":${JSON.stringify(r.region ?? null)}}`,
-    );
+/**
+ * Runs the batch statement for the rows at `indexes`. A batch with a refused
+ * row writes nothing, so it goes again without the rows refused (adding them
+ * to `refused`) until no row is: each round drops at least one row.
+ */
+async function writeAllowed(
+  rows: Queued[],
+  indexes: number[],
+  refused: Set<number>,
+  run: (indexes: number[]) => Promise<Outcome[]>,
+): Promise<{ written: number[]; waiting: number[] }> {
+  for (let pending = indexes; pending.length > 0; pending = pending.filter((i) => !refused.has(i))) {
+    const outcomes = await run(pending);
+    const newlyRefused = outcomes.flatMap((o) => (o.ord === null ? [] : [o.ord]));
+    if (newlyRefused.length > 0) {
+      for (const i of newlyRefused) refused.add(i);
+      continue;
+    }
+    const waitingRings = new Set(outcomes.map((o) => ringKey(o.subject!, o.purpose!)));
+    const waits = (i: number) => waitingRings.has(ringKey(rows[i]!.subjectId, rows[i]!.purpose));
+    return { written: pending.filter((i) => !waits(i)), waiting: pending.filter(waits) };
   }
+  return { written: [], waiting: [] };
+}
+
+/**
+ * The batch statement's one parameter: the rows at `indexes` as a JSON array,
+ * times in epoch milliseconds, each numbered k of n within its ring.
+ */
+function batchOf(rows: Queued[], indexes: number[]): [string] {
+  const perRing = new Map<string, number>();
+  const places = indexes.map((i) => {
+    const key = ringKey(rows[i]!.subjectId, rows[i]!.purpose);
+    const k = (perRing.get(key) ?? 0) + 1;
+    perRing.set(key, k);
+    return { key, k };
+  });
+  const parts = indexes.map((i, at) => {
+    const r = rows[i]!;
+    const { key, k } = places[at]!;
+    return (
+      `{"subject":${JSON.stringify(r.subjectId)},"purpose":${JSON.stringify(r.purpose)},"win":${r.window},"kind":${JSON.stringify(r.kind)},` +
+      `"data":${r.json},"created":${r.createdAt.getTime()},"expires":${r.expiresAt.getTime()},"receipt":${JSON.stringify(r.receiptId ?? null)},` +
+      `"source":${JSON.stringify(r.source)},"basis":${JSON.stringify(r.legalBasis)},"version":${JSON.stringify(r.policyVersion)},` +
+      `"decided":${r.decidedAt.getTime()},"ord":${i},"region":${JSON.stringify(r.region ?? null)},"k":${k},"n":${perRing.get(key)}}`
+    );
+  });
   return [`[${parts.join(",")}]`];
 }
 
@@ -277,7 +305,7 @@ async function retried<T>(run: () => Promise<T>): Promise<T> {
 function ringsOf(rows: NewInteraction[]): Ring[] {
   const rings = new Map<string, Ring>();
   for (const r of rows) {
-    const key = `${r.subjectId}\u0000${r.purpose}`;
+    const key = ringKey(r.subjectId, r.purpose);
     const window = Math.max(r.window, rings.get(key)?.window ?? 0);
     rings.set(key, { subjectId: r.subjectId, purpose: r.purpose, window });
   }
@@ -289,7 +317,7 @@ function newestPerWindow(rows: NewInteraction[]): number[] {
   const keep: number[] = [];
   for (let i = rows.length - 1; i >= 0; i--) {
     const r = rows[i]!;
-    const key = `${r.subjectId}\u0000${r.purpose}`;
+    const key = ringKey(r.subjectId, r.purpose);
     const n = seen.get(key) ?? 0;
     if (n < r.window) keep.push(i);
     seen.set(key, n + 1);

@@ -170,6 +170,33 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await assert.rejects(interactions.record(row("erased", { decidedAt })), /erased/);
     assert.equal(await count("erased"), 0);
   });
+
+  test("refused rows in a batch leave the others written, numbered in their rings without gaps", async () => {
+    const interactions = createInteractionStore(store.connection);
+    const receivedAt = new Date();
+    await store.connection.prisma.privacyRequest.create({
+      data: { id: randomUUID(), subjectId: "mixed", type: "erasure", status: "completed", region: "EU", receivedAt, dueAt: new Date(Date.now() + DAY) },
+    });
+    const at = (ms: number) => new Date(receivedAt.getTime() + ms);
+    const write = (subjectId: string, itemId: string, decidedAt: Date) => interactions.record(row(subjectId, { data: { itemId }, decidedAt }));
+    // One batch: in the same ring, rows decided before the erasure (refused) between rows decided after it.
+    const outcomes = await Promise.allSettled([
+      write("mixed", "before-1", at(-2000)),
+      write("mixed", "after-1", at(1000)),
+      write("bystander", "b-1", at(0)),
+      write("mixed", "before-2", at(-1000)),
+      write("mixed", "after-2", at(2000)),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ["rejected", "fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    assert.match(String((outcomes[0] as PromiseRejectedResult).reason), /erased/);
+    const stored = await store.connection.query<{ itemId: string; seq: string; slot: number }>(
+      `SELECT data->>'itemId' AS "itemId", seq::text, slot FROM interactions WHERE "subjectId" = 'mixed' ORDER BY seq`,
+    );
+    assert.deepEqual(stored, [{ itemId: "after-1", seq: "0", slot: 0 }, { itemId: "after-2", seq: "1", slot: 1 }]);
+    const [head] = await store.connection.query<{ nextSeq: string }>(`SELECT "nextSeq"::text AS "nextSeq" FROM interaction_windows WHERE "subjectId" = 'mixed'`);
+    assert.equal(head?.nextSeq, "2");
+    assert.equal(await count("bystander"), 1);
+  });
 });
 
 describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
