@@ -219,6 +219,24 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
     }
   });
 
+  test("a play whose text PostgreSQL cannot store is a 400 for its sender alone", async () => {
+    const db = await testDatabase();
+    const t = await createTestApp(db.option);
+    try {
+      const ca = { "x-user": "lone", "x-region": "US-CA" };
+      const send = (json: string) => request(t.app).post("/api/plays").set(ca).set("content-type", "application/json").send(json);
+      const [bad, nul, good] = await Promise.all([send('{"itemId":"a\\ud800"}'), send('{"itemId":"a\\u0000"}'), send('{"itemId":"fine"}')]);
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, "invalid_body");
+      assert.equal(nul.status, 400);
+      assert.equal(good.status, 201);
+      assert.deepEqual(await t.gate.store.interactions.countByPurpose("lone"), { personalization: 1 });
+    } finally {
+      await t.gate.close();
+      await db.drop();
+    }
+  });
+
   test("two instances writing for the same subject keep the bound", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
     const db = await testDatabase();
     const a = await createTestApp(db.option);
