@@ -13,16 +13,18 @@
  * statement re-checks, inside the database, that the consent which let each
  * row in still stands (same receipt, not withdrawn) and that no erasure was
  * received after the row's decision, so a write racing a withdrawal or an
- * erasure never resurrects data; such rows are refused, not claimed. Each
+ * erasure never resurrects data; such rows are refused, not claimed (a batch
+ * holding one writes nothing and goes again without it, so every ring's new
+ * rows take consecutive sequence numbers). Each
  * head records the window its ring is shaped for; a row whose window differs
  * (the policy changed it) waits while the ring is reshaped (reshape.ts), then
  * is written.
  *
  * A batch travels as one parameter, a JSON document of its rows with times in
- * epoch milliseconds, and the statement answers only with the rows it did not
- * write. Per-column arrays (pg escapes each element with regular expressions)
- * and a result row per write cost Node about a quarter more per write, and
- * Node's share is half of a batch's time.
+ * epoch milliseconds, and the statement answers only with what it did not
+ * write (usually nothing). Per-column arrays (pg escapes each element with
+ * regular expressions) and a result row per write cost Node about a quarter
+ * more per write, and Node's share is half of a batch's time.
  *
  * The statement is prepared once per connection (on PGlite too, see
  * pglite-statements.ts): parsing and planning it cost about as much as
