@@ -59,6 +59,21 @@ let rawSlot = 0;
 
 const RAW_COLUMNS = `"subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion"`;
 
+/** Rows as one JSON document (times in epoch milliseconds), each with a fresh slot; read back by RAW_DOCUMENT_ROWS. */
+function rawDocument(rows: NewInteraction[]): string {
+  const first = rawSlot;
+  rawSlot += rows.length;
+  return JSON.stringify(
+    rows.map((r, k) => ({
+      subject: r.subjectId, purpose: r.purpose, slot: first + k, kind: r.kind, data: r.data, created: r.createdAt.getTime(),
+      expires: r.expiresAt.getTime(), source: r.source, basis: r.legalBasis, version: r.policyVersion,
+    })),
+  );
+}
+
+const RAW_DOCUMENT_ROWS = `json_to_recordset($1::json)
+  AS t(subject text, purpose text, slot int, kind text, data jsonb, created float8, expires float8, source text, basis text, version text)`;
+
 /**
  * Two ways to send a multi-row INSERT, both prepared as record()'s statement
  * is. The baseline is whichever is faster in the run: one array per column
@@ -80,18 +95,11 @@ const RAW_INSERTS = {
     );
   },
   json(connection: Connection, rows: NewInteraction[]) {
-    const first = rawSlot;
-    rawSlot += rows.length;
-    const document = rows.map((r, k) => ({
-      subject: r.subjectId, purpose: r.purpose, slot: first + k, kind: r.kind, data: r.data, created: r.createdAt.getTime(),
-      expires: r.expiresAt.getTime(), source: r.source, basis: r.legalBasis, version: r.policyVersion,
-    }));
     return connection.query(
       `INSERT INTO raw_interactions (${RAW_COLUMNS})
        SELECT subject, purpose, slot, slot, kind, data, to_timestamp(created / 1000), to_timestamp(expires / 1000), NULL, source, basis, version
-       FROM json_to_recordset($1::json)
-         AS t(subject text, purpose text, slot int, kind text, data jsonb, created float8, expires float8, source text, basis text, version text)`,
-      [JSON.stringify(document)],
+       FROM ${RAW_DOCUMENT_ROWS}`,
+      [rawDocument(rows)],
       "bench_raw_json",
     );
   },
@@ -108,17 +116,8 @@ type RawInsert = (typeof RAW_INSERTS)[keyof typeof RAW_INSERTS];
  * ring row is a counter, upserted as record() upserts its heads.
  */
 function rawInsertWithRingCounter(connection: Connection, rows: NewInteraction[]) {
-  const first = rawSlot;
-  rawSlot += rows.length;
-  const document = rows.map((r, k) => ({
-    subject: r.subjectId, purpose: r.purpose, slot: first + k, kind: r.kind, data: r.data, created: r.createdAt.getTime(),
-    expires: r.expiresAt.getTime(), source: r.source, basis: r.legalBasis, version: r.policyVersion,
-  }));
   return connection.query(
-    `WITH t AS (
-       SELECT * FROM json_to_recordset($1::json)
-         AS t(subject text, purpose text, slot int, kind text, data jsonb, created float8, expires float8, source text, basis text, version text)
-     ),
+    `WITH t AS (SELECT * FROM ${RAW_DOCUMENT_ROWS}),
      counted AS (
        INSERT INTO raw_windows ("subjectId", purpose, "nextSeq", "window")
        SELECT subject, purpose, count(*), 0 FROM t GROUP BY subject, purpose ORDER BY subject, purpose
@@ -126,7 +125,7 @@ function rawInsertWithRingCounter(connection: Connection, rows: NewInteraction[]
      )
      INSERT INTO raw_interactions (${RAW_COLUMNS})
      SELECT subject, purpose, slot, slot, kind, data, to_timestamp(created / 1000), to_timestamp(expires / 1000), NULL, source, basis, version FROM t`,
-    [JSON.stringify(document)],
+    [rawDocument(rows)],
     "bench_raw_ring_counter",
   );
 }
