@@ -135,12 +135,13 @@ written AS (
     "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
 )
 -- Usually nothing: the rows refused, else the rings waiting to be reshaped.
-SELECT ord, NULL::text AS subject, NULL::text AS purpose FROM refused
+SELECT ord, NULL::text AS "subjectId", NULL::text AS purpose FROM refused
 UNION ALL
 (SELECT NULL::int, subject, purpose FROM input WHERE NOT EXISTS (SELECT 1 FROM refused)
  EXCEPT
  SELECT NULL::int, subject, purpose FROM heads)
 `;
+
 /** Deadlocks and serialization failures: the whole statement or transaction rolled back. */
 const RETRYABLE = new Set(["40P01", "40001"]);
 
@@ -196,9 +197,9 @@ export function createInteractionStore(connection: Connection, options: Interact
 type Queued = NewInteraction & { json: string };
 
 /** One row of the batch statement's result: a row refused, or a ring waiting to be reshaped. */
-type Outcome = { ord: number | null; subject: string | null; purpose: string | null };
+type Outcome = { ord: number; subjectId: null; purpose: null } | { ord: null; subjectId: string; purpose: string };
 
-const ringKey = (subjectId: string, purpose: string) => `${subjectId}\u0000${purpose}`;
+const ringKey = (r: { subjectId: string; purpose: string }) => `${r.subjectId}\u0000${r.purpose}`;
 
 async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true | Error)[]> {
   const refused = new Set<number>();
@@ -229,13 +230,12 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   }
   // A row overwritten within its own batch counts as written (and displaced,
   // as if the rows had gone one by one) when its ring's newer rows were stored.
-  const keyOf = (r: NewInteraction) => ringKey(r.subjectId, r.purpose);
-  const storedRings = new Set([...stored].map((i) => keyOf(rows[i]!)));
+  const storedRings = new Set([...stored].map((i) => ringKey(rows[i]!)));
   const keptSet = new Set(keep);
-  const failedRings = new Set(reshapeFailure === undefined ? [] : first.waiting.map((i) => keyOf(rows[i]!)));
+  const failedRings = new Set(reshapeFailure === undefined ? [] : first.waiting.map((i) => ringKey(rows[i]!)));
   return rows.map((r, i) => {
-    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(keyOf(r)))) return true;
-    if (failedRings.has(keyOf(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
+    if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
+    if (failedRings.has(ringKey(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
     return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
       purpose: r.purpose,
     });
@@ -260,8 +260,8 @@ async function writeAllowed(
       for (const i of newlyRefused) refused.add(i);
       continue;
     }
-    const waitingRings = new Set(outcomes.map((o) => ringKey(o.subject!, o.purpose!)));
-    const waits = (i: number) => waitingRings.has(ringKey(rows[i]!.subjectId, rows[i]!.purpose));
+    const waitingRings = new Set(outcomes.flatMap((o) => (o.ord === null ? [ringKey(o)] : [])));
+    const waits = (i: number) => waitingRings.has(ringKey(rows[i]!));
     return { written: pending.filter((i) => !waits(i)), waiting: pending.filter(waits) };
   }
   return { written: [], waiting: [] };
@@ -274,7 +274,7 @@ async function writeAllowed(
 function batchOf(rows: Queued[], indexes: number[]): [string] {
   const perRing = new Map<string, number>();
   const places = indexes.map((i) => {
-    const key = ringKey(rows[i]!.subjectId, rows[i]!.purpose);
+    const key = ringKey(rows[i]!);
     const k = (perRing.get(key) ?? 0) + 1;
     perRing.set(key, k);
     return { key, k };
@@ -307,7 +307,7 @@ async function retried<T>(run: () => Promise<T>): Promise<T> {
 function ringsOf(rows: NewInteraction[]): Ring[] {
   const rings = new Map<string, Ring>();
   for (const r of rows) {
-    const key = ringKey(r.subjectId, r.purpose);
+    const key = ringKey(r);
     const window = Math.max(r.window, rings.get(key)?.window ?? 0);
     rings.set(key, { subjectId: r.subjectId, purpose: r.purpose, window });
   }
@@ -319,7 +319,7 @@ function newestPerWindow(rows: NewInteraction[]): number[] {
   const keep: number[] = [];
   for (let i = rows.length - 1; i >= 0; i--) {
     const r = rows[i]!;
-    const key = ringKey(r.subjectId, r.purpose);
+    const key = ringKey(r);
     const n = seen.get(key) ?? 0;
     if (n < r.window) keep.push(i);
     seen.set(key, n + 1);
