@@ -5,7 +5,7 @@ import request from "supertest";
 import { saveChoice } from "../../src/store/consents.ts";
 import { createInteractionStore, type NewInteraction } from "../../src/store/interactions.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { createTestApp, type TestApp } from "../support/app.ts";
+import { createTestApp, type TestApp, withTestApp } from "../support/app.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { persistentDatabase } from "../jobs/persistent-database.ts";
@@ -201,9 +201,7 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
 describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("200 concurrent writes for one subject leave exactly `window` rows, each with provenance", async () => {
-    const db = await testDatabase();
-    const t = await createTestApp(db.option);
-    try {
+    await withTestApp({}, async (t) => {
       const ca = { "x-user": "busy", "x-region": "US-CA" };
       const statuses = await Promise.all(
         Array.from({ length: 200 }, (_, i) => request(t.app).post("/api/plays").set(ca).send({ itemId: `t${i}` }).then((r) => r.status)),
@@ -213,16 +211,11 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
       const recent = (await request(t.app).get("/api/recommendations").set(ca).expect(200)).body;
       assert.equal(recent.length, 5);
       for (const r of recent) assert.deepEqual(r.provenance, { source: "region-default", receiptId: null, legalBasis: "consent", policyVersion: "test-1" });
-    } finally {
-      await t.gate.close();
-      await db.drop();
-    }
+    });
   });
 
   test("a play whose text PostgreSQL cannot store is a 400 for its sender alone", async () => {
-    const db = await testDatabase();
-    const t = await createTestApp(db.option);
-    try {
+    await withTestApp({}, async (t) => {
       const ca = { "x-user": "lone", "x-region": "US-CA" };
       const send = (json: string) => request(t.app).post("/api/plays").set(ca).set("content-type", "application/json").send(json);
       const [bad, nul, good] = await Promise.all([send('{"itemId":"a\\ud800"}'), send('{"itemId":"a\\u0000"}'), send('{"itemId":"fine"}')]);
@@ -231,10 +224,7 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
       assert.equal(nul.status, 400);
       assert.equal(good.status, 201);
       assert.deepEqual(await t.gate.store.interactions.countByPurpose("lone"), { personalization: 1 });
-    } finally {
-      await t.gate.close();
-      await db.drop();
-    }
+    });
   });
 
   test("two instances writing for the same subject keep the bound", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
@@ -253,10 +243,8 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
   });
 
   test("expired rows are never read, even before the purge job runs", async () => {
-    const db = await testDatabase();
     let now = new Date("2026-11-28T12:00:00Z");
-    const t = await createTestApp(db.option, { now: () => now });
-    try {
+    await withTestApp({ now: () => now }, async (t) => {
       const ca = { "x-user": "clock", "x-region": "US-CA" };
       await request(t.app).post("/api/plays").set(ca).send({ itemId: "old" }).expect(201);
       const [stored] = await t.gate.store.interactions.forSubject("clock");
@@ -265,21 +253,13 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
       assert.deepEqual((await request(t.app).get("/api/recommendations").set(ca).expect(200)).body, []);
       assert.deepEqual(await t.gate.store.interactions.forSubject("clock"), []);
       assert.deepEqual(await t.gate.store.interactions.countByPurpose("clock"), { personalization: 1 }, "still held until the purge");
-    } finally {
-      await t.gate.close();
-      await db.drop();
-    }
+    });
   });
 
   test("recent() returns nothing for a purpose not allowed now", async () => {
-    const db = await testDatabase();
-    const u = await createTestApp(db.option);
-    try {
+    await withTestApp({}, async (u) => {
       await request(u.app).post("/api/plays").set({ "x-user": "ca", "x-region": "US-CA" }).send({ itemId: "x" }).expect(201);
       assert.deepEqual((await request(u.app).get("/api/recommendations").set({ "x-user": "ca", "x-region": "DE" }).expect(200)).body, []);
-    } finally {
-      await u.gate.close();
-      await db.drop();
-    }
+    });
   });
 });

@@ -5,6 +5,7 @@
  */
 import express, { type Express, type RequestHandler } from "express";
 import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
+import { testDatabase } from "./database.ts";
 import { testPolicy } from "./policy.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
@@ -14,6 +15,21 @@ export interface TestApp {
   gate: Consentgate;
   /** Bodies the handlers received, by route. */
   seen: { path: string; body: unknown }[];
+}
+
+/** Runs `test` against a test app on a fresh test database, then closes the gate and drops the database. */
+export async function withTestApp(options: Partial<ConsentgateOptions>, test: (t: TestApp) => Promise<void>): Promise<void> {
+  const db = await testDatabase();
+  try {
+    const t = await createTestApp(db.option, options);
+    try {
+      await test(t);
+    } finally {
+      await t.gate.close();
+    }
+  } finally {
+    await db.drop();
+  }
 }
 
 export async function createTestApp(database: string, options: Partial<ConsentgateOptions> = {}): Promise<TestApp> {
