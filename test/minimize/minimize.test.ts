@@ -343,6 +343,43 @@ describe("compileMinimizer: rules", () => {
       assert.equal(ip("::ffff:cb00:714d"), "203.0.113.0");
     });
 
+    describe("an IPv6 address that carries a client's IPv4 address is stored as that IPv4 address, masked by the IPv4 rule", () => {
+      const cases: [string, string][] = [
+        ["6to4 2002::/16 (IPv4 in bits 16-47, which a 48-bit IPv6 mask would keep whole)", "2002:cb00:714d:1::5"],
+        ["Teredo 2001:0::/32 (client IPv4 inverted in the last 32 bits)", "2001:0:4136:e378:8000:63bf:34ff:8eb2"],
+        ["NAT64 64:ff9b::/96", "64:ff9b::203.0.113.77"],
+        ["IPv4-translated ::ffff:0:0:0/96", "::ffff:0:203.0.113.77"],
+        ["IPv4-compatible ::/96", "::203.0.113.77"],
+        ["IPv4-mapped, written in hex", "::ffff:cb00:714d"],
+      ];
+      for (const [form, address] of cases) {
+        test(form, () => {
+          assert.equal(ip(address), "203.0.113.0");
+          assert.equal(ip(address, 16), "203.0.0.0");
+          assert.equal(ip(address, 32), "203.0.113.77", "32 bits keep the IPv4 address, as for a plain IPv4 one");
+          assert.equal(ip(address.toUpperCase()), "203.0.113.0");
+        });
+      }
+
+      test("Teredo's server address and port are not the client: only the inverted last 32 bits count", () => {
+        // RFC 4380's example: server 65.54.227.120, client 192.0.2.45 behind port 40000.
+        assert.equal(ip("2001:0000:4136:e378:8000:63bf:3fff:fdd2", 32), "192.0.2.45");
+        assert.equal(ip("2001:0000:4136:e378:8000:63bf:3fff:fdd2"), "192.0.2.0");
+      });
+
+      test("the local-use NAT64 prefix 64:ff9b:1::/48 keeps no more than its 48 bits, wherever the network put the IPv4 address", () => {
+        assert.equal(ip("64:ff9b:1:cb00:714d::", 32), "64:ff9b:1::");
+        assert.equal(ip("64:ff9b:1:cb00:714d::", 16), "64:ff9b::");
+      });
+
+      test("the loopback, the unspecified address and documentation addresses are not IPv4 carriers", () => {
+        assert.equal(ip("::1"), "::");
+        assert.equal(ip("::"), "::");
+        assert.equal(ip("2001:db8:cb00:714d::1"), "2001:db8:cb00::");
+        assert.equal(ip("2003:cb00:714d::1"), "2003:cb00:714d::", "only 2002::/16 is 6to4");
+      });
+    });
+
     test("refuses what is not an address", () => {
       for (const value of ["not-an-ip", "203.0.113", "203.0.113.256", "0x7f.0.0.1", "010.0.0.1", " 203.0.113.77", "203.0.113.77/24", "", 3405803853, { ip: "203.0.113.77" }]) {
         throwsInvalid(() => ip(value), "f", /expected an IPv4 or IPv6 address/);
