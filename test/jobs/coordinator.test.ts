@@ -89,15 +89,24 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
 
   test("a live runner renews its lease, so a long run is never taken over", async () => {
     const job = freshJob();
-    const [a, b] = [instance(0, { clock: () => new Date() }), instance(1, { clock: () => new Date() })];
-    const now = new Date();
-    assert.equal(await a.claim(job, now, 150), true);
-    await sleep(400);
-    assert.equal(await b.claim(job, now, 150), false, "renewed every 50 ms, so still a's");
-    assert.equal(await b.claim(job, new Date(now.getTime() + 1), 150), false);
-    await a.finish(job, now);
-    assert.equal(await b.claim(job, new Date(now.getTime() + 1), 150), true);
-    await b.finish(job, new Date(now.getTime() + 1));
+    // The lease is short so that renewals come often; the lease times follow a
+    // clock of the test's own, so only the renewal itself (an event: the
+    // row's expiry moves) decides the outcome, never how fast this machine is.
+    const start = new Date("2026-06-01T00:00:00.000Z");
+    let now = start;
+    const [a, b] = [instance(0, { clock: () => now }), instance(1, { clock: () => now })];
+    const at = (ms: number) => new Date(start.getTime() + ms);
+    const expiry = async () => (await stores[0]!.connection.query<{ expiresAt: Date }>(`SELECT "expiresAt" FROM job_leases WHERE job = $1`, [job]))[0]!.expiresAt.getTime();
+    assert.equal(await a.claim(job, start, 150), true);
+    assert.equal(await expiry(), at(150).getTime());
+    now = at(100);
+    await until(async () => (await expiry()) === at(250).getTime(), "a never renewed its lease");
+    now = at(200); // past the first expiry, within the renewed one
+    assert.equal(await b.claim(job, start, 150), false, "renewed, so still a's");
+    assert.equal(await b.claim(job, at(1), 150), false, "and the job's next fire waits for it");
+    await a.finish(job, start);
+    assert.equal(await b.claim(job, at(1), 150), true);
+    await b.finish(job, at(1));
   });
 
   test("close() waits for the runs that hold leases, and lease history older than a week is deleted", async () => {
@@ -117,3 +126,12 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     assert.deepEqual((await leases(job)).map((r) => r.holder), ["instance-1"], "the week-old finished lease is gone");
   });
 });
+
+/** Polls `done` until it holds; the deadline is only a safety net for a test that would otherwise hang. */
+async function until(done: () => Promise<boolean>, message: string, safetyMs = 10_000): Promise<void> {
+  const deadline = Date.now() + safetyMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) assert.fail(message);
+    await sleep(10);
+  }
+}
