@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
 import pg from "pg";
 import { createConsentgate, isConsentgateError } from "../../src/index.ts";
@@ -15,13 +14,11 @@ const EVERY_SECOND = "* * * * * *";
 describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("jobs: true runs the jobs on their schedules; close() stops them", async () => {
     const db = await testDatabase();
-    const t = await createTestApp(db.option, { jobs: true, schedules: { purge: EVERY_SECOND, deadlines: EVERY_SECOND } });
+    const purges = jobsDone("purge");
+    const t = await createTestApp(db.option, { jobs: true, schedules: { purge: EVERY_SECOND, deadlines: EVERY_SECOND }, logger: purges.logger });
     try {
-      let ran = 0;
-      for (const started = Date.now(); ran < 2 && Date.now() - started < 5000; await sleep(100)) {
-        ran = eventsOf(await logOf(t.app, "EU"), "purge.ran").length;
-      }
-      assert.ok(ran >= 2, `purge ran ${ran} times in 5 s`);
+      await purges.reached(2);
+      assert.ok(eventsOf(await logOf(t.app, "EU"), "purge.ran").length >= 2, "each scheduled run is in the compliance log");
     } finally {
       await t.gate.close();
       await db.drop();
@@ -30,9 +27,11 @@ describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("with two instances on one database, each fire runs once", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
     const db = await testDatabase();
-    const options = { jobs: true, schedules: { purge: EVERY_SECOND } };
+    // Both instances report to one counter: wait for two runs, wherever they were elected.
+    const purges = jobsDone("purge");
+    const options = { jobs: true, schedules: { purge: EVERY_SECOND }, logger: purges.logger };
     const [a, b] = [await createTestApp(db.option, options), await createTestApp(db.option, options)];
-    await sleep(3500);
+    await purges.reached(2);
     await Promise.all([a.gate.close(), b.gate.close()]);
     const client = new pg.Client({ connectionString: db.option });
     await client.connect();
@@ -102,3 +101,32 @@ describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     }
   });
 });
+
+/**
+ * A logger that counts the runs of a job ("consentgate: <job> done"), so a
+ * test waits for runs to happen instead of for time to pass. The deadline of
+ * reached() is only a safety net for a test that would otherwise hang.
+ */
+function jobsDone(job: string) {
+  let count = 0;
+  const waiting: { n: number; resolve(): void }[] = [];
+  const info = (_obj: unknown, message?: string) => {
+    if (message !== `consentgate: ${job} done`) return;
+    count++;
+    for (const w of waiting.filter((w) => count >= w.n)) w.resolve();
+  };
+  const logger = { debug() {}, info, warn() {}, error() {} };
+  const reached = async (n: number, safetyMs = 60_000) => {
+    if (count >= n) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => waiting.push({ n, resolve })),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${job} ran ${count} of ${n} times`)), safetyMs))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { logger, reached };
+}
