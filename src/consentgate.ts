@@ -85,7 +85,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     blockedWrites: createBlockedWrites(),
     requests: createRequests(store.connection),
     dataSources: createDataSources(),
-    audit: createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, now: () => core.now() }),
+    audit: createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
     logger,
     now: opts.now ?? (() => new Date()),
     subjectOf: opts.subject ?? (() => undefined),

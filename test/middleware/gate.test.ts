@@ -75,6 +75,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const res = await request(t.app).post("/api/plays").set({ "x-user": user, "x-region": "ZZ" }).send(play);
     assert.equal(res.status, 403);
     assert.equal(res.body.error.region, "EU");
+    assert.equal(t.seen.length, 0, "the handler never ran");
   });
 
   test("GPC opts out of a sale/share purpose in US-CA, even over an earlier opt-in", async () => {
@@ -85,6 +86,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(blocked.body.error.code, "consent_required");
     await grant("advertising", true, { "x-region": "US-CA" }).expect(200);
     await request(t.app).post("/api/ads/click").set({ ...ca, "sec-gpc": "1" }).send({ itemId: "ad" }).expect(403);
+    assert.equal(t.seen.length, 1, "only the first click reached the handler");
     // GPC does not touch purposes that are not a sale or share.
     await request(t.app).post("/api/plays").set({ ...ca, "sec-gpc": "1" }).send(play).expect(201);
   });
@@ -94,6 +96,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const offline = await grant("advertising", true, { "x-region": "US-CA" }, { overrideGpc: true }).expect(200);
     assert.equal(offline.body.overrideGpc, false);
     await request(t.app).post("/api/ads/click").set({ ...ca, "sec-gpc": "1" }).send({ itemId: "ad" }).expect(403);
+    assert.equal(t.seen.length, 0, "the handler never ran");
     const confirmed = await grant("advertising", true, { "x-region": "US-CA", "sec-gpc": "1" }, { overrideGpc: true }).expect(200);
     assert.equal(confirmed.body.overrideGpc, true);
     assert.equal(confirmed.body.gpc, true);
@@ -106,6 +109,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await grant("analytics", false, { "x-region": "FR" }).expect(200);
     const res = await request(t.app).post("/api/stats").set(eu).send({ itemId: "a" });
     assert.equal(res.status, 403);
+    assert.equal(t.seen.length, 1, "the write after the objection never reached the handler");
     assert.equal(await held("analytics"), 0, "the objection erased what the purpose held");
   });
 
@@ -163,6 +167,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const large = await send(JSON.stringify({ itemId: "x".repeat(20_000) }));
     assert.equal(large.status, 413);
     assert.equal(large.body.error.code, "payload_too_large");
+    assert.equal(t.seen.length, 0, "no refused body reached the handler");
     assert.equal(await held("personalization"), 0);
   });
 
@@ -179,6 +184,7 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("anonymous writes meet the region default; rights routes need a subject", async () => {
     await request(t.app).post("/api/plays").set({ "x-region": "DE" }).send(play).expect(403);
+    assert.equal(t.seen.length, 0, "the handler never ran");
     const res = await request(t.app).get("/privacy/consents");
     assert.equal(res.status, 401);
     assert.equal(res.body.error.code, "unauthenticated");
