@@ -12,7 +12,12 @@ export type KeyUse = "signature" | "pseudonym" | "field-hash";
 export interface Keyring {
   /** HMAC-SHA256 of the canonical JSON of `record`, hex. */
   sign(record: object): string;
-  /** Constant-time check of a signature made by `sign`. */
+  /**
+   * Constant-time check of a signature made by `sign`: exactly the text `sign`
+   * gives (64 lower-case hex digits), nothing else that decodes to the same
+   * bytes. (Decoding first would accept upper case, and Node's hex decoder
+   * ignores a trailing odd digit and stops at the first non-hex character.)
+   */
   verify(record: object, signature: string): boolean;
   /** A stable pseudonym for a subject id: same id, same pseudonym; not reversible without the secret. */
   pseudonym(subjectId: string): string;
@@ -27,8 +32,9 @@ export function createKeyring(secret: string): Keyring {
   return {
     sign,
     verify(record, signature) {
-      const expected = Buffer.from(sign(record), "hex");
-      const given = Buffer.from(signature, "hex");
+      if (typeof signature !== "string") return false;
+      const expected = Buffer.from(sign(record), "utf8");
+      const given = Buffer.from(signature, "utf8");
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
     pseudonym: (subjectId) => createHmac("sha256", keys.pseudonym).update(subjectId).digest("hex").slice(0, 32),
