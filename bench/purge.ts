@@ -56,7 +56,8 @@ export async function benchPurge(): Promise<void> {
   try {
     const { connection } = store;
     const policy = await loadPolicy(policyFile);
-    const audit = createComplianceLog(connection, { pseudonym: createKeyring("bench-secret-bench-secret-bench-secret").pseudonym, now: () => new Date() });
+    const keyring = createKeyring("bench-secret-bench-secret-bench-secret");
+    const audit = createComplianceLog(connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
     const interactions = createInteractionStore(connection);
 
     const load = performance.now();

@@ -3,6 +3,8 @@
  * only by a keyed pseudonym and never hold payloads: details are counts,
  * purposes, request ids, statuses and dates.
  */
+import type { Prisma } from "../generated/prisma/client.ts";
+
 export const AUDIT_EVENTS = [
   "consent.changed",
   "write.blocked",
@@ -39,7 +41,7 @@ export interface AuditEntry {
   subject: string | null;
   details: Record<string, unknown>;
   prevHash: string;
-  /** sha256(prevHash + canonical JSON of every other field), hex. */
+  /** HMAC-SHA256 under the chain key of prevHash + canonical JSON of every other field, hex (plain SHA-256 in chains written before it was keyed). */
   hash: string;
 }
 
@@ -52,6 +54,12 @@ export interface ComplianceLog {
    * inside an open interactive transaction on PGlite (it would wait for it).
    */
   append(entry: AuditEntryInput): Promise<AuditEntry>;
+  /**
+   * The same append as one statement of a caller's `prisma.$transaction([...])`
+   * batch: the entry commits with the change it records, or neither does.
+   * Place it last: it holds the region's head row until the transaction ends.
+   */
+  appendStatement(entry: AuditEntryInput): Prisma.PrismaPromise<unknown>;
   /** The region's entries in chain order, read page by page. */
   entries(region: string): AsyncIterable<AuditEntry>;
   /** Recomputes the region's chain from its first kept entry to its head. */

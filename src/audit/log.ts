@@ -7,31 +7,43 @@
  * upsert returns. Concurrent appends for a region, from any instance, queue on
  * the head row's lock and each continues from the one before: no fork, no
  * gap, no retry, no advisory lock, and no interactive transaction (which
- * would stall every other query on PGlite's single connection).
+ * would stall every other query on PGlite's single connection). Being one
+ * statement, it can also join a caller's transaction (`appendStatement`), so
+ * that a change and the entry recording it commit together or not at all.
+ *
+ * The hash is an HMAC computed by PostgreSQL's sha256() from the two padded
+ * keys (hash.ts). Those travel as statement parameters: a server set to log
+ * statements with their parameters writes them into its log, which must then
+ * be guarded like the secret.
  */
 import { ConsentgateError } from "../errors.ts";
 import type { Connection } from "../store/connection.ts";
 import { UNSTORABLE_TEXT, unstorableJson } from "../store/storable.ts";
-import type { AuditEntry, ComplianceLog, VerifyResult } from "./events.ts";
-import { GENESIS, hashTemplate } from "./hash.ts";
+import type { AuditEntry, AuditEntryInput, ComplianceLog, VerifyResult } from "./events.ts";
+import { GENESIS, hashTemplate, hmacPads } from "./hash.ts";
 import { type ChainHead, verifyChain } from "./verify.ts";
 
 export interface ComplianceLogOptions {
   /** The keyed pseudonym that stands for a subject (keyring.pseudonym). */
   pseudonym(subjectId: string): string;
+  /** The key entries are hashed with (keyring.key("log-chain")). */
+  chainKey: Buffer;
   now(): Date;
   /** Entries per query when reading a chain. Default 500. */
   pageSize?: number;
 }
 
+/** HMAC-SHA256 of `text` (a SQL expression) under the pads in $10 (inner) and $11 (outer), hex. */
+const hmac = (text: string) => `encode(sha256(decode($11::text, 'hex') || sha256(decode($10::text, 'hex') || convert_to(${text}, 'UTF8'))), 'hex')`;
+
 const APPEND_SQL = `
 WITH head AS (
   INSERT INTO compliance_log_heads AS h (region, seq, hash, "prevHash")
-  VALUES ($1, 1, encode(sha256(convert_to($6::text || $7::text || $6::text || $8::text || '1' || $9::text, 'UTF8')), 'hex'), $6::text)
+  VALUES ($1, 1, ${hmac(`$6::text || $7::text || $6::text || $8::text || '1' || $9::text`)}, $6::text)
   ON CONFLICT (region) DO UPDATE SET
     seq = h.seq + 1,
     "prevHash" = h.hash,
-    hash = encode(sha256(convert_to(h.hash || $7::text || h.hash || $8::text || (h.seq + 1)::text || $9::text, 'UTF8')), 'hex')
+    hash = ${hmac(`h.hash || $7::text || h.hash || $8::text || (h.seq + 1)::text || $9::text`)}
   RETURNING seq, hash, "prevHash"
 )
 INSERT INTO compliance_log (region, seq, at, event, subject, details, "prevHash", hash)
@@ -66,6 +78,17 @@ const toEntry = (row: Row): AuditEntry => ({
 
 export function createComplianceLog(connection: Connection, options: ComplianceLogOptions): ComplianceLog {
   const pageSize = options.pageSize ?? 500;
+  const pads = hmacPads(options.chainKey);
+
+  /** The entry as it will be stored but for seq, prevHash and hash, and the append statement's parameters. */
+  const prepare = (input: AuditEntryInput) => {
+    const details = plain(input.details ?? {});
+    const at = options.now().toISOString();
+    const subject = input.subjectId === undefined ? null : options.pseudonym(input.subjectId);
+    const cut = hashTemplate({ region: input.region, at, event: input.event, subject, details });
+    const params = [input.region, at, input.event, subject, JSON.stringify(details), GENESIS, cut.before, cut.between, cut.after, pads.inner, pads.outer];
+    return { entry: { region: input.region, at, event: input.event, subject, details }, params };
+  };
 
   async function* read(region: string, throughSeq: number): AsyncGenerator<AuditEntry> {
     for (let after = 0; ; ) {
@@ -87,15 +110,12 @@ export function createComplianceLog(connection: Connection, options: ComplianceL
 
   return {
     async append(input) {
-      const details = plain(input.details ?? {});
-      const at = options.now().toISOString();
-      const subject = input.subjectId === undefined ? null : options.pseudonym(input.subjectId);
-      const cut = hashTemplate({ region: input.region, at, event: input.event, subject, details });
-      const [row] = await connection.query<{ seq: string; prevHash: string; hash: string }>(APPEND_SQL, [
-        input.region, at, input.event, subject, JSON.stringify(details), GENESIS, cut.before, cut.between, cut.after,
-      ]);
-      return { region: input.region, seq: Number(row!.seq), at, event: input.event, subject, details, prevHash: row!.prevHash, hash: row!.hash };
+      const { entry, params } = prepare(input);
+      const [row] = await connection.query<{ seq: string; prevHash: string; hash: string }>(APPEND_SQL, params);
+      return { ...entry, seq: Number(row!.seq), prevHash: row!.prevHash, hash: row!.hash };
     },
+
+    appendStatement: (input) => connection.prisma.$queryRawUnsafe(APPEND_SQL, ...prepare(input).params),
 
     entries: (region) => read(region, Number.MAX_SAFE_INTEGER),
 
@@ -103,7 +123,7 @@ export function createComplianceLog(connection: Connection, options: ComplianceL
       let previous: VerifyResult | undefined;
       for (let attempt = 0; attempt < 3; attempt++) {
         const head = await readHead(region);
-        const result = await verifyChain(read(region, head?.seq ?? Number.MAX_SAFE_INTEGER), head);
+        const result = await verifyChain(read(region, head?.seq ?? Number.MAX_SAFE_INTEGER), head, options.chainKey);
         if (result.ok) return result;
         // The retention job may have trimmed the start while we read, which looks like a gap: read again.
         const first = await firstSeq(region);

@@ -4,10 +4,16 @@
  * where the region's head row says it ends (so entries cut off the end are
  * caught too); and it must start either at the genesis or at an entry that a
  * `log.checkpoint` later in the chain vouches for (the retention job trims
- * old entries only after writing one).
+ * old entries only after writing one), with the very prevHash the checkpoint
+ * recorded.
+ *
+ * Entries are keyed (HMAC under the chain key). A plain SHA-256 entry, as
+ * written before the chain was keyed, is accepted only while no keyed entry
+ * came before it: rewriting a keyed entry as a plain one, and the chain after
+ * it, is caught at that entry.
  */
 import type { AuditEntry, VerifyResult } from "./events.ts";
-import { GENESIS, entryHash } from "./hash.ts";
+import { GENESIS, entryHash, legacyEntryHash } from "./hash.ts";
 
 export interface ChainHead {
   seq: number;
@@ -21,9 +27,10 @@ export interface Checkpoint {
 }
 
 /** `entries` in seq order, read no further than `head` (appends made while verifying are not this check's business). */
-export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: ChainHead | undefined): Promise<VerifyResult> {
+export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: ChainHead | undefined, chainKey: Buffer): Promise<VerifyResult> {
   let first: AuditEntry | undefined;
   let previous: AuditEntry | undefined;
+  let keyed = false;
   let count = 0;
   const anchors: Checkpoint[] = [];
   const broken = (brokenAt: number, reason: string): VerifyResult => ({ ok: false, brokenAt, reason });
@@ -36,7 +43,9 @@ export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: Chai
       if (entry.seq !== previous.seq + 1) return broken(previous.seq + 1, missing(previous.seq + 1, entry.seq - 1));
       if (entry.prevHash !== previous.hash) return broken(entry.seq, `entry ${entry.seq} does not continue from entry ${previous.seq} (prevHash differs from its hash)`);
     }
-    if (entryHash(entry) !== entry.hash) return broken(entry.seq, `entry ${entry.seq} was changed (its content no longer matches its hash)`);
+    if (entryHash(entry, chainKey) === entry.hash) keyed = true;
+    else if (legacyEntryHash(entry) !== entry.hash) return broken(entry.seq, `entry ${entry.seq} was changed (its content no longer matches its hash)`);
+    else if (keyed) return broken(entry.seq, `entry ${entry.seq} was rewritten (an unkeyed hash after keyed entries)`);
     if (entry.event === "log.checkpoint") anchors.push(entry.details as unknown as Checkpoint);
     previous = entry;
     count++;

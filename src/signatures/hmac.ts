@@ -1,13 +1,14 @@
 /**
  * Keyed hashing with the gate's secret: signatures on receipts and
- * certificates, and the pseudonyms that stand for subjects in logs.
+ * certificates, the pseudonyms that stand for subjects in logs, and the
+ * compliance log's hash chain.
  * Each use gets its own derived key, so a pseudonym can never be replayed
  * as a signature or the other way round.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
 
-export type KeyUse = "signature" | "pseudonym" | "field-hash";
+export type KeyUse = "signature" | "pseudonym" | "field-hash" | "log-chain";
 
 export interface Keyring {
   /** HMAC-SHA256 of the canonical JSON of `record`, hex. */
@@ -27,7 +28,12 @@ export interface Keyring {
 
 export function createKeyring(secret: string): Keyring {
   const derive = (use: KeyUse) => createHmac("sha256", secret).update(`consentgate:${use}`).digest();
-  const keys: Record<KeyUse, Buffer> = { signature: derive("signature"), pseudonym: derive("pseudonym"), "field-hash": derive("field-hash") };
+  const keys: Record<KeyUse, Buffer> = {
+    signature: derive("signature"),
+    pseudonym: derive("pseudonym"),
+    "field-hash": derive("field-hash"),
+    "log-chain": derive("log-chain"),
+  };
   const sign = (record: object) => createHmac("sha256", keys.signature).update(canonicalJson(record)).digest("hex");
   return {
     sign,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import request from "supertest";
+import { canonicalJson } from "../../src/signatures/canonical-json.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { openStore } from "../../src/store/store.ts";
 import { createTestApp, TEST_SECRET, type TestApp } from "../support/app.ts";
@@ -158,6 +160,40 @@ describe(`the DPO's compliance endpoints on ${onPostgres ? "PostgreSQL" : "PGlit
     for (const region of ["EU", "OTHER"]) {
       const res = await request(t.app).get(`/privacy/admin/compliance/${region}/verify`).set(DPO).expect(200);
       assert.deepEqual(res.body, { ok: true, entries: (await logOf(t.app, region)).length }, region);
+    }
+  });
+});
+
+describe(`the compliance log against someone who can write to its database, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  test("an entry rewritten with the chain after it recomputed fails verification at that entry", { skip: !onPostgres && "needs a second connection to the gate's database" }, async () => {
+    const db = await testDatabase();
+    const t = await createTestApp(db.option);
+    try {
+      const eu = { "x-region": "DE" };
+      await request(t.app).put("/privacy/consents/advertising").set({ ...eu, "x-user": "forged-1" }).send({ granted: false }).expect(200);
+      await request(t.app).put("/privacy/consents/advertising").set({ ...eu, "x-user": "forged-2" }).send({ granted: false }).expect(200);
+      const entries = await logOf(t.app, "EU");
+      const target = entries.at(-2)!.seq;
+      assert.equal(entries[target - 1]!.details["granted"], false);
+      const client = new pg.Client({ connectionString: db.option });
+      await client.connect();
+      try {
+        // Turn the withdrawal into a grant, then relink every later entry and the head with plain SHA-256.
+        let prevHash = entries[target - 2]!.hash;
+        for (const { hash: _old, ...entry } of entries.slice(target - 1)) {
+          const changed = { ...entry, prevHash, details: entry.seq === target ? { ...entry.details, granted: true } : entry.details };
+          prevHash = createHash("sha256").update(changed.prevHash + canonicalJson(changed)).digest("hex");
+          await client.query(`UPDATE compliance_log SET details = $3::jsonb, "prevHash" = $4, hash = $5 WHERE region = $1 AND seq = $2`, ["EU", entry.seq, JSON.stringify(changed.details), changed.prevHash, prevHash]);
+          await client.query(`UPDATE compliance_log_heads SET hash = $3, "prevHash" = $4 WHERE region = $1 AND seq = $2`, ["EU", entry.seq, prevHash, changed.prevHash]);
+        }
+        const res = await request(t.app).get("/privacy/admin/compliance/EU/verify").set(DPO).expect(200);
+        assert.deepEqual(res.body, { ok: false, brokenAt: target, reason: `entry ${target} was rewritten (an unkeyed hash after keyed entries)` });
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await t.gate.close();
+      await db.drop();
     }
   });
 });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { AuditEntry, ComplianceLog } from "../../src/audit/events.ts";
-import { GENESIS, entryHash } from "../../src/audit/hash.ts";
+import { GENESIS, type HashedFields, entryHash, legacyEntryHash } from "../../src/audit/hash.ts";
 import { createComplianceLog } from "../../src/audit/log.ts";
 import { trimLog } from "../../src/audit/trim.ts";
 import { canonicalJson } from "../../src/signatures/canonical-json.ts";
@@ -17,13 +17,14 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   let log: ComplianceLog;
   let clock = new Date("2026-03-01T10:00:00.000Z");
   const keyring = createKeyring(TEST_SECRET);
+  const chainKey = keyring.key("log-chain");
   let n = 0;
   // Every test writes chains of its own regions, so one database serves the whole file.
   const freshRegion = () => `R${++n}`;
   before(async () => {
     db = await testDatabase();
     store = await openStore(db.database);
-    log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, now: () => clock, pageSize: 3 });
+    log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
   });
   after(async () => {
     await store.close();
@@ -42,8 +43,23 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     }
   };
   const sql = (text: string, params: unknown[]) => store.connection.query(text, params);
+  /**
+   * What someone with write access to the database can do: change entry
+   * `from`, then recompute every hash from there to the head with `hash`
+   * (any function they can compute), so that every link holds.
+   */
+  const rewriteFrom = async (region: string, from: number, change: (entry: HashedFields) => HashedFields, hash: (entry: HashedFields) => string) => {
+    let prevHash = "";
+    for (const { hash: _old, ...entry } of await read(region)) {
+      if (entry.seq < from) continue;
+      const changed = entry.seq === from ? change(entry) : { ...entry, prevHash };
+      prevHash = hash(changed);
+      await sql(`UPDATE compliance_log SET details = $3::jsonb, "prevHash" = $4, hash = $5 WHERE region = $1 AND seq = $2`, [region, entry.seq, JSON.stringify(changed.details), changed.prevHash, prevHash]);
+      await sql(`UPDATE compliance_log_heads SET hash = $3, "prevHash" = $4 WHERE region = $1 AND seq = $2`, [region, entry.seq, prevHash, changed.prevHash]);
+    }
+  };
 
-  test("each entry stores seq, prevHash and sha256(prevHash + canonical JSON of the entry), from the genesis on", async () => {
+  test("each entry stores seq, prevHash and HMAC-SHA256(chain key, prevHash + canonical JSON of the entry), from the genesis on", async () => {
     const region = freshRegion();
     await chain(region);
     const entries = await read(region);
@@ -51,7 +67,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     assert.equal(entries[0]!.prevHash, GENESIS);
     for (const [i, entry] of entries.entries()) {
       const { hash, ...rest } = entry;
-      assert.equal(hash, createHash("sha256").update(rest.prevHash + canonicalJson(rest)).digest("hex"));
+      assert.equal(hash, createHmac("sha256", chainKey).update(rest.prevHash + canonicalJson(rest)).digest("hex"));
       if (i > 0) assert.equal(entry.prevHash, entries[i - 1]!.hash);
     }
     assert.equal(entries[0]!.subject, keyring.pseudonym("subject-1"));
@@ -71,7 +87,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     const region = freshRegion();
     // On PostgreSQL a second connection pool stands for a second instance.
     const other = onPostgres ? await openStore(db.database) : store;
-    const otherLog = createComplianceLog(other.connection, { pseudonym: keyring.pseudonym, now: () => clock });
+    const otherLog = createComplianceLog(other.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
     try {
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));
     } finally {
@@ -112,13 +128,20 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       assert.deepEqual(anonymous, { ok: false, brokenAt: 6, reason: "entry 6 was changed (its content no longer matches its hash)" });
     });
 
-    test("a changed entry whose own hash was recomputed breaks the link to the next one", async () => {
+    test("a changed entry whose own hash was recomputed (with the key) breaks the link to the next one", async () => {
       const result = await tampered(async (region) => {
         await sql(`UPDATE compliance_log SET details = '{"granted": false}' WHERE region = $1 AND seq = 3`, [region]);
         const forged = (await read(region))[2]!;
-        await sql(`UPDATE compliance_log SET hash = $2 WHERE region = $1 AND seq = 3`, [region, entryHash(forged)]);
+        await sql(`UPDATE compliance_log SET hash = $2 WHERE region = $1 AND seq = 3`, [region, entryHash(forged, chainKey)]);
       });
       assert.deepEqual(result, { ok: false, brokenAt: 4, reason: "entry 4 does not continue from entry 3 (prevHash differs from its hash)" });
+    });
+
+    test("a changed entry with the whole chain after it and the head recomputed, as anyone can without the secret, fails at that entry", async () => {
+      const result = await tampered((region) => rewriteFrom(region, 3, (entry) => ({ ...entry, details: { ...entry.details, granted: true } }), legacyEntryHash));
+      assert.deepEqual(result, { ok: false, brokenAt: 3, reason: "entry 3 was rewritten (an unkeyed hash after keyed entries)" });
+      const fromTheStart = await tampered((region) => rewriteFrom(region, 1, (entry) => ({ ...entry, details: {} }), (entry) => createHmac("sha256", "guessed-key").update(entry.prevHash + canonicalJson(entry)).digest("hex")));
+      assert.deepEqual(fromTheStart, { ok: false, brokenAt: 1, reason: "entry 1 was changed (its content no longer matches its hash)" });
     });
 
     test("a deleted middle entry", async () => {
@@ -150,6 +173,47 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     test("every entry deleted", async () => {
       const result = await tampered((region) => sql(`DELETE FROM compliance_log WHERE region = $1`, [region]));
       assert.deepEqual(result, { ok: false, brokenAt: 7, reason: "the log is empty but its head says it ends at entry 7" });
+    });
+  });
+
+  describe("chains written before the hash was keyed", () => {
+    /** Entries as earlier versions appended them: plain SHA-256 links, head row included. */
+    const legacyChain = async (region: string, count: number) => {
+      let prevHash = GENESIS;
+      for (let seq = 1; seq <= count; seq++) {
+        const entry = { region, seq, at: clock.toISOString(), event: "consent.changed", subject: keyring.pseudonym(`old-${seq}`), details: { granted: true, n: seq }, prevHash };
+        const hash = legacyEntryHash(entry);
+        await sql(`INSERT INTO compliance_log (region, seq, at, event, subject, details, "prevHash", hash) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`, [
+          region, seq, entry.at, entry.event, entry.subject, JSON.stringify(entry.details), prevHash, hash,
+        ]);
+        await sql(
+          `INSERT INTO compliance_log_heads (region, seq, hash, "prevHash") VALUES ($1, $2, $3, $4) ON CONFLICT (region) DO UPDATE SET seq = $2, hash = $3, "prevHash" = $4`,
+          [region, seq, hash, prevHash],
+        );
+        prevHash = hash;
+      }
+    };
+
+    test("keep verifying, and go on keyed from the last unkeyed entry", async () => {
+      const region = freshRegion();
+      await legacyChain(region, 4);
+      assert.deepEqual(await log.verify(region), { ok: true, entries: 4 });
+      await log.append({ region, event: "purge.ran" });
+      await log.append({ region, event: "purge.ran" });
+      const entries = await read(region);
+      assert.equal(entries[4]!.prevHash, entries[3]!.hash, "the first keyed entry continues from the last unkeyed one");
+      assert.equal(entries[4]!.hash, entryHash(entries[4]!, chainKey));
+      assert.deepEqual(await log.verify(region), { ok: true, entries: 6 });
+      // An entry after a keyed one rewritten, and the rest of the chain relinked, without the key: caught there.
+      await rewriteFrom(region, 6, (entry) => ({ ...entry, details: { rows: 0 } }), legacyEntryHash);
+      assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 6, reason: "entry 6 was rewritten (an unkeyed hash after keyed entries)" });
+    });
+
+    test("an unkeyed entry is still caught when its content changes", async () => {
+      const region = freshRegion();
+      await legacyChain(region, 3);
+      await sql(`UPDATE compliance_log SET details = '{"granted": false}' WHERE region = $1 AND seq = 2`, [region]);
+      assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 2, reason: "entry 2 was changed (its content no longer matches its hash)" });
     });
   });
 
@@ -188,6 +252,18 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 7, reason: "entry 7 is missing and no checkpoint vouches for entry 8 as the start" });
     });
 
+    test("the first kept entry must continue from the very hash its checkpoint recorded", async () => {
+      const region = freshRegion();
+      clock = new Date("2024-01-01T00:00:00.000Z");
+      await chain(region);
+      clock = new Date("2025-06-01T00:00:00.000Z");
+      await log.append({ region, event: "purge.ran" });
+      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 7, from: 8 });
+      // Every link holds (even recomputed with the key), but entry 8 no longer starts where the checkpoint says.
+      await rewriteFrom(region, 8, (entry) => ({ ...entry, prevHash: "f".repeat(64) }), (entry) => entryHash(entry, chainKey));
+      assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 1, reason: "entries 1 to 7 are missing and no checkpoint vouches for entry 8 as the start" });
+    });
+
     test("a verify that races a trim reads again instead of reporting a gap", async () => {
       const region = freshRegion();
       clock = new Date("2020-01-01T00:00:00.000Z");
@@ -201,7 +277,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
         if (text.includes("seq > $2") && ++pages === 1) await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z"));
         return rows;
       } };
-      const racingLog = createComplianceLog(racing as typeof store.connection, { pseudonym: keyring.pseudonym, now: () => clock, pageSize: 3 });
+      const racingLog = createComplianceLog(racing as typeof store.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
       assert.deepEqual(await racingLog.verify(region), { ok: true, entries: 3 });
     });
   });

@@ -120,7 +120,8 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       if (text.includes("DELETE FROM interactions") && ++statements === 3) throw new Error("connection lost");
       return store.connection.query(text, params);
     } } as typeof store.connection;
-    const audit = createComplianceLog(store.connection, { pseudonym: createKeyring(TEST_SECRET).pseudonym, now: () => T0 });
+    const keyring = createKeyring(TEST_SECRET);
+    const audit = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => T0 });
     const deps = { connection: failing, policy: await loadPolicy(testPolicy()), audit, logger: silentLogger };
     await assert.rejects(purge(deps, { now: T0, batchSize: 1 }), /connection lost/);
     const logged: unknown[] = [];

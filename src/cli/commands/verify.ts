@@ -1,29 +1,30 @@
 /**
  * `consentgate verify <region>`: recomputes the region's compliance log hash
  * chain in the app's database. Exit 0 intact, 1 broken (with the entry and
- * the reason). Reads only; needs no secret (the chain's hashes are unkeyed).
+ * the reason). Reads only; needs the app's secret, which the chain is keyed with.
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createComplianceLog } from "../../audit/log.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
 import { openStore } from "../../store/store.ts";
-import type { Command } from "../command.ts";
+import { type Command, UsageError } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
 
 export const verify: Command = {
   usage: `<region> ${CONFIGURED_USAGE}`,
-  summary: "check a region's compliance log hash chain; exit 1 when it is broken",
+  summary: "check a region's compliance log hash chain; exit 1 when it is broken (needs CONSENTGATE_SECRET)",
   async run(args, io) {
     const { values, positionals } = parseArgs({ args: [...args], options: CONFIGURED_OPTIONS, allowPositionals: true });
+    const secret = process.env.CONSENTGATE_SECRET;
+    if (!secret) throw new UsageError("set CONSENTGATE_SECRET to the app's secret: the log's hash chain is keyed with it");
     const target = configured(values);
     const policy = await policyOrProblems(target.policies, io);
     if (!policy) return 1;
     const region = regionOf(policy, positionals);
     const store = await openStore(target.database);
     try {
-      // Verifying appends nothing, so the pseudonym key is never used.
-      const log = createComplianceLog(store.connection, { pseudonym: createKeyring(randomBytes(32).toString("hex")).pseudonym, now: () => new Date() });
+      const keyring = createKeyring(secret);
+      const log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
       const result = await log.verify(region);
       if (result.ok) {
         io.out(`${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`);
