@@ -25,7 +25,7 @@ describe(`the ip rule on stored plays, on ${onPostgres ? "PostgreSQL" : "PGlite"
       for (const [i, ip] of sent.entries()) {
         await request(t.app).post("/api/plays").set({ "x-user": `ip-${i}`, "x-region": "US-CA" }).send({ itemId: "trk", context: { ip } }).expect(201);
         const stored = await t.gate.store.interactions.forSubject(`ip-${i}`);
-        assert.deepEqual(stored.map((row) => row.data["context"]), [{ ip: "203.0.113.0" }], ip);
+        assert.deepEqual(stored.map((row) => (row.data as { context: unknown }).context), [{ ip: "203.0.113.0" }], ip);
       }
     });
   });
