@@ -81,4 +81,6 @@ export const REQUEST_STATUS: Record<RequestStatus, string> = {
   completed: "Done",
   partial: "Partly done; we keep trying",
   overdue: "Overdue",
+  aborted: "Download interrupted; download again for a copy",
+  failed: "Could not be completed; please try again",
 };

@@ -1,7 +1,8 @@
 /**
  * GET /export: everything held about the subject (GDPR Art. 15 and 20, CCPA
- * §1798.110), as one JSON document in a versioned shape, streamed: large
- * data sources are written item by item, never built as one string.
+ * §1798.110), as one JSON document in a versioned shape, streamed: consent
+ * history is read page by page and large data sources item by item, so
+ * neither is ever built as one string.
  *
  * Shape (consentgate-export/1):
  *   { format, generatedAt, subject, region, policyVersion, request,
@@ -10,29 +11,60 @@
  *     interactions: { [purpose]: Interaction[] },       // each with its provenance; purposes since removed included
  *     requests:     PrivacyRequest[],
  *     dataSources:  { [name]: any } }                   // iterables become arrays
+ *
+ * The request records how the download really ended: completed, aborted (the
+ * client went away before the end) or failed (with a stable reason only; the
+ * error itself goes to the host's logger, never into the request or the answer).
  */
-import { once } from "node:events";
 import type { Response } from "express";
 import type { Core } from "../core.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
-import { consentHistory } from "../store/consents.ts";
 import type { Interaction } from "../store/interactions.ts";
+import { consentEvents } from "./history.ts";
 import { receiptOf } from "./receipts.ts";
-import { finishRequest, receiveRequest } from "./requests.ts";
+import { type ReceivedRequest, finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";
 
 export const EXPORT_FORMAT = "consentgate-export/1";
 
+/** The client closed the connection before the document ended. */
+class DownloadAborted extends Error {}
+
+/** A registered data source threw while exporting; `cause` is for the logger only. */
+class DataSourceFailed extends Error {
+  constructor(readonly dataSource: string, cause: unknown) {
+    super(`data source "${dataSource}" failed to export`, { cause });
+  }
+}
+
+type Write = (chunk: string) => Promise<void>;
+
 export async function streamExport(core: Core, target: Target, signals: { region: string; gpc: boolean }, res: Response): Promise<void> {
+  const request = await receiveRequest(core, "export", target, signals.region);
+  const download = openDownload(res);
+  try {
+    await writeDocument(core, target, signals, request, res, download.write);
+    // A client that left after the last chunk did not get the whole document either.
+    if (download.closed()) throw new DownloadAborted();
+    // Completed before the response ends: a client that asks for the request's
+    // status as soon as its download finishes must see it completed.
+    await finishRequest(core, request, "completed", core.now(), { format: EXPORT_FORMAT });
+  } catch (error) {
+    await recordUnfinished(core, request, error);
+    // Before the first byte the router answers with an error body; after it, the connection is cut.
+    throw error;
+  }
+  res.end();
+}
+
+async function writeDocument(core: Core, target: Target, signals: { gpc: boolean }, request: ReceivedRequest, res: Response, write: Write): Promise<void> {
   const { policy } = core;
   const { subjectId } = target;
-  const request = await receiveRequest(core, "export", target, signals.region);
   const { id, receivedAt, dueAt, region } = request;
 
   // Everything that can fail before the first byte is read first, so a failure is still a clean error response.
-  const [choices, history, requests, interactions] = await Promise.all([
+  const [choices, requests, interactions] = await Promise.all([
     core.consents.choices(subjectId),
-    consentHistory(core.connection, subjectId),
     core.requests.forSubject(subjectId),
     core.interactions.forSubject(subjectId, { now: receivedAt }),
   ]);
@@ -40,9 +72,6 @@ export async function streamExport(core: Core, target: Target, signals: { region
   res.status(200);
   res.attachment(`consentgate-export-${receivedAt.toISOString().slice(0, 10)}.json`);
   res.type("application/json");
-  const write = async (chunk: string) => {
-    if (!res.write(chunk)) await once(res, "drain");
-  };
 
   const purposes = Object.fromEntries(
     effectiveDecisions(policy, { region, gpc: signals.gpc }, choices).map(({ purpose: p, decision }) => [
@@ -58,7 +87,6 @@ export async function streamExport(core: Core, target: Target, signals: { region
       },
     ]),
   );
-  const receipts = history.map(receiptOf);
   const head = {
     format: EXPORT_FORMAT,
     generatedAt: receivedAt.toISOString(),
@@ -67,39 +95,126 @@ export async function streamExport(core: Core, target: Target, signals: { region
     policyVersion: policy.version,
     request: { id, receivedAt: receivedAt.toISOString(), dueAt: dueAt.toISOString() },
     purposes,
-    consents: {
-      current: Object.fromEntries([...choices].map(([purpose, c]) => [purpose, { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() }])),
-      history: receipts,
-    },
   };
-  const headJson = JSON.stringify(head);
+  const current = Object.fromEntries([...choices].map(([purpose, c]) => [purpose, { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() }]));
+  await write(`${JSON.stringify(head).slice(0, -1)},"consents":{"current":${JSON.stringify(current)},"history":`);
+  await writeArray(mapped(consentEvents(core.connection, subjectId), (event) => receiptOf(core.keyring, event)), write);
+
   // Windows bound what is held per purpose, so one read holds it all.
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));
   for (const row of interactions) (byPurpose[row.purpose] ??= []).push(row);
-  await write(`${headJson.slice(0, -1)},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"dataSources":{`);
+  await write(`},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"dataSources":{`);
   let first = true;
   for (const source of core.dataSources.list()) {
     await write(`${first ? "" : ","}${JSON.stringify(source.name)}:`);
-    await writeValue(await source.export(subjectId), write);
+    await writeSource(source.name, () => source.export(subjectId), write);
     first = false;
   }
   await write("}}");
-  // Completed before the response ends: a client that asks for the request's
-  // status as soon as its download finishes must see it completed. (If this
-  // fails, the connection closes on an unfinished document.)
-  await finishRequest(core, request, "completed", core.now(), { format: EXPORT_FORMAT });
-  res.end();
 }
 
-/** A value as JSON; an (async) iterable as a JSON array written item by item. */
-async function writeValue(value: unknown, write: (chunk: string) => Promise<void>): Promise<void> {
+/**
+ * Writes that wait for a slow reader instead of buffering for it, and stop
+ * with DownloadAborted once the client has gone: nothing more is read from
+ * the store or the data sources for nobody.
+ */
+function openDownload(res: Response): { write: Write; closed: () => boolean } {
+  let gone = false;
+  res.once("close", () => {
+    gone = !res.writableFinished;
+  });
+  const closed = () => gone || res.destroyed;
+  const write: Write = async (chunk) => {
+    if (closed()) throw new DownloadAborted();
+    if (res.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off("drain", done);
+        res.off("close", done);
+        resolve();
+      };
+      res.on("drain", done);
+      res.on("close", done);
+    });
+    if (closed()) throw new DownloadAborted();
+  };
+  return { write, closed };
+}
+
+/** Records an export that did not complete, and hands the detail to the logger only. */
+async function recordUnfinished(core: Core, request: ReceivedRequest, error: unknown): Promise<void> {
+  const log = { requestId: request.id };
+  let status: "aborted" | "failed";
+  let details: { format: string; reason: string; dataSource?: string };
+  if (error instanceof DownloadAborted) {
+    status = "aborted";
+    details = { format: EXPORT_FORMAT, reason: "client_closed" };
+    core.logger.info(log, "consentgate: the client closed an export before it ended; the request is recorded as aborted");
+  } else if (error instanceof DataSourceFailed) {
+    status = "failed";
+    details = { format: EXPORT_FORMAT, reason: "data_source_failed", dataSource: error.dataSource };
+    core.logger.error({ ...log, err: error.cause, dataSource: error.dataSource }, "consentgate: a data source failed to export; the download was cut");
+  } else {
+    status = "failed";
+    details = { format: EXPORT_FORMAT, reason: "export_failed" };
+    core.logger.error({ ...log, err: error }, "consentgate: an export failed; the download was cut");
+  }
+  try {
+    await finishRequest(core, request, status, core.now(), details, { reason: details.reason });
+  } catch (finishError) {
+    core.logger.error({ ...log, err: finishError }, `consentgate: the ${status} export could not be recorded; it stays received`);
+  }
+}
+
+/** A data source's export as JSON; an (async) iterable as a JSON array, item by item. Its own errors become DataSourceFailed. */
+async function writeSource(name: string, exported: () => unknown, write: Write): Promise<void> {
+  let value: unknown;
+  try {
+    value = await exported();
+  } catch (error) {
+    throw new DataSourceFailed(name, error);
+  }
   const iterable = value !== null && typeof value === "object" && !Array.isArray(value) && (Symbol.asyncIterator in value || Symbol.iterator in value);
   if (!iterable) return write(JSON.stringify(value ?? null));
+  await writeArray(guarded(name, value as AsyncIterable<unknown> | Iterable<unknown>), write);
+}
+
+/** Items as a JSON array, one write each. Leaving early (the client left) closes the iterator, so a source can release its cursor. */
+async function writeArray(items: AsyncIterable<unknown>, write: Write): Promise<void> {
   await write("[");
   let first = true;
-  for await (const item of value as AsyncIterable<unknown>) {
+  for await (const item of items) {
     await write(`${first ? "" : ","}${JSON.stringify(item ?? null)}`);
     first = false;
   }
   await write("]");
+}
+
+async function* mapped<T, U>(items: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of items) yield map(item);
+}
+
+/** The source's items, with an error the source raises (not one raised while writing them) marked as its failure. */
+async function* guarded(name: string, items: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<unknown> {
+  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+  let done = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<unknown>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        done = true;
+        throw new DataSourceFailed(name, error);
+      }
+      if (step.done) {
+        done = true;
+        return;
+      }
+      yield step.value;
+    }
+  } finally {
+    // Stopped early by the consumer: let the source clean up; its errors here change nothing.
+    if (!done) await Promise.resolve(iterator.return?.()).catch(() => {});
+  }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
 import { addDuration } from "../policy/duration.ts";
 import { regionRules } from "../policy/region.ts";
-import type { RequestType } from "../store/requests.ts";
+import type { FinishedStatus, RequestType } from "../store/requests.ts";
 import type { Target } from "./subject.ts";
 
 export interface ReceivedRequest {
@@ -32,7 +32,7 @@ export async function receiveRequest(core: Core, type: RequestType, target: Targ
 export async function finishRequest(
   core: Core,
   request: Pick<ReceivedRequest, "id" | "type" | "subjectId" | "region">,
-  status: "completed" | "partial",
+  status: FinishedStatus,
   completedAt: Date,
   details: object,
   logged: Record<string, unknown> = {},

@@ -6,8 +6,15 @@ import type { Prisma } from "../generated/prisma/client.ts";
 import type { Connection } from "./connection.ts";
 
 export type RequestType = "export" | "erasure";
-/** received → completed, or partial (a data source failed; retried by the jobs), or overdue (past its deadline). */
-export type RequestStatus = "received" | "completed" | "partial" | "overdue";
+/**
+ * received → completed, or partial (a data source failed; retried by the jobs), or overdue (past its deadline).
+ * An export is answered while it is served, so it also ends as aborted (the client closed the download)
+ * or failed (a data source or the store failed mid-stream); either closes it, and a new download is a new request.
+ */
+export type RequestStatus = "received" | "completed" | "partial" | "overdue" | "aborted" | "failed";
+
+/** How a request can end; all but `partial` close it (set completedAt). */
+export type FinishedStatus = Extract<RequestStatus, "completed" | "partial" | "aborted" | "failed">;
 
 export interface PrivacyRequestView {
   id: string;
@@ -16,6 +23,7 @@ export interface PrivacyRequestView {
   region: string;
   receivedAt: Date;
   dueAt: Date;
+  /** When the request was closed (see RequestStatus); null while it is still owed. */
   completedAt: Date | null;
   /** Acted on by an agent for the subject. */
   actorId: string | null;
@@ -57,8 +65,8 @@ export function createRequests(connection: Connection) {
     async open(request: NewRequest): Promise<void> {
       await prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: "received" } });
     },
-    async finish(id: string, status: "completed" | "partial", completedAt: Date, details: Prisma.InputJsonValue): Promise<void> {
-      await prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "completed" ? completedAt : null, details } });
+    async finish(id: string, status: FinishedStatus, completedAt: Date, details: Prisma.InputJsonValue): Promise<void> {
+      await prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "partial" ? null : completedAt, details } });
     },
     async forSubject(subjectId: string): Promise<PrivacyRequestView[]> {
       const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }] });
