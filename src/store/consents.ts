@@ -5,6 +5,7 @@
  * one small row set instead of scanning history.
  */
 import type { Connection } from "./connection.ts";
+import { lockSubjectForChange } from "./write-lock.ts";
 
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
@@ -40,7 +41,10 @@ export async function saveChoice(connection: Connection, event: ConsentEventReco
   const { prisma } = connection;
   const { subjectId, purpose } = event;
   const erase = options.purgeInteractions && !event.granted;
-  const results = await prisma.$transaction([
+  const [, , , erased] = await prisma.$transaction([
+    // First, so that record() batches in flight for the subject either commit
+    // before this (and are erased below) or wait and see the new choice.
+    lockSubjectForChange(prisma, subjectId),
     prisma.consentEvent.create({ data: { ...event, actorId: event.actorId ?? null } }),
     prisma.consentState.upsert({
       where: { subjectId_purpose: { subjectId, purpose } },
@@ -56,8 +60,7 @@ export async function saveChoice(connection: Connection, event: ConsentEventReco
     // Delivered to every listening instance when (and only if) this transaction commits.
     ...(connection.kind === "postgres" ? [prisma.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`] : []),
   ]);
-  const deleted = erase ? (results[2] as { count: number }).count : 0;
-  return { erased: deleted };
+  return { erased: erase ? (erased as { count: number }).count : 0 };
 }
 
 export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {

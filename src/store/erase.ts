@@ -7,6 +7,7 @@
  */
 import { CONSENT_CHANNEL } from "./consents.ts";
 import type { Connection } from "./connection.ts";
+import { lockSubjectForChange } from "./write-lock.ts";
 
 export interface ErasedCounts {
   interactions: number;
@@ -18,7 +19,10 @@ export interface ErasedCounts {
 
 export async function eraseSubject(connection: Connection, subjectId: string, keepRequestId: string): Promise<ErasedCounts> {
   const { prisma } = connection;
-  const [interactions, interactionWindows, consentState, consentEvents, privacyRequests] = await prisma.$transaction([
+  const [, interactions, interactionWindows, consentState, consentEvents, privacyRequests] = await prisma.$transaction([
+    // First, so that record() batches in flight for the subject either commit
+    // before this (and are erased below) or wait and see the erasure.
+    lockSubjectForChange(prisma, subjectId),
     prisma.interaction.deleteMany({ where: { subjectId } }),
     prisma.interactionWindow.deleteMany({ where: { subjectId } }),
     prisma.consentState.deleteMany({ where: { subjectId } }),

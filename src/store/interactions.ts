@@ -10,13 +10,16 @@
  * a subject's rows are updated in place. Newest first is seq descending.
  *
  * Writes go through group commit: one multi-row statement per batch. The
- * statement re-checks, inside the database, that the consent which let each
- * row in still stands (same receipt, not withdrawn) and that no erasure was
- * received after the row's decision, so a write racing a withdrawal or an
- * erasure never resurrects data; such rows are refused, not claimed (a batch
+ * statement first takes each of its subjects' write lock (shared; consent
+ * changes and erasures take it exclusive), then re-checks, inside the
+ * database and with a snapshot taken after the lock, that the consent which
+ * let each row in still stands (same receipt, not withdrawn; no explicit
+ * choice since a row let in without one) and that no erasure was received
+ * after the row's decision. So a write racing a withdrawal or an erasure
+ * either commits before it (and is erased by it) or sees it (and is
+ * refused), on any number of instances. Refused rows are not claimed (a batch
  * holding one writes nothing and goes again without it, so every ring's new
- * rows take consecutive sequence numbers). Each
- * head records the window its ring is shaped for; a row whose window differs
+ * rows take consecutive sequence numbers). Each head records the window its ring is shaped for; a row whose window differs
  * (the policy changed it) waits while the ring is reshaped (reshape.ts), then
  * is written.
  *
@@ -41,6 +44,7 @@
 import type { Connection } from "./connection.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import { reshapeRings, type Ring } from "./reshape.ts";
+import { LOCK_SUBJECTS_SQL } from "./write-lock.ts";
 import { UNSTORABLE_TEXT, unstorableJson, unstorableText } from "./storable.ts";
 import { ConsentgateError } from "../errors.ts";
 
@@ -88,59 +92,12 @@ export function toInteraction(row: {
   };
 }
 
-const BATCH_SQL = `
-WITH input AS (
-  -- k and n: the row's place in its ring's rows in this batch (1..n), numbered
-  -- by the caller, so that no wide row needs a sort here.
-  SELECT subject, purpose, win, kind, data, to_timestamp(created / 1000) AS created, to_timestamp(expires / 1000) AS expires,
-         receipt, source, basis, version, to_timestamp(decided / 1000) AS decided, ord, region, k, n
-  FROM json_to_recordset($1::json)
-    AS t(subject text, purpose text, win int, kind text, data jsonb, created float8, expires float8,
-         receipt uuid, source text, basis text, version text, decided float8, ord int, region text, k int, n int)
-),
-refused AS (
-  -- No longer allowed: the consent that let the row in was withdrawn or
-  -- replaced, or an erasure came after its decision. The lookups are
-  -- subqueries that OFFSET 0 keeps per row, so the generic plan of the
-  -- prepared statement cannot turn them into scans of whole tables.
-  SELECT ord FROM input i
-  WHERE NOT coalesce((SELECT CASE WHEN i.receipt IS NULL THEN c.granted ELSE c.granted AND c."receiptId" = i.receipt END
-                      FROM consent_state c WHERE c."subjectId" = i.subject AND c.purpose = i.purpose OFFSET 0),
-                     i.receipt IS NULL)
-     OR EXISTS (SELECT 1 FROM privacy_requests r
-                WHERE r."subjectId" = i.subject AND r.type = 'erasure' AND r."receivedAt" >= i.decided OFFSET 0)
-),
-heads AS (
-  -- A batch with a refused row writes nothing (the caller sends the rest
-  -- again), so every ring's rows are numbered 1..n. A head moves only if its
-  -- ring has this window; a ring shaped by another window (the policy changed
-  -- it) is left alone, and its rows wait until reshape.ts has reshaped it.
-  INSERT INTO interaction_windows ("subjectId", purpose, "nextSeq", "window")
-  SELECT subject, purpose, max(n), max(win) FROM input
-  WHERE NOT EXISTS (SELECT 1 FROM refused)
-  GROUP BY subject, purpose ORDER BY subject, purpose
-  ON CONFLICT ("subjectId", purpose) DO UPDATE SET "nextSeq" = interaction_windows."nextSeq" + excluded."nextSeq"
-    WHERE interaction_windows."window" = excluded."window"
-  RETURNING "subjectId" AS subject, purpose, "nextSeq", "window"
-),
-written AS (
-  -- Each ring's rows take the sequence numbers just below its head's new nextSeq.
-  INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", "receiptId", source, "legalBasis", "policyVersion", region)
-  SELECT i.subject, i.purpose, ((h."nextSeq" - i.n + i.k - 1) % h."window")::int, h."nextSeq" - i.n + i.k - 1,
-         kind, data, created, expires, receipt, source, basis, version, region
-  FROM input i JOIN heads h ON h.subject = i.subject AND h.purpose = i.purpose
-  ON CONFLICT ("subjectId", purpose, slot) DO UPDATE SET
-    seq = excluded.seq, kind = excluded.kind, data = excluded.data, "createdAt" = excluded."createdAt",
-    "expiresAt" = excluded."expiresAt", "receiptId" = excluded."receiptId", source = excluded.source,
-    "legalBasis" = excluded."legalBasis", "policyVersion" = excluded."policyVersion", region = excluded.region
-)
--- Usually nothing: the rows refused, else the rings waiting to be reshaped.
-SELECT ord, NULL::text AS "subjectId", NULL::text AS purpose FROM refused
-UNION ALL
-(SELECT NULL::int, subject, purpose FROM input WHERE NOT EXISTS (SELECT 1 FROM refused)
- EXCEPT
- SELECT NULL::int, subject, purpose FROM heads)
-`;
+/**
+ * The batch statement lives in the database as a function (migration
+ * 0005_subject_write_guard), because it must take each subject's write lock
+ * before it reads anything: see that migration for why and how.
+ */
+const BATCH_SQL = `SELECT * FROM consentgate_record_batch($1::json)`;
 
 /** Deadlocks and serialization failures: the whole statement or transaction rolled back. */
 const RETRYABLE = new Set(["40P01", "40001"]);
@@ -219,6 +176,9 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
     try {
       const again = await retried(() =>
         connection.transaction(async (tx) => {
+          // The subjects' write locks before the heads' row locks, in the order
+          // every writer takes them, so a withdrawal waiting on one cannot deadlock us.
+          await tx.query(LOCK_SUBJECTS_SQL, [[...new Set(first.waiting.map((i) => rows[i]!.subjectId))], false]);
           await reshapeRings(tx, ringsOf(first.waiting.map((i) => rows[i]!)));
           return writeAllowed(rows, first.waiting, refused, (indexes) => tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes)));
         }),
