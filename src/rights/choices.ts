@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import { saveChoice } from "../store/consents.ts";
-import { type Receipt, signReceipt } from "./receipts.ts";
+import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
 
 export interface ChoiceInput {
   subjectId: string;
@@ -32,6 +32,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
   // An override only means something for a grant made while GPC is on (DESIGN.md §4, step 2).
   const overrideGpc = input.granted && input.overrideGpc && input.gpc;
   const at = core.now();
+  const actor = actorOnReceipt(input.subjectId, input.actorId);
   const receipt = signReceipt(core.keyring, {
     id: randomUUID(),
     subject: input.subjectId,
@@ -42,6 +43,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
     at: at.toISOString(),
     gpc: input.gpc,
     overrideGpc,
+    ...(actor === undefined ? {} : { actor }),
   });
   let erased: number;
   try {

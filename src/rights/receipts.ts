@@ -1,8 +1,9 @@
 /**
  * Consent receipts, shaped after ISO/IEC TS 27560 consent records: who chose
  * what for which purpose, under which policy version and region, when, and
- * whether the browser was sending Global Privacy Control at the time. The
- * signature is an HMAC of the canonical JSON of every other field, so the
+ * whether the browser was sending Global Privacy Control at the time, and
+ * who made the choice when it was not the subject (an agent acting for them).
+ * The signature is an HMAC of the canonical JSON of every other field, so the
  * holder of the secret can prove a receipt genuine and any edit breaks it.
  */
 import type { Keyring } from "../signatures/hmac.ts";
@@ -23,6 +24,12 @@ export interface Receipt {
   gpc: boolean;
   /** A grant given under GPC after the conflict was shown (wins over GPC, DESIGN.md §4). */
   overrideGpc: boolean;
+  /**
+   * The agent who made the choice for the subject; absent when the subject
+   * made it. Signed like every other field (receipts signed before actors
+   * were signed have none, and verify as they were issued).
+   */
+  actor?: string;
   signature: string;
 }
 
@@ -38,8 +45,35 @@ export function verifyReceipt(keyring: Keyring, receipt: Receipt): boolean {
   return typeof signature === "string" && keyring.verify(body, signature);
 }
 
+/** The actor a receipt names: someone other than the subject, else none. */
+export const actorOnReceipt = (subjectId: string, actorId: string | null | undefined): string | undefined =>
+  actorId != null && actorId !== subjectId ? actorId : undefined;
+
+export interface StoredConsentEvent {
+  id: string;
+  subjectId: string;
+  purpose: string;
+  granted: boolean;
+  policyVersion: string;
+  region: string;
+  at: Date;
+  gpc: boolean;
+  overrideGpc: boolean;
+  actorId: string | null;
+  signature: string;
+}
+
 /** A receipt rebuilt from its stored consent event; it verifies as the one handed out. */
-export function receiptOf(event: { id: string; subjectId: string; purpose: string; granted: boolean; policyVersion: string; region: string; at: Date; gpc: boolean; overrideGpc: boolean; signature: string }): Receipt {
+export function receiptOf(keyring: Keyring, event: StoredConsentEvent): Receipt {
+  const actor = actorOnReceipt(event.subjectId, event.actorId);
+  const { signature, ...body } = rebuilt(event);
+  const receipt: Receipt = { ...body, ...(actor === undefined ? {} : { actor }), signature };
+  // An agent's receipt from before actors were signed was issued, and verifies, without one.
+  const issuedWithoutActor = actor !== undefined && !verifyReceipt(keyring, receipt) && keyring.verify(body, signature);
+  return issuedWithoutActor ? { ...body, signature } : receipt;
+}
+
+function rebuilt(event: StoredConsentEvent): Receipt {
   return {
     version: RECEIPT_VERSION,
     id: event.id,
