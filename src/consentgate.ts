@@ -16,12 +16,13 @@ import { silentLogger } from "./logger.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
 import { answerErrors } from "./middleware/respond.ts";
 import { compileMinimizer } from "./minimize/index.ts";
-import { type ConsentgateOptions, validateOptions } from "./options.ts";
+import { type ConsentgateOptions, checkedActor, validateOptions } from "./options.ts";
 import { loadPolicy } from "./policy/load.ts";
 import type { Policy } from "./policy/types.ts";
 import { type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
 import { retryPartialErasures } from "./rights/erasure.ts";
+import { createRightsLimiters } from "./rights/limits.ts";
 import { createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
@@ -89,7 +90,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logger,
     now: opts.now ?? (() => new Date()),
     subjectOf: opts.subject ?? (() => undefined),
-    actorOf: opts.actor ?? (() => undefined),
+    actorOf: checkedActor(opts.actor, logger),
     regionOf: opts.region,
   };
 
@@ -104,13 +105,14 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(store.connection, { logger }), logger }) : undefined;
   const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(core.blockedWrites, core.audit), logger);
 
+  const limiters = createRightsLimiters(opts.limits, logger);
   let closing: Promise<void> | undefined;
   const now = core.now;
   return {
     policy,
     middleware: () => createMiddleware(core),
     purpose: (name) => createPurposeGate(core, name),
-    router: () => createRightsRouter(core),
+    router: () => createRightsRouter(core, limiters),
     privacyCenter: (options) => createPrivacyCenter(core, options),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => core.dataSources.register(source),

@@ -14,6 +14,7 @@ export const HTTP_STATUS = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  too_many_requests: 429,
   consent_unavailable: 503,
 } as const;
 

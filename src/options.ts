@@ -4,6 +4,7 @@
  * surfacing later as a wrong privacy decision.
  */
 import type { Request } from "express";
+import type { Store } from "express-rate-limit";
 import cron from "node-cron";
 import { z } from "zod";
 import { ConsentgateError } from "./errors.ts";
@@ -15,6 +16,33 @@ export interface Actor {
   id: string;
   roles: string[];
 }
+
+/**
+ * How often one caller may use the rights endpoints (gate.router()). Counted
+ * per signed-in subject, anonymous callers per IP address, over a fixed
+ * window. The defaults are far above what a person does by hand and far
+ * below what a script needs to grow one subject's history without bound.
+ */
+export interface RightsLimits {
+  /** The window the counts below are kept over, in milliseconds. Default 15 minutes. */
+  windowMs?: number;
+  /** PUT /consents/:purpose per window. Default 60. */
+  consentChanges?: number;
+  /** GET /export and DELETE /data together per window: each opens a privacy request. Default 10. */
+  requests?: number;
+  /** GET /consents, GET /requests and GET /requests/:id per window. Default 300. */
+  reads?: number;
+  /**
+   * Where the counts live, one store per group. Default: this process's
+   * memory, so each instance counts on its own; return an express-rate-limit
+   * store (Redis, Memcached, …) to share counts across instances.
+   */
+  store?: (group: RightsLimitGroup) => Store;
+}
+
+export type RightsLimitGroup = "consentChanges" | "requests" | "reads";
+
+export const DEFAULT_LIMITS = { windowMs: 15 * 60 * 1000, consentChanges: 60, requests: 10, reads: 300 } as const;
 
 export interface ConsentgateOptions {
   /** A folder of YAML policy files, or an already-parsed policy object. Default "./policies". */
@@ -42,6 +70,8 @@ export interface ConsentgateOptions {
   now?: () => Date;
   /** Connections in the PostgreSQL pool. Default 10. */
   poolSize?: number;
+  /** Rate limits on the rights endpoints; see RightsLimits for the defaults. */
+  limits?: RightsLimits;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -68,6 +98,15 @@ const schema = z.strictObject({
     .optional(),
   now: fn("now").optional(),
   poolSize: z.number().int().min(1).max(1000).optional(),
+  limits: z
+    .strictObject({
+      windowMs: z.number().int().min(1000).max(7 * 24 * 60 * 60 * 1000).optional(),
+      consentChanges: z.number().int().min(1).optional(),
+      requests: z.number().int().min(1).optional(),
+      reads: z.number().int().min(1).optional(),
+      store: fn("limits.store").optional(),
+    })
+    .optional(),
 });
 
 /** Throws `invalid_option` listing every problem with the options. */
@@ -90,4 +129,52 @@ export function validateOptions(options: unknown): ConsentgateOptions {
     );
   }
   return parsed;
+}
+
+const MAX_ACTOR_ID = 256;
+
+/** What is wrong with an actor the host's function returned, or undefined when it is { id, roles: string[] }. */
+function actorProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return `the actor is ${value === null ? "null" : typeof value}, not an object`;
+  const { id, roles } = value as Record<string, unknown>;
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ACTOR_ID) return `id must be a string of 1-${MAX_ACTOR_ID} characters`;
+  if (!Array.isArray(roles)) return `roles is ${roles === null ? "null" : typeof roles}, not an array of strings`;
+  if (!roles.every((role) => typeof role === "string")) return "roles holds something other than strings";
+  return undefined;
+}
+
+/**
+ * The host's actor function, checked on every call. Roles grant reading and
+ * erasing other people's data, so anything but { id, roles: string[] } (a
+ * roles string whose `includes` matches a substring, a thrown error) counts
+ * as no actor at all: the request keeps only what its subject may do. The
+ * first such actor is reported to the logger, without its content.
+ */
+export function checkedActor(actorOf: ((req: Request) => Actor | undefined) | undefined, logger: Logger): (req: Request) => Actor | undefined {
+  if (actorOf === undefined) return () => undefined;
+  let reported = false;
+  const report = (details: object) => {
+    if (reported) return;
+    reported = true;
+    logger.warn(details, "consentgate: the actor option gave a malformed actor (expected { id: string, roles: string[] }); such requests act with no roles. Reported once.");
+  };
+  return (req) => {
+    let actor: unknown;
+    try {
+      actor = actorOf(req);
+    } catch (error) {
+      report({ err: error });
+      return undefined;
+    }
+    // null is how many hosts spell "nobody signed in".
+    if (actor === undefined || actor === null) return undefined;
+    const problem = actorProblem(actor);
+    if (problem !== undefined) {
+      report({ problem });
+      return undefined;
+    }
+    // A copy: the host's object cannot change roles after they were checked.
+    const { id, roles } = actor as Actor;
+    return { id, roles: [...roles] };
+  };
 }

@@ -18,6 +18,13 @@ describe("createConsentgate options", () => {
       return true;
     });
   });
+  test("rate limits are whole positive counts over a window of at least a second", async () => {
+    await rejects({ database: "memory", limits: { requests: 0 } }, /limits\.requests/);
+    await rejects({ database: "memory", limits: { consentChanges: 2.5 } }, /limits\.consentChanges/);
+    await rejects({ database: "memory", limits: { windowMs: 10 } }, /limits\.windowMs/);
+    await rejects({ database: "memory", limits: { store: {} } }, /limits\.store: limits\.store must be a function/);
+    await rejects({ database: "memory", limits: { exports: 5 } }, /unknown option "exports"/);
+  });
   test("a secret is required outside memory", () => rejects({ database: "postgres://u@localhost/db" }, /secret is required/));
   test("a short secret is refused", () => rejects({ database: "memory", secret: "short" }, /at least 32 characters/));
   test("a bad database URL is refused without echoing its password", async () => {

@@ -11,6 +11,7 @@ import { createPrivacy } from "../middleware/privacy.ts";
 import { answerErrors, sendError } from "../middleware/respond.ts";
 import { RIGHTS_ROUTER, markGate } from "../middleware/route-scan.ts";
 import { createAdminRouter } from "./admin.ts";
+import type { RightsLimiters } from "./limits.ts";
 import { recordChoice } from "./choices.ts";
 import { erase } from "./erasure.ts";
 import { streamExport } from "./export.ts";
@@ -26,7 +27,8 @@ const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-export function createRightsRouter(core: Core): Router {
+/** `limiters` are made once per gate (createRightsLimiters), so that every mount of the router shares their counts. */
+export function createRightsRouter(core: Core, limiters: RightsLimiters): Router {
   const router = express.Router();
   router.use(express.json({ limit: "16kb" }));
   // The host may not have mounted gate.middleware() in front of the router.
@@ -39,6 +41,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.get(
     "/consents",
+    limiters.reads,
     route(async (req, res) => {
       const target = targetOf(req);
       const { region, signals } = req.privacy;
@@ -63,6 +66,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.put(
     "/consents/:purpose",
+    limiters.consentChanges,
     route(async (req, res) => {
       const target = targetOf(req);
       const parsed = choiceBody.safeParse(req.body);
@@ -84,6 +88,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.get(
     "/export",
+    limiters.requests,
     route(async (req, res) => {
       const target = targetOf(req);
       await streamExport(core, target, { region: req.privacy.region, gpc: req.privacy.signals.gpc }, res);
@@ -92,6 +97,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.delete(
     "/data",
+    limiters.requests,
     route(async (req, res) => {
       const target = targetOf(req);
       res.status(200).json(await erase(core, target, req.privacy.region));
@@ -100,6 +106,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.get(
     "/requests",
+    limiters.reads,
     route(async (req, res) => {
       const target = targetOf(req);
       const now = core.now();
@@ -109,6 +116,7 @@ export function createRightsRouter(core: Core): Router {
 
   router.get(
     "/requests/:id",
+    limiters.reads,
     route(async (req, res) => {
       const target = targetOf(req);
       const found = await core.requests.find(target.subjectId, String(req.params.id));

@@ -1,0 +1,57 @@
+/**
+ * Rate limits on the rights endpoints. Every consent change, export and
+ * erasure adds rows and log entries about the subject that the law makes us
+ * keep, so a script calling them in a loop would grow one person's history
+ * (and every later export of it) without bound. Counted per signed-in
+ * subject; anonymous callers, who can only be refused, per IP address.
+ * Over the limit: 429 too_many_requests with Retry-After, before anything
+ * is read or stored. Counts live in this process unless the host gives a
+ * shared store (limits.store).
+ */
+import type { Request, RequestHandler } from "express";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import { ConsentgateError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { sendError } from "../middleware/respond.ts";
+import { DEFAULT_LIMITS, type RightsLimitGroup, type RightsLimits } from "../options.ts";
+
+export type RightsLimiters = Record<RightsLimitGroup, RequestHandler>;
+
+/** Whose count a request adds to: its subject, else (anonymous) its address. */
+function callerKey(req: Request): string {
+  const subject = req.privacy?.subject;
+  if (subject !== undefined) return `subject:${subject}`;
+  return req.ip ? `ip:${ipKeyGenerator(req.ip)}` : "ip:unknown";
+}
+
+/** One limiter per group, made once per gate so that every mount of the router shares the counts. */
+export function createRightsLimiters(limits: RightsLimits | undefined, logger: Logger): RightsLimiters {
+  const windowMs = limits?.windowMs ?? DEFAULT_LIMITS.windowMs;
+  const make = (group: RightsLimitGroup): RequestHandler => {
+    const limiter = rateLimit({
+      windowMs,
+      limit: limits?.[group] ?? DEFAULT_LIMITS[group],
+      // RateLimit and RateLimit-Policy on every answer; Retry-After on a 429.
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      keyGenerator: (req) => `${group}:${callerKey(req)}`,
+      handler: (req, res) => {
+        const seconds = res.getHeader("Retry-After");
+        sendError(res, new ConsentgateError("too_many_requests", `too many requests to ${req.method} ${req.baseUrl}${req.path}; try again in ${String(seconds)} seconds`));
+      },
+      ...(limits?.store ? { store: limits.store(group) } : {}),
+      logger: {
+        warn: (err, msg) => logger.warn({ err }, `consentgate: rate limit: ${msg ?? "warning"}`),
+        error: (err, msg) => logger.error({ err }, `consentgate: rate limit: ${msg ?? "error"}`),
+      },
+    });
+    // A store that cannot count fails closed, with our error body rather than the host's error page.
+    return (req, res, next) =>
+      limiter(req, res, (error?: unknown) => {
+        if (error === undefined) return next();
+        logger.error({ err: error, group }, "consentgate: the rate-limit store failed; the request is refused");
+        sendError(res, new ConsentgateError("consent_unavailable", "privacy requests cannot be taken right now; nothing was changed"));
+      });
+  };
+  return { consentChanges: make("consentChanges"), requests: make("requests"), reads: make("reads") };
+}
