@@ -7,7 +7,10 @@
  * one transaction; then each registered data source. A data source that
  * fails leaves the request `partial` with the failure recorded, never
  * `completed`; the erasure-retry job tries it again. The certificate is
- * signed with the gate's secret and lists what was erased where.
+ * signed with the gate's secret and lists what was erased where. A failure
+ * is named by a stable reason only: a data source's error text (which may
+ * hold a connection string or a query) goes to the host's logger, never into
+ * the certificate, the request record or an export.
  */
 import type { Core } from "../core.ts";
 import { type ErasedCounts, eraseSubject } from "../store/erase.ts";
@@ -18,7 +21,8 @@ export const CERTIFICATE_VERSION = "consentgate-erasure/1";
 
 export interface DataSourceFailure {
   dataSource: string;
-  error: string;
+  /** data_source_failed: its erase threw; data_source_missing: it is no longer registered. */
+  reason: "data_source_failed" | "data_source_missing";
   at: string;
 }
 
@@ -74,13 +78,17 @@ async function eraseFromSources(core: Core, subjectId: string, names: string[], 
   const failures: DataSourceFailure[] = [];
   for (const name of names) {
     const source = core.dataSources.get(name);
+    if (!source) {
+      core.logger.error({ dataSource: name }, "consentgate: a data source to erase from is no longer registered; the request stays partial");
+      failures.push({ dataSource: name, reason: "data_source_missing", at: core.now().toISOString() });
+      continue;
+    }
     try {
-      if (!source) throw new Error("data source is no longer registered");
       const count = await source.erase(subjectId);
       erased[name] = (erased[name] ?? 0) + (Number.isFinite(count) ? Number(count) : 0);
     } catch (error) {
       core.logger.error({ err: error, dataSource: name }, "consentgate: a data source failed to erase; the request stays partial");
-      failures.push({ dataSource: name, error: error instanceof Error ? error.message : String(error), at: core.now().toISOString() });
+      failures.push({ dataSource: name, reason: "data_source_failed", at: core.now().toISOString() });
     }
   }
   return { erased, failures };

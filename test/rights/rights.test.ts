@@ -158,7 +158,7 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const certificate = (await request(t.app).delete("/privacy/data").set(as(user)).expect(200)).body;
     assert.equal(certificate.status, "partial");
     assert.equal(certificate.completedAt, null);
-    assert.deepEqual(certificate.failures.map((f: { dataSource: string; error: string }) => [f.dataSource, f.error]), [["favourites", "favourites database is down"]]);
+    assert.deepEqual(certificate.failures.map((f: { dataSource: string; reason: string }) => [f.dataSource, f.reason]), [["favourites", "data_source_failed"]]);
     const status = await request(t.app).get(`/privacy/requests/${certificate.requestId}`).set(as(user)).expect(200);
     assert.equal(status.body.status, "partial");
 
