@@ -21,7 +21,12 @@ export interface PrivacyCenterOptions {
   title?: string;
   /** Where anonymous visitors are sent to sign in; without it they are only told to. */
   signIn?: string;
+  /** How many of the newest receipts and requests the page lists (1-500); the download holds them all. Default 20. */
+  latest?: number;
 }
+
+const DEFAULT_LATEST = 20;
+const MAX_LATEST = 500;
 
 // frame-ancestors: nobody may frame the erase button to trick a click on it.
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -30,6 +35,10 @@ export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = 
   const api = (options.api ?? "/privacy").replace(/\/+$/, "");
   if (!/^\/[^/\\]/.test(api)) {
     throw new ConsentgateError("invalid_option", `privacyCenter: api must be the path gate.router() is mounted at on this origin, e.g. "/privacy", not "${options.api}"`);
+  }
+  const latest = options.latest ?? DEFAULT_LATEST;
+  if (!Number.isInteger(latest) || latest < 1 || latest > MAX_LATEST) {
+    throw new ConsentgateError("invalid_option", `privacyCenter: latest must be a whole number from 1 to ${MAX_LATEST}, not ${String(options.latest)}`);
   }
   const title = options.title ?? "Your privacy choices";
   const router = express.Router();
@@ -52,7 +61,7 @@ export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = 
         res.status(401).send(renderNotice(ctx, "Sign in to see and change your privacy choices. This page shows what we hold about you, so we need to know who you are first.", link));
         return;
       }
-      const view = await loadView(core, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc });
+      const view = await loadView(core, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc }, latest);
       res.send(renderCenter(view, ctx));
     } catch (error) {
       core.logger.error({ err: error }, "consentgate: the privacy center could not be rendered");

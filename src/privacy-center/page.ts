@@ -63,8 +63,8 @@ ${held(view, ctx)}
 <h2 id="certificate-title">Erasure certificate</h2>
 <div id="certificate-body"></div>
 </section>
-${requests(view.requests)}
-${receipts(view)}
+${requests(view, ctx)}
+${receipts(view, ctx)}
 </main>
 ${dialogs()}`,
     ctx.api,
@@ -119,10 +119,11 @@ ${p.sensitive && html`<div><dt>Sensitive</dt><dd>Yes: it needs your explicit per
 
 function held(view: CenterView, ctx: PageContext): Html {
   const total = view.purposes.reduce((sum, p) => sum + p.held, 0);
+  const choices = view.receiptsTotal;
   const summary =
-    total === 0 && view.receipts.length === 0
+    total === 0 && choices === 0
       ? "We hold no personal data about you."
-      : `We hold ${records(total)} and ${view.receipts.length} privacy choice${view.receipts.length === 1 ? "" : "s"} about you.`;
+      : `We hold ${records(total)} and ${choices} privacy choice${choices === 1 ? "" : "s"} about you.`;
   return html`<section id="data" data-section aria-labelledby="data-title">
 <h2 id="data-title">Your data</h2>
 <p id="held-summary">${summary}</p>
@@ -132,14 +133,23 @@ function held(view: CenterView, ctx: PageContext): Html {
 </section>`;
 }
 
-function requests(list: RequestView[]): Html {
+/** Said when the page lists only the newest part of a long list: the rest is in the download. */
+function onlyLatest(shown: number, total: number, what: string, ctx: PageContext): Html | false {
+  return (
+    total > shown &&
+    html`<p class="note" id="${what}-more">Only your ${shown} most recent ${what} of ${total} are listed here. <a href="${ctx.api}/export" download>Download a copy of your data</a> for all of them.</p>`
+  );
+}
+
+function requests(view: CenterView, ctx: PageContext): Html {
+  const list = view.requests;
   const rows = list.map(
     (r) => html`<tr>
 <th scope="row">${REQUEST_TYPE[r.type]}</th>
 <td>${REQUEST_STATUS[r.status]}</td>
 <td>${time(r.receivedAt)}</td>
 <td>${time(r.dueAt)}</td>
-<td>${r.completedAt ? time(r.completedAt) : "not yet"}</td>
+<td>${completed(r)}</td>
 </tr>`,
   );
   return html`<section id="requests" data-section aria-labelledby="requests-title">
@@ -153,12 +163,13 @@ ${
 <thead><tr><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Received</th><th scope="col">Due</th><th scope="col">Completed</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>
-</div>`
+</div>
+${onlyLatest(list.length, view.requestsTotal, "requests", ctx)}`
 }
 </section>`;
 }
 
-function receipts(view: CenterView): Html {
+function receipts(view: CenterView, ctx: PageContext): Html {
   const described = new Map(view.purposes.map((p) => [p.name, p.description]));
   const item = (r: ReceiptView) => html`<li>
 <strong>${r.granted ? "Allowed" : "Turned off"}:</strong> ${described.get(r.purpose) ?? r.purpose}, ${time(r.at)}${r.overrideGpc ? " (over Global Privacy Control)" : ""}
@@ -178,7 +189,8 @@ ${
   view.receipts.length === 0
     ? html`<p>You have not made any choices yet.</p>`
     : html`<p>Each choice you make gets a receipt we sign, newest first. The download includes them.</p>
-<ul class="receipts">${view.receipts.map(item)}</ul>`
+<ul class="receipts">${view.receipts.map(item)}</ul>
+${onlyLatest(view.receipts.length, view.receiptsTotal, "receipts", ctx)}`
 }
 </section>`;
 }
@@ -200,6 +212,12 @@ function dialogs(): Html {
 <button type="submit" value="confirm" class="danger">Erase everything</button>
 </form>
 </dialog>`;
+}
+
+/** An interrupted or failed download is closed, but it was never completed. */
+function completed(r: RequestView): Html | string {
+  if (r.completedAt === undefined) return "not yet";
+  return r.status === "completed" ? time(r.completedAt) : "no";
 }
 
 function time(date: Date): Html {

@@ -8,7 +8,8 @@ import type { Choice, DecisionSource } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import { regionRules } from "../policy/region.ts";
 import type { LegalBasis, Region } from "../policy/types.ts";
-import { type ConsentEventRecord, consentHistory } from "../store/consents.ts";
+import { latestConsentEvents } from "../rights/history.ts";
+import type { ConsentEventRecord } from "../store/consents.ts";
 import { type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
 
 export interface PurposeView {
@@ -46,19 +47,29 @@ export interface CenterView {
   gpc: boolean;
   policyVersion: string;
   purposes: PurposeView[];
+  /** The newest requests, newest first; `requestsTotal` counts them all. */
   requests: RequestView[];
+  requestsTotal: number;
+  /** The newest receipts, newest first; `receiptsTotal` counts them all (the export has every one). */
   receipts: ReceiptView[];
+  receiptsTotal: number;
 }
 
-export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }): Promise<CenterView> {
+/**
+ * `latest` bounds the receipts and requests read and shown: both grow with
+ * every choice and download, and the page must stay small however long a
+ * subject's history is.
+ */
+export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
   const { policy, connection } = core;
   const { prisma } = connection;
   const now = core.now();
-  const [choices, held, history, requests] = await Promise.all([
+  const [choices, held, history, requests, requestsTotal] = await Promise.all([
     core.consents.choices(subject),
     prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, where: { subjectId: subject, expiresAt: { gt: now } } }),
-    consentHistory(connection, subject),
-    core.requests.forSubject(subject),
+    latestConsentEvents(connection, subject, latest),
+    prisma.privacyRequest.findMany({ where: { subjectId: subject }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }], take: latest }),
+    prisma.privacyRequest.count({ where: { subjectId: subject } }),
   ]);
   const heldBy = new Map(held.map((group) => [group.purpose, group._count._all]));
   const region = regionRules(policy, where.region);
@@ -87,14 +98,16 @@ export async function loadView(core: Core, subject: string, where: { region: str
     policyVersion: policy.version,
     purposes,
     requests: requests.map((r) => ({
-      type: r.type,
+      type: r.type as RequestType,
       // As GET /requests reports it: past the deadline and not answered is overdue before the deadlines job says so.
-      status: isOverdue(r, now) ? "overdue" : r.status,
+      status: isOverdue(r, now) ? "overdue" : (r.status as RequestStatus),
       receivedAt: r.receivedAt,
       dueAt: r.dueAt,
       completedAt: r.completedAt ?? undefined,
     })),
+    requestsTotal,
     // Newest first: the receipt of the choice just made is the one a user looks for.
-    receipts: history.reverse().map(({ subjectId: _subject, actorId: _actor, seq: _seq, ...receipt }) => receipt),
+    receipts: history.events.map(({ subjectId: _subject, actorId: _actor, seq: _seq, ...receipt }) => receipt),
+    receiptsTotal: history.total,
   };
 }

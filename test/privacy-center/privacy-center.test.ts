@@ -37,6 +37,7 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     app.use("/privacy", gate.router());
     app.use("/center", gate.privacyCenter());
     app.use("/custom", gate.privacyCenter({ api: "/rights/", title: "Privacy at Example", signIn: "/login?next=/custom" }));
+    app.use("/short", gate.privacyCenter({ latest: 3 }));
   });
   after(async () => {
     await gate?.close();
@@ -175,6 +176,31 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     const res = await page({ "x-user": `<img src=x onerror="alert(1)">` }).expect(200);
     assert.ok(res.text.includes("Signed in as <strong>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</strong>"));
     assert.doesNotMatch(res.text, /<img/);
+  });
+
+  test("a long history shows only its newest receipts and requests, and points to the download for the rest", async () => {
+    const receipts: string[] = [];
+    for (const granted of [true, false, true, false, true]) receipts.push((await choose("personalization", { granted })).body.id);
+    for (let i = 0; i < 4; i++) await request(app).get("/privacy/export").set({ "x-user": user }).expect(200);
+    const res = await page({}, "/short").expect(200);
+    const listed = [...res.text.matchAll(/<summary>Receipt ([0-9a-f-]+)<\/summary>/g)].map((m) => m[1]);
+    assert.deepEqual(listed, receipts.slice(-3).reverse(), "the three newest, newest first");
+    const more = (what: string, shown: number, total: number) =>
+      new RegExp(`id="${what}-more">Only your ${shown} most recent ${what} of ${total} are listed here\\. <a href="/privacy/export" download>Download a copy of your data</a> for all of them\\.</p>`);
+    assert.match(res.text, more("receipts", 3, 5));
+    assert.equal([...res.text.matchAll(/<th scope="row">Copy of your data<\/th>/g)].length, 3);
+    assert.match(res.text, more("requests", 3, 4));
+    assert.match(textOf(res.text, "held-summary"), /and 5 privacy choices about you/, "the count covers the whole history");
+
+    const full = await page().expect(200);
+    assert.equal([...full.text.matchAll(/<summary>Receipt /g)].length, 5, "under the default of 20 everything is listed");
+    assert.doesNotMatch(full.text, /id="receipts-more"|id="requests-more"/);
+  });
+
+  test("a latest option that is not a count from 1 to 500 is refused at start-up", () => {
+    for (const latest of [0, -1, 2.5, 501, Number.NaN]) {
+      assert.throws(() => gate.privacyCenter({ latest }), (e) => isConsentgateError(e, "invalid_option"), String(latest));
+    }
   });
 
   test("an api option that is not a path on this origin is refused at start-up", () => {
