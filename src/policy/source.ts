@@ -145,16 +145,22 @@ function merge(files: readonly ParsedFile[], problems: Problem[]) {
     const content = toJS(file, problems);
     if (!isRecord(content)) continue;
     for (const [key, value] of Object.entries(content)) {
-      const existing = data[key];
+      // Own keys only, and defined rather than assigned: a file may write `__proto__:` as a key, which must
+      // stay a key (for validation to refuse) instead of reaching Object.prototype through `data[key]`.
+      const existing = Object.hasOwn(data, key) ? data[key] : undefined;
       if (isRecord(existing) && isRecord(value)) {
-        for (const [child, childValue] of Object.entries(value)) if (claim([key, child], file)) existing[child] = childValue;
+        for (const [child, childValue] of Object.entries(value)) if (claim([key, child], file)) define(existing, child, childValue);
       } else if (claim([key], file)) {
-        data[key] = isRecord(value) ? { ...value } : value;
+        define(data, key, isRecord(value) ? { ...value } : value);
         if (isRecord(value)) for (const child of Object.keys(value)) owners.set(ownerKey([key, child]), file);
       }
     }
   }
   return { data, owners };
+}
+
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function toJS(file: ParsedFile, problems: Problem[]): unknown {
