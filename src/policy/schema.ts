@@ -4,6 +4,7 @@
  * relations.ts. Every message is written for the privacy officer who edits
  * the YAML, not for a developer.
  */
+import nodeCron from "node-cron";
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { describe, type PolicyPath, type Problem } from "./problem.ts";
@@ -87,7 +88,21 @@ function parseFieldRule(input: unknown): FieldRule | Invalid {
   }
 }
 
-const fieldPath = z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, "field paths are names joined by dots, e.g. location or device.os");
+// The minimizer walks bodies by these names: a prototype's name would walk into the prototype chain.
+const UNSAFE_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
+const fieldPath = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, "field paths are names joined by dots, e.g. location or device.os")
+  .refine((path) => !path.split(".").some((segment) => UNSAFE_SEGMENTS.has(segment)), "a field path cannot name __proto__, constructor or prototype");
+
+/** "device: keep" with "device.os: hash" could mean either; each field's fate must be obvious, so both are refused. */
+function checkNesting(fields: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const paths = Object.keys(fields);
+  for (const path of paths) {
+    const inner = paths.filter((other) => other.startsWith(`${path}.`));
+    if (inner.length > 0) ctx.addIssue({ code: "custom", path: [path], message: `has a rule and so do fields inside it (${inner.join(", ")}); give each inner field its own rule instead` });
+  }
+}
 
 const windowMessage = {
   error: (issue: { input?: unknown }) =>
@@ -99,7 +114,7 @@ const purpose = z.strictObject({
   legalBasis: z.enum(LEGAL_BASES, whenMissing(`name the legal basis: ${LEGAL_BASES.join(", ")}`)),
   saleOrShare: z.boolean().default(false),
   sensitive: z.boolean().default(false),
-  fields: z.record(fieldPath, parsed(z.unknown(), parseFieldRule)).default({}),
+  fields: z.record(fieldPath, parsed(z.unknown(), parseFieldRule)).default({}).superRefine(checkNesting),
   window: z.number(windowMessage).int(windowMessage).min(1, windowMessage).max(10_000, windowMessage).optional(),
   retention: duration.optional(),
   onWithdrawal: z.enum(["purge", "keep"]).default("purge"),
@@ -127,7 +142,11 @@ const isCron = (expression: string) => {
 };
 const cron = z
   .string({ error: 'must be a cron expression in quotes, e.g. "*/15 * * * *"' })
-  .refine(isCron, { error: (issue) => `${describe(issue.input)} is not a cron expression: give 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. "0 3 * * *"` });
+  .refine(isCron, { error: (issue) => `${describe(issue.input)} is not a cron expression: give 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. "0 3 * * *"` })
+  // Well-formed is not enough: the scheduler refuses values out of range, and start-up would fail without a line to fix.
+  .refine((expression) => !isCron(expression) || nodeCron.validate(expression), {
+    error: (issue) => `${describe(issue.input)} is not a schedule the job runner accepts (a value out of range, such as minute 60 or day 31 of February)`,
+  });
 
 const routes = z
   .record(z.string(), z.string({ error: "must be the name of a purpose" }))
