@@ -7,9 +7,10 @@ import { ConsentgateError } from "../errors.ts";
 import { admit } from "./admit.ts";
 import { createPrivacy } from "./privacy.ts";
 import { sendError } from "./respond.ts";
-import { createRouteScanner, markGate } from "./route-scan.ts";
+import { createRouteScanner, markGate, markPassThrough, requestPath } from "./route-scan.ts";
 
-const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Reads: every other method (POST, PUT, PATCH, DELETE, MERGE, PURGE, …) may carry data to store. */
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
  * Attaches req.privacy to every request, and on every write either applies
@@ -17,30 +18,32 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  * router) take it, or refuses it as `unmapped_write`. Reads pass.
  */
 export function createMiddleware(core: Core): RequestHandler {
-  const scanRoutes = createRouteScanner();
-  return async function consentgate(req, res, next) {
+  const allowUnmapped = core.policy.defaults.unmappedWrites === "allow";
+  const consentgate: RequestHandler = async (req, res, next) => {
     try {
       req.privacy = createPrivacy(core, req);
-      if (!WRITE_METHODS.has(req.method)) return next();
-      const path = req.baseUrl + req.path;
-      const mapped = core.policy.routes.find((route) => route.method === req.method && route.matches(path));
+      if (READ_METHODS.has(req.method)) return next();
+      const path = requestPath(req);
+      const mapped = path === undefined ? undefined : core.policy.routes.find((route) => route.method === req.method && route.matches(path));
       if (mapped) {
         const reading = admit(core, req, mapped.purpose);
         if (reading) await reading;
         return next();
       }
-      const gate = scanRoutes(req.app, req.method, path);
-      // undefined: no route at all, Express answers 404; a string: a gate will decide.
-      if (gate !== null || core.policy.defaults.unmappedWrites === "allow") return next();
+      if (allowUnmapped) return next();
+      // undefined: nothing handles it, Express answers 404; a string: a gate will decide; null: refused.
+      if (path !== undefined && scanRoutes(req, path) !== null) return next();
       throw new ConsentgateError(
         "unmapped_write",
-        `${req.method} ${path} writes data but no purpose covers it: map it in the policy's routes or gate it with gate.purpose(name)`,
+        `${req.method} ${path ?? req.url} writes data but no purpose covers it: map it in the policy's routes or gate it with gate.purpose(name)`,
         { region: req.privacy.region },
       );
     } catch (error) {
       sendError(res, error);
     }
   };
+  const scanRoutes = createRouteScanner(consentgate);
+  return markPassThrough(consentgate);
 }
 
 /** Route-level gate: denied → the error response and the handler never runs; allowed → req.body minimized. */

@@ -3,11 +3,14 @@
  * same pattern syntax Express 5 uses (path-to-regexp 8), so a route matches in
  * the policy exactly when it matches in the host app.
  */
+import { METHODS } from "node:http";
 import { match } from "path-to-regexp";
 import type { Route, WriteMethod } from "./types.ts";
 
-const WRITE_METHODS: readonly string[] = ["POST", "PUT", "PATCH", "DELETE"] satisfies readonly WriteMethod[];
-const FORMAT = `write routes as "METHOD /path" with METHOD one of ${WRITE_METHODS.join(", ")}, e.g. "POST /api/plays/:id"`;
+/** Every method Node accepts except the reads: what the gate treats as a write. */
+const READ_METHODS: readonly string[] = ["GET", "HEAD", "OPTIONS"];
+const WRITE_METHODS: readonly string[] = METHODS.filter((method) => !READ_METHODS.includes(method));
+const FORMAT = `write routes as "METHOD /path" with METHOD one of POST, PUT, PATCH, DELETE or another write method (any but GET, HEAD, OPTIONS), e.g. "POST /api/plays/:id"`;
 
 /** The compiled route, or a message saying why the key is not one. */
 export function parseRoute(key: string, purpose: string): Route | string {
@@ -16,7 +19,8 @@ export function parseRoute(key: string, purpose: string): Route | string {
   if (parts.length !== 2) return FORMAT;
   if (!WRITE_METHODS.includes(method)) {
     if (WRITE_METHODS.includes(method.toUpperCase())) return `write the method in capitals: "${method.toUpperCase()} ${path}"`;
-    return `"${method}" is not a write method: only ${WRITE_METHODS.join(", ")} requests are gated (reads always pass)`;
+    if (READ_METHODS.includes(method.toUpperCase())) return `"${method}" is not a write method: GET, HEAD and OPTIONS requests are reads and always pass; every other method is gated`;
+    return `"${method}" is not an HTTP method Node accepts; write methods are POST, PUT, PATCH, DELETE and the others but GET, HEAD, OPTIONS`;
   }
   if (!path.startsWith("/")) return `the path must start with "/"; ${FORMAT}`;
   let matcher: (candidate: string) => unknown;

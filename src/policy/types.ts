@@ -72,7 +72,8 @@ export interface Region {
   readonly logRetention: Duration;
 }
 
-export type WriteMethod = "POST" | "PUT" | "PATCH" | "DELETE";
+/** Any HTTP method but GET, HEAD and OPTIONS, in capitals ("POST", "MERGE"). */
+export type WriteMethod = string;
 
 export interface Route {
   readonly method: WriteMethod;

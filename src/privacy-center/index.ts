@@ -5,10 +5,11 @@
  * so the page runs under `default-src 'self'`, and it loads nothing from
  * anywhere else.
  */
-import express, { type Response, type Router } from "express";
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import { createPrivacy } from "../middleware/privacy.ts";
+import { markPassThrough } from "../middleware/route-scan.ts";
 import { SCRIPT } from "./assets/script.ts";
 import { STYLE } from "./assets/style.ts";
 import { renderCenter, renderNotice } from "./page.ts";
@@ -43,10 +44,13 @@ export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = 
   const title = options.title ?? "Your privacy choices";
   const router = express.Router();
 
-  router.use((_req, res, next) => {
-    res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer" });
-    next();
-  });
+  // Passes every request on, so the write gate's route scan looks past it to this router's (read-only) routes.
+  router.use(
+    markPassThrough((_req: Request, res: Response, next: NextFunction) => {
+      res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer" });
+      next();
+    }),
+  );
   router.get("/assets/center.js", (_req, res) => asset(res, "text/javascript", SCRIPT));
   router.get("/assets/center.css", (_req, res) => asset(res, "text/css", STYLE));
 

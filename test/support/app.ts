@@ -3,9 +3,10 @@
  * for the acceptance tests. Signed-in users are named by the x-user header;
  * x-roles carries their roles (comma-separated).
  */
-import express, { type Express, type RequestHandler } from "express";
+import type { Express, RequestHandler } from "express";
 import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
 import { testDatabase } from "./database.ts";
+import { express } from "./express.ts";
 import { testPolicy } from "./policy.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
@@ -48,12 +49,17 @@ export async function createTestApp(database: string, options: Partial<Consentga
   const app = express();
   app.use(express.json({ limit: "8kb" }));
   app.use(gate.middleware());
-  // A handler that notes what it received and records it as one interaction of `kind`.
-  const recording = (kind: string): RequestHandler => async (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    await req.privacy.record(kind, req.body);
-    res.status(201).end();
+  // Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does.
+  const handled = (handler: (...args: Parameters<RequestHandler>) => Promise<void>): RequestHandler => (req, res, next) => {
+    handler(req, res, next).catch(next);
   };
+  // A handler that notes what it received and records it as one interaction of `kind`.
+  const recording = (kind: string): RequestHandler =>
+    handled(async (req, res) => {
+      seen.push({ path: req.path, body: req.body });
+      await req.privacy.record(kind, req.body);
+      res.status(201).end();
+    });
   app.post("/api/plays", recording("play"));
   app.post("/api/ads/click", gate.purpose("advertising"), recording("click"));
   app.post("/api/stats", gate.purpose("analytics"), recording("count"));
@@ -62,22 +68,31 @@ export async function createTestApp(database: string, options: Partial<Consentga
     seen.push({ path: req.path, body: req.body });
     res.status(201).end();
   });
-  app.post("/api/unmapped-record", async (req, res) => {
-    await req.privacy.record("note", req.body);
-    res.status(201).end();
-  });
+  app.post(
+    "/api/unmapped-record",
+    handled(async (req, res) => {
+      await req.privacy.record("note", req.body);
+      res.status(201).end();
+    }),
+  );
   const api = express.Router();
   api.post("/nested", gate.purpose("service"), (req, res) => {
     seen.push({ path: req.path, body: req.body });
     res.status(201).end();
   });
   app.use("/api/v2", api);
-  app.get("/api/recommendations", async (req, res) => {
-    res.json(await req.privacy.recent("personalization"));
-  });
-  app.get("/api/can/:purpose", async (req, res) => {
-    res.json({ can: await req.privacy.can(req.params.purpose) });
-  });
+  app.get(
+    "/api/recommendations",
+    handled(async (req, res) => {
+      res.json(await req.privacy.recent("personalization"));
+    }),
+  );
+  app.get(
+    "/api/can/:purpose",
+    handled(async (req, res) => {
+      res.json({ can: await req.privacy.can(String(req.params.purpose)) });
+    }),
+  );
   app.get("/health", (_req, res) => {
     res.json({ ok: true });
   });
