@@ -3,7 +3,7 @@
  * only by a keyed pseudonym and never hold payloads: details are counts,
  * purposes, request ids, statuses and dates.
  */
-import type { Prisma } from "../generated/prisma/client.ts";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
 
 export const AUDIT_EVENTS = [
   "consent.changed",
@@ -55,11 +55,12 @@ export interface ComplianceLog {
    */
   append(entry: AuditEntryInput): Promise<AuditEntry>;
   /**
-   * The same append as one statement of a caller's `prisma.$transaction([...])`
-   * batch: the entry commits with the change it records, or neither does.
-   * Place it last: it holds the region's head row until the transaction ends.
+   * The same append as one statement of a caller's transaction (a
+   * `prisma.$transaction([...])` batch, or `tx` of an interactive one): the
+   * entry commits with the change it records, or neither does. Place it
+   * last: it holds the region's head row until the transaction ends.
    */
-  appendStatement(entry: AuditEntryInput): Prisma.PrismaPromise<unknown>;
+  appendStatement(entry: AuditEntryInput, client?: Pick<PrismaClient, "$queryRawUnsafe">): Prisma.PrismaPromise<unknown>;
   /** The region's entries in chain order, read page by page. */
   entries(region: string): AsyncIterable<AuditEntry>;
   /** Recomputes the region's chain from its first kept entry to its head. */

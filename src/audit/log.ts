@@ -115,7 +115,7 @@ export function createComplianceLog(connection: Connection, options: ComplianceL
       return { ...entry, seq: Number(row!.seq), prevHash: row!.prevHash, hash: row!.hash };
     },
 
-    appendStatement: (input) => connection.prisma.$queryRawUnsafe(APPEND_SQL, ...prepare(input).params),
+    appendStatement: (input, client = connection.prisma) => client.$queryRawUnsafe(APPEND_SQL, ...prepare(input).params),
 
     entries: (region) => read(region, Number.MAX_SAFE_INTEGER),
 

@@ -1,13 +1,13 @@
 /**
- * Recording a consent choice: sign a receipt, append the event and move the
- * current state in one transaction (erasing the purpose's data on a
- * withdrawal when the policy says so), then drop the cached choices here;
+ * Recording a consent choice: sign a receipt, append the event, move the
+ * current state and log it in one transaction (erasing the purpose's data on
+ * a withdrawal when the policy says so), then drop the cached choices here;
  * other instances hear of it through the store's NOTIFY.
  */
 import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
-import { saveChoice } from "../store/consents.ts";
+import { type SaveChoiceOptions, saveChoice } from "../store/consents.ts";
 import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
 
 export interface ChoiceInput {
@@ -45,9 +45,20 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
     overrideGpc,
     ...(actor === undefined ? {} : { actor }),
   });
-  let erased: number;
+  // Logged in the choice's own transaction: a choice is never stored without its
+  // entry, so a failure answers 503 with nothing changed, and a retry logs once.
+  const logged: SaveChoiceOptions["logged"] = (tx, { erased }) =>
+    core.audit.appendStatement(
+      {
+        region: input.region,
+        event: "consent.changed",
+        subjectId: input.subjectId,
+        details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
+      },
+      tx,
+    );
   try {
-    ({ erased } = await saveChoice(
+    const { erased } = await saveChoice(
       core.connection,
       {
         id: receipt.id,
@@ -62,19 +73,13 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
         signature: receipt.signature,
         at,
       },
-      { purgeInteractions: purpose.onWithdrawal === "purge" },
-    ));
+      { purgeInteractions: purpose.onWithdrawal === "purge", logged },
+    );
+    return { receipt, erased };
   } catch (error) {
     throw new ConsentgateError("consent_unavailable", "the choice could not be recorded; nothing changed", { purpose: input.purpose, region: input.region }, { cause: error });
   } finally {
     // Even a failed write may have committed before its answer was lost.
     core.consents.changed(input.subjectId);
   }
-  await core.audit.append({
-    region: input.region,
-    event: "consent.changed",
-    subjectId: input.subjectId,
-    details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
-  });
-  return { receipt, erased };
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
+import { ConsentgateError } from "../errors.ts";
 import { addDuration } from "../policy/duration.ts";
 import { regionRules } from "../policy/region.ts";
 import type { FinishedStatus, RequestType } from "../store/requests.ts";
@@ -23,8 +24,9 @@ export async function receiveRequest(core: Core, type: RequestType, target: Targ
   const region = regionRules(core.policy, regionName);
   const receivedAt = core.now();
   const request = { id: randomUUID(), type, subjectId: target.subjectId, region: region.name, receivedAt, dueAt: addDuration(receivedAt, region.requestDeadline) };
-  await core.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined });
-  await core.audit.append({ region: region.name, event: "request.received", subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
+  // The request and its log entry commit together: a failure stores neither, and a retry is one new request.
+  const logged = core.audit.appendStatement({ region: region.name, event: "request.received", subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
+  await unavailableOnFailure(core.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, [logged]), region.name);
   return request;
 }
 
@@ -37,6 +39,15 @@ export async function finishRequest(
   details: object,
   logged: Record<string, unknown> = {},
 ): Promise<void> {
-  await core.requests.finish(request.id, status, completedAt, details as never);
-  await core.audit.append({ region: request.region, event: "request.completed", subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
+  const entry = core.audit.appendStatement({ region: request.region, event: "request.completed", subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
+  await unavailableOnFailure(core.requests.finish(request.id, status, completedAt, details as never, [entry]), request.region);
+}
+
+/** A store that fails is a 503 for the caller, never a 500. */
+async function unavailableOnFailure(write: Promise<void>, region: string): Promise<void> {
+  try {
+    await write;
+  } catch (error) {
+    throw new ConsentgateError("consent_unavailable", "the request could not be recorded; try again", { region }, { cause: error });
+  }
 }

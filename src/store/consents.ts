@@ -4,6 +4,7 @@
  * is derived (it always equals the latest event), kept so that the gate reads
  * one small row set instead of scanning history.
  */
+import type { Prisma } from "../generated/prisma/client.ts";
 import type { Connection } from "./connection.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 
@@ -32,35 +33,50 @@ export interface ConsentEventRecord {
   at: Date;
 }
 
+export interface SaveChoiceOptions {
+  purgeInteractions: boolean;
+  /**
+   * A statement that commits with the choice or not at all: its compliance
+   * log entry, which needs the number of interactions erased.
+   */
+  logged?: (tx: Prisma.TransactionClient, outcome: { erased: number }) => Prisma.PrismaPromise<unknown>;
+}
+
 /**
  * Records a choice. With `purgeInteractions`, a withdrawal erases the
  * purpose's interactions in the same transaction, so no reader ever sees the
  * withdrawal without the erasure. Returns how many interactions were erased.
+ * (An interactive transaction: the log entry is built from the erased count.
+ * Nothing outside it is awaited inside it, so PGlite cannot deadlock.)
  */
-export async function saveChoice(connection: Connection, event: ConsentEventRecord, options: { purgeInteractions: boolean }): Promise<{ erased: number }> {
-  const { prisma } = connection;
+export async function saveChoice(connection: Connection, event: ConsentEventRecord, options: SaveChoiceOptions): Promise<{ erased: number }> {
   const { subjectId, purpose } = event;
   const erase = options.purgeInteractions && !event.granted;
-  const [, , , erased] = await prisma.$transaction([
-    // First, so that record() batches in flight for the subject either commit
-    // before this (and are erased below) or wait and see the new choice.
-    lockSubjectForChange(prisma, subjectId),
-    prisma.consentEvent.create({ data: { ...event, actorId: event.actorId ?? null } }),
-    prisma.consentState.upsert({
-      where: { subjectId_purpose: { subjectId, purpose } },
-      create: { subjectId, purpose, granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
-      update: { granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
-    }),
-    ...(erase
-      ? [
-          prisma.interaction.deleteMany({ where: { subjectId, purpose } }),
-          prisma.interactionWindow.deleteMany({ where: { subjectId, purpose } }),
-        ]
-      : []),
-    // Delivered to every listening instance when (and only if) this transaction commits.
-    ...(connection.kind === "postgres" ? [prisma.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`] : []),
-  ]);
-  return { erased: erase ? (erased as { count: number }).count : 0 };
+  return connection.prisma.$transaction(
+    async (tx) => {
+      // First, so that record() batches in flight for the subject either commit
+      // before this (and are erased below) or wait and see the new choice.
+      await lockSubjectForChange(tx, subjectId);
+      await tx.consentEvent.create({ data: { ...event, actorId: event.actorId ?? null } });
+      await tx.consentState.upsert({
+        where: { subjectId_purpose: { subjectId, purpose } },
+        create: { subjectId, purpose, granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
+        update: { granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
+      });
+      let erased = 0;
+      if (erase) {
+        erased = (await tx.interaction.deleteMany({ where: { subjectId, purpose } })).count;
+        await tx.interactionWindow.deleteMany({ where: { subjectId, purpose } });
+      }
+      // Delivered to every listening instance when (and only if) this transaction commits.
+      if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
+      // Last: it locks the region's log head until the commit.
+      if (options.logged) await options.logged(tx, { erased });
+      return { erased };
+    },
+    // Choices of one region queue on its log head; give them time to.
+    { maxWait: 10_000, timeout: 10_000 },
+  );
 }
 
 export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {

@@ -62,11 +62,15 @@ const view = (r: { id: string; type: string; status: string; region: string; rec
 export function createRequests(connection: Connection) {
   const { prisma } = connection;
   return {
-    async open(request: NewRequest): Promise<void> {
-      await prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: "received" } });
+    /** `alongside`: statements that commit with the change or not at all (its compliance log entry). */
+    async open(request: NewRequest, alongside: Prisma.PrismaPromise<unknown>[] = []): Promise<void> {
+      await prisma.$transaction([prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: "received" } }), ...alongside]);
     },
-    async finish(id: string, status: FinishedStatus, completedAt: Date, details: Prisma.InputJsonValue): Promise<void> {
-      await prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "partial" ? null : completedAt, details } });
+    async finish(id: string, status: FinishedStatus, completedAt: Date, details: Prisma.InputJsonValue, alongside: Prisma.PrismaPromise<unknown>[] = []): Promise<void> {
+      await prisma.$transaction([
+        prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "partial" ? null : completedAt, details } }),
+        ...alongside,
+      ]);
     },
     async forSubject(subjectId: string): Promise<PrivacyRequestView[]> {
       const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }] });

@@ -11,7 +11,7 @@ import type { PrismaClient } from "../generated/prisma/client.ts";
 /** For a raw SQL session inside a transaction: $1 the subjects, $2 exclusive or not. */
 export const LOCK_SUBJECTS_SQL = `SELECT consentgate_lock_subjects($1::text[], $2::boolean)`;
 
-/** The exclusive lock on one subject, as the first step of a Prisma batch transaction that changes its consent or erases it. */
-export function lockSubjectForChange(prisma: PrismaClient, subjectId: string) {
+/** The exclusive lock on one subject, as the first step of a Prisma transaction (batch or interactive) that changes its consent or erases it. */
+export function lockSubjectForChange(prisma: Pick<PrismaClient, "$executeRaw">, subjectId: string) {
   return prisma.$executeRaw`SELECT consentgate_lock_subjects(ARRAY[${subjectId}]::text[], true)`;
 }
