@@ -17,7 +17,7 @@ const processIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** Exit codes: 0 done, 1 the command found problems, 2 wrong usage. */
+/** Exit codes: 0 done, 1 the command found problems or could not run, 2 wrong usage. */
 export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [name = "", ...args] = argv;
   if (name === "help" || name === "--help" || name === "-h") {
@@ -38,11 +38,21 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   try {
     return await command.run(args, io);
   } catch (error) {
-    if (!isUsageError(error)) throw error;
+    if (!isUsageError(error)) {
+      // A database that cannot be reached, a migration that fails: the command could not do its work.
+      // One line saying why, not a stack trace from an unhandled rejection.
+      io.err(`consentgate ${name}: ${withoutPasswords(error instanceof Error ? error.message : String(error))}`);
+      return 1;
+    }
     io.err(error.message);
     io.err(`usage: consentgate ${name} ${command.usage}`);
     return 2;
   }
+}
+
+/** Driver messages may quote the connection string they were given. */
+function withoutPasswords(message: string): string {
+  return message.replace(/\/\/([^:@/\s]+):[^@/\s]*@/g, "//$1:***@");
 }
 
 function usage(): string[] {
