@@ -35,9 +35,11 @@ export function createRightsLimiters(limits: RightsLimits | undefined, logger: L
       standardHeaders: "draft-7",
       legacyHeaders: false,
       keyGenerator: (req) => `${group}:${callerKey(req)}`,
-      handler: (req, res) => {
-        const seconds = res.getHeader("Retry-After");
-        sendError(res, new ConsentgateError("too_many_requests", `too many requests to ${req.method} ${req.baseUrl}${req.path}; try again in ${String(seconds)} seconds`));
+      // The message reaches people through the privacy center: plain words, no route names.
+      handler: (_req, res) => {
+        const seconds = Number(res.getHeader("Retry-After"));
+        const wait = seconds > 90 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
+        sendError(res, new ConsentgateError("too_many_requests", `too many requests in a short time; please try again in ${wait}`));
       },
       ...(limits?.store ? { store: limits.store(group) } : {}),
       logger: {
