@@ -83,12 +83,14 @@ describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}
       assert.equal(request?.type, "export");
       assert.equal(request?.status, "aborted");
       assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
-      assert.ok(stopped && yielded < 4, `the source was closed before its end (${yielded} items read)`);
+      // Where the abort lands depends on when the server sees it (over PostgreSQL, often before the sources are reached).
+      assert.ok(yielded < 4 && (yielded === 0 || stopped), `the source was not read to its end for nobody, and was closed (${yielded} items read)`);
     });
   });
 
   test("is recorded as aborted when the client leaves while the server waits for it to read", async () => {
     let stopped = false;
+    let read = 0;
     await withTestApp({}, async (t) => {
       // Far more than socket buffers hold: the export has to wait for the reader, who never reads again.
       const chunk = "x".repeat(64 * 1024);
@@ -96,7 +98,7 @@ describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}
         name: "archive",
         export: async function* () {
           try {
-            for (let i = 0; i < 4096; i++) yield { i, chunk };
+            for (; read < 4096; read++) yield { i: read, chunk };
           } finally {
             stopped = true;
           }
@@ -107,7 +109,7 @@ describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}
       const request = await settledExport(t, "impatient");
       assert.equal(request?.status, "aborted");
       assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
-      assert.ok(stopped, "the source was closed before its end");
+      assert.ok(read < 4096 && (read === 0 || stopped), `the source was not read to its end for nobody, and was closed (${read} items read)`);
     });
   });
 });
