@@ -176,3 +176,66 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
     assert.equal(await held_rows(user), 0);
   });
 });
+
+describe(`writes racing the purge on ${onPostgres ? "PostgreSQL, two instances" : "PGlite"}`, () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  // Both instances share one clock that the test moves past the retention.
+  let offset = 0;
+  const now = () => new Date(Date.now() + offset);
+  before(async () => {
+    db = await testDatabase();
+    a = await createTestApp(db.option, { now });
+    b = onPostgres ? await createTestApp(db.option, { now }) : a;
+  });
+  after(async () => {
+    await a.gate.close();
+    if (b !== a) await b.gate.close();
+    await db.drop();
+  });
+
+  test("rings the purge empties while writers refill them keep exactly the window's newest rows", async () => {
+    const subjects = Array.from({ length: 12 }, (_, i) => `purged-${i}`);
+    const window = 5;
+    const writeAll = (round: number, perSubject: number) =>
+      Promise.all(
+        subjects.map(async (user, s) => {
+          for (let n = 0; n < perSubject; n++) {
+            const app = ((s + n) % 2 === 0 ? a : b).app;
+            await request(app).post("/api/plays").set(ca(user)).send({ itemId: `r${round}-${n}`, action: "play" }).expect(201);
+          }
+        }),
+      );
+    await writeAll(0, 8);
+    offset = 91 * 86_400_000; // every row written so far has expired
+    let purging = true;
+    const purges = Promise.all(
+      [...new Set([a, b])].map(async (t) => {
+        let runs = 0;
+        while (purging || runs === 0) {
+          await t.gate.runJob("purge");
+          runs++;
+          // PGlite answers in microtasks: let the writers' requests in between runs.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return runs;
+      }),
+    );
+    try {
+      await writeAll(1, 8);
+    } finally {
+      purging = false;
+      await purges;
+    }
+    await a.gate.runJob("purge");
+
+    const expected = Array.from({ length: window }, (_, i) => `r1-${7 - i}`);
+    for (const user of subjects) {
+      const rows = await a.gate.store.interactions.forSubject(user);
+      assert.deepEqual(rows.map((r) => (r.data as { itemId: string }).itemId), expected, `${user}: the window's newest rows, newest first`);
+    }
+    const held = await a.gate.store.interactions.countByPurpose();
+    assert.equal(held.personalization, subjects.length * window, "no expired row and nothing past a window is left");
+  });
+});
