@@ -97,7 +97,7 @@ export function toInteraction(row: {
  * 0005_subject_write_guard), because it must take each subject's write lock
  * before it reads anything: see that migration for why and how.
  */
-const BATCH_SQL = `SELECT * FROM consentgate_record_batch($1::json)`;
+const BATCH_SQL = `SELECT * FROM consentgate_record_batch($1::json, $2::text[])`;
 
 /** Deadlocks and serialization failures: the whole statement or transaction rolled back. */
 const RETRYABLE = new Set(["40P01", "40001"]);
@@ -228,10 +228,12 @@ async function writeAllowed(
 }
 
 /**
- * The batch statement's one parameter: the rows at `indexes` as a JSON array,
- * times in epoch milliseconds, each numbered k of n within its ring.
+ * The batch statement's parameters: the rows at `indexes` as a JSON array,
+ * times in epoch milliseconds, each numbered k of n within its ring; and
+ * the batch's subjects, whose write locks it takes first (a separate array,
+ * so the lock step does not parse the whole document).
  */
-function batchOf(rows: Queued[], indexes: number[]): [string] {
+function batchOf(rows: Queued[], indexes: number[]): [string, string[]] {
   const perRing = new Map<string, number>();
   const places = indexes.map((i) => {
     const key = ringKey(rows[i]!);
@@ -249,7 +251,7 @@ function batchOf(rows: Queued[], indexes: number[]): [string] {
       `"decided":${r.decidedAt.getTime()},"ord":${i},"region":${JSON.stringify(r.region ?? null)},"k":${k},"n":${perRing.get(key)}}`
     );
   });
-  return [`[${parts.join(",")}]`];
+  return [`[${parts.join(",")}]`, [...new Set(indexes.map((i) => rows[i]!.subjectId))]];
 }
 
 /** Runs a statement or transaction again (up to 3 times) after a RETRYABLE failure. */

@@ -38,14 +38,14 @@ BEGIN
   END LOOP;
 END $$;
 
--- One record() batch: a JSON array of rows (see src/store/interactions.ts).
--- Answers only with what it did not write: the rows refused, else the rings
--- waiting to be reshaped.
-CREATE FUNCTION consentgate_record_batch(batch json) RETURNS TABLE (ord int, "subjectId" text, purpose text)
+-- One record() batch: a JSON array of rows and the distinct subjects they
+-- belong to (see src/store/interactions.ts). Answers only with what it did
+-- not write: the rows refused, else the rings waiting to be reshaped.
+CREATE FUNCTION consentgate_record_batch(batch json, subjects text[]) RETURNS TABLE (ord int, "subjectId" text, purpose text)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 BEGIN
-  PERFORM consentgate_lock_subjects(ARRAY(SELECT b.subject FROM json_to_recordset(batch) AS b(subject text)), false);
+  PERFORM consentgate_lock_subjects(subjects, false);
   RETURN QUERY
   WITH input AS (
     -- k and n: the row's place in its ring's rows in this batch (1..n), numbered
