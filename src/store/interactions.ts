@@ -165,7 +165,7 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
   const first = await writeAllowed(rows, keep, refused, (indexes) =>
-    retried(() => connection.query<Outcome>(BATCH_SQL, batchOf(rows, indexes), "consentgate_record_batch")),
+    retried(() => connection.query<Outcome>(BATCH_SQL, batchOf(rows, indexes, connection.kind === "postgres"), "consentgate_record_batch")),
   );
   const stored = new Set(first.written);
   // Rare (a window changed): reshape the rings and write their rows in one
@@ -180,7 +180,7 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
           // every writer takes them, so a withdrawal waiting on one cannot deadlock us.
           await tx.query(LOCK_SUBJECTS_SQL, [[...new Set(first.waiting.map((i) => rows[i]!.subjectId))], false]);
           await reshapeRings(tx, ringsOf(first.waiting.map((i) => rows[i]!)));
-          return writeAllowed(rows, first.waiting, refused, (indexes) => tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes)));
+          return writeAllowed(rows, first.waiting, refused, (indexes) => tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes, connection.kind === "postgres")));
         }),
       );
       for (const i of again.written) stored.add(i);
@@ -231,9 +231,11 @@ async function writeAllowed(
  * The batch statement's parameters: the rows at `indexes` as a JSON array,
  * times in epoch milliseconds, each numbered k of n within its ring; and
  * the batch's subjects, whose write locks it takes first (a separate array,
- * so the lock step does not parse the whole document).
+ * so the lock step does not parse the whole document). PGlite gets none: it
+ * runs one statement or transaction at a time, so a batch cannot interleave
+ * with a withdrawal there, and the locks would only cost time.
  */
-function batchOf(rows: Queued[], indexes: number[]): [string, string[]] {
+function batchOf(rows: Queued[], indexes: number[], locks: boolean): [string, string[]] {
   const perRing = new Map<string, number>();
   const places = indexes.map((i) => {
     const key = ringKey(rows[i]!);
@@ -251,7 +253,7 @@ function batchOf(rows: Queued[], indexes: number[]): [string, string[]] {
       `"decided":${r.decidedAt.getTime()},"ord":${i},"region":${JSON.stringify(r.region ?? null)},"k":${k},"n":${perRing.get(key)}}`
     );
   });
-  return [`[${parts.join(",")}]`, [...new Set(indexes.map((i) => rows[i]!.subjectId))]];
+  return [`[${parts.join(",")}]`, locks ? [...new Set(indexes.map((i) => rows[i]!.subjectId))] : []];
 }
 
 /** Runs a statement or transaction again (up to 3 times) after a RETRYABLE failure. */

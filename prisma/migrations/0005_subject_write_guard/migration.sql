@@ -26,16 +26,13 @@
 
 CREATE FUNCTION consentgate_lock_subjects(subjects text[], exclusive boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  k int;
 BEGIN
-  FOR k IN SELECT DISTINCT hashtext(s) FROM unnest(subjects) AS s ORDER BY 1 LOOP
-    IF exclusive THEN
-      PERFORM pg_advisory_xact_lock(1129270347, k);
-    ELSE
-      PERFORM pg_advisory_xact_lock_shared(1129270347, k);
-    END IF;
-  END LOOP;
+  -- In one order (by key) for every locker; one statement, not one per subject.
+  IF exclusive THEN
+    PERFORM pg_advisory_xact_lock(1129270347, k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(subjects) AS s ORDER BY 1) keys;
+  ELSE
+    PERFORM pg_advisory_xact_lock_shared(1129270347, k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(subjects) AS s ORDER BY 1) keys;
+  END IF;
 END $$;
 
 -- One record() batch: a JSON array of rows and the distinct subjects they
