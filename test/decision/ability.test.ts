@@ -42,6 +42,7 @@ describe("buildAbility", () => {
     const a = ability({});
     assert.equal(a.can("read", subjectData("alice")), false);
     assert.equal(a.can("erase", subjectData("")), false);
+    assert.equal(a.can("read", "SubjectData"), false, "no rule about subjects' data at all");
   });
 
   test("an agent acts on anyone's data; a DPO reads compliance logs; other roles add nothing", () => {

@@ -105,8 +105,12 @@ describe("ip: the IPv4-compatible form", () => {
   const ip = (value: unknown) => one({ kind: "ip", bits: 24 }, value);
 
   test("::a.b.c.d is the IPv4 address, masked by the IPv4 rule", () => {
-    assert.equal(ip("::203.0.113.77"), "203.0.113.0");
-    assert.equal(ip("::1.2.3.4"), "1.2.3.0");
+    // Written in hex: ipaddr.js reads the dotted form "::203.0.113.77" as IPv4-mapped.
+    assert.equal(ip("::cb00:714d"), "203.0.113.0");
+    assert.equal(ip("::102:304"), "1.2.3.0");
+    // The unspecified and loopback addresses are not IPv4 ones.
+    assert.equal(ip("::"), "::");
+    assert.equal(ip("::1"), "::");
   });
 
   test("only strings are addresses", () => {

@@ -17,7 +17,7 @@ describe("createKeyring", () => {
   const keyring = createKeyring(SECRET);
 
   test("each use has its own key, derived from the secret", () => {
-    for (const use of ["signature", "pseudonym", "field-hash"] as const) assert.deepEqual(keyring.key(use), derived(use), use);
+    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const) assert.deepEqual(keyring.key(use), derived(use), use);
     assert.notDeepEqual(keyring.key("signature"), keyring.key("pseudonym"));
     assert.notDeepEqual(createKeyring(`${SECRET}!`).key("signature"), keyring.key("signature"));
   });
