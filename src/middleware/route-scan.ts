@@ -327,7 +327,8 @@ export function createRouteScanner(middleware: unknown, max = 2000) {
     const hit = cache.get(key);
     if (hit && hit.app === req.app && hit.seen.every((seen, i) => sizeOf(seen) === hit.sizes[i])) return hit.result;
     const { result, seen } = scanRequest(req, middleware, path, apps);
-    cache.set(key, { app: req.app, result, seen, sizes: seen.map(sizeOf) });
+    // An app without a router yet has nothing to check an answer against later.
+    if (seen.length > 0) cache.set(key, { app: req.app, result, seen, sizes: seen.map(sizeOf) });
     return result;
   };
 }

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
-import express from "express";
 import request from "supertest";
 import { createConsentgate, type Logger } from "../../src/index.ts";
 import { DPO, eventsOf, logOf } from "../audit/read-log.ts";
@@ -15,6 +14,7 @@ import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { persistentDatabase } from "./persistent-database.ts";
+import { express } from "../support/express.ts";
 
 const DAY = 86_400_000;
 const T0 = new Date("2026-02-01T12:00:00.000Z");

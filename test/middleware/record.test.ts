@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import express, { type Express, type RequestHandler } from "express";
+import type { Express, RequestHandler } from "express";
 import request from "supertest";
 import { type Consentgate, createConsentgate } from "../../src/index.ts";
 import { TEST_SECRET } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
+import { express } from "../support/express.ts";
 import { testPolicy } from "../support/policy.ts";
 import { type PersistentDatabase, persistentDatabase } from "../jobs/persistent-database.ts";
 
@@ -27,7 +28,8 @@ async function openApp(database: string, handlers: Record<string, RequestHandler
   for (const [path, handler] of Object.entries(handlers)) {
     app.post(path, gate.purpose("personalization"), (req, res, next) => {
       ran.push(path);
-      return handler(req, res, next);
+      // Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does.
+      Promise.resolve(handler(req, res, next)).catch(next);
     });
   }
   app.use(gate.errorHandler());

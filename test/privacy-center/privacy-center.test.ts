@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import express, { type Express } from "express";
+import type { Express } from "express";
 import request from "supertest";
 import { type Consentgate, createConsentgate, isConsentgateError } from "../../src/index.ts";
 import { TEST_SECRET } from "../support/app.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { express } from "../support/express.ts";
 import { testPolicy } from "../support/policy.ts";
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

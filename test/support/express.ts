@@ -1,7 +1,9 @@
 /**
  * The Express major the HTTP tests build their apps with: 5 (our devDependency)
  * by default, 4 (the `express4` alias) with TEST_EXPRESS=4, so that the same
- * tests show Consentgate works in hosts on either.
+ * tests show Consentgate works in hosts on either. Alone, TEST_EXPRESS=4 mounts
+ * Consentgate's routers (built with our Express 5) in Express 4 apps; preloading
+ * test/support/express-major.ts as well (as CI does) makes them Express 4 too.
  */
 import express5 from "express";
 import express4 from "express4";
