@@ -9,6 +9,7 @@ import { buildAbility, complianceLog } from "../decision/ability.ts";
 import { regionReport } from "../audit/report.ts";
 import { ConsentgateError } from "../errors.ts";
 import { sendError } from "../middleware/respond.ts";
+import { drained } from "./drained.ts";
 
 export function createAdminRouter(core: Core): Router {
   const router = express.Router();
@@ -66,16 +67,4 @@ function dateParam(req: Request, name: string): Date | undefined {
   const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
   if (Number.isNaN(date.getTime())) throw new ConsentgateError("invalid_body", `?${name}= must be a date or time in ISO 8601 (2026-11-01 or 2026-11-01T00:00:00Z)`);
   return date;
-}
-
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }

@@ -24,6 +24,7 @@ import { consentEvents } from "./history.ts";
 import { receiptOf } from "./receipts.ts";
 import { type ReceivedRequest, finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";
+import { drained } from "./drained.ts";
 
 export const EXPORT_FORMAT = "consentgate-export/1";
 
@@ -127,15 +128,7 @@ function openDownload(res: Response): { write: Write; closed: () => boolean } {
   const write: Write = async (chunk) => {
     if (closed()) throw new DownloadAborted();
     if (res.write(chunk)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off("drain", done);
-        res.off("close", done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    });
+    await drained(res);
     if (closed()) throw new DownloadAborted();
   };
   return { write, closed };

@@ -5,12 +5,12 @@
  * the purpose lists.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import fc from "fast-check";
 import request from "supertest";
-import { type TestApp, createTestApp } from "../support/app.ts";
+import { sharedTestApp } from "../support/app.ts";
 import { RUNS, assertCoded4xx, bodyText, contentType, propertyParameters } from "../support/arbitraries.ts";
-import { type TestDatabase, onPostgres, testDatabase } from "../support/database.ts";
+import { onPostgres } from "../support/database.ts";
 
 /** Where a body goes, and whether the gate lets a well-formed one through. */
 const targets = [
@@ -22,16 +22,7 @@ const targets = [
 const LISTED = { personalization: ["itemId", "action", "durationMs", "location", "device", "context"], service: ["itemId", "action"] } as const;
 
 describe(`property: random bodies on write routes, ${RUNS} cases, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  before(async () => {
-    db = await testDatabase();
-    t = await createTestApp(db.option);
-  });
-  after(async () => {
-    await t.gate.close();
-    await db.drop();
-  });
+  const t = sharedTestApp();
 
   // Found by the property below: the parser's 415 went past the gate's error handler to Express's HTML page.
   for (const [header, value] of [["content-type", "application/json; charset=latin1"], ["content-encoding", "br-unknown"]] as const) {

@@ -6,12 +6,12 @@
  * is stored exactly when the rules allow it.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import fc from "fast-check";
 import request from "supertest";
-import { type TestApp, createTestApp } from "../support/app.ts";
+import { sharedTestApp } from "../support/app.ts";
 import { RUNS, assertCoded4xx, headerValue, propertyParameters } from "../support/arbitraries.ts";
-import { type TestDatabase, onPostgres, testDatabase } from "../support/database.ts";
+import { onPostgres } from "../support/database.ts";
 
 /** One header as sent: absent, once, or repeated (the server then sees the values joined by ", "). */
 type Sent = undefined | string | string[];
@@ -51,16 +51,7 @@ function expectedRegion(header: string | undefined): string {
 }
 
 describe(`property: random privacy headers, ${RUNS} cases, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  before(async () => {
-    db = await testDatabase();
-    t = await createTestApp(db.option);
-  });
-  after(async () => {
-    await t.gate.close();
-    await db.drop();
-  });
+  const t = sharedTestApp();
 
   test("no crash, coded refusals, and decisions that follow the GPC and region rules", async () => {
     let n = 0;

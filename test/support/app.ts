@@ -3,9 +3,10 @@
  * for the acceptance tests. Signed-in users are named by the x-user header;
  * x-roles carries their roles (comma-separated).
  */
+import { after, before } from "node:test";
 import type { Express, RequestHandler } from "express";
 import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
-import { testDatabase } from "./database.ts";
+import { type TestDatabase, testDatabase } from "./database.ts";
 import { express } from "./express.ts";
 import { testPolicy } from "./policy.ts";
 
@@ -31,6 +32,24 @@ export async function withTestApp(options: Partial<ConsentgateOptions>, test: (t
   } finally {
     await db.drop();
   }
+}
+
+/**
+ * For a describe block whose tests share one app: a test database and an app
+ * on it, made before the first test and closed and dropped after the last.
+ * Its fields are filled in once the block's `before` hook has run.
+ */
+export function sharedTestApp(options: Partial<ConsentgateOptions> = {}): TestApp & { db: TestDatabase } {
+  const shared = {} as TestApp & { db: TestDatabase };
+  before(async () => {
+    shared.db = await testDatabase();
+    Object.assign(shared, await createTestApp(shared.db.option, options));
+  });
+  after(async () => {
+    await shared.gate?.close();
+    await shared.db?.drop();
+  });
+  return shared;
 }
 
 export async function createTestApp(database: string, options: Partial<ConsentgateOptions> = {}): Promise<TestApp> {

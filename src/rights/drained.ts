@@ -1,0 +1,18 @@
+/**
+ * Streams that wait for a slow reader instead of buffering for it: resolves
+ * when the response can take more, or when the client has gone (the caller
+ * checks which).
+ */
+import type { Response } from "express";
+
+export function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
