@@ -21,7 +21,7 @@ const ROUNDS = 9;
 const ITERATIONS = 20_000;
 const VARIANTS = 64;
 
-/** DESIGN.md §3's personalization purpose, plus nested, hash, ip, truncate and maxLength fields. */
+/** The shipped personalization purpose, plus nested, hash, ip, truncate and maxLength fields. */
 const FIELDS: Record<string, FieldRule> = {
   itemId: { kind: "keep" },
   action: { kind: "keep" },

@@ -1,6 +1,6 @@
 /**
  * Every error Consentgate raises on purpose is a ConsentgateError with a
- * stable `code`. Codes are part of the public contract (DESIGN.md §5): host
+ * stable `code`. Codes are part of the public contract (README: HTTP API): host
  * apps and clients branch on them, so they never change meaning.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The one error body of DESIGN.md §5, for every error the gate sends:
+ * The one error body (README: HTTP API), for every error the gate sends:
  * { "error": { "code", "message", "purpose"?, "region"? } }.
  */
 import type { ErrorRequestHandler, Response } from "express";

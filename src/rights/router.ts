@@ -1,6 +1,6 @@
 /**
  * gate.router(): the endpoints end users exercise their rights through
- * (DESIGN.md §5). Mounted by the host, e.g. app.use("/privacy", gate.router()).
+ * (README: HTTP API). Mounted by the host, e.g. app.use("/privacy", gate.router()).
  */
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";

@@ -26,7 +26,7 @@ export interface ConsentCacheOptions {
   max?: number;
   /** A choice read that takes longer fails closed. Default 2000 ms. */
   timeoutMs?: number;
-  /** The longest a change may go unseen. Default 1000 ms (DESIGN.md §4). */
+  /** The longest a change may go unseen. Default 1000 ms (README: Decision rules). */
   maxStalenessMs?: number;
   logger: Logger;
 }

@@ -57,7 +57,7 @@ const personalization: Record<string, FieldRule> = {
 };
 
 describe("compileMinimizer: selection", () => {
-  test("the personalization purpose of DESIGN.md keeps, buckets and coarsens, and drops the rest", () => {
+  test("the shipped personalization purpose keeps, buckets and coarsens, and drops the rest", () => {
     const body = { itemId: "trk_1", action: "play", durationMs: 183_456, location: { lat: 52.52, lon: 13.405 }, userAgent: "Firefox", email: "a@b.c" };
     assert.deepEqual(minimizer(personalization)(body), { itemId: "trk_1", action: "play", durationMs: 183_000, location: "u33dc" });
   });

@@ -16,7 +16,7 @@ describe("the shipped policy", () => {
     assert.equal(policy.regionHeader, "x-region");
   });
 
-  test("has the three purposes of DESIGN.md §3", () => {
+  test("has the three purposes the README describes", () => {
     const { service, personalization, advertising } = policy.purposes;
     assert.deepEqual(
       [service, personalization, advertising].map((p) => [p?.legalBasis, p?.window, p?.retention?.text, p?.saleOrShare, p?.sensitive, p?.onWithdrawal]),

@@ -1,4 +1,4 @@
-/** The policy the acceptance tests run under, given as an object (the YAML shape of DESIGN.md §3). */
+/** The policy the acceptance tests run under, given as an object (the YAML shape of README: Policy reference). */
 export function testPolicy(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     version: "test-1",
