@@ -51,9 +51,30 @@ export async function erase(core: Core, target: Target, region: string): Promise
   return finish(core, { ...request, tables, erased, failures });
 }
 
-/** Retries the failed data sources of every `partial` erasure; for the erasure-retry job. */
+/**
+ * An erasure still open this long after it was received was interrupted (its
+ * process stopped, or its completion could not be recorded): the
+ * erasure-retry job runs it again. Longer than any erasure takes, so a live
+ * one is left alone.
+ */
+export const INTERRUPTED_AFTER_MS = 15 * 60_000;
+
+/**
+ * For the erasure-retry job: runs every interrupted erasure again (erasing is
+ * idempotent; the counts of an earlier pass, noted with the tables' erasure,
+ * are kept), then retries the failed data sources of every `partial` one.
+ */
 export async function retryPartialErasures(core: Core): Promise<{ retried: number; completed: number }> {
   let completed = 0;
+  const interrupted = await core.requests.interruptedErasures(new Date(core.now().getTime() - INTERRUPTED_AFTER_MS));
+  for (const request of interrupted) {
+    const before = (request.details as { erased?: { tables?: ErasedCounts } } | null)?.erased?.tables;
+    const tables = await eraseSubject(core.connection, request.subjectId, request.id, before);
+    core.consents.changed(request.subjectId);
+    const { erased, failures } = await eraseFromSources(core, request.subjectId, core.dataSources.list().map((s) => s.name), {});
+    const certificate = await finish(core, { ...request, tables, erased, failures });
+    if (certificate.status === "completed") completed++;
+  }
   const partial = await core.requests.partial();
   for (const request of partial) {
     const previous = request.details as ErasureCertificate;
@@ -70,7 +91,7 @@ export async function retryPartialErasures(core: Core): Promise<{ retried: numbe
     });
     if (certificate.status === "completed") completed++;
   }
-  return { retried: partial.length, completed };
+  return { retried: interrupted.length + partial.length, completed };
 }
 
 async function eraseFromSources(core: Core, subjectId: string, names: string[], already: Record<string, number>) {

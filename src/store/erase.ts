@@ -17,25 +17,28 @@ export interface ErasedCounts {
   privacyRequests: number;
 }
 
-export async function eraseSubject(connection: Connection, subjectId: string, keepRequestId: string): Promise<ErasedCounts> {
-  const { prisma } = connection;
-  const [, interactions, interactionWindows, consentState, consentEvents, privacyRequests] = await prisma.$transaction([
+/**
+ * Erases the subject's rows and, in the same transaction, notes the counts on
+ * the erasure request (`keepRequestId`), so an erasure interrupted after this
+ * commit (a crash, a failed completion) can be finished later with the
+ * counts of what it erased. `before`: counts from an earlier pass, added in.
+ */
+export async function eraseSubject(connection: Connection, subjectId: string, keepRequestId: string, before?: ErasedCounts): Promise<ErasedCounts> {
+  return connection.prisma.$transaction(async (tx) => {
     // First, so that record() batches in flight for the subject either commit
     // before this (and are erased below) or wait and see the erasure.
-    lockSubjectForChange(prisma, subjectId),
-    prisma.interaction.deleteMany({ where: { subjectId } }),
-    prisma.interactionWindow.deleteMany({ where: { subjectId } }),
-    prisma.consentState.deleteMany({ where: { subjectId } }),
-    prisma.consentEvent.deleteMany({ where: { subjectId } }),
-    prisma.privacyRequest.deleteMany({ where: { subjectId, id: { not: keepRequestId } } }),
+    await lockSubjectForChange(tx, subjectId);
+    const counts: ErasedCounts = {
+      interactions: (await tx.interaction.deleteMany({ where: { subjectId } })).count,
+      interactionWindows: (await tx.interactionWindow.deleteMany({ where: { subjectId } })).count,
+      consentEvents: (await tx.consentEvent.deleteMany({ where: { subjectId } })).count,
+      consentState: (await tx.consentState.deleteMany({ where: { subjectId } })).count,
+      privacyRequests: (await tx.privacyRequest.deleteMany({ where: { subjectId, id: { not: keepRequestId } } })).count,
+    };
+    if (before) for (const key of Object.keys(counts) as (keyof ErasedCounts)[]) counts[key] += before[key];
+    await tx.privacyRequest.update({ where: { id: keepRequestId }, data: { details: { erased: { tables: { ...counts } } } } });
     // Other instances drop their cached choices for the subject on commit.
-    ...(connection.kind === "postgres" ? [prisma.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`] : []),
-  ]);
-  return {
-    interactions: interactions.count,
-    interactionWindows: interactionWindows.count,
-    consentEvents: consentEvents.count,
-    consentState: consentState.count,
-    privacyRequests: privacyRequests.count,
-  };
+    if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
+    return counts;
+  });
 }

@@ -83,6 +83,18 @@ export function createRequests(connection: Connection) {
       const row = await prisma.privacyRequest.findFirst({ where: { id, subjectId } });
       return row ? view(row) : undefined;
     },
+    /**
+     * Erasures received before `receivedBefore` that never ended (still
+     * `received`, or `overdue`): interrupted after their tables were erased,
+     * or before. For the erasure-retry job.
+     */
+    async interruptedErasures(receivedBefore: Date): Promise<(PrivacyRequestView & { subjectId: string })[]> {
+      const rows = await prisma.privacyRequest.findMany({
+        where: { type: "erasure", status: { in: ["received", "overdue"] satisfies RequestStatus[] }, completedAt: null, receivedAt: { lt: receivedBefore } },
+        orderBy: { receivedAt: "asc" },
+      });
+      return rows.map((r) => ({ ...view(r), subjectId: r.subjectId }));
+    },
     async partial(): Promise<(PrivacyRequestView & { subjectId: string })[]> {
       const rows = await prisma.privacyRequest.findMany({ where: { type: "erasure", status: "partial" }, orderBy: { receivedAt: "asc" } });
       return rows.map((r) => ({ ...view(r), subjectId: r.subjectId }));
