@@ -11,15 +11,18 @@ import pg from "pg";
 import request from "supertest";
 import { createTestApp, type TestApp } from "../support/app.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { INTERRUPTED_AFTER_MS } from "../../src/rights/erasure.ts";
 import { DPO, eventsOf, logOf } from "./read-log.ts";
 
 describe("log entries commit with the change they record, on PostgreSQL", { skip: !onPostgres && "needs a second connection to the gate's database" }, () => {
   let db: TestDatabase;
   let t: TestApp;
   let admin: pg.Client;
+  // Moved forward only by the last test, to let an interrupted erasure age.
+  let offset = 0;
   before(async () => {
     db = await testDatabase();
-    t = await createTestApp(db.option);
+    t = await createTestApp(db.option, { now: () => new Date(Date.now() + offset) });
     admin = new pg.Client({ connectionString: db.option });
     await admin.connect();
   });
@@ -96,5 +99,34 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
     assert.equal(open.status, "received", "a completion that was not logged is not recorded either");
     const certificate = (await request(t.app).delete("/privacy/data").set(dave).expect(200)).body;
     assert.equal(certificate.status, "completed");
+  });
+  test("the erasure-retry job finishes an erasure whose completion failed, keeping what the first pass erased", async () => {
+    const erin = { "x-user": "interrupted-erin", "x-region": "DE" };
+    await request(t.app).put("/privacy/consents/personalization").set(erin).send({ granted: true }).expect(200);
+    for (const itemId of ["a", "b", "c"]) await request(t.app).post("/api/plays").set(erin).send({ itemId, action: "play" }).expect(201);
+    const failed = await whileLogRefuses("request.completed", () => request(t.app).delete("/privacy/data").set(erin));
+    assert.equal(failed.status, 503);
+    const [open] = (await request(t.app).get("/privacy/requests").set(erin).expect(200)).body.requests;
+    assert.equal(open.status, "received");
+    assert.deepEqual(await t.gate.store.interactions.countByPurpose("interrupted-erin"), {}, "the tables were erased before the failure");
+
+    // A live erasure is left alone.
+    assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 0, completed: 0 });
+    offset = INTERRUPTED_AFTER_MS + 60_000;
+    try {
+      // (dave's interrupted erasure above is gone: his own retry erased his older requests.)
+      assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 1, completed: 1 });
+      const done = (await request(t.app).get(`/privacy/requests/${open.id}`).set(erin).expect(200)).body;
+      assert.equal(done.status, "completed");
+      assert.equal(done.details.erased.tables.interactions, 3, "the certificate counts what the first pass erased");
+      assert.equal(done.details.erased.tables.consentEvents, 1);
+      const completions = eventsOf(await logOf(t.app, "EU"), "request.completed").filter((e) => (e.details as { requestId?: string }).requestId === open.id);
+      assert.equal(completions.length, 1, "logged once");
+      assert.equal((await verified("EU")).ok, true);
+      // Nothing is left to finish.
+      assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 0, completed: 0 });
+    } finally {
+      offset = 0;
+    }
   });
 });
