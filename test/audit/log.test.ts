@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, createHmac } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { AuditEntry, ComplianceLog } from "../../src/audit/events.ts";
 import { GENESIS, type HashedFields, entryHash, legacyEntryHash } from "../../src/audit/hash.ts";
@@ -218,6 +218,16 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   });
 
   describe("trimming behind a checkpoint", () => {
+    /** A fresh region: seven entries written at `oldAt`, then one purge.ran at `newAt`. */
+    const agedChain = async (oldAt: string, newAt: string) => {
+      const region = freshRegion();
+      clock = new Date(oldAt);
+      await chain(region);
+      clock = new Date(newAt);
+      await log.append({ region, event: "purge.ran" });
+      return region;
+    };
+
     test("drops the entries before the cut-off and keeps the chain verifiable", async () => {
       const region = freshRegion();
       clock = new Date("2024-01-01T00:00:00.000Z");
@@ -253,11 +263,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     });
 
     test("the first kept entry must continue from the very hash its checkpoint recorded", async () => {
-      const region = freshRegion();
-      clock = new Date("2024-01-01T00:00:00.000Z");
-      await chain(region);
-      clock = new Date("2025-06-01T00:00:00.000Z");
-      await log.append({ region, event: "purge.ran" });
+      const region = await agedChain("2024-01-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z");
       assert.deepEqual(await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 7, from: 8 });
       // Every link holds (even recomputed with the key), but entry 8 no longer starts where the checkpoint says.
       await rewriteFrom(region, 8, (entry) => ({ ...entry, prevHash: "f".repeat(64) }), (entry) => entryHash(entry, chainKey));
@@ -265,11 +271,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     });
 
     test("a verify that races a trim reads again instead of reporting a gap", async () => {
-      const region = freshRegion();
-      clock = new Date("2020-01-01T00:00:00.000Z");
-      await chain(region);
-      clock = new Date("2026-01-01T00:00:00.000Z");
-      await log.append({ region, event: "purge.ran" });
+      const region = await agedChain("2020-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z");
       // The trim runs between the verifier's first page (3 entries) and its second.
       let pages = 0;
       const racing = { ...store.connection, query: async (text: string, params?: unknown[]) => {
