@@ -8,7 +8,7 @@ import type { Choice, DecisionSource } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import { regionRules } from "../policy/region.ts";
 import type { LegalBasis, Region } from "../policy/types.ts";
-import { latestConsentEvents } from "../rights/history.ts";
+import { latestConsentEvents } from "../store/consents.ts";
 import type { ConsentEventRecord } from "../store/consents.ts";
 import { type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
 

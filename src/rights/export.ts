@@ -20,7 +20,7 @@ import type { Response } from "express";
 import type { Core } from "../core.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import type { Interaction } from "../store/interactions.ts";
-import { consentEvents } from "./history.ts";
+import { consentEvents } from "../store/consents.ts";
 import { receiptOf } from "./receipts.ts";
 import { type ReceivedRequest, finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import request from "supertest";
-import { HISTORY_PAGE } from "../../src/rights/history.ts";
+import { HISTORY_PAGE } from "../../src/store/consents.ts";
 import { openStore } from "../../src/store/store.ts";
 import { persistentDatabase } from "../jobs/persistent-database.ts";
 import { createTestApp } from "../support/app.ts";
