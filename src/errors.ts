@@ -1,6 +1,6 @@
 /**
  * Every error Consentgate raises on purpose is a ConsentgateError with a
- * stable `code`. Codes are part of the public contract (README: HTTP API): host
+ * stable `code`. Codes are part of the public contract (docs/error-codes.md): host
  * apps and clients branch on them, so they never change meaning.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The compliance log's vocabulary (README: Jobs and compliance logs). Entries name the subject
+ * The compliance log's vocabulary (docs/compliance-log.md). Entries name the subject
  * only by a keyed pseudonym and never hold payloads: details are counts,
  * purposes, request ids, statuses and dates.
  */

@@ -1,5 +1,5 @@
 /**
- * The compliance log: append-only, one hash chain per region (README: Jobs and compliance logs).
+ * The compliance log: append-only, one hash chain per region (docs/compliance-log.md).
  *
  * An append is ONE statement. It upserts the region's head row, computing
  * the new seq and hash from the head it finds (the hash is built in SQL from

@@ -1,5 +1,5 @@
 /**
- * The decision rules (README: Decision rules): may this purpose's data be collected
+ * The decision rules (docs/decision-rules.md): may this purpose's data be collected
  * from this subject, in this region, with these signals, given their latest
  * choice? Pure, so every combination can be tested without a database.
  */

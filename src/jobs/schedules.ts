@@ -1,5 +1,5 @@
 /**
- * When each job fires (README: Jobs and compliance logs), in UTC. The policy's `jobs:` section
+ * When each job fires (docs/deployment.md: Jobs and schedules), in UTC. The policy's `jobs:` section
  * overrides the defaults, and the `schedules` option overrides the policy.
  */
 import cron from "node-cron";

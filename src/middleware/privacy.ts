@@ -26,7 +26,7 @@ export interface Privacy {
   readonly signals: { readonly gpc: boolean };
   /** The purpose a gate admitted this request for, and the decision that did. */
   readonly admitted: { readonly purpose: string; readonly decision: Decision & { allowed: true }; readonly at: Date } | undefined;
-  /** The decision rules' answer for a purpose (README: Decision rules). Rejects with consent_unavailable when it cannot be made. */
+  /** The decision rules' answer for a purpose (docs/decision-rules.md). Rejects with consent_unavailable when it cannot be made. */
   decide(purpose: string): Promise<Decision>;
   /** May this request's subject's data be collected for the purpose? */
   can(purpose: string): Promise<boolean>;

@@ -1,5 +1,5 @@
 /**
- * The one error body (README: HTTP API), for every error the gate sends:
+ * The one error body (docs/http-api.md: The error body), for every error the gate sends:
  * { "error": { "code", "message", "purpose"?, "region"? } }.
  */
 import type { ErrorRequestHandler, Response } from "express";

@@ -24,7 +24,7 @@ export interface PurposeView {
   source: DecisionSource | "unknown";
   /** The subject's latest explicit choice, if any. */
   choice: Choice | undefined;
-  /** Granting needs the GPC confirmation: the signal denies this purpose here (README: Decision rules, step 2). */
+  /** Granting needs the GPC confirmation: the signal denies this purpose here (docs/decision-rules.md, rule 2). */
   gpcBlocks: boolean;
   /** Records held for the purpose now. */
   held: number;

@@ -1,5 +1,5 @@
 /**
- * The DPO's endpoints (README: HTTP API): a region's compliance log as JSONL,
+ * The DPO's endpoints (docs/http-api.md): a region's compliance log as JSONL,
  * its hash-chain check, and its summary. Role `dpo` through the CASL ability;
  * nobody else learns even which regions have logs.
  */

@@ -29,7 +29,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
       region: input.region,
     });
   }
-  // An override only means something for a grant made while GPC is on (README: Decision rules, step 2).
+  // An override only means something for a grant made while GPC is on (docs/decision-rules.md, rule 2).
   const overrideGpc = input.granted && input.overrideGpc && input.gpc;
   const at = core.now();
   const actor = actorOnReceipt(input.subjectId, input.actorId);

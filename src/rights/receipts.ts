@@ -22,7 +22,7 @@ export interface Receipt {
   at: string;
   /** The browser sent Sec-GPC: 1 when the choice was made. */
   gpc: boolean;
-  /** A grant given under GPC after the conflict was shown (wins over GPC, README: Decision rules). */
+  /** A grant given under GPC after the conflict was shown (wins over GPC, docs/decision-rules.md, rule 2). */
   overrideGpc: boolean;
   /**
    * The agent who made the choice for the subject; absent when the subject

@@ -1,6 +1,6 @@
 /**
  * gate.router(): the endpoints end users exercise their rights through
- * (README: HTTP API). Mounted by the host, e.g. app.use("/privacy", gate.router()).
+ * (docs/http-api.md). Mounted by the host, e.g. app.use("/privacy", gate.router()).
  */
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";

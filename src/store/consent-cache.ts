@@ -26,7 +26,7 @@ export interface ConsentCacheOptions {
   max?: number;
   /** A choice read that takes longer fails closed. Default 2000 ms. */
   timeoutMs?: number;
-  /** The longest a change may go unseen. Default 1000 ms (README: Decision rules). */
+  /** The longest a change may go unseen. Default 1000 ms (docs/deployment.md: Several instances). */
   maxStalenessMs?: number;
   logger: Logger;
 }

@@ -79,7 +79,7 @@ describe(`property: random privacy headers, ${RUNS} cases, on ${onPostgres ? "Po
         // subject here is far below its limit, but all anonymous cases share one address.
         if (res.status === 429) return assert.equal(subject, undefined, `${context}: a fresh subject was rate-limited`);
 
-        // What the rules say a new subject gets here (README: Decision rules, for the test policy).
+        // What the rules say a new subject gets here (docs/decision-rules.md, for the test policy).
         const personalization = inRegion === "US-CA";
         const advertising = inRegion === "US-CA" && !gpcOn;
         switch (route) {

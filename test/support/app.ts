@@ -1,5 +1,5 @@
 /**
- * A real Express app mounting Consentgate exactly as the README shows (Mount it in your app),
+ * A real Express app mounting Consentgate exactly as the README shows (Install it and mount it in your app),
  * for the acceptance tests. Signed-in users are named by the x-user header;
  * x-roles carries their roles (comma-separated).
  */

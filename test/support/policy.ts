@@ -1,4 +1,4 @@
-/** The policy the acceptance tests run under, given as an object (the YAML shape of README: Policy reference). */
+/** The policy the acceptance tests run under, given as an object (the YAML shape of docs/policy-reference.md). */
 export function testPolicy(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     version: "test-1",

@@ -71,7 +71,7 @@ function describePolicy(policy: Policy, io: Io): void {
   }
 }
 
-/** Decision rules 4 and 5 (README: Decision rules), for a subject with no explicit choice. */
+/** Decision rules 4 to 6 (docs/decision-rules.md), for a subject with no explicit choice. */
 function byDefault(purpose: Purpose, region: Region): string {
   if (purpose.legalBasis !== "consent") return `allowed (${purpose.legalBasis})`;
   if (purpose.sensitive) return "denied until consent (sensitive)";

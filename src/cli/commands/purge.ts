@@ -1,6 +1,6 @@
 /**
  * `consentgate purge [--dry-run]`: the purge job, by hand, against the app's
- * database (README: Jobs and compliance logs). Not elected: it runs even if a scheduled purge is
+ * database (docs/deployment.md: Jobs and schedules). Not elected: it runs even if a scheduled purge is
  * running elsewhere, which is safe (each statement re-checks what it deletes).
  */
 import { parseArgs } from "node:util";
