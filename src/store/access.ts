@@ -4,7 +4,7 @@
  * reads what is held, for its own screens and checks.
  */
 import type { Connection } from "./connection.ts";
-import { consentHistory, loadChoices, type Choice } from "./consents.ts";
+import { type ConsentRecord, consentHistory, loadChoices, type Choice } from "./consents.ts";
 import type { Interaction, InteractionStore } from "./interactions.ts";
 import type { PrivacyRequestView, Requests } from "./requests.ts";
 import type { AuditEntry, ComplianceLog, VerifyResult } from "../audit/events.ts";
@@ -23,7 +23,7 @@ export interface StoreAccess {
     /** The latest choice per purpose. */
     current(subjectId: string): Promise<Record<string, Choice>>;
     /** Every choice the subject made, oldest first. */
-    history(subjectId: string): ReturnType<typeof consentHistory>;
+    history(subjectId: string): Promise<ConsentRecord[]>;
   };
   requests: {
     /** A subject's export and erasure requests, newest first. */

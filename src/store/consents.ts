@@ -84,9 +84,54 @@ export async function loadChoices(connection: Connection, subjectId: string): Pr
   return new Map(rows.map((r) => [r.purpose, { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt }]));
 }
 
+/**
+ * One choice as `gate.store.consents.history()` returns it: our own shape,
+ * mapped from the row, so that a column renamed in the schema is a compile
+ * error here rather than a silent change to the public API.
+ */
+export interface ConsentRecord {
+  /** The choice's id: the id of the receipt handed out for it. */
+  id: string;
+  /** Whose choice it is. */
+  subjectId: string;
+  /** The purpose it is about. */
+  purpose: string;
+  /** true: a grant; false: a withdrawal or a refusal. */
+  granted: boolean;
+  /** A grant given while the browser sent Sec-GPC: 1, after the subject was told of the conflict; it wins over GPC. */
+  overrideGpc: boolean;
+  /** The browser sent Sec-GPC: 1 when the choice was made. */
+  gpc: boolean;
+  /** The policy region the choice was made in. */
+  region: string;
+  /** The version of the policy in force when the choice was made. */
+  policyVersion: string;
+  /** The agent who made the choice for the subject; null when the subject made it. */
+  actorId: string | null;
+  /** The receipt's signature, as handed out when the choice was made. */
+  signature: string;
+  /** When the choice was made. */
+  at: Date;
+}
+
+const consentRecord = (row: ConsentEvent): ConsentRecord => ({
+  id: row.id,
+  subjectId: row.subjectId,
+  purpose: row.purpose,
+  granted: row.granted,
+  overrideGpc: row.overrideGpc,
+  gpc: row.gpc,
+  region: row.region,
+  policyVersion: row.policyVersion,
+  actorId: row.actorId,
+  signature: row.signature,
+  at: row.at,
+});
+
 /** The full history of a subject's choices, oldest first, in one read (gate.store; exports page through consentEvents). */
-export function consentHistory(connection: Connection, subjectId: string) {
-  return connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "asc" } });
+export async function consentHistory(connection: Connection, subjectId: string): Promise<ConsentRecord[]> {
+  const rows = await connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "asc" } });
+  return rows.map(consentRecord);
 }
 
 // A subject's history read a page at a time: every choice is kept (the
