@@ -11,11 +11,26 @@ import { lockSubjectForChange } from "./write-lock.ts";
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
 
-/** The latest choice of a subject for a purpose, as the decision rules read it. */
+/**
+ * The latest choice of a subject for a purpose, as the decision rules read
+ * it: what `gate.store.consents.current()` returns per purpose.
+ *
+ * @example
+ * ```ts
+ * import type { Choice } from "consentgate";
+ *
+ * const choices: Record<string, Choice> = await gate.store.consents.current("alice");
+ * const optedOut = Object.entries(choices).filter(([, choice]) => !choice.granted).map(([purpose]) => purpose);
+ * ```
+ */
 export interface Choice {
+  /** true: granted; false: withdrawn or refused. */
   granted: boolean;
+  /** A grant given while GPC was on, after the subject was told of the conflict: it wins over GPC. */
   overrideGpc: boolean;
+  /** The id of the receipt handed out for the choice. */
   receiptId: string;
+  /** When the choice was made. */
   at: Date;
 }
 
@@ -88,6 +103,14 @@ export async function loadChoices(connection: Connection, subjectId: string): Pr
  * One choice as `gate.store.consents.history()` returns it: our own shape,
  * mapped from the row, so that a column renamed in the schema is a compile
  * error here rather than a silent change to the public API.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentRecord } from "consentgate";
+ *
+ * const history: ConsentRecord[] = await gate.store.consents.history("alice");
+ * const byAgents = history.filter((record) => record.actorId !== null && record.actorId !== record.subjectId);
+ * ```
  */
 export interface ConsentRecord {
   /** The choice's id: the id of the receipt handed out for it. */
@@ -106,7 +129,7 @@ export interface ConsentRecord {
   region: string;
   /** The version of the policy in force when the choice was made. */
   policyVersion: string;
-  /** The agent who made the choice for the subject; null when the subject made it. */
+  /** Who made the choice: the subject's own id, or the agent who acted for them; null when none was recorded. */
   actorId: string | null;
   /** The receipt's signature, as handed out when the choice was made. */
   signature: string;
