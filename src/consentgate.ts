@@ -33,33 +33,236 @@ import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
 
+/**
+ * What {@link createConsentgate} hands back: the middleware, the gates, the
+ * routers and the reads a host app mounts and calls. One per process (and
+ * per database); `close()` it on shutdown.
+ *
+ * @example
+ * ```ts
+ * import express from "express";
+ * import { type Consentgate, createConsentgate } from "consentgate";
+ *
+ * function mount(app: express.Express, gate: Consentgate): void {
+ *   app.use(express.json());
+ *   app.use(gate.middleware());
+ *   app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
+ *     await req.privacy.record("play", req.body);
+ *     res.status(201).end();
+ *   });
+ *   app.use("/privacy", gate.router());
+ *   app.use("/privacy-center", gate.privacyCenter());
+ *   app.use(gate.errorHandler());
+ * }
+ *
+ * const gate = await createConsentgate({ database: "memory", subject: (req) => req.get("x-user") });
+ * mount(express(), gate);
+ * ```
+ */
 export interface Consentgate {
-  /** The compiled policy in force. */
+  /**
+   * The compiled policy in force: deeply frozen, read-only.
+   *
+   * @example
+   * ```ts
+   * for (const purpose of Object.values(gate.policy.purposes)) {
+   *   console.log(purpose.name, purpose.legalBasis, purpose.retention?.text ?? "not kept");
+   * }
+   * ```
+   */
   readonly policy: Policy;
-  /** Attaches req.privacy, reads GPC, and enforces the policy's routes map on every write. */
+  /**
+   * The gate every request passes: attaches `req.privacy`, reads Global
+   * Privacy Control (`Sec-GPC: 1`), and on every write (any method but GET,
+   * HEAD and OPTIONS) applies the policy's `routes` map, leaves the write to
+   * a `gate.purpose()` on its route, or refuses it. Reads pass. Mount it
+   * after authentication (the `subject` option reads what that sets) and
+   * the body parser, before the app's routes.
+   *
+   * Nothing is thrown here. Refusals are answered with the JSON error body
+   * (README: HTTP API): `403 consent_required`, `403 unmapped_write` (a write
+   * no purpose covers), `400 invalid_body` (a body the purpose's field rules
+   * cannot read), `503 consent_unavailable` (the decision cannot be made:
+   * fail closed).
+   *
+   * @example
+   * ```ts
+   * import express from "express";
+   *
+   * app.use(express.json());
+   * app.use(gate.middleware());
+   * app.get("/api/me", (req, res) => {
+   *   res.json({ subject: req.privacy.subject ?? null, region: req.privacy.region, gpc: req.privacy.signals.gpc });
+   * });
+   * ```
+   */
   middleware(): RequestHandler;
-  /** Route-level gate for one purpose. Throws `unknown_purpose` at once for a purpose the policy lacks. */
+  /**
+   * A route-level gate for one purpose. Denied: the JSON error body
+   * (`403 consent_required`) and the handler never runs. Allowed:
+   * `req.body` is replaced by its minimized, frozen form (fields the purpose
+   * does not list are gone, its field rules applied), and
+   * `req.privacy.record()` stores under this purpose.
+   *
+   * @throws {ConsentgateError} `unknown_purpose`, at once, for a purpose the policy does not define.
+   *
+   * @example
+   * ```ts
+   * app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
+   *   await req.privacy.record("play", req.body);
+   *   res.status(201).json({ recorded: req.body });
+   * });
+   * ```
+   */
   purpose(name: string): RequestHandler;
-  /** The privacy endpoints (consents, export, erasure, requests, admin). */
+  /**
+   * The privacy endpoints (README: HTTP API): `GET /consents`,
+   * `PUT /consents/:purpose`, `GET /export`, `DELETE /data`, `GET /requests`,
+   * `GET /requests/:id` for the signed-in subject (or an `agent` acting for
+   * one with `?subject=`), and the `dpo` role's compliance log and reports
+   * under `/admin`. Rate limited per the `limits` option.
+   *
+   * Nothing is thrown here; errors are answered with the JSON error body
+   * (`401 unauthenticated`, `403 forbidden`, `404 not_found`, `400
+   * invalid_body`, `400 unknown_purpose`, `429 too_many_requests`, `503
+   * consent_unavailable`).
+   *
+   * @example
+   * ```ts
+   * app.use("/privacy", gate.router());
+   * // PUT /privacy/consents/personalization {"granted":true} → 200, the signed receipt
+   * ```
+   */
   router(): Router;
-  /** A drop-in page where signed-in users see and change their choices, download and erase their data. */
+  /**
+   * A drop-in page where a signed-in user sees and changes their choices,
+   * downloads their data, erases it, and follows their requests (README:
+   * The privacy center). It calls `gate.router()`, which must be mounted on
+   * the same origin at `options.api`.
+   *
+   * @throws {ConsentgateError} `invalid_option` for an `api` that is not a path on this origin, or a `latest` outside 1-500.
+   *
+   * @example
+   * ```ts
+   * app.use("/privacy", gate.router());
+   * app.use("/privacy-center", gate.privacyCenter({ api: "/privacy", title: "Your privacy at Tunes", signIn: "/login" }));
+   * ```
+   */
   privacyCenter(options?: PrivacyCenterOptions): Router;
-  /** Answers errors raised in front of the gate (body parsers) with the gate's JSON error body. */
+  /**
+   * Express error middleware that answers what the body parsers in front of
+   * the gate raise (malformed JSON `400 invalid_body`, too large `413
+   * payload_too_large`) and any ConsentgateError with the gate's JSON error
+   * body; every other error goes on to the app's own error handler.
+   *
+   * @example
+   * ```ts
+   * import express from "express";
+   *
+   * app.use(express.json({ limit: "8kb" }));
+   * app.use(gate.middleware());
+   * // … the app's routes …
+   * app.use(gate.errorHandler());
+   * ```
+   */
   errorHandler(): ErrorRequestHandler;
-  /** Joins one of the host app's own tables to export and erasure. */
+  /**
+   * Joins one of the app's own tables to export and erasure: `GET /export`
+   * includes what `export` returns under the source's name, and
+   * `DELETE /data` calls `erase` and lists its count on the certificate. An
+   * `erase` that throws leaves the erasure `partial`; the `erasure-retry`
+   * job tries it again.
+   *
+   * @throws {ConsentgateError} `invalid_option` for a name that is not 1-64 letters, digits,
+   * `_ . -` starting with a letter, for `export` or `erase` that are not functions, or for a
+   * name registered already.
+   *
+   * @example
+   * ```ts
+   * const favourites = new Map<string, string[]>();
+   * gate.registerDataSource({
+   *   name: "favourites",
+   *   export: (subjectId) => favourites.get(subjectId) ?? [],
+   *   erase: (subjectId) => (favourites.delete(subjectId) ? 1 : 0),
+   * });
+   * ```
+   */
   registerDataSource(source: DataSource): void;
-  /** Typed access to what is held, for the host app. */
+  /**
+   * Reads of what is held, for the app's own screens and checks. Writes go
+   * through the gate (`req.privacy.record`, the privacy endpoints), so that
+   * every rule applies.
+   *
+   * @example
+   * ```ts
+   * const held = await gate.store.interactions.countByPurpose("alice");
+   * const choices = await gate.store.consents.current("alice");
+   * console.log(held.personalization ?? 0, choices.personalization?.granted);
+   * ```
+   */
   readonly store: StoreAccess;
   /**
    * Runs one job now, on this instance, without election (for a host's own
    * scheduler, the CLI and tests): purge, deadlines, compliance-report,
-   * log-retention or erasure-retry. `jobs: true` schedules them instead.
+   * log-retention or erasure-retry. `jobs: true` schedules them instead
+   * (README: Jobs and compliance logs).
+   *
+   * @throws {ConsentgateError} `invalid_option` for an unknown job, or `dryRun`/`batchSize`
+   * given to a job other than purge. Rejects with the database's error when the store fails.
+   *
+   * @example
+   * ```ts
+   * const result = await gate.runJob("purge", { dryRun: true });
+   * console.log(result.expired, result.outOfWindow);
+   * ```
    */
   runJob: RunJob;
-  /** Stops jobs and closes the database. Safe to call more than once. */
+  /**
+   * Stops the jobs, waits for batched writes to commit, and closes the
+   * database. Safe to call more than once (every call gets the same promise).
+   *
+   * @example
+   * ```ts
+   * process.once("SIGTERM", () => {
+   *   void gate.close();
+   * });
+   * ```
+   */
   close(): Promise<void>;
 }
 
+/**
+ * Validates the options, loads and compiles the policy, opens the database
+ * (applying migrations, under a lock), and returns the gate. Everything
+ * that can be wrong with the set-up fails here, at start-up, rather than as
+ * a wrong privacy decision later.
+ *
+ * @param options - See {@link ConsentgateOptions}; every option has a default except `secret` outside `database: "memory"`.
+ * @returns The gate to mount; see {@link Consentgate}.
+ * @throws {ConsentgateError} `invalid_option`: every problem with the options, listed in
+ * `details.problems`; a malformed database URL; an embedded database another process holds.
+ * `policy_invalid`: every problem with the policy, as `file:line: path: message`.
+ * `migration_failed` or `migration_changed`: the database schema cannot be brought up to date.
+ * A database that cannot be reached rejects with the driver's error.
+ *
+ * @example
+ * ```ts
+ * import express from "express";
+ * import { createConsentgate } from "consentgate";
+ *
+ * const gate = await createConsentgate({
+ *   policies: "./policies",
+ *   database: process.env.DATABASE_URL,
+ *   secret: process.env.CONSENTGATE_SECRET,
+ *   subject: (req) => req.get("x-user-id"),
+ *   jobs: true,
+ * });
+ * const app = express();
+ * app.use(express.json());
+ * app.use(gate.middleware());
+ * app.use("/privacy", gate.router());
+ * ```
+ */
 export async function createConsentgate(options: ConsentgateOptions = {}): Promise<Consentgate> {
   const opts = validateOptions(options);
   const database = parseDatabase(opts.database);

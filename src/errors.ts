@@ -18,28 +18,120 @@ export const HTTP_STATUS = {
   consent_unavailable: 503,
 } as const;
 
+/**
+ * The codes that reach HTTP clients in the JSON error body (README: HTTP
+ * API), each always with the same status: consent_required 403,
+ * unknown_purpose 400, unmapped_write 403, invalid_body 400,
+ * payload_too_large 413, unauthenticated 401, forbidden 403, not_found 404,
+ * too_many_requests 429, consent_unavailable 503.
+ *
+ * @example
+ * ```ts
+ * import type { HttpErrorCode } from "consentgate";
+ *
+ * // A client of the privacy endpoints, branching on the code of the error body.
+ * async function grant(purpose: string): Promise<"granted" | HttpErrorCode> {
+ *   const res = await fetch(`/privacy/consents/${purpose}`, {
+ *     method: "PUT",
+ *     headers: { "content-type": "application/json" },
+ *     body: JSON.stringify({ granted: true }),
+ *   });
+ *   if (res.ok) return "granted";
+ *   const body = (await res.json()) as { error: { code: HttpErrorCode } };
+ *   return body.error.code;
+ * }
+ * ```
+ */
 export type HttpErrorCode = keyof typeof HTTP_STATUS;
 
-/** Codes raised to the host app at start-up or on misuse; never sent to clients. */
+/**
+ * Codes raised to the host app at start-up or on misuse; never sent to clients.
+ *
+ * @example
+ * ```ts
+ * import { type SetupErrorCode, createConsentgate, isConsentgateError } from "consentgate";
+ *
+ * const fatal: SetupErrorCode[] = ["policy_invalid", "invalid_option"];
+ * try {
+ *   await createConsentgate({ policies: "./policies", database: "memory" });
+ * } catch (error) {
+ *   if (isConsentgateError(error) && (fatal as string[]).includes(error.code)) console.error(error.details.problems);
+ *   throw error;
+ * }
+ * ```
+ */
 export type SetupErrorCode =
   | "policy_invalid"
   | "invalid_option"
   | "migration_failed"
   | "migration_changed";
 
+/**
+ * Every code a ConsentgateError can carry. Codes are stable: they never
+ * change meaning.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorCode } from "consentgate";
+ *
+ * const retryable = new Set<ErrorCode>(["consent_unavailable", "too_many_requests"]);
+ * ```
+ */
 export type ErrorCode = HttpErrorCode | SetupErrorCode;
 
+/**
+ * What a ConsentgateError says beyond its message. `purpose` and `region`
+ * are also sent to clients in the error body; other keys stay on the server.
+ *
+ * @example
+ * ```ts
+ * import { isConsentgateError } from "consentgate";
+ *
+ * app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
+ *   try {
+ *     await req.privacy.record("play", req.body);
+ *     res.status(201).end();
+ *   } catch (error) {
+ *     if (!isConsentgateError(error)) throw error;
+ *     res.status(error.status).json({ code: error.code, purpose: error.details.purpose, region: error.details.region });
+ *   }
+ * });
+ * ```
+ */
 export interface ConsentgateErrorDetails {
+  /** The purpose the error is about. */
   purpose?: string;
+  /** The region whose rules applied. */
   region?: string;
   /** Every problem found, for errors that collect several (policy_invalid, invalid_option). */
   problems?: string[];
   [key: string]: unknown;
 }
 
+/**
+ * The one error type Consentgate raises on purpose, with a stable `code`
+ * (see {@link ErrorCode}) to branch on and `status` for the HTTP answer.
+ * Anything else that reaches the host (a database driver's error, a bug) is
+ * not a ConsentgateError.
+ *
+ * @example
+ * ```ts
+ * import { ConsentgateError, createConsentgate } from "consentgate";
+ *
+ * try {
+ *   await createConsentgate({ database: "postgres://db.example/app" });
+ * } catch (error) {
+ *   if (error instanceof ConsentgateError && error.code === "invalid_option") console.error(error.message);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class ConsentgateError extends Error {
+  /** Always "ConsentgateError". */
   override readonly name = "ConsentgateError";
+  /** The stable code to branch on. */
   readonly code: ErrorCode;
+  /** What the error is about: purpose, region, every problem found. */
   readonly details: ConsentgateErrorDetails;
 
   constructor(code: ErrorCode, message: string, details: ConsentgateErrorDetails = {}, options?: { cause?: unknown }) {
@@ -54,6 +146,25 @@ export class ConsentgateError extends Error {
   }
 }
 
+/**
+ * Is this a ConsentgateError (with this code, when one is given)? Never throws.
+ *
+ * @example
+ * ```ts
+ * import { isConsentgateError } from "consentgate";
+ *
+ * app.post("/api/likes", gate.purpose("personalization"), async (req, res) => {
+ *   try {
+ *     await req.privacy.record("like", req.body);
+ *     res.status(201).end();
+ *   } catch (error) {
+ *     // Withdrawn while the write was in flight: nothing was stored.
+ *     if (isConsentgateError(error, "consent_required")) return void res.status(409).end();
+ *     throw error;
+ *   }
+ * });
+ * ```
+ */
 export function isConsentgateError(error: unknown, code?: ErrorCode): error is ConsentgateError {
   return error instanceof ConsentgateError && (code === undefined || error.code === code);
 }

@@ -11,9 +11,27 @@ import { ConsentgateError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { JOB_NAMES, type JobName } from "./policy/types.ts";
 
-/** Who is acting on a request (for admin and agent routes). */
+/**
+ * Who is acting on a request (for admin and agent routes), as the `actor`
+ * option returns it. Role `agent` may act for any subject named in
+ * `?subject=`; role `dpo` reads the compliance logs and reports.
+ *
+ * @example
+ * ```ts
+ * import { type Actor, createConsentgate } from "consentgate";
+ *
+ * const staff = new Map<string, Actor>([["dana", { id: "dana", roles: ["dpo"] }]]);
+ * const gate = await createConsentgate({
+ *   database: "memory",
+ *   subject: (req) => req.get("x-user"),
+ *   actor: (req) => staff.get(req.get("x-user") ?? ""),
+ * });
+ * ```
+ */
 export interface Actor {
+  /** Names the actor in logs and on what they change (1-256 characters). */
   id: string;
+  /** The actor's roles; `agent` and `dpo` mean something to the gate, others are ignored. */
   roles: string[];
 }
 
@@ -22,6 +40,15 @@ export interface Actor {
  * per signed-in subject, anonymous callers per IP address, over a fixed
  * window. The defaults are far above what a person does by hand and far
  * below what a script needs to grow one subject's history without bound.
+ * Over the limit: `429 too_many_requests`.
+ *
+ * @example
+ * ```ts
+ * import { type RightsLimits, createConsentgate } from "consentgate";
+ *
+ * const limits: RightsLimits = { windowMs: 60 * 60 * 1000, consentChanges: 30, requests: 5 };
+ * const gate = await createConsentgate({ database: "memory", limits });
+ * ```
  */
 export interface RightsLimits {
   /** The window the counts below are kept over, in milliseconds. Default 15 minutes. */
@@ -40,10 +67,48 @@ export interface RightsLimits {
   store?: (group: RightsLimitGroup) => Store;
 }
 
+/**
+ * The groups of rights endpoints counted apart (see RightsLimits); the
+ * `store` function gets one per group.
+ *
+ * @example
+ * ```ts
+ * import { type RightsLimitGroup, createConsentgate } from "consentgate";
+ * import { MemoryStore, type Store } from "express-rate-limit";
+ *
+ * // A store shared by every instance (Redis, Memcached) would take the group as its key prefix.
+ * function storeFor(group: RightsLimitGroup): Store {
+ *   console.log(`counting ${group} in memory`);
+ *   return new MemoryStore();
+ * }
+ * const gate = await createConsentgate({ database: "memory", limits: { store: storeFor } });
+ * ```
+ */
 export type RightsLimitGroup = "consentChanges" | "requests" | "reads";
 
 export const DEFAULT_LIMITS = { windowMs: 15 * 60 * 1000, consentChanges: 60, requests: 10, reads: 300 } as const;
 
+/**
+ * The options of createConsentgate. All are optional, except `secret`
+ * outside `database: "memory"`; they are checked at start-up and a mistake
+ * stops it with `invalid_option` (README: Options).
+ *
+ * @example
+ * ```ts
+ * import { type ConsentgateOptions, createConsentgate } from "consentgate";
+ *
+ * const options: ConsentgateOptions = {
+ *   policies: "./policies",
+ *   database: process.env.DATABASE_URL,
+ *   secret: process.env.CONSENTGATE_SECRET,
+ *   subject: (req) => req.get("x-user-id"),
+ *   region: (req) => req.get("cf-ipcountry"),
+ *   jobs: true,
+ *   schedules: { purge: "0,30 * * * *" },
+ * };
+ * const gate = await createConsentgate(options);
+ * ```
+ */
 export interface ConsentgateOptions {
   /** A folder of YAML policy files, or an already-parsed policy object. Default "./policies". */
   policies?: string | Record<string, unknown>;

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
-import { type Consentgate, createConsentgate } from "../../src/index.ts";
+import { type Consentgate, createConsentgate } from "consentgate";
 import { recommend, trackById } from "./catalog.ts";
 import { HOME_SCRIPT, HOME_STYLE, homePage, signInPage } from "./home.ts";
 import { signIn } from "./sign-in.ts";

@@ -30,21 +30,57 @@ export interface AuditEntryInput {
   details?: Record<string, unknown>;
 }
 
-/** One link of a region's hash chain, as stored and as GET /admin/compliance/:region streams it. */
+/**
+ * One link of a region's hash chain, as stored, as
+ * `gate.store.complianceLog.entries()` yields it and as
+ * `GET /admin/compliance/:region` streams it (one JSON object per line).
+ *
+ * @example
+ * ```ts
+ * import type { AuditEntry } from "consentgate";
+ *
+ * const withdrawals = (entry: AuditEntry) => entry.event === "consent.changed" && entry.details.granted === false;
+ * let count = 0;
+ * for await (const entry of gate.store.complianceLog.entries("EU")) if (withdrawals(entry)) count++;
+ * ```
+ */
 export interface AuditEntry {
+  /** The region whose chain holds it. */
   region: string;
+  /** Its position in the region's chain, from 1. */
   seq: number;
   /** ISO 8601 (UTC, milliseconds). */
   at: string;
+  /**
+   * What happened: consent.changed, write.blocked, request.received,
+   * request.completed, request.overdue, purge.ran, policy.loaded,
+   * report.daily, log.trimmed, log.checkpoint.
+   */
   event: string;
   /** The subject's keyed pseudonym, or null. */
   subject: string | null;
+  /** Counts, purposes, request ids, statuses and dates: never personal data, never payloads. */
   details: Record<string, unknown>;
+  /** The hash of the entry before it (a string of zeros for the first). */
   prevHash: string;
   /** HMAC-SHA256 under the chain key of prevHash + canonical JSON of every other field, hex (plain SHA-256 in chains written before it was keyed). */
   hash: string;
 }
 
+/**
+ * What checking a region's hash chain found: `{ ok: true, entries }` (how
+ * many entries were checked), or `{ ok: false, brokenAt, reason }` (the seq
+ * of the first entry that does not fit, and why). `GET
+ * /admin/compliance/:region/verify` answers with it too.
+ *
+ * @example
+ * ```ts
+ * import type { VerifyResult } from "consentgate";
+ *
+ * const describe = (r: VerifyResult) => (r.ok ? `${r.entries} entries, intact` : `broken at ${r.brokenAt}: ${r.reason}`);
+ * console.log(describe(await gate.store.complianceLog.verify("EU")));
+ * ```
+ */
 export type VerifyResult = { ok: true; entries: number } | { ok: false; brokenAt: number; reason: string };
 
 export interface ComplianceLog {

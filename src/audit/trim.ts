@@ -13,6 +13,17 @@ import type { Connection } from "../store/connection.ts";
 import type { ComplianceLog } from "./events.ts";
 import type { Checkpoint } from "./verify.ts";
 
+/**
+ * One region's trim by the log-retention job.
+ *
+ * @example
+ * ```ts
+ * import type { TrimResult } from "consentgate";
+ *
+ * const describe = (r: TrimResult) =>
+ *   r.deleted === 0 ? "nothing old enough" : `${r.deleted} deleted; the chain now starts at ${r.from}`;
+ * ```
+ */
 export interface TrimResult {
   /** Entries deleted (0 when nothing was old enough). */
   deleted: number;

@@ -13,6 +13,25 @@ export type Action = "collect" | "read" | "export" | "erase" | "change";
 export type PurposeSubject = { name: string } & ForcedSubject<"Purpose">;
 export type SubjectDataSubject = { subjectId: string } & ForcedSubject<"SubjectData">;
 export type ComplianceLogSubject = { region: string } & ForcedSubject<"ComplianceLog">;
+/**
+ * The CASL ability `req.privacy.ability()` returns: `collect` on a
+ * `Purpose` (with its fields), `read`/`export`/`erase`/`change` on a
+ * subject's `SubjectData`, `read` on a region's `ComplianceLog`. Build the
+ * subjects with CASL's `subject()` helper.
+ *
+ * @example
+ * ```ts
+ * import { subject } from "@casl/ability";
+ * import { permittedFieldsOf } from "@casl/ability/extra";
+ * import type { AppAbility } from "consentgate";
+ *
+ * const collectable = (ability: AppAbility, purpose: string) =>
+ *   permittedFieldsOf(ability, "collect", subject("Purpose", { name: purpose }), { fieldsFrom: (rule) => rule.fields ?? [] });
+ * app.get("/api/fields", async (req, res) => {
+ *   res.json(collectable(await req.privacy.ability(), "personalization"));
+ * });
+ * ```
+ */
 export type AppAbility = MongoAbility<[Action, "Purpose" | PurposeSubject | "SubjectData" | SubjectDataSubject | "ComplianceLog" | ComplianceLogSubject]>;
 
 export interface AbilityInput {

@@ -5,6 +5,24 @@
  */
 import type { LegalBasis, Policy } from "../policy/types.ts";
 
+/**
+ * Which decision rule decided (README: Decision rules): the subject's own
+ * choice (`explicit`), Global Privacy Control (`gpc`), a legal basis other
+ * than consent (`legal-basis`), or the region's opt-in/opt-out model
+ * (`region-default`).
+ *
+ * @example
+ * ```ts
+ * import type { DecisionSource } from "consentgate";
+ *
+ * const why: Record<DecisionSource, string> = {
+ *   explicit: "you chose so",
+ *   gpc: "your browser asks not to sell or share",
+ *   "legal-basis": "needed to provide the service",
+ *   "region-default": "the default where you are",
+ * };
+ * ```
+ */
 export type DecisionSource = "explicit" | "gpc" | "legal-basis" | "region-default";
 
 /** A subject's latest explicit choice for a purpose. */
@@ -25,7 +43,25 @@ export interface DecisionInput {
   choice: Choice | undefined;
 }
 
-/** `region` is the region whose rules decided: the default region when the one asked for is unknown. */
+/**
+ * The decision rules' answer for one purpose, subject, region and set of
+ * signals (README: Decision rules), as `req.privacy.decide()` returns it.
+ * `region` is the region whose rules decided: the default region when the
+ * one asked for is unknown. Allowed: `source` says which rule allowed it and
+ * `receiptId` names the consent receipt when a choice did. Denied: `reason`
+ * is `consent_required` or, for a purpose the policy lacks,
+ * `unknown_purpose` (with `source: "unknown"`).
+ *
+ * @example
+ * ```ts
+ * import type { Decision } from "consentgate";
+ *
+ * const explain = (d: Decision) => (d.allowed ? `allowed (${d.source})` : `refused: ${d.reason} in ${d.region}`);
+ * app.get("/api/why/:purpose", async (req, res) => {
+ *   res.json({ answer: explain(await req.privacy.decide(req.params.purpose)) });
+ * });
+ * ```
+ */
 export type Decision =
   | { allowed: true; purpose: string; region: string; source: DecisionSource; legalBasis: LegalBasis; receiptId: string | undefined }
   | {

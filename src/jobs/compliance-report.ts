@@ -17,6 +17,16 @@ export interface ComplianceReportDeps {
   blockedWrites: BlockedWrites;
 }
 
+/**
+ * What the compliance-report job did: the day it reported on, and the
+ * regions whose `report.daily` entry it wrote.
+ *
+ * @example
+ * ```ts
+ * const { day, written } = await gate.runJob("compliance-report");
+ * console.log(`reports for ${day}: ${written.join(", ") || "already written"}`);
+ * ```
+ */
 export interface ComplianceReportResult {
   /** The day reported on (YYYY-MM-DD, UTC). */
   day: string;

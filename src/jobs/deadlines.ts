@@ -20,6 +20,16 @@ export interface DeadlinesDeps {
   audit: ComplianceLog;
 }
 
+/**
+ * What the deadlines job did: requests past their legal deadline marked
+ * overdue, and logged.
+ *
+ * @example
+ * ```ts
+ * const { marked } = await gate.runJob("deadlines");
+ * if (marked > 0) console.warn(`${marked} privacy requests passed their legal deadline`);
+ * ```
+ */
 export interface DeadlinesResult {
   /** Requests whose status this run changed to overdue. */
   marked: number;

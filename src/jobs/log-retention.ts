@@ -16,6 +16,17 @@ export interface LogRetentionDeps {
 }
 
 /** region → what was trimmed. */
+/**
+ * What the log-retention job did, per region: entries older than the
+ * region's logRetention deleted, behind a checkpoint that keeps the chain
+ * verifiable.
+ *
+ * @example
+ * ```ts
+ * const trimmed = await gate.runJob("log-retention");
+ * for (const [region, { deleted }] of Object.entries(trimmed)) console.log(region, deleted);
+ * ```
+ */
 export type LogRetentionResult = Record<string, TrimResult>;
 
 export async function trimLogs({ connection, policy, audit }: LogRetentionDeps, now: Date): Promise<LogRetentionResult> {

@@ -46,12 +46,38 @@ export interface PurgeOptions {
   signal?: AbortSignal;
 }
 
-/** region → purpose → rows. */
+/**
+ * Rows the purge job deleted (or, in a dry run, would delete): region →
+ * purpose → rows. Exported as `PurgeCounts`.
+ *
+ * @example
+ * ```ts
+ * import type { PurgeCounts } from "consentgate";
+ *
+ * const total = (counts: PurgeCounts) => Object.values(counts).flatMap(Object.values).reduce((a, b) => a + b, 0);
+ * ```
+ */
 export type Counts = Record<string, Record<string, number>>;
 
+/**
+ * What the purge job did: expired rows and rows past their purpose's window
+ * deleted, per region and purpose.
+ *
+ * @example
+ * ```ts
+ * import type { PurgeResult } from "consentgate";
+ *
+ * const result: PurgeResult = await gate.runJob("purge");
+ * if (result.interrupted) console.warn("the purge stopped early; the next run carries on");
+ * console.log(result.expired.EU?.personalization ?? 0, "expired personalization rows deleted in the EU");
+ * ```
+ */
 export interface PurgeResult {
+  /** Counted only; nothing was deleted or logged. */
   dryRun: boolean;
+  /** Rows past their expiresAt. */
   expired: Counts;
+  /** Rows older than their ring's newest `window`, or of purposes the policy no longer has. */
   outOfWindow: Counts;
   /** Window heads dropped (or, in a dry run, that would be) because nothing is left in their ring. */
   emptyWindows: number;

@@ -11,19 +11,63 @@ import { type DeadlinesResult, markOverdue } from "./deadlines.ts";
 import { type LogRetentionResult, trimLogs } from "./log-retention.ts";
 import { type PurgeResult, purge } from "./purge.ts";
 
+/**
+ * What the erasure-retry job did: partial erasures it tried again, and how
+ * many of those it completed.
+ *
+ * @example
+ * ```ts
+ * const { retried, completed } = await gate.runJob("erasure-retry");
+ * if (completed < retried) console.warn(`${retried - completed} erasures still wait for a data source`);
+ * ```
+ */
 export interface ErasureRetryResult {
+  /** Erasures tried again (partial ones, and ones interrupted for 15 minutes). */
   retried: number;
+  /** Of those, the erasures now completed. */
   completed: number;
 }
 
+/**
+ * What each job returns, by job name: `gate.runJob(name)` resolves to
+ * `JobResults[name]`.
+ *
+ * @example
+ * ```ts
+ * import type { JobName, JobResults } from "consentgate";
+ *
+ * async function runAndLog<N extends JobName>(name: N): Promise<JobResults[N]> {
+ *   const result = await gate.runJob(name);
+ *   console.log(name, JSON.stringify(result));
+ *   return result;
+ * }
+ * await runAndLog("deadlines");
+ * ```
+ */
 export interface JobResults {
+  /** Rows deleted per region and purpose; see PurgeResult. */
   purge: PurgeResult;
+  /** Requests marked overdue; see DeadlinesResult. */
   deadlines: DeadlinesResult;
+  /** Regions reported on; see ComplianceReportResult. */
   "compliance-report": ComplianceReportResult;
+  /** Log entries trimmed per region; see LogRetentionResult. */
   "log-retention": LogRetentionResult;
+  /** Erasures retried; see ErasureRetryResult. */
   "erasure-retry": ErasureRetryResult;
 }
 
+/**
+ * How `gate.runJob()` runs a job.
+ *
+ * @example
+ * ```ts
+ * import type { RunJobOptions } from "consentgate";
+ *
+ * const options: RunJobOptions = { dryRun: true, now: new Date("2027-01-01T00:00:00Z"), signal: AbortSignal.timeout(60_000) };
+ * const wouldGo = await gate.runJob("purge", options);
+ * ```
+ */
 export interface RunJobOptions {
   /** The moment the job acts at. Default: the gate's clock. */
   now?: Date;
@@ -35,6 +79,27 @@ export interface RunJobOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * `gate.runJob`: runs one job by name, now, on this instance, and resolves
+ * to its result.
+ *
+ * @throws {ConsentgateError} `invalid_option` for an unknown job, or `dryRun`/`batchSize`
+ * given to a job other than purge. Rejects with the database's error when the store fails.
+ *
+ * @example
+ * ```ts
+ * import type { RunJob } from "consentgate";
+ *
+ * // A host's own scheduler, handed only what it needs.
+ * function nightly(runJob: RunJob) {
+ *   return async () => {
+ *     await runJob("compliance-report");
+ *     await runJob("log-retention");
+ *   };
+ * }
+ * setInterval(nightly(gate.runJob), 24 * 60 * 60 * 1000).unref();
+ * ```
+ */
 export type RunJob = <N extends JobName>(name: N, options?: RunJobOptions) => Promise<JobResults[N]>;
 
 export interface JobDeps {

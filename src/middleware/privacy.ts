@@ -16,29 +16,178 @@ import { resolveRegion } from "../policy/region.ts";
 import type { Choice } from "../store/consents.ts";
 import type { Interaction } from "../store/interactions.ts";
 
+/**
+ * `req.privacy`: what the gate knows about this request (whose data it is
+ * about, who is acting, the region, the browser's signals) and what the
+ * handler may do with personal data. `gate.middleware()` attaches it to
+ * every request; `gate.router()` attaches its own when the middleware is not
+ * in front of it. Importing "consentgate" adds it to Express's `Request` type.
+ *
+ * @example
+ * ```ts
+ * import type { Privacy } from "consentgate";
+ *
+ * async function personalized(privacy: Privacy): Promise<boolean> {
+ *   return privacy.subject !== undefined && (await privacy.can("personalization"));
+ * }
+ *
+ * app.get("/api/home", async (req, res) => {
+ *   res.json({ personalized: await personalized(req.privacy) });
+ * });
+ * ```
+ */
 export interface Privacy {
-  /** Whose data this request is about; undefined → anonymous. */
+  /**
+   * Whose data this request is about (the `subject` option's answer); undefined → anonymous.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/whoami", (req, res) => {
+   *   res.json({ signedIn: req.privacy.subject !== undefined });
+   * });
+   * ```
+   */
   readonly subject: string | undefined;
-  /** Who is acting (the subject itself, an agent, a DPO). */
+  /**
+   * Who is acting (the `actor` option's answer; else the subject, with no
+   * roles): the subject itself, an agent acting for someone, a DPO.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/admin", (req, res) => {
+   *   res.sendStatus(req.privacy.actor?.roles.includes("dpo") ? 200 : 403);
+   * });
+   * ```
+   */
   readonly actor: Actor | undefined;
-  /** The policy region this request falls under. */
+  /**
+   * The policy region this request falls under: the `region` option's
+   * answer, else the policy's region header and country map, else the
+   * policy's default region.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/cookie-banner", (req, res) => {
+   *   res.json({ showBanner: gate.policy.regions[req.privacy.region]?.model === "opt-in" });
+   * });
+   * ```
+   */
   readonly region: string;
-  readonly signals: { readonly gpc: boolean };
-  /** The purpose a gate admitted this request for, and the decision that did. */
+  /**
+   * The privacy signals the browser sent with this request.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/ads", (req, res) => {
+   *   res.json({ gpc: req.privacy.signals.gpc });
+   * });
+   * ```
+   */
+  readonly signals: {
+    /** The request carried `Sec-GPC: 1` (Global Privacy Control). */
+    readonly gpc: boolean;
+  };
+  /**
+   * The purpose a gate admitted this write for, the decision that let it in,
+   * and when; undefined on reads and on writes no gate admitted.
+   *
+   * @example
+   * ```ts
+   * app.post("/api/plays", gate.purpose("personalization"), (req, res) => {
+   *   res.status(201).json({ purpose: req.privacy.admitted?.purpose, basis: req.privacy.admitted?.decision.source });
+   * });
+   * ```
+   */
   readonly admitted: { readonly purpose: string; readonly decision: Decision & { allowed: true }; readonly at: Date } | undefined;
-  /** The decision rules' answer for a purpose (docs/decision-rules.md). Rejects with consent_unavailable when it cannot be made. */
+  /**
+   * The decision rules' answer for a purpose (docs/decision-rules.md):
+   * allowed or not, and why (the subject's choice, GPC, the legal basis, the
+   * region's default). A purpose the policy lacks is a denial with reason
+   * `unknown_purpose`, not an error.
+   *
+   * @throws {ConsentgateError} `consent_unavailable` (rejects) when the subject's choices cannot be read: fail closed.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/ads/eligible", async (req, res) => {
+   *   const decision = await req.privacy.decide("advertising");
+   *   res.json(decision.allowed ? { eligible: true, because: decision.source } : { eligible: false, because: decision.reason });
+   * });
+   * ```
+   */
   decide(purpose: string): Promise<Decision>;
-  /** May this request's subject's data be collected for the purpose? */
+  /**
+   * May this request's subject's data be collected for the purpose? The
+   * same answer as `decide(purpose).allowed`, read through `ability()`.
+   *
+   * @throws {ConsentgateError} `consent_unavailable` (rejects) when the subject's choices cannot be read.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/recommendations", async (req, res) => {
+   *   res.json({ personalized: await req.privacy.can("personalization") });
+   * });
+   * ```
+   */
   can(purpose: string): Promise<boolean>;
-  /** Everything this request may do, as a CASL ability. */
+  /**
+   * Everything this request may do, as a CASL ability: `collect` a purpose
+   * (with the purpose's fields), `read`/`export`/`erase`/`change` a
+   * subject's data (`SubjectData`), `read` a region's compliance log
+   * (`ComplianceLog`, role `dpo`).
+   *
+   * @throws {ConsentgateError} `consent_unavailable` (rejects) when the subject's choices cannot be read.
+   *
+   * @example
+   * ```ts
+   * import { subject } from "@casl/ability";
+   *
+   * app.get("/api/users/:id/history", async (req, res) => {
+   *   const ability = await req.privacy.ability();
+   *   if (!ability.can("read", subject("SubjectData", { subjectId: req.params.id }))) return void res.sendStatus(403);
+   *   res.json(await gate.store.interactions.forSubject(req.params.id));
+   * });
+   * ```
+   */
   ability(): Promise<AppAbility>;
   /**
-   * Stores one interaction for the admitted purpose: minimized (again, unless
-   * it is the body the gate already minimized), inside the purpose's window,
-   * expiring after its retention, with the decision that let it in.
+   * Stores one interaction for the admitted purpose: minimized (again,
+   * unless it is the body the gate already minimized), inside the purpose's
+   * window, expiring after its retention, with the decision that let it in.
+   * Resolves once committed.
+   *
+   * @throws {ConsentgateError} (rejects; nothing is stored) `unmapped_write` when no gate
+   * admitted the request or the purpose keeps no interactions (no `window`); `unauthenticated`
+   * for an anonymous request; `invalid_body` for a kind that is not 1-64 letters, digits or
+   * `. _ : -`, or data the store cannot hold; `consent_required` when the consent was withdrawn
+   * or the data erased before the write committed; `consent_unavailable` when the store cannot
+   * be written.
+   *
+   * @example
+   * ```ts
+   * app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
+   *   await req.privacy.record("play", req.body);
+   *   res.status(201).end();
+   * });
+   * ```
    */
   record(kind: string, data: unknown): Promise<void>;
-  /** The subject's newest interactions for a purpose, never expired ones; empty when the purpose is not allowed now. */
+  /**
+   * The subject's newest interactions for a purpose, newest first, never
+   * expired ones; at most the purpose's window (or `limit`). Empty for an
+   * anonymous request and when the purpose is not allowed now.
+   *
+   * @throws {ConsentgateError} (rejects) `unknown_purpose` for a purpose the policy lacks;
+   * `consent_unavailable` when the subject's choices cannot be read.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/recent", async (req, res) => {
+   *   const plays = await req.privacy.recent("personalization", { limit: 10 });
+   *   res.json(plays.filter((p) => p.kind === "play").map((p) => p.data));
+   * });
+   * ```
+   */
   recent(purpose: string, options?: { limit?: number }): Promise<Interaction[]>;
 }
 

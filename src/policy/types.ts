@@ -6,19 +6,74 @@
  */
 
 export const LEGAL_BASES = ["consent", "contract", "legitimate-interest", "legal-obligation"] as const;
+/**
+ * The lawful basis a purpose collects under (GDPR Art. 6). Anything but
+ * `consent` allows collection until the subject objects (README: Decision
+ * rules).
+ *
+ * @example
+ * ```ts
+ * import type { LegalBasis } from "consentgate";
+ *
+ * const needsConsent = (basis: LegalBasis) => basis === "consent";
+ * const optional = Object.values(gate.policy.purposes).filter((p) => needsConsent(p.legalBasis));
+ * ```
+ */
 export type LegalBasis = (typeof LEGAL_BASES)[number];
 
+/**
+ * The unit of a policy duration: days, calendar months, years.
+ *
+ * @example
+ * ```ts
+ * import type { DurationUnit } from "consentgate";
+ *
+ * const words: Record<DurationUnit, string> = { d: "days", mo: "months", y: "years" };
+ * ```
+ */
 export type DurationUnit = "d" | "mo" | "y";
 
-/** A length of time as written in the policy ("90d", "1mo", "3y"); calendar-aware, see addDuration. */
+/**
+ * A length of time as written in the policy ("90d", "1mo", "3y"):
+ * calendar-aware, so a month after 31 January is the last day of February
+ * (README: Policy reference, Durations).
+ *
+ * @example
+ * ```ts
+ * import type { Duration } from "consentgate";
+ *
+ * const kept = (d: Duration | undefined) => (d === undefined ? "not kept" : `kept for ${d.text}`);
+ * console.log(kept(gate.policy.purposes.personalization?.retention));
+ * ```
+ */
 export interface Duration {
+  /** How many units. */
   readonly amount: number;
+  /** Days, calendar months or years. */
   readonly unit: DurationUnit;
   /** The text it was written as, for receipts, exports and tables. */
   readonly text: string;
 }
 
-/** How one field of a write is treated before it is stored. A field with no rule is dropped. */
+/**
+ * How one field of a write is treated before it is stored (README: Policy
+ * reference, Field rules). A field with no rule is dropped.
+ *
+ * @example
+ * ```ts
+ * import type { FieldRule } from "consentgate";
+ *
+ * const describe = (rule: FieldRule): string => {
+ *   switch (rule.kind) {
+ *     case "bucket": return `rounded down to ${rule.size}`;
+ *     case "geohash": return `coarsened to ${rule.precision} geohash characters`;
+ *     default: return rule.kind;
+ *   }
+ * };
+ * const fields = gate.policy.purposes.personalization?.fields ?? {};
+ * console.log(Object.entries(fields).map(([path, rule]) => `${path}: ${describe(rule)}`));
+ * ```
+ */
 export type FieldRule =
   | { readonly kind: "keep" }
   | { readonly kind: "drop" }
@@ -35,11 +90,38 @@ export type FieldRule =
   /** Strings cut to at most `length` characters. */
   | { readonly kind: "maxLength"; readonly length: number };
 
+/**
+ * What a withdrawal does to the interactions collected under the consent:
+ * erase them (`purge`, the default) or keep them until they expire.
+ *
+ * @example
+ * ```ts
+ * import type { WithdrawalAction } from "consentgate";
+ *
+ * const onWithdrawal: WithdrawalAction | undefined = gate.policy.purposes.personalization?.onWithdrawal;
+ * ```
+ */
 export type WithdrawalAction = "purge" | "keep";
 
+/**
+ * One purpose of the policy: why data is collected, under which legal
+ * basis, which fields it keeps and for how long (README: Policy reference).
+ *
+ * @example
+ * ```ts
+ * import type { Purpose } from "consentgate";
+ *
+ * const kept = (p: Purpose) => (p.window ? `the last ${p.window}, for ${p.retention?.text}` : "nothing");
+ * const summary = (p: Purpose) => `${p.name}: ${p.description} (${p.legalBasis}; keeps ${kept(p)})`;
+ * console.log(Object.values(gate.policy.purposes).map(summary));
+ * ```
+ */
 export interface Purpose {
+  /** Its key in the policy's `purposes`. */
   readonly name: string;
+  /** What it is for, in words shown to users (the privacy center, exports). */
   readonly description: string;
+  /** The lawful basis it collects under. */
   readonly legalBasis: LegalBasis;
   /** A "sale or share" under CCPA/CPRA: the Global Privacy Control opts out of it where the region says so. */
   readonly saleOrShare: boolean;
@@ -55,14 +137,53 @@ export interface Purpose {
   readonly onWithdrawal: WithdrawalAction;
 }
 
+/**
+ * A region's default for consent-based purposes nobody chose for yet:
+ * refused until granted (`opt-in`) or allowed until withdrawn (`opt-out`).
+ *
+ * @example
+ * ```ts
+ * import type { ConsentModel } from "consentgate";
+ *
+ * const bannerNeeded = (model: ConsentModel) => model === "opt-in";
+ * ```
+ */
 export type ConsentModel = "opt-in" | "opt-out";
+/**
+ * What Global Privacy Control means in a region: an opt-out of purposes
+ * that are a sale or share (CCPA/CPRA).
+ *
+ * @example
+ * ```ts
+ * import type { GpcMeaning } from "consentgate";
+ *
+ * const optOut: GpcMeaning = "opt-out-of-sale-or-share";
+ * const honoursGpc = Object.values(gate.policy.regions).filter((r) => r.gpc === optOut);
+ * ```
+ */
 export type GpcMeaning = "opt-out-of-sale-or-share";
 
+/**
+ * One region of the policy: where it applies, its consent model, what GPC
+ * means there, and its legal deadlines (README: Policy reference).
+ *
+ * @example
+ * ```ts
+ * import type { Region } from "consentgate";
+ *
+ * const line = (r: Region) =>
+ *   `${r.name} (${r.frameworks.join(", ")}): ${r.model}, requests answered within ${r.requestDeadline.text}`;
+ * console.log(Object.values(gate.policy.regions).map(line));
+ * ```
+ */
 export interface Region {
+  /** Its key in the policy's `regions`. */
   readonly name: string;
   /** ISO 3166-1 alpha-2 countries and ISO 3166-2 subdivisions ("US-CA"), upper case. */
   readonly countries: readonly string[];
+  /** refused until granted, or allowed until withdrawn. */
   readonly model: ConsentModel;
+  /** The laws it stands for, as written in the policy ("GDPR", "CCPA"). */
   readonly frameworks: readonly string[];
   /** What Sec-GPC: 1 means here; undefined → nothing beyond the model. */
   readonly gpc: GpcMeaning | undefined;
@@ -72,30 +193,84 @@ export interface Region {
   readonly logRetention: Duration;
 }
 
-/** Any HTTP method but GET, HEAD and OPTIONS, in capitals ("POST", "MERGE"). */
+/**
+ * Any HTTP method but GET, HEAD and OPTIONS, in capitals ("POST", "MERGE").
+ *
+ * @example
+ * ```ts
+ * import type { WriteMethod } from "consentgate";
+ *
+ * const methods = new Set<WriteMethod>(gate.policy.routes.map((r) => r.method));
+ * ```
+ */
 export type WriteMethod = string;
 
+/**
+ * One entry of the policy's `routes` map: writes to it are gated for its
+ * purpose by `gate.middleware()`.
+ *
+ * @example
+ * ```ts
+ * import type { Route } from "consentgate";
+ *
+ * const purposeOf = (method: string, path: string) =>
+ *   gate.policy.routes.find((r: Route) => r.method === method && r.matches(path))?.purpose;
+ * console.log(purposeOf("POST", "/api/plays"));
+ * ```
+ */
 export interface Route {
+  /** The write method it matches. */
   readonly method: WriteMethod;
   /** The Express-style pattern as written ("/api/plays/:id"). */
   readonly path: string;
+  /** The purpose writes to it are gated for. */
   readonly purpose: string;
   /** Does a concrete request path match the pattern? */
   readonly matches: (path: string) => boolean;
 }
 
 export const JOB_NAMES = ["purge", "deadlines", "compliance-report", "log-retention", "erasure-retry"] as const;
+/**
+ * The scheduled jobs, by name (README: Jobs and compliance logs).
+ *
+ * @example
+ * ```ts
+ * import type { JobName } from "consentgate";
+ *
+ * const nightly: JobName[] = ["compliance-report", "log-retention"];
+ * for (const job of nightly) await gate.runJob(job);
+ * ```
+ */
 export type JobName = (typeof JOB_NAMES)[number];
 
+/**
+ * The compiled policy, `gate.policy`: what the YAML files mean once loaded,
+ * merged and validated. Deeply frozen.
+ *
+ * @example
+ * ```ts
+ * import type { Policy } from "consentgate";
+ *
+ * const consentPurposes = (policy: Policy) =>
+ *   Object.values(policy.purposes).filter((p) => p.legalBasis === "consent").map((p) => p.name);
+ * console.log(gate.policy.version, consentPurposes(gate.policy));
+ * ```
+ */
 export interface Policy {
+  /** The version written in the policy; recorded in every receipt and log entry. */
   readonly version: string;
+  /** What applies when nothing more specific does. */
   readonly defaults: {
     /** Used when the region is unknown: should be the strictest one. */
     readonly region: string;
+    /** A write no purpose covers: refused (`reject`, `unmapped_write`) or let through (`allow`). */
     readonly unmappedWrites: "reject" | "allow";
   };
+  /** The purposes, by name. */
   readonly purposes: Readonly<Record<string, Purpose>>;
+  /** The `routes` map, in the order written. */
   readonly routes: readonly Route[];
+  /** The regions, by name. */
   readonly regions: Readonly<Record<string, Region>>;
   /** A request header naming the caller's country or subdivision ("cf-ipcountry"), lower case. */
   readonly regionHeader: string | undefined;

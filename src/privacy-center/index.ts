@@ -15,6 +15,18 @@ import { STYLE } from "./assets/style.ts";
 import { renderCenter, renderNotice } from "./page.ts";
 import { loadView } from "./view.ts";
 
+/**
+ * The options of `gate.privacyCenter()` (README: The privacy center).
+ *
+ * @example
+ * ```ts
+ * import type { PrivacyCenterOptions } from "consentgate";
+ *
+ * const center: PrivacyCenterOptions = { api: "/privacy", title: "Your privacy at Tunes", signIn: "/login", latest: 50 };
+ * app.use("/privacy", gate.router());
+ * app.use("/privacy-center", gate.privacyCenter(center));
+ * ```
+ */
 export interface PrivacyCenterOptions {
   /** Where gate.router() is mounted (a path on this origin). Default "/privacy". */
   api?: string;

@@ -6,10 +6,45 @@
  */
 import { ConsentgateError } from "../errors.ts";
 
+/**
+ * One of the host app's own tables, joined to export and erasure by
+ * `gate.registerDataSource()`.
+ *
+ * @example
+ * ```ts
+ * import type { DataSource } from "consentgate";
+ *
+ * const playlists = new Map<string, { name: string; tracks: string[] }[]>();
+ * const source: DataSource = {
+ *   name: "playlists",
+ *   // Any JSON value; an (async) iterable is streamed as a JSON array.
+ *   *export(subjectId) {
+ *     yield* playlists.get(subjectId) ?? [];
+ *   },
+ *   erase(subjectId) {
+ *     const count = playlists.get(subjectId)?.length ?? 0;
+ *     playlists.delete(subjectId);
+ *     return count;
+ *   },
+ * };
+ * gate.registerDataSource(source);
+ * ```
+ */
 export interface DataSource {
-  /** Names the source in exports and erasure certificates. */
+  /** Names the source in exports and erasure certificates: 1-64 letters, digits, `_ . -`, starting with a letter. */
   name: string;
+  /**
+   * What the source holds about the subject, for `GET /export`: any JSON
+   * value, or an (async) iterable of values, streamed as a JSON array. A
+   * throw cuts the download (the request is recorded as failed).
+   */
   export(subjectId: string): unknown | Promise<unknown> | AsyncIterable<unknown> | Iterable<unknown>;
+  /**
+   * Erases what the source holds about the subject, for `DELETE /data`, and
+   * returns how many records it removed. A throw leaves the erasure
+   * `partial`; the erasure-retry job calls it again, so it must be safe to
+   * repeat.
+   */
   erase(subjectId: string): number | Promise<number>;
 }
 

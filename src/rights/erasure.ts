@@ -19,23 +19,71 @@ import type { Target } from "./subject.ts";
 
 export const CERTIFICATE_VERSION = "consentgate-erasure/1";
 
+/**
+ * A data source an erasure could not erase from, as the certificate lists
+ * it: by a stable reason only (the error itself goes to the host's logger).
+ *
+ * @example
+ * ```ts
+ * import type { DataSourceFailure } from "consentgate";
+ *
+ * const retryLater = (failures: DataSourceFailure[]) =>
+ *   failures.filter((f) => f.reason === "data_source_failed").map((f) => f.dataSource);
+ * ```
+ */
 export interface DataSourceFailure {
+  /** The data source's registered name. */
   dataSource: string;
   /** data_source_failed: its erase threw; data_source_missing: it is no longer registered. */
   reason: "data_source_failed" | "data_source_missing";
+  /** When it failed, ISO 8601. */
   at: string;
 }
 
+/**
+ * What `DELETE /data` answers: a signed certificate of what was erased
+ * where. `partial` when a data source failed; the erasure-retry job tries
+ * those again.
+ *
+ * @example
+ * ```ts
+ * import type { ErasureCertificate } from "consentgate";
+ *
+ * // In a browser, after the user confirmed.
+ * async function eraseMe(): Promise<string> {
+ *   const res = await fetch("/privacy/data", { method: "DELETE" });
+ *   const certificate = (await res.json()) as ErasureCertificate;
+ *   const rows = Object.values(certificate.erased.tables).reduce((a, b) => a + b, 0);
+ *   if (certificate.status === "completed") return `${rows} records erased`;
+ *   return `still erasing from ${certificate.failures.map((f) => f.dataSource).join(", ")}`;
+ * }
+ * ```
+ */
 export interface ErasureCertificate {
+  /** The certificate format: "consentgate-erasure/1". */
   version: typeof CERTIFICATE_VERSION;
+  /** The erasure request's id, for `GET /requests/:id`. */
   requestId: string;
+  /** Whose data was erased. */
   subject: string;
+  /** completed, or partial while a data source still has to be erased from. */
   status: "completed" | "partial";
+  /** The version of the policy in force. */
   policyVersion: string;
+  /** When the request was received, ISO 8601. */
   receivedAt: string;
+  /** When the erasure was completed, ISO 8601; null while partial. */
   completedAt: string | null;
-  erased: { tables: ErasedCounts; dataSources: Record<string, number> };
+  /** What was erased where. */
+  erased: {
+    /** Rows erased from Consentgate's own tables. */
+    tables: ErasedCounts;
+    /** Records each data source's erase reported, by name. */
+    dataSources: Record<string, number>;
+  };
+  /** The data sources that could not be erased from yet. */
   failures: DataSourceFailure[];
+  /** HMAC-SHA256, under a key derived from the gate's secret, of the canonical JSON of every other field (hex). */
   signature: string;
 }
 

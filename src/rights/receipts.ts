@@ -10,13 +10,41 @@ import type { Keyring } from "../signatures/hmac.ts";
 
 export const RECEIPT_VERSION = "consentgate-receipt/1";
 
+/**
+ * A consent receipt, as `PUT /consents/:purpose` answers and exports list
+ * them. Signed with the gate's secret over every other field, so the
+ * holder of the secret can prove it genuine and any edit breaks it.
+ *
+ * @example
+ * ```ts
+ * import type { Receipt } from "consentgate";
+ *
+ * // In a browser, after the user flips a switch.
+ * async function choose(purpose: string, granted: boolean): Promise<Receipt> {
+ *   const res = await fetch(`/privacy/consents/${purpose}`, {
+ *     method: "PUT",
+ *     headers: { "content-type": "application/json" },
+ *     body: JSON.stringify({ granted }),
+ *   });
+ *   if (!res.ok) throw new Error(`consent not recorded: ${res.status}`);
+ *   return (await res.json()) as Receipt;
+ * }
+ * ```
+ */
 export interface Receipt {
+  /** The receipt format: "consentgate-receipt/1". */
   version: typeof RECEIPT_VERSION;
+  /** The receipt's id; interactions it let in name it as their `receiptId`. */
   id: string;
+  /** Whose choice it is. */
   subject: string;
+  /** The purpose chosen for. */
   purpose: string;
+  /** true: granted; false: withdrawn or refused. */
   granted: boolean;
+  /** The version of the policy in force. */
   policyVersion: string;
+  /** The policy region the choice was made in. */
   region: string;
   /** ISO 8601. */
   at: string;
@@ -30,6 +58,7 @@ export interface Receipt {
    * were signed have none, and verify as they were issued).
    */
   actor?: string;
+  /** HMAC-SHA256, under a key derived from the gate's secret, of the canonical JSON of every other field (hex). */
   signature: string;
 }
 

@@ -11,11 +11,26 @@ import { lockSubjectForChange } from "./write-lock.ts";
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
 
-/** The latest choice of a subject for a purpose, as the decision rules read it. */
+/**
+ * The latest choice of a subject for a purpose, as the decision rules read
+ * it: what `gate.store.consents.current()` returns per purpose.
+ *
+ * @example
+ * ```ts
+ * import type { Choice } from "consentgate";
+ *
+ * const choices: Record<string, Choice> = await gate.store.consents.current("alice");
+ * const optedOut = Object.entries(choices).filter(([, choice]) => !choice.granted).map(([purpose]) => purpose);
+ * ```
+ */
 export interface Choice {
+  /** true: granted; false: withdrawn or refused. */
   granted: boolean;
+  /** A grant given while GPC was on, after the subject was told of the conflict: it wins over GPC. */
   overrideGpc: boolean;
+  /** The id of the receipt handed out for the choice. */
   receiptId: string;
+  /** When the choice was made. */
   at: Date;
 }
 
@@ -84,9 +99,62 @@ export async function loadChoices(connection: Connection, subjectId: string): Pr
   return new Map(rows.map((r) => [r.purpose, { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt }]));
 }
 
+/**
+ * One choice as `gate.store.consents.history()` returns it: our own shape,
+ * mapped from the row, so that a column renamed in the schema is a compile
+ * error here rather than a silent change to the public API.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentRecord } from "consentgate";
+ *
+ * const history: ConsentRecord[] = await gate.store.consents.history("alice");
+ * const byAgents = history.filter((record) => record.actorId !== null && record.actorId !== record.subjectId);
+ * ```
+ */
+export interface ConsentRecord {
+  /** The choice's id: the id of the receipt handed out for it. */
+  id: string;
+  /** Whose choice it is. */
+  subjectId: string;
+  /** The purpose it is about. */
+  purpose: string;
+  /** true: a grant; false: a withdrawal or a refusal. */
+  granted: boolean;
+  /** A grant given while the browser sent Sec-GPC: 1, after the subject was told of the conflict; it wins over GPC. */
+  overrideGpc: boolean;
+  /** The browser sent Sec-GPC: 1 when the choice was made. */
+  gpc: boolean;
+  /** The policy region the choice was made in. */
+  region: string;
+  /** The version of the policy in force when the choice was made. */
+  policyVersion: string;
+  /** Who made the choice: the subject's own id, or the agent who acted for them; null when none was recorded. */
+  actorId: string | null;
+  /** The receipt's signature, as handed out when the choice was made. */
+  signature: string;
+  /** When the choice was made. */
+  at: Date;
+}
+
+const consentRecord = (row: ConsentEvent): ConsentRecord => ({
+  id: row.id,
+  subjectId: row.subjectId,
+  purpose: row.purpose,
+  granted: row.granted,
+  overrideGpc: row.overrideGpc,
+  gpc: row.gpc,
+  region: row.region,
+  policyVersion: row.policyVersion,
+  actorId: row.actorId,
+  signature: row.signature,
+  at: row.at,
+});
+
 /** The full history of a subject's choices, oldest first, in one read (gate.store; exports page through consentEvents). */
-export function consentHistory(connection: Connection, subjectId: string) {
-  return connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "asc" } });
+export async function consentHistory(connection: Connection, subjectId: string): Promise<ConsentRecord[]> {
+  const rows = await connection.prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "asc" } });
+  return rows.map(consentRecord);
 }
 
 // A subject's history read a page at a time: every choice is kept (the

@@ -9,11 +9,27 @@ import { CONSENT_CHANNEL } from "./consents.ts";
 import type { Connection } from "./connection.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 
+/**
+ * Rows an erasure removed from Consentgate's own tables, as the erasure
+ * certificate lists them.
+ *
+ * @example
+ * ```ts
+ * import type { ErasedCounts } from "consentgate";
+ *
+ * const consentRows = (counts: ErasedCounts) => counts.consentEvents + counts.consentState;
+ * ```
+ */
 export interface ErasedCounts {
+  /** Stored interactions. */
   interactions: number;
+  /** The interaction windows' bookkeeping, one per purpose the subject had interactions for. */
   interactionWindows: number;
+  /** Consent choices (the history). */
   consentEvents: number;
+  /** Current consent state, one per purpose chosen for. */
   consentState: number;
+  /** Earlier export and erasure requests (the erasure's own request is kept as its proof). */
   privacyRequests: number;
 }
 

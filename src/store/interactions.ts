@@ -67,15 +67,42 @@ export interface NewInteraction {
   region?: string;
 }
 
-/** An interaction as the host app and exports read it. */
+/**
+ * An interaction as the host app and exports read it: what
+ * `req.privacy.recent()` and `gate.store.interactions.forSubject()` return.
+ *
+ * @example
+ * ```ts
+ * import type { Interaction } from "consentgate";
+ *
+ * const skipped = (i: Interaction) => i.kind === "play" && Number((i.data as { durationMs?: number }).durationMs) < 30_000;
+ * app.get("/api/skips", async (req, res) => {
+ *   res.json((await req.privacy.recent("personalization")).filter(skipped).length);
+ * });
+ * ```
+ */
 export interface Interaction {
+  /** The purpose it was collected for. */
   purpose: string;
+  /** What the app called it in `record(kind, data)`, e.g. "play". */
   kind: string;
+  /** The data as stored: minimized by the purpose's field rules. */
   data: unknown;
+  /** When it was recorded. */
   at: Date;
+  /** When it stops being returned and the purge job deletes it (the purpose's retention after `at`). */
   expiresAt: Date;
   /** Why this row exists: the decision's source, the receipt or legal basis, and the policy version in force. */
-  provenance: { source: string; receiptId: string | null; legalBasis: string; policyVersion: string };
+  provenance: {
+    /** The decision's source: explicit, legal-basis or region-default. */
+    source: string;
+    /** The consent receipt that let it in; null when a legal basis or the region's default did. */
+    receiptId: string | null;
+    /** The purpose's legal basis when it was recorded. */
+    legalBasis: string;
+    /** The policy version in force when it was recorded. */
+    policyVersion: string;
+  };
 }
 
 export function toInteraction(row: {

@@ -5,28 +5,70 @@
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { Connection } from "./connection.ts";
 
+/**
+ * What a privacy request asks for: a copy of the subject's data (`GET
+ * /export`) or its erasure (`DELETE /data`).
+ *
+ * @example
+ * ```ts
+ * import type { RequestType } from "consentgate";
+ *
+ * const label: Record<RequestType, string> = { export: "Download", erasure: "Erasure" };
+ * ```
+ */
 export type RequestType = "export" | "erasure";
 /**
  * received → completed, or partial (a data source failed; retried by the jobs), or overdue (past its deadline).
  * An export is answered while it is served, so it also ends as aborted (the client closed the download)
  * or failed (a data source or the store failed mid-stream); either closes it, and a new download is a new request.
+ *
+ * @example
+ * ```ts
+ * import type { RequestStatus } from "consentgate";
+ *
+ * const needsAttention = (status: RequestStatus) => status === "partial" || status === "overdue";
+ * const open = (await gate.store.requests.forSubject("alice")).filter((r) => needsAttention(r.status));
+ * ```
  */
 export type RequestStatus = "received" | "completed" | "partial" | "overdue" | "aborted" | "failed";
 
 /** How a request can end; all but `partial` close it (set completedAt). */
 export type FinishedStatus = Extract<RequestStatus, "completed" | "partial" | "aborted" | "failed">;
 
+/**
+ * An export or erasure request as `gate.store.requests.forSubject()`
+ * returns it (and, with dates as ISO strings and an `overdue` flag, as
+ * `GET /requests` answers).
+ *
+ * @example
+ * ```ts
+ * import type { PrivacyRequestView } from "consentgate";
+ *
+ * const line = (r: PrivacyRequestView) => `${r.type} ${r.status}, due ${r.dueAt.toISOString().slice(0, 10)}`;
+ * console.log((await gate.store.requests.forSubject("alice")).map(line));
+ * ```
+ */
 export interface PrivacyRequestView {
+  /** The request's id (a UUID), as `GET /requests/:id` takes it. */
   id: string;
+  /** Export or erasure. */
   type: RequestType;
+  /** Where it stands; see RequestStatus. */
   status: RequestStatus;
+  /** The region whose deadline applies. */
   region: string;
+  /** When it was received. */
   receivedAt: Date;
+  /** When the law wants it answered: receivedAt plus the region's requestDeadline. */
   dueAt: Date;
   /** When the request was closed (see RequestStatus); null while it is still owed. */
   completedAt: Date | null;
-  /** Acted on by an agent for the subject. */
+  /** The agent who made the request for the subject; null when the subject made it. */
   actorId: string | null;
+  /**
+   * What the request recorded about how it went (an erasure's counts and failures, an export's
+   * format or failure reason); null until it recorded anything.
+   */
   details: unknown;
 }
 
