@@ -28,6 +28,7 @@ import { createKeyring } from "./signatures/hmac.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
+import { createJobLeases } from "./store/job-leases.ts";
 import { createRequests } from "./store/requests.ts";
 import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
@@ -102,7 +103,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     throw error;
   }
   const runJob = createJobRunner(core, { retryPartialErasures });
-  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(store.connection, { logger }), logger }) : undefined;
+  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(createJobLeases(store.connection), { logger }), logger }) : undefined;
   const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(core.blockedWrites, core.audit), logger);
 
   const limiters = createRightsLimiters(opts.limits, logger);
