@@ -25,6 +25,7 @@ import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
 import { createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
+import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
@@ -75,6 +76,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const store = await openStore(database, opts.poolSize === undefined ? {} : { poolSize: opts.poolSize });
   const consents = createConsentCache(store.connection, { logger });
   const interactions = createInteractionStore(store.connection);
+  const logStore = createComplianceLogStore(store.connection);
   logger.info({ database: database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
 
   const core: Core = {
@@ -87,7 +89,8 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     blockedWrites: createBlockedWrites(),
     requests: createRequests(store.connection),
     dataSources: createDataSources(),
-    audit: createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
+    audit: createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
+    logStore,
     logger,
     now: opts.now ?? (() => new Date()),
     subjectOf: opts.subject ?? (() => undefined),
@@ -96,7 +99,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   };
 
   try {
-    await logPolicyLoaded(store.connection, core.audit, policy);
+    await logPolicyLoaded(logStore, core.audit, policy);
   } catch (error) {
     await consents.close();
     await store.close();
