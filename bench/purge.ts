@@ -11,6 +11,7 @@ import { purge } from "../src/jobs/purge.ts";
 import type { Logger } from "../src/logger.ts";
 import { loadPolicy } from "../src/policy/load.ts";
 import { createKeyring } from "../src/signatures/hmac.ts";
+import { createComplianceLogStore } from "../src/store/compliance-log.ts";
 import { createInteractionStore, type NewInteraction } from "../src/store/interactions.ts";
 import { openStore } from "../src/store/store.ts";
 import { fmt, percentile, scratchPostgres, table } from "./support.ts";
@@ -57,7 +58,7 @@ export async function benchPurge(): Promise<void> {
     const { connection } = store;
     const policy = await loadPolicy(policyFile);
     const keyring = createKeyring("bench-secret-bench-secret-bench-secret");
-    const audit = createComplianceLog(connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
+    const audit = createComplianceLog(createComplianceLogStore(connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
     const interactions = createInteractionStore(connection);
 
     const load = performance.now();
@@ -109,7 +110,7 @@ export async function benchPurge(): Promise<void> {
     };
     const during = writers(() => !purging);
     const started = performance.now();
-    const result = await purge({ connection, policy, audit, logger }, { now: new Date() });
+    const result = await purge({ interactions, policy, audit, logger }, { now: new Date() });
     const ended = performance.now();
     const purgeSeconds = (ended - started) / 1000;
     purging = false;

@@ -25,9 +25,11 @@ import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
 import { createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
+import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
+import { createJobLeases } from "./store/job-leases.ts";
 import { createRequests } from "./store/requests.ts";
 import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
@@ -277,6 +279,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const store = await openStore(database, opts.poolSize === undefined ? {} : { poolSize: opts.poolSize });
   const consents = createConsentCache(store.connection, { logger });
   const interactions = createInteractionStore(store.connection);
+  const logStore = createComplianceLogStore(store.connection);
   logger.info({ database: database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
 
   const core: Core = {
@@ -289,7 +292,8 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     blockedWrites: createBlockedWrites(),
     requests: createRequests(store.connection),
     dataSources: createDataSources(),
-    audit: createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
+    audit: createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
+    logStore,
     logger,
     now: opts.now ?? (() => new Date()),
     subjectOf: opts.subject ?? (() => undefined),
@@ -298,14 +302,14 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   };
 
   try {
-    await logPolicyLoaded(store.connection, core.audit, policy);
+    await logPolicyLoaded(logStore, core.audit, policy);
   } catch (error) {
     await consents.close();
     await store.close();
     throw error;
   }
   const runJob = createJobRunner(core, { retryPartialErasures });
-  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(store.connection, { logger }), logger }) : undefined;
+  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(createJobLeases(store.connection), { logger }), logger }) : undefined;
   const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(core.blockedWrites, core.audit), logger);
 
   const limiters = createRightsLimiters(opts.limits, logger);

@@ -12,6 +12,7 @@ import type { Actor } from "./options.ts";
 import type { Policy } from "./policy/types.ts";
 import type { DataSources } from "./rights/data-sources.ts";
 import type { Keyring } from "./signatures/hmac.ts";
+import type { ComplianceLogStore } from "./store/compliance-log.ts";
 import type { ConsentCache } from "./store/consent-cache.ts";
 import type { Connection } from "./store/connection.ts";
 import type { InteractionStore } from "./store/interactions.ts";
@@ -30,6 +31,8 @@ export interface Core {
   /** The host app's tables that join export and erasure. */
   readonly dataSources: DataSources;
   readonly audit: ComplianceLog;
+  /** The log's tables, for the queries jobs and reports make (audit owns what entries mean). */
+  readonly logStore: ComplianceLogStore;
   readonly logger: Logger;
   readonly now: () => Date;
   readonly subjectOf: (req: Request) => string | undefined;

@@ -2,6 +2,7 @@
  * Counts of refused writes per region, purpose and hour, for the compliance
  * log's `write.blocked` events. Counts only: never who, never what.
  */
+import { LOG_EVENT } from "../store/compliance-log.ts";
 import type { ComplianceLog } from "./events.ts";
 
 export interface BlockedWriteCount {
@@ -52,11 +53,11 @@ export function createBlockedWrites(): BlockedWrites {
  * append that committed but lost its answer is then counted twice: an
  * over-count shows in the log as an extra entry, a lost count shows nowhere.)
  */
-export async function flushBlockedWrites(blocked: BlockedWrites, log: ComplianceLog): Promise<number> {
+export async function flushBlockedWrites(blocked: BlockedWrites, log: Pick<ComplianceLog, "append">): Promise<number> {
   const counts = blocked.drain();
   for (const [i, { region, purpose, hour, count }] of counts.entries()) {
     try {
-      await log.append({ region, event: "write.blocked", details: { purpose, hour, count } });
+      await log.append({ region, event: LOG_EVENT.writeBlocked, details: { purpose, hour, count } });
     } catch (error) {
       blocked.restore(counts.slice(i));
       throw error;

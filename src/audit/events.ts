@@ -3,23 +3,12 @@
  * only by a keyed pseudonym and never hold payloads: details are counts,
  * purposes, request ids, statuses and dates.
  */
-import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
+import { LOG_EVENT, type LogEvent, type PendingLogEntry } from "../store/compliance-log.ts";
 
-export const AUDIT_EVENTS = [
-  "consent.changed",
-  "write.blocked",
-  "request.received",
-  "request.completed",
-  "request.overdue",
-  "purge.ran",
-  "policy.loaded",
-  "report.daily",
-  "log.trimmed",
-  // Written before old entries are trimmed: where the kept part of the chain starts, and the hash it continues from.
-  "log.checkpoint",
-] as const;
+/** Every event the log records: the store's LOG_EVENT, whose queries take them as parameters. */
+export const AUDIT_EVENTS: readonly AuditEvent[] = Object.values(LOG_EVENT);
 
-export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+export type AuditEvent = LogEvent;
 
 export interface AuditEntryInput {
   region: string;
@@ -91,12 +80,11 @@ export interface ComplianceLog {
    */
   append(entry: AuditEntryInput): Promise<AuditEntry>;
   /**
-   * The same append as one statement of a caller's transaction (a
-   * `prisma.$transaction([...])` batch, or `tx` of an interactive one): the
-   * entry commits with the change it records, or neither does. Place it
-   * last: it holds the region's head row until the transaction ends.
+   * The same entry, ready for a store transaction to append with the change
+   * it records (src/store/requests.ts, src/store/consents.ts): the entry
+   * commits with the change, or neither does. Its time is taken now.
    */
-  appendStatement(entry: AuditEntryInput, client?: Pick<PrismaClient, "$queryRawUnsafe">): Prisma.PrismaPromise<unknown>;
+  prepare(entry: AuditEntryInput): PendingLogEntry;
   /** The region's entries in chain order, read page by page. */
   entries(region: string): AsyncIterable<AuditEntry>;
   /** Recomputes the region's chain from its first kept entry to its head. */

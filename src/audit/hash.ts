@@ -10,8 +10,8 @@
  * entry is keyed, every later one must be (see verify.ts).
  *
  * The same text is built in two places: here, to verify, and inside the
- * append statement, where the previous hash and the seq are only known once
- * the region's head row is locked. `hashTemplate` cuts the canonical JSON
+ * append statement (src/store/compliance-log.ts), where the previous hash and
+ * the seq are only known once the region's head row is locked. `hashTemplate` cuts the canonical JSON
  * around those two values so that SQL can splice them in, and `hmacPads`
  * gives SQL the two padded keys HMAC is made of, so that PostgreSQL's own
  * sha256() computes it (no extension needed, on PGlite either).

@@ -4,16 +4,13 @@
  * every later entry can be read against the rules that applied.
  */
 import type { Policy, Region } from "../policy/types.ts";
-import type { Connection } from "../store/connection.ts";
+import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
 import type { ComplianceLog } from "./events.ts";
 
-export async function logPolicyLoaded(connection: Connection, log: ComplianceLog, policy: Policy): Promise<void> {
+export async function logPolicyLoaded(store: Pick<ComplianceLogStore, "lastPolicyVersion">, log: Pick<ComplianceLog, "append">, policy: Policy): Promise<void> {
   for (const region of Object.values(policy.regions)) {
-    const [last] = await connection.query<{ version: string }>(
-      `SELECT details->>'version' AS version FROM compliance_log WHERE region = $1 AND event = 'policy.loaded' ORDER BY seq DESC LIMIT 1`,
-      [region.name],
-    );
-    if (last?.version !== policy.version) await log.append({ region: region.name, event: "policy.loaded", details: describe(policy, region) });
+    const last = await store.lastPolicyVersion(region.name);
+    if (last !== policy.version) await log.append({ region: region.name, event: LOG_EVENT.policyLoaded, details: describe(policy, region) });
   }
 }
 

@@ -5,7 +5,8 @@
  * subject's older requests, a purge deletes rows); what is open now (requests
  * past their deadline) comes from the requests table.
  */
-import type { Connection } from "../store/connection.ts";
+import type { ComplianceLogStore } from "../store/compliance-log.ts";
+import { REQUEST_STATUS, type Requests } from "../store/requests.ts";
 
 export interface RegionReport {
   region: string;
@@ -28,33 +29,6 @@ export interface RegionReport {
   writesBlocked: { total: number; byPurpose: Record<string, number> };
 }
 
-const EVENTS_SQL = `
-SELECT
-  count(*) FILTER (WHERE event = 'consent.changed' AND details->>'granted' = 'true')::int AS given,
-  count(*) FILTER (WHERE event = 'consent.changed' AND details->>'granted' = 'false')::int AS withdrawn,
-  count(*) FILTER (WHERE event = 'request.received')::int AS received,
-  count(*) FILTER (WHERE event = 'request.completed' AND coalesce(details->>'status', 'completed') = 'completed')::int AS completed,
-  count(*) FILTER (WHERE event = 'request.overdue')::int AS overdue
-FROM compliance_log
-WHERE region = $1 AND event IN ('consent.changed', 'request.received', 'request.completed', 'request.overdue') AND at >= $2 AND at < $3`;
-
-const PURGED_SQL = `
-SELECT counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
-FROM compliance_log l,
-     LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired') UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')) counts
-WHERE l.region = $1 AND l.event = 'purge.ran' AND l.at >= $2 AND l.at < $3
-GROUP BY counts.key`;
-
-// Counts of refused writes are flushed some time after the hour they count: the hour decides the period.
-const BLOCKED_SQL = `
-SELECT details->>'purpose' AS purpose, sum((details->>'count')::bigint)::float8 AS n
-FROM compliance_log
-WHERE region = $1 AND event = 'write.blocked' AND (details->>'hour')::timestamptz >= $2 AND (details->>'hour')::timestamptz < $3
-GROUP BY 1`;
-
-const OPEN_OVERDUE_SQL = `
-SELECT count(*)::int AS n FROM privacy_requests WHERE region = $1 AND "completedAt" IS NULL AND status <> 'completed' AND "dueAt" <= $2`;
-
 export interface ReportPeriod {
   from?: Date;
   to?: Date;
@@ -62,21 +36,28 @@ export interface ReportPeriod {
   now: Date;
 }
 
-export async function regionReport(connection: Connection, region: string, period: ReportPeriod): Promise<RegionReport> {
-  const range = [region, period.from?.toISOString() ?? "-infinity", period.to?.toISOString() ?? "infinity"];
-  const [events] = await connection.query<{ given: number; withdrawn: number; received: number; completed: number; overdue: number }>(EVENTS_SQL, range);
-  const purged = await connection.query<{ purpose: string; n: number }>(PURGED_SQL, range);
-  const blocked = await connection.query<{ purpose: string; n: number }>(BLOCKED_SQL, range);
-  const [open] = await connection.query<{ n: number }>(OPEN_OVERDUE_SQL, [region, period.now.toISOString()]);
+/** Where a report's counts come from: the log's tables, and the requests table for what is open now. */
+export interface ReportSources {
+  logStore: Pick<ComplianceLogStore, "reportCounts">;
+  requests: Pick<Requests, "countOpenOverdue">;
+}
+
+export async function regionReport({ logStore, requests }: ReportSources, region: string, period: ReportPeriod): Promise<RegionReport> {
+  const counts = await logStore.reportCounts(region, period.from, period.to);
+  const openOverdue = await requests.countOpenOverdue(region, period.now);
+  // Entries written before request.completed named a status were all completions.
+  const completed = counts.requestsCompletedByStatus
+    .filter((c) => c.status === null || c.status === REQUEST_STATUS.completed)
+    .reduce((sum, c) => sum + c.n, 0);
   return {
     region,
     from: period.from?.toISOString() ?? null,
     to: period.to?.toISOString() ?? null,
     asOf: period.now.toISOString(),
-    consents: { given: events!.given, withdrawn: events!.withdrawn },
-    requests: { received: events!.received, completed: events!.completed, overdue: events!.overdue, openOverdue: open!.n },
-    rowsPurged: totals(purged),
-    writesBlocked: totals(blocked),
+    consents: { given: counts.consentsGiven, withdrawn: counts.consentsWithdrawn },
+    requests: { received: counts.requestsReceived, completed, overdue: counts.requestsOverdue, openOverdue },
+    rowsPurged: totals(counts.purgedByPurpose),
+    writesBlocked: totals(counts.blockedByPurpose),
   };
 }
 

@@ -9,7 +9,7 @@
  * never sees half a trim; a crash between checkpoint and delete leaves a
  * harmless checkpoint and the next run trims.
  */
-import type { Connection } from "../store/connection.ts";
+import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
 import type { ComplianceLog } from "./events.ts";
 import type { Checkpoint } from "./verify.ts";
 
@@ -31,27 +31,19 @@ export interface TrimResult {
   from?: number;
 }
 
-export async function trimLog(connection: Connection, log: ComplianceLog, region: string, cutoff: Date): Promise<TrimResult> {
-  const [bounds] = await connection.query<{ first: string | null; last: string | null }>(
-    `SELECT min(seq)::text AS first, max(seq)::text AS last FROM compliance_log WHERE region = $1`,
-    [region],
-  );
-  if (bounds?.first == null || bounds.last == null) return { deleted: 0 };
-  const [young] = await connection.query<{ seq: string }>(
-    `SELECT seq::text AS seq FROM compliance_log WHERE region = $1 AND at >= $2 ORDER BY compliance_log.seq LIMIT 1`,
-    [region, cutoff.toISOString()],
-  );
-  const from = Math.min(Number(young?.seq ?? bounds.last), Number(bounds.last));
-  if (from <= Number(bounds.first)) return { deleted: 0 };
+/** What a trim reads and deletes in the log's tables. */
+export type TrimStore = Pick<ComplianceLogStore, "seqRange" | "firstSeqSince" | "prevHashOf" | "deleteBefore">;
 
-  const [kept] = await connection.query<{ prevHash: string }>(`SELECT "prevHash" FROM compliance_log WHERE region = $1 AND seq = $2`, [region, from]);
-  const checkpoint: Checkpoint = { from, prevHash: kept!.prevHash };
-  await log.append({ region, event: "log.checkpoint", details: { ...checkpoint, cutoff: cutoff.toISOString() } });
-  const [gone] = await connection.query<{ n: number }>(
-    `WITH gone AS (DELETE FROM compliance_log WHERE region = $1 AND seq < $2 RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-    [region, from],
-  );
-  const deleted = gone?.n ?? 0;
-  await log.append({ region, event: "log.trimmed", details: { deleted, firstDeleted: Number(bounds.first), lastDeleted: from - 1, cutoff: cutoff.toISOString() } });
+export async function trimLog(store: TrimStore, log: Pick<ComplianceLog, "append">, region: string, cutoff: Date): Promise<TrimResult> {
+  const bounds = await store.seqRange(region);
+  if (bounds === undefined) return { deleted: 0 };
+  const young = await store.firstSeqSince(region, cutoff);
+  const from = Math.min(young ?? bounds.last, bounds.last);
+  if (from <= bounds.first) return { deleted: 0 };
+
+  const checkpoint: Checkpoint = { from, prevHash: (await store.prevHashOf(region, from))! };
+  await log.append({ region, event: LOG_EVENT.logCheckpoint, details: { ...checkpoint, cutoff: cutoff.toISOString() } });
+  const deleted = await store.deleteBefore(region, from);
+  await log.append({ region, event: LOG_EVENT.logTrimmed, details: { deleted, firstDeleted: bounds.first, lastDeleted: from - 1, cutoff: cutoff.toISOString() } });
   return { deleted, from };
 }

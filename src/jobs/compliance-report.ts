@@ -6,14 +6,14 @@
  */
 import { flushBlockedWrites, type BlockedWrites } from "../audit/blocked-writes.ts";
 import type { ComplianceLog } from "../audit/events.ts";
-import { regionReport } from "../audit/report.ts";
+import { type ReportSources, regionReport } from "../audit/report.ts";
 import type { Policy } from "../policy/types.ts";
-import type { Connection } from "../store/connection.ts";
+import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
 
-export interface ComplianceReportDeps {
-  connection: Connection;
+export interface ComplianceReportDeps extends ReportSources {
+  logStore: Pick<ComplianceLogStore, "reportCounts" | "dailyReportWritten">;
   policy: Policy;
-  audit: ComplianceLog;
+  audit: Pick<ComplianceLog, "append">;
   blockedWrites: BlockedWrites;
 }
 
@@ -45,13 +45,9 @@ export async function writeDailyReports(deps: ComplianceReportDeps, now: Date): 
   const day = from.toISOString().slice(0, 10);
   const written: string[] = [];
   for (const region of Object.keys(deps.policy.regions)) {
-    const done = await deps.connection.query(
-      `SELECT 1 FROM compliance_log WHERE region = $1 AND event = 'report.daily' AND details->>'day' = $2 LIMIT 1`,
-      [region, day],
-    );
-    if (done.length > 0) continue;
-    const { region: _region, asOf: _asOf, ...summary } = await regionReport(deps.connection, region, { from, to, now });
-    await deps.audit.append({ region, event: "report.daily", details: { day, ...summary } });
+    if (await deps.logStore.dailyReportWritten(region, day)) continue;
+    const { region: _region, asOf: _asOf, ...summary } = await regionReport(deps, region, { from, to, now });
+    await deps.audit.append({ region, event: LOG_EVENT.reportDaily, details: { day, ...summary } });
     written.push(region);
   }
   return { day, written, blockedWrites };

@@ -23,7 +23,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { RunCoordinator } from "node-cron";
 import type { Logger } from "../logger.ts";
-import type { Connection } from "../store/connection.ts";
+import type { JobLeases } from "../store/job-leases.ts";
 
 export interface LeaseCoordinatorOptions {
   /** This instance's name in lease rows. Default: host, pid and a random suffix. */
@@ -44,18 +44,7 @@ export interface LeaseCoordinator extends RunCoordinator {
 
 const HISTORY_MS = 7 * 86_400_000;
 
-const CLAIM_SQL = `
-INSERT INTO job_leases (job, "fireAt", holder, "expiresAt")
-SELECT $1, $2::timestamptz, $3, $4::timestamptz
-WHERE NOT EXISTS (
-  SELECT 1 FROM job_leases
-  WHERE job = $1 AND "fireAt" <> $2::timestamptz AND "finishedAt" IS NULL AND "expiresAt" > $5::timestamptz
-)
-ON CONFLICT (job, "fireAt") DO UPDATE SET holder = excluded.holder, "expiresAt" = excluded."expiresAt"
-  WHERE job_leases."finishedAt" IS NULL AND job_leases."expiresAt" <= $5::timestamptz
-RETURNING holder`;
-
-export function createLeaseCoordinator(connection: Connection, options: LeaseCoordinatorOptions): LeaseCoordinator {
+export function createLeaseCoordinator(leases: JobLeases, options: LeaseCoordinatorOptions): LeaseCoordinator {
   const holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const clock = options.clock ?? (() => new Date());
   const held = new Map<string, { renew: NodeJS.Timeout; finished: Promise<void>; release(): void }>();
@@ -72,12 +61,10 @@ export function createLeaseCoordinator(connection: Connection, options: LeaseCoo
 
   const renew = (job: string, fireAt: Date, leaseMs: number) => {
     const timer = setInterval(() => {
-      connection
-        .query(`UPDATE job_leases SET "expiresAt" = $4 WHERE job = $1 AND "fireAt" = $2 AND holder = $3 AND "finishedAt" IS NULL RETURNING 1`, [
-          job, fireAt.toISOString(), holder, new Date(clock().getTime() + leaseMs).toISOString(),
-        ])
-        .then((rows) => {
-          if (rows.length === 0) options.logger.warn({ job, fireAt, holder }, "consentgate: this instance's job lease was taken over; another instance may be running the job too");
+      leases
+        .renew(job, fireAt, holder, new Date(clock().getTime() + leaseMs))
+        .then((renewed) => {
+          if (!renewed) options.logger.warn({ job, fireAt, holder }, "consentgate: this instance's job lease was taken over; another instance may be running the job too");
         })
         .catch((error: unknown) => options.logger.warn({ err: error, job }, "consentgate: could not renew a job lease"));
     }, Math.max(10, Math.floor(leaseMs / 3)));
@@ -89,23 +76,19 @@ export function createLeaseCoordinator(connection: Connection, options: LeaseCoo
     holder,
     async claim(job, fireAt, leaseMs) {
       const now = clock();
-      const won = await connection.query(CLAIM_SQL, [job, fireAt.toISOString(), holder, new Date(now.getTime() + leaseMs).toISOString(), now.toISOString()]);
-      if (won.length === 0) return false;
+      if (!(await leases.claim(job, fireAt, holder, new Date(now.getTime() + leaseMs), now))) return false;
       let resolve = () => {};
       const finished = new Promise<void>((r) => (resolve = r));
       held.set(keyOf(job, fireAt), { renew: renew(job, fireAt, leaseMs), finished, release: resolve });
-      await connection
-        .query(`DELETE FROM job_leases WHERE job = $1 AND "fireAt" < $2 AND ("finishedAt" IS NOT NULL OR "expiresAt" < $3)`, [
-          job, new Date(now.getTime() - HISTORY_MS).toISOString(), now.toISOString(),
-        ])
+      await leases
+        .deleteOld(job, new Date(now.getTime() - HISTORY_MS), now)
         .catch((error: unknown) => options.logger.warn({ err: error, job }, "consentgate: could not delete old job leases"));
       return true;
     },
     async finish(job, fireAt) {
       const key = keyOf(job, fireAt);
       try {
-        const now = clock().toISOString();
-        await connection.query(`UPDATE job_leases SET "finishedAt" = $3, "expiresAt" = $3 WHERE job = $1 AND "fireAt" = $2 AND holder = $4`, [job, fireAt.toISOString(), now, holder]);
+        await leases.finish(job, fireAt, holder, clock());
       } finally {
         release(key);
       }

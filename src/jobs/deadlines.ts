@@ -11,13 +11,15 @@
 import type { ComplianceLog } from "../audit/events.ts";
 import { subtractDuration } from "../policy/duration.ts";
 import type { Policy } from "../policy/types.ts";
-import type { Connection } from "../store/connection.ts";
+import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
+import type { Requests } from "../store/requests.ts";
 import { regionRules } from "../policy/region.ts";
 
 export interface DeadlinesDeps {
-  connection: Connection;
+  requests: Pick<Requests, "markOverdue" | "pastDeadline">;
+  logStore: Pick<ComplianceLogStore, "overdueLogged">;
   policy: Policy;
-  audit: ComplianceLog;
+  audit: Pick<ComplianceLog, "append">;
 }
 
 /**
@@ -37,48 +39,27 @@ export interface DeadlinesResult {
   logged: number;
 }
 
-interface Open {
-  id: string;
-  subjectId: string;
-  type: string;
-  status: string;
-  region: string;
-  receivedAt: Date;
-  dueAt: Date;
-}
-
-export async function markOverdue({ connection, policy, audit }: DeadlinesDeps, now: Date): Promise<DeadlinesResult> {
-  const marked = await connection.query(
-    `UPDATE privacy_requests SET status = 'overdue' WHERE status = 'received' AND "completedAt" IS NULL AND "dueAt" <= $1 RETURNING id`,
-    [now.toISOString()],
-  );
-  const open = await connection.query<Open>(
-    `SELECT id, "subjectId", type, status, region, "receivedAt", "dueAt" FROM privacy_requests
-     WHERE status IN ('overdue', 'partial') AND "completedAt" IS NULL AND "dueAt" <= $1 ORDER BY "dueAt", id`,
-    [now.toISOString()],
-  );
-  const byRegion = new Map<string, Open[]>();
+export async function markOverdue({ requests, logStore, policy, audit }: DeadlinesDeps, now: Date): Promise<DeadlinesResult> {
+  const marked = await requests.markOverdue(now);
+  const open = await requests.pastDeadline(now);
+  const byRegion = new Map<string, typeof open>();
   for (const r of open) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
   let logged = 0;
-  for (const [region, requests] of byRegion) {
+  for (const [region, inRegion] of byRegion) {
     const rules = regionRules(policy, region);
     const cutoff = subtractDuration(now, rules.logRetention);
-    const candidates = requests.filter((r) => new Date(r.dueAt) >= cutoff);
+    const candidates = inRegion.filter((r) => r.dueAt >= cutoff);
     if (candidates.length === 0) continue;
-    const known = await connection.query<{ id: string }>(
-      `SELECT details->>'requestId' AS id FROM compliance_log WHERE region = $1 AND event = 'request.overdue' AND details->>'requestId' = ANY($2::text[])`,
-      [region, candidates.map((r) => r.id)],
-    );
-    const done = new Set(known.map((k) => k.id));
+    const done = await logStore.overdueLogged(region, candidates.map((r) => r.id));
     for (const r of candidates.filter((c) => !done.has(c.id))) {
       await audit.append({
         region,
-        event: "request.overdue",
+        event: LOG_EVENT.requestOverdue,
         subjectId: r.subjectId,
-        details: { requestId: r.id, type: r.type, status: r.status, receivedAt: new Date(r.receivedAt).toISOString(), dueAt: new Date(r.dueAt).toISOString() },
+        details: { requestId: r.id, type: r.type, status: r.status, receivedAt: r.receivedAt.toISOString(), dueAt: r.dueAt.toISOString() },
       });
       logged++;
     }
   }
-  return { marked: marked.length, logged };
+  return { marked, logged };
 }

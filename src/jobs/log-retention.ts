@@ -4,15 +4,14 @@
  * chain still verifies (src/audit/trim.ts).
  */
 import type { ComplianceLog } from "../audit/events.ts";
-import { type TrimResult, trimLog } from "../audit/trim.ts";
+import { type TrimResult, type TrimStore, trimLog } from "../audit/trim.ts";
 import { subtractDuration } from "../policy/duration.ts";
 import type { Policy } from "../policy/types.ts";
-import type { Connection } from "../store/connection.ts";
 
 export interface LogRetentionDeps {
-  connection: Connection;
+  logStore: TrimStore;
   policy: Policy;
-  audit: ComplianceLog;
+  audit: Pick<ComplianceLog, "append">;
 }
 
 /** region → what was trimmed. */
@@ -29,10 +28,10 @@ export interface LogRetentionDeps {
  */
 export type LogRetentionResult = Record<string, TrimResult>;
 
-export async function trimLogs({ connection, policy, audit }: LogRetentionDeps, now: Date): Promise<LogRetentionResult> {
+export async function trimLogs({ logStore, policy, audit }: LogRetentionDeps, now: Date): Promise<LogRetentionResult> {
   const result: LogRetentionResult = {};
   for (const region of Object.values(policy.regions)) {
-    result[region.name] = await trimLog(connection, audit, region.name, subtractDuration(now, region.logRetention));
+    result[region.name] = await trimLog(logStore, audit, region.name, subtractDuration(now, region.logRetention));
   }
   return result;
 }

@@ -27,12 +27,14 @@
 import type { ComplianceLog } from "../audit/events.ts";
 import type { Logger } from "../logger.ts";
 import type { Policy } from "../policy/types.ts";
-import type { Connection } from "../store/connection.ts";
+import { LOG_EVENT } from "../store/compliance-log.ts";
+import type { InteractionStore, PurgedCount, RingKey } from "../store/interactions.ts";
 
 export interface PurgeDeps {
-  connection: Connection;
+  /** The statements of both passes (src/store/interactions.ts). */
+  interactions: Pick<InteractionStore, "deleteExpired" | "deleteOutsideWindows" | "countPurgeable">;
   policy: Policy;
-  audit: ComplianceLog;
+  audit: Pick<ComplianceLog, "append">;
   logger: Logger;
 }
 
@@ -87,80 +89,15 @@ export interface PurgeResult {
 
 export const DEFAULT_PURGE_BATCH = 5000;
 
-const EXPIRED_SQL = `
-WITH gone AS (
-  DELETE FROM interactions
-  WHERE ctid = ANY (ARRAY(SELECT ctid FROM interactions
-                          WHERE "expiresHour" <= date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC')
-                            AND "expiresAt" <= $1
-                          LIMIT $2))
-    AND "expiresAt" <= $1
-  RETURNING region, purpose
-)
-SELECT region, purpose, count(*)::int AS n FROM gone GROUP BY region, purpose`;
-
-// Rows and heads are deleted by ctid, gathered through per-ring index lookups
-// (a LATERAL subquery that OFFSET 0 keeps from being flattened, a scalar
-// subquery): a join here tempts the planner into hashing the whole table on
-// every batch. A row or head that a concurrent
-// write updates gets a new ctid, so the delete skips it.
-const RINGS_SQL = `
-WITH batch AS MATERIALIZED (
-  SELECT h.ctid AS head, h."subjectId", h.purpose, h."nextSeq" - coalesce(w.win, 0) AS oldest
-  FROM interaction_windows h LEFT JOIN unnest($4::text[], $5::int[]) AS w(purpose, win) ON w.purpose = h.purpose
-  WHERE (h."subjectId", h.purpose) > ($1, $2)
-  ORDER BY h."subjectId", h.purpose
-  LIMIT $3
-),
-outside AS (
-  DELETE FROM interactions
-  WHERE ctid = ANY (ARRAY(
-    SELECT x.ctid FROM batch b CROSS JOIN LATERAL (
-      SELECT i.ctid FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.seq < b.oldest OFFSET 0
-    ) x))
-  RETURNING region, purpose
-),
-emptied AS (
-  DELETE FROM interaction_windows
-  WHERE ctid = ANY (ARRAY(
-    SELECT b.head FROM batch b
-    WHERE (SELECT 1 FROM interactions i WHERE i."subjectId" = b."subjectId" AND i.purpose = b.purpose AND i.seq >= b.oldest LIMIT 1) IS NULL))
-  RETURNING 1
-)
-SELECT region, purpose, count(*)::int AS n, NULL::text AS "lastSubject" FROM outside GROUP BY region, purpose
-UNION ALL
-SELECT NULL, last.purpose, (SELECT count(*)::int FROM emptied), last."subjectId"
-FROM (SELECT "subjectId", purpose FROM batch ORDER BY "subjectId" DESC, purpose DESC LIMIT 1) last`;
-
-const DRY_RUN_SQL = `
-SELECT i.region, i.purpose,
-       count(*) FILTER (WHERE i."expiresAt" <= $1)::int AS expired,
-       count(*) FILTER (WHERE i."expiresAt" > $1 AND i.seq < h."nextSeq" - coalesce(w.win, 0))::int AS "outOfWindow"
-FROM interactions i
-LEFT JOIN interaction_windows h ON h."subjectId" = i."subjectId" AND h.purpose = i.purpose
-LEFT JOIN unnest($2::text[], $3::int[]) AS w(purpose, win) ON w.purpose = i.purpose
-GROUP BY i.region, i.purpose`;
-
-const DRY_RUN_HEADS_SQL = `
-SELECT count(*)::int AS n
-FROM interaction_windows h LEFT JOIN unnest($2::text[], $3::int[]) AS w(purpose, win) ON w.purpose = h.purpose
-WHERE NOT EXISTS (SELECT 1 FROM interactions i
-                  WHERE i."subjectId" = h."subjectId" AND i.purpose = h.purpose AND i."expiresAt" > $1 AND i.seq >= h."nextSeq" - coalesce(w.win, 0))`;
-
-/** Counts of deleted rows, plus one row naming the batch's last head (the walk's cursor) and the heads dropped. */
-type RingRow = { region: string | null; purpose: string; n: number; lastSubject: string | null };
-
 export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<PurgeResult> {
-  const { connection, policy } = deps;
+  const { interactions, policy } = deps;
   const batchSize = options.batchSize ?? DEFAULT_PURGE_BATCH;
-  const now = options.now.toISOString();
   // A purpose without a window keeps no interactions; one the policy lacks keeps none any more.
-  const purposes = Object.values(policy.purposes);
-  const windows = [purposes.map((p) => p.name), purposes.map((p) => p.window ?? 0)];
+  const windows = Object.values(policy.purposes).map((p) => ({ purpose: p.name, window: p.window ?? 0 }));
   const regionOf = (region: string | null) => (region !== null && Object.hasOwn(policy.regions, region) ? region : policy.defaults.region);
   const expired: Counts = {};
   const outOfWindow: Counts = {};
-  const add = (counts: Counts, rows: { region: string | null; purpose: string; n: number }[]) => {
+  const add = (counts: Counts, rows: PurgedCount[]) => {
     let total = 0;
     for (const { region, purpose, n } of rows) {
       const perPurpose = (counts[regionOf(region)] ??= {});
@@ -171,11 +108,10 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
   };
 
   if (options.dryRun) {
-    const rows = await connection.query<{ region: string | null; purpose: string; expired: number; outOfWindow: number }>(DRY_RUN_SQL, [now, ...windows]);
-    add(expired, rows.filter((r) => r.expired > 0).map((r) => ({ ...r, n: r.expired })));
-    add(outOfWindow, rows.filter((r) => r.outOfWindow > 0).map((r) => ({ ...r, n: r.outOfWindow })));
-    const [heads] = await connection.query<{ n: number }>(DRY_RUN_HEADS_SQL, [now, ...windows]);
-    return { dryRun: true, expired, outOfWindow, emptyWindows: heads!.n, interrupted: false };
+    const purgeable = await interactions.countPurgeable(options.now, windows);
+    add(expired, purgeable.expired);
+    add(outOfWindow, purgeable.outOfWindow);
+    return { dryRun: true, expired, outOfWindow, emptyWindows: purgeable.emptyWindows, interrupted: false };
   }
 
   let emptyWindows = 0;
@@ -183,16 +119,15 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
   const stopped = () => (interrupted ||= options.signal?.aborted === true);
   const passes = async () => {
     for (let deleted = batchSize; deleted === batchSize && !stopped(); ) {
-      deleted = add(expired, await connection.query(EXPIRED_SQL, [now, batchSize]));
+      deleted = add(expired, await interactions.deleteExpired(options.now, batchSize));
       deps.logger.debug({ job: "purge", pass: "expired", deleted }, "consentgate: purge batch");
     }
-    for (let cursor: [string, string] | undefined = ["", ""]; cursor !== undefined && !stopped(); ) {
-      const rows: RingRow[] = await connection.query<RingRow>(RINGS_SQL, [...cursor, batchSize, ...windows]);
-      const last = rows.find((r) => r.lastSubject !== null);
-      const deleted = add(outOfWindow, rows.filter((r) => r.lastSubject === null));
-      emptyWindows += last?.n ?? 0;
-      deps.logger.debug({ job: "purge", pass: "windows", deleted, emptyWindows: last?.n ?? 0 }, "consentgate: purge batch");
-      cursor = last === undefined ? undefined : [last.lastSubject!, last.purpose];
+    for (let cursor: RingKey | undefined = { subjectId: "", purpose: "" }; cursor !== undefined && !stopped(); ) {
+      const walked = await interactions.deleteOutsideWindows(cursor, batchSize, windows);
+      const deleted = add(outOfWindow, walked.deleted);
+      emptyWindows += walked.emptied;
+      deps.logger.debug({ job: "purge", pass: "windows", deleted, emptyWindows: walked.emptied }, "consentgate: purge batch");
+      cursor = walked.next;
     }
   };
 
@@ -203,7 +138,7 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
   });
   const result: PurgeResult = { dryRun: false, expired, outOfWindow, emptyWindows, interrupted };
   // What was deleted before a failure is logged too, if the log can still be written.
-  const logged = logRuns(deps, result, now);
+  const logged = logRuns(deps, result, options.now.toISOString());
   if (failure === undefined) await logged;
   else {
     await logged.catch(() => {});
@@ -216,7 +151,7 @@ async function logRuns({ audit, policy }: PurgeDeps, result: PurgeResult, before
   for (const region of Object.keys(policy.regions)) {
     await audit.append({
       region,
-      event: "purge.ran",
+      event: LOG_EVENT.purgeRan,
       details: {
         before,
         expired: result.expired[region] ?? {},

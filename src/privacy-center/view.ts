@@ -10,7 +10,7 @@ import { regionRules } from "../policy/region.ts";
 import type { LegalBasis, Region } from "../policy/types.ts";
 import { latestConsentEvents } from "../store/consents.ts";
 import type { ConsentEventRecord } from "../store/consents.ts";
-import { type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
+import { REQUEST_STATUS, type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
 
 export interface PurposeView {
   name: string;
@@ -62,16 +62,13 @@ export interface CenterView {
  */
 export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
   const { policy, connection } = core;
-  const { prisma } = connection;
   const now = core.now();
-  const [choices, held, history, requests, requestsTotal] = await Promise.all([
+  const [choices, held, history, { requests, total: requestsTotal }] = await Promise.all([
     core.consents.choices(subject),
-    prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, where: { subjectId: subject, expiresAt: { gt: now } } }),
+    core.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
     latestConsentEvents(connection, subject, latest),
-    prisma.privacyRequest.findMany({ where: { subjectId: subject }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }], take: latest }),
-    prisma.privacyRequest.count({ where: { subjectId: subject } }),
+    core.requests.latestForSubject(subject, latest),
   ]);
-  const heldBy = new Map(held.map((group) => [group.purpose, group._count._all]));
   const region = regionRules(policy, where.region);
 
   const purposes = effectiveDecisions(policy, { region: region.name, gpc: where.gpc }, choices).map(({ purpose, choice, decision }): PurposeView => {
@@ -87,7 +84,7 @@ export async function loadView(core: Core, subject: string, where: { region: str
       source: decision.source,
       choice,
       gpcBlocks: decision.source === "gpc",
-      held: heldBy.get(purpose.name) ?? 0,
+      held: Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0,
     };
   });
 
@@ -98,9 +95,9 @@ export async function loadView(core: Core, subject: string, where: { region: str
     policyVersion: policy.version,
     purposes,
     requests: requests.map((r) => ({
-      type: r.type as RequestType,
+      type: r.type,
       // As GET /requests reports it: past the deadline and not answered is overdue before the deadlines job says so.
-      status: isOverdue(r, now) ? "overdue" : (r.status as RequestStatus),
+      status: isOverdue(r, now) ? REQUEST_STATUS.overdue : r.status,
       receivedAt: r.receivedAt,
       dueAt: r.dueAt,
       completedAt: r.completedAt ?? undefined,

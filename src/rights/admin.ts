@@ -41,7 +41,7 @@ export function createAdminRouter(core: Core): Router {
     route(async (req, res, region) => {
       const from = dateParam(req, "from");
       const to = dateParam(req, "to");
-      res.json(await regionReport(core.connection, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now: core.now() }));
+      res.json(await regionReport(core, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now: core.now() }));
     }),
   );
 

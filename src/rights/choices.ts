@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
+import { LOG_EVENT } from "../store/compliance-log.ts";
 import { type SaveChoiceOptions, saveChoice } from "../store/consents.ts";
 import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
 
@@ -47,16 +48,13 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
   });
   // Logged in the choice's own transaction: a choice is never stored without its
   // entry, so a failure answers 503 with nothing changed, and a retry logs once.
-  const logged: SaveChoiceOptions["logged"] = (tx, { erased }) =>
-    core.audit.appendStatement(
-      {
-        region: input.region,
-        event: "consent.changed",
-        subjectId: input.subjectId,
-        details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
-      },
-      tx,
-    );
+  const logged: SaveChoiceOptions["logged"] = ({ erased }) =>
+    core.audit.prepare({
+      region: input.region,
+      event: LOG_EVENT.consentChanged,
+      subjectId: input.subjectId,
+      details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
+    });
   try {
     const { erased } = await saveChoice(
       core.connection,

@@ -8,6 +8,7 @@ import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import { addDuration } from "../policy/duration.ts";
 import { regionRules } from "../policy/region.ts";
+import { LOG_EVENT } from "../store/compliance-log.ts";
 import type { FinishedStatus, RequestType } from "../store/requests.ts";
 import type { Target } from "./subject.ts";
 
@@ -25,8 +26,8 @@ export async function receiveRequest(core: Core, type: RequestType, target: Targ
   const receivedAt = core.now();
   const request = { id: randomUUID(), type, subjectId: target.subjectId, region: region.name, receivedAt, dueAt: addDuration(receivedAt, region.requestDeadline) };
   // The request and its log entry commit together: a failure stores neither, and a retry is one new request.
-  const logged = core.audit.appendStatement({ region: region.name, event: "request.received", subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
-  await unavailableOnFailure(core.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, [logged]), region.name);
+  const logged = core.audit.prepare({ region: region.name, event: LOG_EVENT.requestReceived, subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
+  await unavailableOnFailure(core.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged), region.name);
   return request;
 }
 
@@ -39,8 +40,8 @@ export async function finishRequest(
   details: object,
   logged: Record<string, unknown> = {},
 ): Promise<void> {
-  const entry = core.audit.appendStatement({ region: request.region, event: "request.completed", subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
-  await unavailableOnFailure(core.requests.finish(request.id, status, completedAt, details as never, [entry]), request.region);
+  const entry = core.audit.prepare({ region: request.region, event: LOG_EVENT.requestCompleted, subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
+  await unavailableOnFailure(core.requests.finish(request.id, status, completedAt, details, entry), request.region);
 }
 
 /** A store that fails is a 503 for the caller, never a 500. */

@@ -136,14 +136,10 @@ export interface StoreParts {
 }
 
 export function createStoreAccess({ connection, interactions, requests, audit, now }: StoreParts): StoreAccess {
-  const { prisma } = connection;
   return {
     interactions: {
       forSubject: (subjectId, options = {}) => interactions.forSubject(subjectId, { now: now(), ...options }),
-      async countByPurpose(subjectId) {
-        const groups = await prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, ...(subjectId === undefined ? {} : { where: { subjectId } }) });
-        return Object.fromEntries(groups.map((g) => [g.purpose, g._count._all]));
-      },
+      countByPurpose: (subjectId) => interactions.countByPurpose(subjectId === undefined ? {} : { subjectId }),
     },
     consents: {
       current: async (subjectId) => Object.fromEntries(await loadChoices(connection, subjectId)),

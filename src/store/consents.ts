@@ -2,11 +2,15 @@
  * Consent choices: an append-only event history plus the current state per
  * (subject, purpose), written together in one transaction. The state table
  * is derived (it always equals the latest event), kept so that the gate reads
- * one small row set instead of scanning history.
+ * one small row set instead of scanning history. Every query on
+ * `consent_events` and `consent_state` is here, and so is the one NOTIFY that
+ * tells other instances a subject's choices changed.
  */
-import type { ConsentEvent, Prisma } from "../generated/prisma/client.ts";
+import { appendLogEntry, type PendingLogEntry } from "./compliance-log.ts";
 import type { Connection } from "./connection.ts";
+import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
+import type { ConsentEvent, Prisma } from "../generated/prisma/client.ts";
 
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
@@ -51,10 +55,10 @@ export interface ConsentEventRecord {
 export interface SaveChoiceOptions {
   purgeInteractions: boolean;
   /**
-   * A statement that commits with the choice or not at all: its compliance
-   * log entry, which needs the number of interactions erased.
+   * The compliance log entry that commits with the choice or not at all,
+   * made once the number of interactions erased is known.
    */
-  logged?: (tx: Prisma.TransactionClient, outcome: { erased: number }) => Prisma.PrismaPromise<unknown>;
+  logged?: (outcome: { erased: number }) => PendingLogEntry;
 }
 
 /**
@@ -78,20 +82,33 @@ export async function saveChoice(connection: Connection, event: ConsentEventReco
         create: { subjectId, purpose, granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
         update: { granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
       });
-      let erased = 0;
-      if (erase) {
-        erased = (await tx.interaction.deleteMany({ where: { subjectId, purpose } })).count;
-        await tx.interactionWindow.deleteMany({ where: { subjectId, purpose } });
-      }
-      // Delivered to every listening instance when (and only if) this transaction commits.
-      if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
+      const erased = erase ? (await deleteSubjectInteractionsInTransaction(tx, subjectId, purpose)).interactions : 0;
+      await announceChoicesChanged(connection, tx, subjectId);
       // Last: it locks the region's log head until the commit.
-      if (options.logged) await options.logged(tx, { erased });
+      if (options.logged) await appendLogEntry(tx, options.logged({ erased }));
       return { erased };
     },
     // Choices of one region queue on its log head; give them time to.
     { maxWait: 10_000, timeout: 10_000 },
   );
+}
+
+/**
+ * In a transaction that changes a subject's choices (saveChoice, an
+ * erasure): tells every listening instance to drop its cached choices for
+ * the subject (src/store/consent-cache.ts), delivered when (and only if) the
+ * transaction commits. PostgreSQL only: on PGlite there is one process.
+ */
+export async function announceChoicesChanged(connection: Pick<Connection, "kind">, tx: Prisma.TransactionClient, subjectId: string): Promise<void> {
+  if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
+}
+
+/** In an erasure's transaction: deletes the subject's consent history and state; answers how many rows went. */
+export async function deleteSubjectConsentsInTransaction(tx: Prisma.TransactionClient, subjectId: string): Promise<{ consentEvents: number; consentState: number }> {
+  return {
+    consentEvents: (await tx.consentEvent.deleteMany({ where: { subjectId } })).count,
+    consentState: (await tx.consentState.deleteMany({ where: { subjectId } })).count,
+  };
 }
 
 export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {

@@ -3,10 +3,12 @@
  * transaction, so no reader ever sees half an erasure and nothing is left
  * pointing at what is gone. The erasure request itself is kept: it is the
  * proof that the erasure happened, and it names the subject only as the
- * subject asked.
+ * subject asked. Each table's rows go through the module that owns it.
  */
-import { CONSENT_CHANNEL } from "./consents.ts";
 import type { Connection } from "./connection.ts";
+import { announceChoicesChanged, deleteSubjectConsentsInTransaction } from "./consents.ts";
+import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
+import { deleteSubjectRequestsInTransaction, noteErasedInTransaction } from "./requests.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 
 /**
@@ -44,17 +46,14 @@ export async function eraseSubject(connection: Connection, subjectId: string, ke
     // First, so that record() batches in flight for the subject either commit
     // before this (and are erased below) or wait and see the erasure.
     await lockSubjectForChange(tx, subjectId);
-    const counts: ErasedCounts = {
-      interactions: (await tx.interaction.deleteMany({ where: { subjectId } })).count,
-      interactionWindows: (await tx.interactionWindow.deleteMany({ where: { subjectId } })).count,
-      consentEvents: (await tx.consentEvent.deleteMany({ where: { subjectId } })).count,
-      consentState: (await tx.consentState.deleteMany({ where: { subjectId } })).count,
-      privacyRequests: (await tx.privacyRequest.deleteMany({ where: { subjectId, id: { not: keepRequestId } } })).count,
-    };
+    const { interactions, interactionWindows } = await deleteSubjectInteractionsInTransaction(tx, subjectId);
+    const { consentEvents, consentState } = await deleteSubjectConsentsInTransaction(tx, subjectId);
+    const privacyRequests = await deleteSubjectRequestsInTransaction(tx, subjectId, keepRequestId);
+    const counts: ErasedCounts = { interactions, interactionWindows, consentEvents, consentState, privacyRequests };
     if (before) for (const key of Object.keys(counts) as (keyof ErasedCounts)[]) counts[key] += before[key];
-    await tx.privacyRequest.update({ where: { id: keepRequestId }, data: { details: { erased: { tables: { ...counts } } } } });
+    await noteErasedInTransaction(tx, keepRequestId, { ...counts });
     // Other instances drop their cached choices for the subject on commit.
-    if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
+    await announceChoicesChanged(connection, tx, subjectId);
     return counts;
   });
 }

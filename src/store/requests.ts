@@ -1,9 +1,14 @@
 /**
  * Privacy requests (exports and erasures): when each was received, when the
- * law wants it answered, and how it ended.
+ * law wants it answered, and how it ended. Every query on `privacy_requests`
+ * is here (the erasure's own transaction calls the `*InTransaction` helpers).
  */
-import type { Prisma } from "../generated/prisma/client.ts";
+import { appendLogEntry, type PendingLogEntry } from "./compliance-log.ts";
 import type { Connection } from "./connection.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+
+/** The kinds of privacy request, as stored; queries take these as parameters. */
+export const REQUEST_TYPE = { export: "export", erasure: "erasure" } as const;
 
 /**
  * What a privacy request asks for: a copy of the subject's data (`GET
@@ -16,7 +21,18 @@ import type { Connection } from "./connection.ts";
  * const label: Record<RequestType, string> = { export: "Download", erasure: "Erasure" };
  * ```
  */
-export type RequestType = "export" | "erasure";
+export type RequestType = (typeof REQUEST_TYPE)[keyof typeof REQUEST_TYPE];
+
+/** The statuses a request moves through, as stored; queries take these as parameters. */
+export const REQUEST_STATUS = {
+  received: "received",
+  completed: "completed",
+  partial: "partial",
+  overdue: "overdue",
+  aborted: "aborted",
+  failed: "failed",
+} as const;
+
 /**
  * received → completed, or partial (a data source failed; retried by the jobs), or overdue (past its deadline).
  * An export is answered while it is served, so it also ends as aborted (the client closed the download)
@@ -30,7 +46,7 @@ export type RequestType = "export" | "erasure";
  * const open = (await gate.store.requests.forSubject("alice")).filter((r) => needsAttention(r.status));
  * ```
  */
-export type RequestStatus = "received" | "completed" | "partial" | "overdue" | "aborted" | "failed";
+export type RequestStatus = (typeof REQUEST_STATUS)[keyof typeof REQUEST_STATUS];
 
 /** How a request can end; all but `partial` close it (set completedAt). */
 export type FinishedStatus = Extract<RequestStatus, "completed" | "partial" | "aborted" | "failed">;
@@ -72,6 +88,9 @@ export interface PrivacyRequestView {
   details: unknown;
 }
 
+/** A request with the subject it is for, as the jobs read it. */
+export type SubjectRequest = PrivacyRequestView & { subjectId: string };
+
 /** Past its legal deadline and not answered, whether or not the deadlines job has marked it yet. */
 export function isOverdue(request: Pick<PrivacyRequestView, "completedAt" | "dueAt">, now: Date): boolean {
   return request.completedAt === null && now > request.dueAt;
@@ -89,7 +108,9 @@ export interface NewRequest {
   dueAt: Date;
 }
 
-const view = (r: { id: string; type: string; status: string; region: string; receivedAt: Date; dueAt: Date; completedAt: Date | null; actorId: string | null; details: unknown }): PrivacyRequestView => ({
+type Row = { id: string; subjectId: string; type: string; status: string; region: string; receivedAt: Date; dueAt: Date; completedAt: Date | null; actorId: string | null; details: unknown };
+
+const view = (r: Row): PrivacyRequestView => ({
   id: r.id,
   type: r.type as RequestType,
   status: r.status as RequestStatus,
@@ -101,22 +122,40 @@ const view = (r: { id: string; type: string; status: string; region: string; rec
   details: r.details,
 });
 
+const withSubject = (r: Row): SubjectRequest => ({ ...view(r), subjectId: r.subjectId });
+
+/** Newest first; ties (one millisecond) in id order, so pages and lists agree. */
+const NEWEST_FIRST = [{ receivedAt: "desc" }, { id: "asc" }] satisfies Prisma.PrivacyRequestOrderByWithRelationInput[];
+
 export function createRequests(connection: Connection) {
   const { prisma } = connection;
+  /** The log entry's append, last in the change's transaction: it holds the region's log head until the commit. */
+  const alongside = (logged: PendingLogEntry | undefined) => (logged === undefined ? [] : [appendLogEntry(prisma, logged)]);
   return {
-    /** `alongside`: statements that commit with the change or not at all (its compliance log entry). */
-    async open(request: NewRequest, alongside: Prisma.PrismaPromise<unknown>[] = []): Promise<void> {
-      await prisma.$transaction([prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: "received" } }), ...alongside]);
+    /** Records a request as received, with its compliance log entry (`logged`) in the same transaction. */
+    async open(request: NewRequest, logged?: PendingLogEntry): Promise<void> {
+      const created = prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: REQUEST_STATUS.received } });
+      await prisma.$transaction([created, ...alongside(logged)]);
     },
-    async finish(id: string, status: FinishedStatus, completedAt: Date, details: Prisma.InputJsonValue, alongside: Prisma.PrismaPromise<unknown>[] = []): Promise<void> {
-      await prisma.$transaction([
-        prisma.privacyRequest.update({ where: { id }, data: { status, completedAt: status === "partial" ? null : completedAt, details } }),
-        ...alongside,
-      ]);
+    /** Records how a request ended (`details`: the subject's record of it), with its log entry in the same transaction. */
+    async finish(id: string, status: FinishedStatus, completedAt: Date, details: object, logged?: PendingLogEntry): Promise<void> {
+      const updated = prisma.privacyRequest.update({
+        where: { id },
+        data: { status, completedAt: status === REQUEST_STATUS.partial ? null : completedAt, details: details as Prisma.InputJsonValue },
+      });
+      await prisma.$transaction([updated, ...alongside(logged)]);
     },
     async forSubject(subjectId: string): Promise<PrivacyRequestView[]> {
-      const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }] });
+      const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: NEWEST_FIRST });
       return rows.map(view);
+    },
+    /** The subject's newest `limit` requests, newest first, and how many there are in all. */
+    async latestForSubject(subjectId: string, limit: number): Promise<{ requests: PrivacyRequestView[]; total: number }> {
+      const [rows, total] = await Promise.all([
+        prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: NEWEST_FIRST, take: limit }),
+        prisma.privacyRequest.count({ where: { subjectId } }),
+      ]);
+      return { requests: rows.map(view), total };
     },
     /** A request only its own subject may see: another subject's id reads as missing. */
     async find(subjectId: string, id: string): Promise<PrivacyRequestView | undefined> {
@@ -130,18 +169,54 @@ export function createRequests(connection: Connection) {
      * `received`, or `overdue`): interrupted after their tables were erased,
      * or before. For the erasure-retry job.
      */
-    async interruptedErasures(receivedBefore: Date): Promise<(PrivacyRequestView & { subjectId: string })[]> {
+    async interruptedErasures(receivedBefore: Date): Promise<SubjectRequest[]> {
       const rows = await prisma.privacyRequest.findMany({
-        where: { type: "erasure", status: { in: ["received", "overdue"] satisfies RequestStatus[] }, completedAt: null, receivedAt: { lt: receivedBefore } },
+        where: {
+          type: REQUEST_TYPE.erasure,
+          status: { in: [REQUEST_STATUS.received, REQUEST_STATUS.overdue] },
+          completedAt: null,
+          receivedAt: { lt: receivedBefore },
+        },
         orderBy: { receivedAt: "asc" },
       });
-      return rows.map((r) => ({ ...view(r), subjectId: r.subjectId }));
+      return rows.map(withSubject);
     },
-    async partial(): Promise<(PrivacyRequestView & { subjectId: string })[]> {
-      const rows = await prisma.privacyRequest.findMany({ where: { type: "erasure", status: "partial" }, orderBy: { receivedAt: "asc" } });
-      return rows.map((r) => ({ ...view(r), subjectId: r.subjectId }));
+    /** Erasures a data source failed, oldest first. For the erasure-retry job. */
+    async partial(): Promise<SubjectRequest[]> {
+      const rows = await prisma.privacyRequest.findMany({ where: { type: REQUEST_TYPE.erasure, status: REQUEST_STATUS.partial }, orderBy: { receivedAt: "asc" } });
+      return rows.map(withSubject);
+    },
+    /** Marks `received` requests due by `now` as `overdue`; answers how many it marked. For the deadlines job. */
+    async markOverdue(now: Date): Promise<number> {
+      const { count } = await prisma.privacyRequest.updateMany({
+        where: { status: REQUEST_STATUS.received, completedAt: null, dueAt: { lte: now } },
+        data: { status: REQUEST_STATUS.overdue },
+      });
+      return count;
+    },
+    /** Requests due by `now` and still open (`overdue`, or `partial` erasures), by due date. For the deadlines job. */
+    async pastDeadline(now: Date): Promise<SubjectRequest[]> {
+      const rows = await prisma.privacyRequest.findMany({
+        where: { status: { in: [REQUEST_STATUS.overdue, REQUEST_STATUS.partial] }, completedAt: null, dueAt: { lte: now } },
+        orderBy: [{ dueAt: "asc" }, { id: "asc" }],
+      });
+      return rows.map(withSubject);
+    },
+    /** How many of the region's requests are past their deadline at `now` and not completed. For the compliance report. */
+    countOpenOverdue(region: string, now: Date): Promise<number> {
+      return prisma.privacyRequest.count({ where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } } });
     },
   };
 }
 
 export type Requests = ReturnType<typeof createRequests>;
+
+/** In an erasure's transaction: deletes the subject's requests but the erasure's own (`keepId`); answers how many went. */
+export async function deleteSubjectRequestsInTransaction(tx: Prisma.TransactionClient, subjectId: string, keepId: string): Promise<number> {
+  return (await tx.privacyRequest.deleteMany({ where: { subjectId, id: { not: keepId } } })).count;
+}
+
+/** In an erasure's transaction: notes on the erasure request what its tables' erasure deleted, so an interrupted erasure can be finished with them. */
+export async function noteErasedInTransaction(tx: Prisma.TransactionClient, id: string, tables: Record<string, number>): Promise<void> {
+  await tx.privacyRequest.update({ where: { id }, data: { details: { erased: { tables: { ...tables } } } } });
+}

@@ -1,5 +1,21 @@
 /**
  * The store: one open database with Consentgate's schema applied.
+ *
+ * Each table has one owner module, the only code that queries it; the rest
+ * of Consentgate calls the owner's methods (scripts/check-sql-owners.mjs
+ * fails on SQL or a database client anywhere else in src/):
+ *
+ *   consent_events, consent_state            consents.ts (and the one NOTIFY of a change)
+ *   interactions, interaction_windows        interactions.ts (with reshape.ts, which only it calls;
+ *                                            the database function consentgate_record_batch)
+ *   privacy_requests                         requests.ts
+ *   compliance_log, compliance_log_heads     compliance-log.ts
+ *   job_leases                               job-leases.ts
+ *   consentgate_migrations                   migrations.ts
+ *   consentgate_lock_subjects (a function)   write-lock.ts
+ *
+ * An erasure spans several tables in one transaction (erase.ts): it calls
+ * each owner's `…InTransaction` helper rather than querying their tables.
  */
 import type { Connection, ConnectOptions, Database } from "./connection.ts";
 import { connect } from "./connection.ts";

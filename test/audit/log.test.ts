@@ -7,6 +7,7 @@ import { createComplianceLog } from "../../src/audit/log.ts";
 import { trimLog } from "../../src/audit/trim.ts";
 import { canonicalJson } from "../../src/signatures/canonical-json.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
+import { type ComplianceLogStore, createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { TEST_SECRET } from "../support/app.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
@@ -14,6 +15,7 @@ import { onPostgres, testDatabase, type TestDatabase } from "../support/database
 describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
   let store: Store;
+  let logStore: ComplianceLogStore;
   let log: ComplianceLog;
   let clock = new Date("2026-03-01T10:00:00.000Z");
   const keyring = createKeyring(TEST_SECRET);
@@ -24,7 +26,8 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   before(async () => {
     db = await testDatabase();
     store = await openStore(db.database);
-    log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
+    logStore = createComplianceLogStore(store.connection);
+    log = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
   });
   after(async () => {
     await store.close();
@@ -87,7 +90,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     const region = freshRegion();
     // On PostgreSQL a second connection pool stands for a second instance.
     const other = onPostgres ? await openStore(db.database) : store;
-    const otherLog = createComplianceLog(other.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
+    const otherLog = createComplianceLog(createComplianceLogStore(other.connection), { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
     try {
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));
     } finally {
@@ -234,7 +237,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       await chain(region);
       clock = new Date("2025-06-01T00:00:00.000Z");
       await log.append({ region, event: "consent.changed", subjectId: "late", details: { granted: true } });
-      const result = await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z"));
+      const result = await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z"));
       assert.deepEqual(result, { deleted: 7, from: 8 });
       const entries = await read(region);
       assert.deepEqual(entries.map((e) => [e.seq, e.event]), [[8, "consent.changed"], [9, "log.checkpoint"], [10, "log.trimmed"]]);
@@ -243,11 +246,11 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
 
       // Nothing left that is old enough: no new checkpoint.
-      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 0 });
+      assert.deepEqual(await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 0 });
       // A second trim, past the first checkpoint, anchors on a new one.
       clock = new Date("2027-01-01T00:00:00.000Z");
       await log.append({ region, event: "purge.ran" });
-      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2026-01-01T00:00:00.000Z")), { deleted: 3, from: 11 });
+      assert.deepEqual(await trimLog(logStore, log, region, new Date("2026-01-01T00:00:00.000Z")), { deleted: 3, from: 11 });
       assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
     });
 
@@ -256,7 +259,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       clock = new Date("2020-01-01T00:00:00.000Z");
       await chain(region);
       clock = new Date("2026-01-01T00:00:00.000Z");
-      assert.deepEqual(await trimLog(store.connection, log, region, clock), { deleted: 6, from: 7 });
+      assert.deepEqual(await trimLog(logStore, log, region, clock), { deleted: 6, from: 7 });
       assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
       await sql(`DELETE FROM compliance_log WHERE region = $1 AND seq = 7`, [region]);
       assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 7, reason: "entry 7 is missing and no checkpoint vouches for entry 8 as the start" });
@@ -264,7 +267,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
 
     test("the first kept entry must continue from the very hash its checkpoint recorded", async () => {
       const region = await agedChain("2024-01-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z");
-      assert.deepEqual(await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 7, from: 8 });
+      assert.deepEqual(await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 7, from: 8 });
       // Every link holds (even recomputed with the key), but entry 8 no longer starts where the checkpoint says.
       await rewriteFrom(region, 8, (entry) => ({ ...entry, prevHash: "f".repeat(64) }), (entry) => entryHash(entry, chainKey));
       assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 1, reason: "entries 1 to 7 are missing and no checkpoint vouches for entry 8 as the start" });
@@ -274,12 +277,15 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       const region = await agedChain("2020-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z");
       // The trim runs between the verifier's first page (3 entries) and its second.
       let pages = 0;
-      const racing = { ...store.connection, query: async (text: string, params?: unknown[]) => {
-        const rows = await store.connection.query(text, params);
-        if (text.includes("seq > $2") && ++pages === 1) await trimLog(store.connection, log, region, new Date("2025-01-01T00:00:00.000Z"));
-        return rows;
-      } };
-      const racingLog = createComplianceLog(racing as typeof store.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
+      const racing: ComplianceLogStore = {
+        ...logStore,
+        page: async (...args) => {
+          const rows = await logStore.page(...args);
+          if (++pages === 1) await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z"));
+          return rows;
+        },
+      };
+      const racingLog = createComplianceLog(racing, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
       assert.deepEqual(await racingLog.verify(region), { ok: true, entries: 3 });
     });
   });

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { createLeaseCoordinator, type LeaseCoordinator } from "../../src/jobs/coordinator.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { createJobLeases } from "../../src/store/job-leases.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 
@@ -16,7 +17,7 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
   // Every test elects fires of a job of its own, so one database serves the whole file.
   const freshJob = () => `job-${++n}`;
   const instance = (i: number, options: { clock?: () => Date } = {}) => {
-    const coordinator = createLeaseCoordinator(stores[i % stores.length]!.connection, { holder: `instance-${i}`, clock: () => clock, logger: silentLogger, ...options });
+    const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), { holder: `instance-${i}`, clock: () => clock, logger: silentLogger, ...options });
     coordinators.push(coordinator);
     return coordinator;
   };

@@ -8,6 +8,7 @@ import { purge } from "../../src/jobs/purge.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
+import { createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { createInteractionStore } from "../../src/store/interactions.ts";
 import { openStore } from "../../src/store/store.ts";
 import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
@@ -115,14 +116,18 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
         receiptId: undefined, source: "legal-basis", legalBasis: "contract", policyVersion: "test-1", decidedAt: T0, region: "US-CA",
       });
     }
-    let statements = 0;
-    const failing = { ...store.connection, query: async (text: string, params?: unknown[]) => {
-      if (text.includes("DELETE FROM interactions") && ++statements === 3) throw new Error("connection lost");
-      return store.connection.query(text, params);
-    } } as typeof store.connection;
+    // The database goes away on the purge's third batch (batches of one row: after two rows went).
+    let batches = 0;
+    const failing: typeof interactions = {
+      ...interactions,
+      deleteExpired: async (now, limit) => {
+        if (++batches === 3) throw new Error("connection lost");
+        return interactions.deleteExpired(now, limit);
+      },
+    };
     const keyring = createKeyring(TEST_SECRET);
-    const audit = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => T0 });
-    const deps = { connection: failing, policy: await loadPolicy(testPolicy()), audit, logger: silentLogger };
+    const audit = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => T0 });
+    const deps = { interactions: failing, policy: await loadPolicy(testPolicy()), audit, logger: silentLogger };
     await assert.rejects(purge(deps, { now: T0, batchSize: 1 }), /connection lost/);
     const logged: unknown[] = [];
     for await (const entry of audit.entries("US-CA")) logged.push(entry.details);

@@ -5,6 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { type RegionReport, regionReport } from "../../audit/report.ts";
+import { createComplianceLogStore } from "../../store/compliance-log.ts";
+import { createRequests } from "../../store/requests.ts";
 import { openStore } from "../../store/store.ts";
 import { type Command, type Io, UsageError } from "../command.ts";
 import { formatTable } from "../table.ts";
@@ -29,7 +31,7 @@ export const report: Command = {
     const store = await openStore(target.database);
     let summary: RegionReport;
     try {
-      summary = await regionReport(store.connection, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now });
+      summary = await regionReport({ logStore: createComplianceLogStore(store.connection), requests: createRequests(store.connection) }, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now });
     } finally {
       await store.close();
     }

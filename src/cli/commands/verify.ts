@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { createComplianceLog } from "../../audit/log.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
+import { createComplianceLogStore } from "../../store/compliance-log.ts";
 import { openStore } from "../../store/store.ts";
 import { type Command, UsageError } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
@@ -24,7 +25,7 @@ export const verify: Command = {
     const store = await openStore(target.database);
     try {
       const keyring = createKeyring(secret);
-      const log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
+      const log = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
       const result = await log.verify(region);
       if (result.ok) {
         io.out(`${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`);
