@@ -3,7 +3,7 @@
  * only by a keyed pseudonym and never hold payloads: details are counts,
  * purposes, request ids, statuses and dates.
  */
-import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
+import type { Statement, StatementClient } from "../store/connection.ts";
 
 export const AUDIT_EVENTS = [
   "consent.changed",
@@ -60,7 +60,7 @@ export interface ComplianceLog {
    * entry commits with the change it records, or neither does. Place it
    * last: it holds the region's head row until the transaction ends.
    */
-  appendStatement(entry: AuditEntryInput, client?: Pick<PrismaClient, "$queryRawUnsafe">): Prisma.PrismaPromise<unknown>;
+  appendStatement(entry: AuditEntryInput, client?: StatementClient): Statement;
   /** The region's entries in chain order, read page by page. */
   entries(region: string): AsyncIterable<AuditEntry>;
   /** Recomputes the region's chain from its first kept entry to its head. */

@@ -9,6 +9,12 @@ import { AbilityBuilder, type ForcedSubject, type MongoAbility, createMongoAbili
 import { permittedFieldsOf } from "@casl/ability/extra";
 import type { Policy } from "../policy/types.ts";
 
+/** Who is acting on a request (for admin and agent routes): the roles decide what the ability allows. */
+export interface Actor {
+  id: string;
+  roles: string[];
+}
+
 export type Action = "collect" | "read" | "export" | "erase" | "change";
 export type PurposeSubject = { name: string } & ForcedSubject<"Purpose">;
 export type SubjectDataSubject = { subjectId: string } & ForcedSubject<"SubjectData">;

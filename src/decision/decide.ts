@@ -7,7 +7,7 @@ import type { LegalBasis, Policy } from "../policy/types.ts";
 
 export type DecisionSource = "explicit" | "gpc" | "legal-basis" | "region-default";
 
-/** A subject's latest explicit choice for a purpose. */
+/** A subject's latest explicit choice for a purpose, as the store keeps it and the decision rules read it. */
 export interface Choice {
   granted: boolean;
   /** Only ever true for a grant given while GPC was on, after the subject was told of the conflict. */

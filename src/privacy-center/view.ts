@@ -3,14 +3,23 @@
  * gate.router(): the consent cache and the decision rules for choices, the
  * store for what is held, requests and receipts.
  */
-import type { Core } from "../core.ts";
 import type { Choice, DecisionSource } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import { regionRules } from "../policy/region.ts";
-import type { LegalBasis, Region } from "../policy/types.ts";
+import type { LegalBasis, Policy, Region } from "../policy/types.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Connection } from "../store/connection.ts";
 import { latestConsentEvents } from "../store/consents.ts";
 import type { ConsentEventRecord } from "../store/consents.ts";
 import { type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
+
+/** What the page reads. */
+export interface ViewDeps {
+  readonly policy: Policy;
+  readonly connection: Connection;
+  readonly consents: Pick<ConsentCache, "choices">;
+  readonly now: () => Date;
+}
 
 export interface PurposeView {
   name: string;
@@ -60,12 +69,12 @@ export interface CenterView {
  * every choice and download, and the page must stay small however long a
  * subject's history is.
  */
-export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
-  const { policy, connection } = core;
+export async function loadView(deps: ViewDeps, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
+  const { policy, connection } = deps;
   const { prisma } = connection;
-  const now = core.now();
+  const now = deps.now();
   const [choices, held, history, requests, requestsTotal] = await Promise.all([
-    core.consents.choices(subject),
+    deps.consents.choices(subject),
     prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, where: { subjectId: subject, expiresAt: { gt: now } } }),
     latestConsentEvents(connection, subject, latest),
     prisma.privacyRequest.findMany({ where: { subjectId: subject }, orderBy: [{ receivedAt: "desc" }, { id: "asc" }], take: latest }),

@@ -17,7 +17,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ConsentgateError } from "../errors.ts";
 import { lockDirectory } from "./directory-lock.ts";
 import { namedStatements } from "./pglite-statements.ts";
-import { PrismaClient } from "../generated/prisma/client.ts";
+import { type Prisma, PrismaClient } from "../generated/prisma/client.ts";
 
 export type DatabaseKind = "pglite-files" | "pglite-memory" | "postgres";
 
@@ -93,6 +93,17 @@ export interface Connection {
   dedicatedClient?(): pg.Client;
   close(): Promise<void>;
 }
+
+/**
+ * A statement built on the Prisma client but not run yet: it runs in a
+ * caller's `prisma.$transaction([...])` batch (committing with the change it
+ * goes with), or when awaited. Named here so that modules outside the store
+ * pass statements around without importing the generated client.
+ */
+export type Statement = Prisma.PrismaPromise<unknown>;
+
+/** What a raw statement can be built on: the Prisma client, or `tx` of an interactive transaction. */
+export type StatementClient = Pick<PrismaClient, "$queryRawUnsafe">;
 
 export interface ConnectOptions {
   /** Connections in the PostgreSQL pool. Default 10. */

@@ -4,20 +4,13 @@
  * is derived (it always equals the latest event), kept so that the gate reads
  * one small row set instead of scanning history.
  */
+import type { Choice } from "../decision/decide.ts";
 import type { ConsentEvent, Prisma } from "../generated/prisma/client.ts";
 import type { Connection } from "./connection.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
-
-/** The latest choice of a subject for a purpose, as the decision rules read it. */
-export interface Choice {
-  granted: boolean;
-  overrideGpc: boolean;
-  receiptId: string;
-  at: Date;
-}
 
 export interface ConsentEventRecord {
   id: string;

@@ -109,6 +109,11 @@ export interface InteractionStore {
   recent(subjectId: string, purpose: string, options: { limit: number; now: Date }): Promise<Interaction[]>;
   /** Everything held for a subject that has not expired, by purpose (purposes since removed from the policy included), newest first. */
   forSubject(subjectId: string, options: { now: Date; purpose?: string }): Promise<Interaction[]>;
+  /**
+   * Rows physically held per purpose (expired ones the purge job has not
+   * removed yet included): for one subject, or for everyone.
+   */
+  countByPurpose(subjectId?: string): Promise<Record<string, number>>;
   drain(): Promise<void>;
 }
 
@@ -146,6 +151,10 @@ export function createInteractionStore(connection: Connection, options: Interact
         orderBy: [{ purpose: "asc" }, { seq: "desc" }],
       });
       return rows.map(toInteraction);
+    },
+    async countByPurpose(subjectId) {
+      const groups = await connection.prisma.interaction.groupBy({ by: ["purpose"], _count: { _all: true }, ...(subjectId === undefined ? {} : { where: { subjectId } }) });
+      return Object.fromEntries(groups.map((g) => [g.purpose, g._count._all]));
     },
     drain: () => commit.drain(),
   };
