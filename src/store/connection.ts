@@ -106,12 +106,12 @@ export type Statement = Prisma.PrismaPromise<unknown>;
 export type StatementClient = Pick<PrismaClient, "$queryRawUnsafe">;
 
 export interface ConnectOptions {
-  /** Connections in the PostgreSQL pool. Default 10. */
-  poolSize?: number;
+  /** Connections in the PostgreSQL pool (the `poolSize` option, resolved with its default by createConsentgate). */
+  poolSize: number;
 }
 
-export async function connect(database: Database, options: ConnectOptions = {}): Promise<Connection> {
-  if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize ?? 10);
+export async function connect(database: Database, options: ConnectOptions): Promise<Connection> {
+  if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize);
   if (database.kind === "pglite-memory") return connectPglite(await PGlite.create(), database.kind, async () => {});
   await mkdir(database.directory, { recursive: true });
   const lock = await lockDirectory(database.directory);

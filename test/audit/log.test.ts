@@ -9,7 +9,7 @@ import { canonicalJson } from "../../src/signatures/canonical-json.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 
 describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -23,7 +23,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   const freshRegion = () => `R${++n}`;
   before(async () => {
     db = await testDatabase();
-    store = await openStore(db.database);
+    store = await openStore(db.database, STORE_OPTIONS);
     log = createComplianceLog(store.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
   });
   after(async () => {
@@ -86,7 +86,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   test("concurrent appends to one region neither fork nor leave gaps", async () => {
     const region = freshRegion();
     // On PostgreSQL a second connection pool stands for a second instance.
-    const other = onPostgres ? await openStore(db.database) : store;
+    const other = onPostgres ? await openStore(db.database, STORE_OPTIONS) : store;
     const otherLog = createComplianceLog(other.connection, { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
     try {
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { createLeaseCoordinator, type LeaseCoordinator } from "../../src/jobs/coordinator.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 
 describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -22,7 +22,7 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
   };
   before(async () => {
     db = await testDatabase();
-    stores = onPostgres ? [await openStore(db.database), await openStore(db.database)] : [await openStore(db.database)];
+    stores = onPostgres ? [await openStore(db.database, STORE_OPTIONS), await openStore(db.database, STORE_OPTIONS)] : [await openStore(db.database, STORE_OPTIONS)];
   });
   after(async () => {
     await Promise.all(coordinators.map((c) => c.close(0)));
