@@ -16,6 +16,7 @@
 import type { Connection } from "../src/store/connection.ts";
 import { createGroupCommit } from "../src/store/group-commit.ts";
 import { createInteractionStore, type NewInteraction } from "../src/store/interactions.ts";
+import { DEFAULT_POOL_SIZE } from "../src/options.ts";
 import { openStore } from "../src/store/store.ts";
 import { fmt, scratchPostgres, table, time } from "./support.ts";
 
@@ -212,11 +213,11 @@ export async function benchRecord(): Promise<void> {
   };
   const pg = await scratchPostgres();
   try {
-    await run("PostgreSQL", () => openStore({ kind: "postgres", url: pg.url }), 20_000);
+    await run("PostgreSQL", () => openStore({ kind: "postgres", url: pg.url }, { poolSize: DEFAULT_POOL_SIZE }), 20_000);
   } finally {
     await pg.drop();
   }
-  await run("PGlite, memory", () => openStore({ kind: "pglite-memory" }), 20_000);
+  await run("PGlite, memory", () => openStore({ kind: "pglite-memory" }, { poolSize: DEFAULT_POOL_SIZE }), 20_000);
   table(`record() with ${WRITERS} concurrent writers vs raw SQL and Prisma, same run`, rows);
   table("window bound after 100 000 writes", bound);
 }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createConsentgate } from "../src/index.ts";
 import type { Database } from "../src/store/connection.ts";
+import { DEFAULT_POOL_SIZE } from "../src/options.ts";
 import { openStore } from "../src/store/store.ts";
 import { fmt, median, scratchPostgres, table, time } from "./support.ts";
 
@@ -53,7 +54,7 @@ export async function benchStartup(): Promise<void> {
 export async function benchInserts(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
   const run = async (label: string, database: Database) => {
-    const store = await openStore(database);
+    const store = await openStore(database, { poolSize: DEFAULT_POOL_SIZE });
     const { prisma } = store.connection;
     const expiresAt = new Date(Date.now() + 86_400_000);
     const data = { itemId: "trk_1", action: "play", durationMs: 183000 };

@@ -1,37 +1,36 @@
 /**
- * createConsentgate: validates options, loads the policy, opens the store,
- * and hands back the pieces a host app mounts.
+ * createConsentgate: resolves the options once (src/options.ts), loads the
+ * policy, opens the store, wires each part with only what it uses, and hands
+ * back the pieces a host app mounts.
  */
-import { randomBytes } from "node:crypto";
-import type { ErrorRequestHandler, RequestHandler, Router } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Router } from "express";
 import { createBlockedWrites, flushBlockedWrites } from "./audit/blocked-writes.ts";
 import { createComplianceLog } from "./audit/log.ts";
 import { logPolicyLoaded } from "./audit/policy-loaded.ts";
-import type { Core } from "./core.ts";
+import { answerErrors } from "./errors.ts";
 import { createLeaseCoordinator } from "./jobs/coordinator.ts";
-import { type RunJob, createJobRunner } from "./jobs/run.ts";
+import { type JobRunnerDeps, type RunJob, createJobRunner } from "./jobs/run.ts";
 import { startLocalTask, startScheduler } from "./jobs/scheduler.ts";
 import { resolveSchedules } from "./jobs/schedules.ts";
-import { silentLogger } from "./logger.ts";
+import type { GateDeps } from "./middleware/admit.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
-import { answerErrors } from "./middleware/respond.ts";
+import { createPrivacy } from "./middleware/privacy.ts";
 import { compileMinimizer } from "./minimize/index.ts";
-import { type ConsentgateOptions, checkedActor, validateOptions } from "./options.ts";
+import { type ConsentgateOptions, resolveConfiguration } from "./options.ts";
 import { loadPolicy } from "./policy/load.ts";
 import type { Policy } from "./policy/types.ts";
-import { type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
+import { type PrivacyCenterDeps, type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
 import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
-import { createRightsRouter } from "./rights/router.ts";
+import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
+import { type StoreAccess, createStoreAccess } from "./store-access.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
-import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createJobLeases } from "./store/job-leases.ts";
 import { createRequests } from "./store/requests.ts";
-import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
 
@@ -266,64 +265,65 @@ export interface Consentgate {
  * ```
  */
 export async function createConsentgate(options: ConsentgateOptions = {}): Promise<Consentgate> {
-  const opts = validateOptions(options);
-  const database = parseDatabase(opts.database);
-  const policy = await loadPolicy(opts.policies ?? "./policies");
-  const schedules = resolveSchedules(policy, opts.schedules);
-  // In memory nothing outlives the process, so a throwaway key is safe there.
-  const keyring = createKeyring(opts.secret ?? randomBytes(32).toString("hex"));
-  const logger = opts.logger ?? silentLogger;
+  const config = resolveConfiguration(options);
+  const { logger, now } = config;
+  const policy = await loadPolicy(config.policies);
+  const schedules = resolveSchedules(policy, config.schedules);
+  const keyring = createKeyring(config.secret);
   const minimizers = new Map(
     Object.values(policy.purposes).map((purpose) => [purpose.name, compileMinimizer(purpose.fields, { hashKey: keyring.key("field-hash") })]),
   );
-  const store = await openStore(database, opts.poolSize === undefined ? {} : { poolSize: opts.poolSize });
-  const consents = createConsentCache(store.connection, { logger });
-  const interactions = createInteractionStore(store.connection);
-  const logStore = createComplianceLogStore(store.connection);
-  logger.info({ database: database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
+  const store = await openStore(config.database, { poolSize: config.poolSize });
+  const { connection } = store;
+  const consents = createConsentCache(connection, { logger });
+  const interactions = createInteractionStore(connection);
+  const logStore = createComplianceLogStore(connection);
+  logger.info({ database: config.database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
 
-  const core: Core = {
+  const blockedWrites = createBlockedWrites();
+  const requests = createRequests(connection);
+  const dataSources = createDataSources();
+  const audit = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now });
+
+  // Each part gets only what it uses (its own dependency interface), so none of them imports another.
+  const gate: GateDeps = {
     policy,
-    connection: store.connection,
     consents,
     interactions,
-    keyring,
     minimizers,
-    blockedWrites: createBlockedWrites(),
-    requests: createRequests(store.connection),
-    dataSources: createDataSources(),
-    audit: createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => core.now() }),
-    logStore,
-    logger,
-    now: opts.now ?? (() => new Date()),
-    subjectOf: opts.subject ?? (() => undefined),
-    actorOf: checkedActor(opts.actor, logger),
-    regionOf: opts.region,
+    blockedWrites,
+    now,
+    subjectOf: config.subject,
+    actorOf: config.actor,
+    regionOf: config.region,
   };
+  const privacy = (req: Request) => createPrivacy(gate, req);
+  const rights: RightsDeps = { policy, connection, consents, interactions, requests, logStore, dataSources, keyring, audit, logger, now, privacy };
+  const jobs: JobRunnerDeps = { policy, interactions, requests, logStore, audit, blockedWrites, logger, now, retryErasures: () => retryPartialErasures(rights) };
+  const center: PrivacyCenterDeps = { policy, connection, consents, interactions, requests, logger, now, privacy };
 
   try {
-    await logPolicyLoaded(logStore, core.audit, policy);
+    await logPolicyLoaded(logStore, audit, policy);
   } catch (error) {
     await consents.close();
     await store.close();
     throw error;
   }
-  const runJob = createJobRunner(core, { retryPartialErasures });
-  const scheduler = opts.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(createJobLeases(store.connection), { logger }), logger }) : undefined;
-  const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(core.blockedWrites, core.audit), logger);
+  const runJob = createJobRunner(jobs);
+  const scheduler = config.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(createJobLeases(connection), { logger }), logger }) : undefined;
+  const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(blockedWrites, audit), logger);
 
-  const limiters = createRightsLimiters(opts.limits, logger);
+  const limiters = createRightsLimiters(config.limits, logger);
   let closing: Promise<void> | undefined;
-  const now = core.now;
   return {
     policy,
-    middleware: () => createMiddleware(core),
-    purpose: (name) => createPurposeGate(core, name),
-    router: () => createRightsRouter(core, limiters),
-    privacyCenter: (options) => createPrivacyCenter(core, options),
+    middleware: () => createMiddleware(gate),
+    purpose: (name) => createPurposeGate(gate, name),
+    router: () => createRightsRouter(rights, limiters),
+    privacyCenter: (options) => createPrivacyCenter(center, options),
     errorHandler: () => answerErrors,
-    registerDataSource: (source) => core.dataSources.register(source),
-    store: createStoreAccess({ connection: store.connection, interactions, requests: core.requests, audit: core.audit, now }),
+    registerDataSource: (source) => dataSources.register(source),
+    store: createStoreAccess({ connection, interactions, requests, audit, now }),
     runJob,
     close: () =>
       (closing ??= (async () => {

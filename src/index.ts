@@ -29,7 +29,9 @@ export { ConsentgateError, isConsentgateError } from "./errors.ts";
 
 // The gate and its options.
 export type { Consentgate } from "./consentgate.ts";
-export type { ConsentgateOptions, Actor, RightsLimits, RightsLimitGroup } from "./options.ts";
+export type { ConsentgateOptions, RightsLimits } from "./options.ts";
+export type { Actor } from "./decision/ability.ts";
+export type { RightsLimitGroup } from "./rights/limits.ts";
 export type { Logger } from "./logger.ts";
 export type { PrivacyCenterOptions } from "./privacy-center/index.ts";
 
@@ -39,15 +41,15 @@ export type { ConsentgateErrorDetails, ErrorCode, HttpErrorCode, SetupErrorCode 
 // req.privacy and the decisions it makes.
 export type { Privacy } from "./middleware/privacy.ts";
 export type { AppAbility } from "./decision/ability.ts";
-export type { Decision, DecisionSource } from "./decision/decide.ts";
+export type { Choice, Decision, DecisionSource } from "./decision/decide.ts";
 export type { Interaction } from "./store/interactions.ts";
 
 // The host app's own tables in export and erasure.
 export type { DataSource } from "./rights/data-sources.ts";
 
 // gate.store.
-export type { StoreAccess } from "./store/access.ts";
-export type { Choice, ConsentRecord } from "./store/consents.ts";
+export type { StoreAccess } from "./store-access.ts";
+export type { ConsentRecord } from "./store/consents.ts";
 export type { PrivacyRequestView, RequestStatus, RequestType } from "./store/requests.ts";
 export type { AuditEntry, VerifyResult } from "./audit/events.ts";
 

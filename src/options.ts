@@ -1,39 +1,23 @@
 /**
- * The options of createConsentgate, validated once at start-up so that a
- * mistake stops the app with a clear `invalid_option` error instead of
- * surfacing later as a wrong privacy decision.
+ * The options of createConsentgate, and the configuration they resolve to.
+ * `ConsentgateOptions` is what a host writes: every field optional, each
+ * documented with its default. `resolveConfiguration` checks them once at
+ * start-up, so that a mistake stops the app with a clear `invalid_option`
+ * error instead of surfacing later as a wrong privacy decision, and applies
+ * every default in one place: the rest of the gate reads a `Configuration`
+ * in which every field is present, and has no defaults of its own.
  */
+import { randomBytes } from "node:crypto";
 import type { Request } from "express";
-import type { Store } from "express-rate-limit";
+import { MemoryStore, type Store } from "express-rate-limit";
 import cron from "node-cron";
 import { z } from "zod";
+import type { Actor } from "./decision/ability.ts";
 import { ConsentgateError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
+import { type Logger, silentLogger } from "./logger.ts";
 import { JOB_NAMES, type JobName } from "./policy/types.ts";
-
-/**
- * Who is acting on a request (for admin and agent routes), as the `actor`
- * option returns it. Role `agent` may act for any subject named in
- * `?subject=`; role `dpo` reads the compliance logs and reports.
- *
- * @example
- * ```ts
- * import { type Actor, createConsentgate } from "consentgate";
- *
- * const staff = new Map<string, Actor>([["dana", { id: "dana", roles: ["dpo"] }]]);
- * const gate = await createConsentgate({
- *   database: "memory",
- *   subject: (req) => req.get("x-user"),
- *   actor: (req) => staff.get(req.get("x-user") ?? ""),
- * });
- * ```
- */
-export interface Actor {
-  /** Names the actor in logs and on what they change (1-256 characters). */
-  id: string;
-  /** The actor's roles; `agent` and `dpo` mean something to the gate, others are ignored. */
-  roles: string[];
-}
+import type { RateLimits, RightsLimitGroup } from "./rights/limits.ts";
+import { type Database, parseDatabase } from "./store/connection.ts";
 
 /**
  * How often one caller may use the rights endpoints (gate.router()). Counted
@@ -67,26 +51,8 @@ export interface RightsLimits {
   store?: (group: RightsLimitGroup) => Store;
 }
 
-/**
- * The groups of rights endpoints counted apart (see RightsLimits); the
- * `store` function gets one per group.
- *
- * @example
- * ```ts
- * import { type RightsLimitGroup, createConsentgate } from "consentgate";
- * import { MemoryStore, type Store } from "express-rate-limit";
- *
- * // A store shared by every instance (Redis, Memcached) would take the group as its key prefix.
- * function storeFor(group: RightsLimitGroup): Store {
- *   console.log(`counting ${group} in memory`);
- *   return new MemoryStore();
- * }
- * const gate = await createConsentgate({ database: "memory", limits: { store: storeFor } });
- * ```
- */
-export type RightsLimitGroup = "consentChanges" | "requests" | "reads";
-
-export const DEFAULT_LIMITS = { windowMs: 15 * 60 * 1000, consentChanges: 60, requests: 10, reads: 300 } as const;
+/** The defaults of RightsLimits, as its fields document them. */
+const DEFAULT_LIMITS = { windowMs: 15 * 60 * 1000, consentChanges: 60, requests: 10, reads: 300 } as const;
 
 /**
  * The options of createConsentgate. All are optional, except `secret`
@@ -123,7 +89,10 @@ export interface ConsentgateOptions {
   actor?: (req: Request) => Actor | undefined;
   /** The request's region; else the policy's region header / country map; else the policy's default region. */
   region?: (req: Request) => string | undefined;
-  /** Key for pseudonyms and receipt signatures; at least 32 characters. Required unless database is "memory". */
+  /**
+   * Key for pseudonyms and receipt signatures; at least 32 characters. Required unless database is "memory";
+   * there, default: a random key for this process (nothing it signs outlives the process).
+   */
   secret?: string;
   /** Schedule purge and compliance jobs in this process. Default false. */
   jobs?: boolean;
@@ -133,11 +102,14 @@ export interface ConsentgateOptions {
   logger?: Logger;
   /** The clock, injectable for tests. Default: () => new Date(). */
   now?: () => Date;
-  /** Connections in the PostgreSQL pool. Default 10. */
+  /** Connections in the PostgreSQL pool. Default 10 (DEFAULT_POOL_SIZE). */
   poolSize?: number;
   /** Rate limits on the rights endpoints; see RightsLimits for the defaults. */
   limits?: RightsLimits;
 }
+
+/** The `poolSize` default; also what the CLI opens the app's database with. */
+export const DEFAULT_POOL_SIZE = 10;
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -174,8 +146,36 @@ const schema = z.strictObject({
     .optional(),
 });
 
-/** Throws `invalid_option` listing every problem with the options. */
-export function validateOptions(options: unknown): ConsentgateOptions {
+/**
+ * The options resolved: checked, with every default applied. Made once at
+ * start-up by resolveConfiguration; createConsentgate hands each part of the
+ * gate only the fields it uses.
+ */
+export interface Configuration {
+  readonly policies: string | Record<string, unknown>;
+  /** The `database` option, parsed. */
+  readonly database: Database;
+  readonly subject: (req: Request) => string | undefined;
+  /** The `actor` option, checked on every call (checkedActor), else the request's subject with no roles. */
+  readonly actor: (req: Request, subject: string | undefined) => Actor | undefined;
+  /** The `region` option; undefined from it leaves the region to the policy. */
+  readonly region: (req: Request) => string | undefined;
+  readonly secret: string;
+  readonly jobs: boolean;
+  /** The `schedules` overrides; merged with the policy's and the built-in schedules once the policy is loaded (resolveSchedules). */
+  readonly schedules: Partial<Record<JobName, string>>;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  readonly poolSize: number;
+  readonly limits: RateLimits;
+}
+
+/**
+ * Checks the options and applies every default (as each option's
+ * documentation above states it). Throws `invalid_option` listing every
+ * problem with the options.
+ */
+export function resolveConfiguration(options: unknown): Configuration {
   const result = schema.safeParse(options ?? {});
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>
@@ -185,15 +185,39 @@ export function validateOptions(options: unknown): ConsentgateOptions {
     );
     throw new ConsentgateError("invalid_option", `createConsentgate: ${problems.join("; ")}`, { problems });
   }
-  const parsed = result.data as ConsentgateOptions;
-  if (parsed.database !== "memory" && parsed.secret === undefined) {
+  const given = result.data as ConsentgateOptions;
+  if (given.database !== "memory" && given.secret === undefined) {
     throw new ConsentgateError(
       "invalid_option",
       `createConsentgate: secret is required unless database is "memory" (pseudonyms and receipt signatures depend on it); set CONSENTGATE_SECRET`,
       { problems: ["secret: required"] },
     );
   }
-  return parsed;
+  const logger = given.logger ?? silentLogger;
+  const actorOf = checkedActor(given.actor, logger);
+  const limits = given.limits ?? {};
+  return {
+    policies: given.policies ?? "./policies",
+    database: parseDatabase(given.database),
+    subject: given.subject ?? (() => undefined),
+    actor: (req, subject) => actorOf(req) ?? (subject === undefined ? undefined : { id: subject, roles: [] }),
+    region: given.region ?? (() => undefined),
+    // In memory nothing outlives the process, so a throwaway key is safe there.
+    secret: given.secret ?? randomBytes(32).toString("hex"),
+    jobs: given.jobs ?? false,
+    schedules: given.schedules ?? {},
+    logger,
+    now: given.now ?? (() => new Date()),
+    poolSize: given.poolSize ?? DEFAULT_POOL_SIZE,
+    limits: {
+      windowMs: limits.windowMs ?? DEFAULT_LIMITS.windowMs,
+      consentChanges: limits.consentChanges ?? DEFAULT_LIMITS.consentChanges,
+      requests: limits.requests ?? DEFAULT_LIMITS.requests,
+      reads: limits.reads ?? DEFAULT_LIMITS.reads,
+      // express-rate-limit's own default: counts in this process's memory, one store per limiter.
+      store: limits.store ?? (() => new MemoryStore()),
+    },
+  };
 }
 
 const MAX_ACTOR_ID = 256;

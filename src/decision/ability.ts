@@ -9,6 +9,30 @@ import { AbilityBuilder, type ForcedSubject, type MongoAbility, createMongoAbili
 import { permittedFieldsOf } from "@casl/ability/extra";
 import type { Policy } from "../policy/types.ts";
 
+/**
+ * Who is acting on a request (for admin and agent routes), as the `actor`
+ * option returns it. Role `agent` may act for any subject named in
+ * `?subject=`; role `dpo` reads the compliance logs and reports.
+ *
+ * @example
+ * ```ts
+ * import { type Actor, createConsentgate } from "consentgate";
+ *
+ * const staff = new Map<string, Actor>([["dana", { id: "dana", roles: ["dpo"] }]]);
+ * const gate = await createConsentgate({
+ *   database: "memory",
+ *   subject: (req) => req.get("x-user"),
+ *   actor: (req) => staff.get(req.get("x-user") ?? ""),
+ * });
+ * ```
+ */
+export interface Actor {
+  /** Names the actor in logs and on what they change (1-256 characters). */
+  id: string;
+  /** The actor's roles; `agent` and `dpo` mean something to the gate, others are ignored. */
+  roles: string[];
+}
+
 export type Action = "collect" | "read" | "export" | "erase" | "change";
 export type PurposeSubject = { name: string } & ForcedSubject<"Purpose">;
 export type SubjectDataSubject = { subjectId: string } & ForcedSubject<"SubjectData">;

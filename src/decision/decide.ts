@@ -25,12 +25,26 @@ import type { LegalBasis, Policy } from "../policy/types.ts";
  */
 export type DecisionSource = "explicit" | "gpc" | "legal-basis" | "region-default";
 
-/** A subject's latest explicit choice for a purpose. */
+/**
+ * The latest choice of a subject for a purpose, as the decision rules read
+ * it: what `gate.store.consents.current()` returns per purpose.
+ *
+ * @example
+ * ```ts
+ * import type { Choice } from "consentgate";
+ *
+ * const choices: Record<string, Choice> = await gate.store.consents.current("alice");
+ * const optedOut = Object.entries(choices).filter(([, choice]) => !choice.granted).map(([purpose]) => purpose);
+ * ```
+ */
 export interface Choice {
+  /** true: granted; false: withdrawn or refused. */
   granted: boolean;
-  /** Only ever true for a grant given while GPC was on, after the subject was told of the conflict. */
+  /** A grant given while GPC was on, after the subject was told of the conflict: it wins over GPC. */
   overrideGpc: boolean;
+  /** The id of the receipt handed out for the choice. */
   receiptId: string;
+  /** When the choice was made. */
   at: Date;
 }
 

@@ -3,13 +3,12 @@
  * fire, what `gate.runJob` and the CLI do by hand, and what tests drive with
  * their own clock. Nothing here is scheduled or coordinated.
  */
-import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import { JOB_NAMES, type JobName } from "../policy/types.ts";
-import { type ComplianceReportResult, writeDailyReports } from "./compliance-report.ts";
-import { type DeadlinesResult, markOverdue } from "./deadlines.ts";
-import { type LogRetentionResult, trimLogs } from "./log-retention.ts";
-import { type PurgeResult, purge } from "./purge.ts";
+import { type ComplianceReportDeps, type ComplianceReportResult, writeDailyReports } from "./compliance-report.ts";
+import { type DeadlinesDeps, type DeadlinesResult, markOverdue } from "./deadlines.ts";
+import { type LogRetentionDeps, type LogRetentionResult, trimLogs } from "./log-retention.ts";
+import { type PurgeDeps, type PurgeResult, purge } from "./purge.ts";
 
 /**
  * What the erasure-retry job did: partial erasures it tried again, and how
@@ -102,18 +101,32 @@ export interface RunJobOptions {
  */
 export type RunJob = <N extends JobName>(name: N, options?: RunJobOptions) => Promise<JobResults[N]>;
 
-export interface JobDeps {
-  /** Retries the data sources that failed in `partial` erasures (src/rights/erasure.ts). */
-  retryPartialErasures(core: Core): Promise<ErasureRetryResult>;
+/** What the jobs need: each job's own, the gate's clock, and the erasure retry the rights module provides. */
+export interface JobRunnerDeps
+  extends PurgeDeps,
+    Omit<DeadlinesDeps, "logStore" | "requests">,
+    Omit<ComplianceReportDeps, "logStore" | "requests">,
+    Omit<LogRetentionDeps, "logStore"> {
+  /** The log's table, for every job's queries on it. */
+  readonly logStore: DeadlinesDeps["logStore"] & ComplianceReportDeps["logStore"] & LogRetentionDeps["logStore"];
+  /** The requests' table, for the deadlines job and the daily report. */
+  readonly requests: DeadlinesDeps["requests"] & ComplianceReportDeps["requests"];
+  readonly now: () => Date;
+  /**
+   * The erasure-retry job: runs interrupted erasures again and retries the
+   * data sources that failed in `partial` ones (src/rights/erasure.ts, wired
+   * in by createConsentgate: the jobs do not import the rights endpoints).
+   */
+  retryErasures(): Promise<ErasureRetryResult>;
 }
 
-export function createJobRunner(core: Core, deps: JobDeps): RunJob {
+export function createJobRunner(deps: JobRunnerDeps): RunJob {
   const jobs: { [N in JobName]: (now: Date, options: RunJobOptions) => Promise<JobResults[N]> } = {
-    purge: (now, o) => purge(core, { now, dryRun: o.dryRun ?? false, ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }), ...(o.signal ? { signal: o.signal } : {}) }),
-    deadlines: (now) => markOverdue(core, now),
-    "compliance-report": (now) => writeDailyReports(core, now),
-    "log-retention": (now) => trimLogs(core, now),
-    "erasure-retry": () => deps.retryPartialErasures(core),
+    purge: (now, o) => purge(deps, { now, dryRun: o.dryRun ?? false, ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }), ...(o.signal ? { signal: o.signal } : {}) }),
+    deadlines: (now) => markOverdue(deps, now),
+    "compliance-report": (now) => writeDailyReports(deps, now),
+    "log-retention": (now) => trimLogs(deps, now),
+    "erasure-retry": () => deps.retryErasures(),
   };
   return async (name, options = {}) => {
     if (!(JOB_NAMES as readonly string[]).includes(name)) {
@@ -123,8 +136,8 @@ export function createJobRunner(core: Core, deps: JobDeps): RunJob {
       throw new ConsentgateError("invalid_option", `dryRun and batchSize apply to the purge job only, not to "${name}"`);
     }
     const started = Date.now();
-    const result = await jobs[name](options.now ?? core.now(), options);
-    core.logger.info({ job: name, ms: Date.now() - started, result }, `consentgate: ${name} done`);
+    const result = await jobs[name](options.now ?? deps.now(), options);
+    deps.logger.info({ job: name, ms: Date.now() - started, result }, `consentgate: ${name} done`);
     return result;
   };
 }

@@ -2,12 +2,11 @@
  * gate.middleware() and gate.purpose(name): the two ways a write meets the gate.
  */
 import type { RequestHandler } from "express";
-import type { Core } from "../core.ts";
-import { ConsentgateError } from "../errors.ts";
-import { admit } from "./admit.ts";
+import { ConsentgateError, sendError } from "../errors.ts";
+import { markGate, markPassThrough } from "../route-marks.ts";
+import { type GateDeps, admit } from "./admit.ts";
 import { createPrivacy } from "./privacy.ts";
-import { sendError } from "./respond.ts";
-import { createRouteScanner, markGate, markPassThrough, requestPath } from "./route-scan.ts";
+import { createRouteScanner, requestPath } from "./route-scan.ts";
 
 /** Reads: every other method (POST, PUT, PATCH, DELETE, MERGE, PURGE, …) may carry data to store. */
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -17,16 +16,16 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * the policy's `routes:` map, lets a route-level gate (or Consentgate's own
  * router) take it, or refuses it as `unmapped_write`. Reads pass.
  */
-export function createMiddleware(core: Core): RequestHandler {
-  const allowUnmapped = core.policy.defaults.unmappedWrites === "allow";
+export function createMiddleware(deps: GateDeps): RequestHandler {
+  const allowUnmapped = deps.policy.defaults.unmappedWrites === "allow";
   const consentgate: RequestHandler = async (req, res, next) => {
     try {
-      req.privacy = createPrivacy(core, req);
+      req.privacy = createPrivacy(deps, req);
       if (READ_METHODS.has(req.method)) return next();
       const path = requestPath(req);
-      const mapped = path === undefined ? undefined : core.policy.routes.find((route) => route.method === req.method && route.matches(path));
+      const mapped = path === undefined ? undefined : deps.policy.routes.find((route) => route.method === req.method && route.matches(path));
       if (mapped) {
-        const reading = admit(core, req, mapped.purpose);
+        const reading = admit(deps, req, mapped.purpose);
         if (reading) await reading;
         return next();
       }
@@ -47,14 +46,14 @@ export function createMiddleware(core: Core): RequestHandler {
 }
 
 /** Route-level gate: denied → the error response and the handler never runs; allowed → req.body minimized. */
-export function createPurposeGate(core: Core, purpose: string): RequestHandler {
-  if (!core.policy.purposes[purpose]) {
+export function createPurposeGate(deps: GateDeps, purpose: string): RequestHandler {
+  if (!deps.policy.purposes[purpose]) {
     // A typo here would otherwise refuse every write at run time; fail at start-up instead.
-    throw new ConsentgateError("unknown_purpose", `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(core.policy.purposes).join(", ")})`, { purpose });
+    throw new ConsentgateError("unknown_purpose", `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(deps.policy.purposes).join(", ")})`, { purpose });
   }
   const handler: RequestHandler = async (req, res, next) => {
     try {
-      const reading = admit(core, req, purpose);
+      const reading = admit(deps, req, purpose);
       if (reading) await reading;
       next();
     } catch (error) {

@@ -6,15 +6,35 @@
  * ability) is computed on first use and remembered for the rest of the request.
  */
 import type { Request } from "express";
-import type { Core } from "../core.ts";
-import { type AppAbility, buildAbility, purposeSubject } from "../decision/ability.ts";
-import { type Decision, decide } from "../decision/decide.ts";
-import type { Actor } from "../options.ts";
+import { type Actor, type AppAbility, buildAbility, purposeSubject } from "../decision/ability.ts";
+import { type Choice, type Decision, decide } from "../decision/decide.ts";
 import { ConsentgateError } from "../errors.ts";
+import type { Minimizer } from "../minimize/index.ts";
 import { addDuration } from "../policy/duration.ts";
 import { resolveRegion } from "../policy/region.ts";
-import type { Choice } from "../store/consents.ts";
-import type { Interaction } from "../store/interactions.ts";
+import type { Policy } from "../policy/types.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Interaction, InteractionStore } from "../store/interactions.ts";
+
+/**
+ * What req.privacy is built from: the compiled policy, the store's consent
+ * cache and interactions, and the host's option functions, resolved once by
+ * createConsentgate (their defaults applied there, not here).
+ */
+export interface PrivacyDeps {
+  readonly policy: Policy;
+  readonly consents: Pick<ConsentCache, "choices" | "peek">;
+  readonly interactions: Pick<InteractionStore, "record" | "recent">;
+  /** One compiled minimizer per purpose. */
+  readonly minimizers: ReadonlyMap<string, Minimizer>;
+  readonly now: () => Date;
+  /** Whose data the request is about; undefined → anonymous (the `subject` option). */
+  readonly subjectOf: (req: Request) => string | undefined;
+  /** Who is acting, given the request's subject (the `actor` option, checked, else the subject with no roles). */
+  readonly actorOf: (req: Request, subject: string | undefined) => Actor | undefined;
+  /** The request's region, when the host names it (the `region` option); undefined → the policy decides. */
+  readonly regionOf: (req: Request) => string | undefined;
+}
 
 /**
  * `req.privacy`: what the gate knows about this request (whose data it is
@@ -200,19 +220,19 @@ class RequestPrivacy implements Privacy {
   readonly actor: Actor | undefined;
   readonly region: string;
   readonly signals: { readonly gpc: boolean };
-  #core: Core;
+  #deps: PrivacyDeps;
   #choices: Promise<ReadonlyMap<string, Choice>> | undefined;
   #ability: Promise<AppAbility> | undefined;
   #admitted: Privacy["admitted"];
   #minimizedBody: unknown;
 
-  constructor(core: Core, req: Request) {
-    const { policy } = core;
-    this.#core = core;
-    this.subject = core.subjectOf(req);
-    this.actor = core.actorOf(req) ?? (this.subject === undefined ? undefined : { id: this.subject, roles: [] });
+  constructor(deps: PrivacyDeps, req: Request) {
+    const { policy } = deps;
+    this.#deps = deps;
+    this.subject = deps.subjectOf(req);
+    this.actor = deps.actorOf(req, this.subject);
     this.region = resolveRegion(policy, {
-      explicit: core.regionOf?.(req),
+      explicit: deps.regionOf(req),
       header: policy.regionHeader === undefined ? undefined : req.headers[policy.regionHeader],
     });
     // Sec-GPC: 1 is the only value the GPC specification defines.
@@ -224,7 +244,7 @@ class RequestPrivacy implements Privacy {
   }
 
   async decide(purpose: string): Promise<Decision> {
-    const known = await (this.#choices ??= this.subject === undefined ? Promise.resolve(NO_CHOICES) : this.#core.consents.choices(this.subject));
+    const known = await (this.#choices ??= this.subject === undefined ? Promise.resolve(NO_CHOICES) : this.#deps.consents.choices(this.subject));
     return this.#decideWith(known, purpose);
   }
 
@@ -234,7 +254,7 @@ class RequestPrivacy implements Privacy {
 
   ability(): Promise<AppAbility> {
     return (this.#ability ??= (async () => {
-      const { policy } = this.#core;
+      const { policy } = this.#deps;
       const allowed: string[] = [];
       for (const name of Object.keys(policy.purposes)) if ((await this.decide(name)).allowed) allowed.push(name);
       return buildAbility({ policy, allowedPurposes: allowed, subjectId: this.subject, roles: this.actor?.roles ?? [] });
@@ -243,22 +263,22 @@ class RequestPrivacy implements Privacy {
 
   /** The decision without waiting, when the subject's choices are cached (the gate's warm path). */
   decideNow(purpose: string): Decision | undefined {
-    const known = this.subject === undefined ? NO_CHOICES : this.#core.consents.peek(this.subject);
+    const known = this.subject === undefined ? NO_CHOICES : this.#deps.consents.peek(this.subject);
     return known && this.#decideWith(known, purpose);
   }
 
   admit(purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
-    this.#admitted = { purpose, decision, at: this.#core.now() };
+    this.#admitted = { purpose, decision, at: this.#deps.now() };
     this.#minimizedBody = body;
   }
 
   async record(kind: string, data: unknown): Promise<void> {
-    const core = this.#core;
+    const deps = this.#deps;
     const admitted = this.#admitted;
     if (!admitted) {
       throw new ConsentgateError("unmapped_write", "record() needs a purpose: gate the route with gate.purpose(name) or map it in the policy's routes");
     }
-    const purpose = core.policy.purposes[admitted.purpose]!;
+    const purpose = deps.policy.purposes[admitted.purpose]!;
     if (purpose.window === undefined || purpose.retention === undefined) {
       throw new ConsentgateError("unmapped_write", `purpose "${purpose.name}" keeps no interactions (it has no window in the policy)`, { purpose: purpose.name });
     }
@@ -266,9 +286,9 @@ class RequestPrivacy implements Privacy {
     if (typeof kind !== "string" || !KIND.test(kind)) {
       throw new ConsentgateError("invalid_body", 'kind must be 1-64 letters, digits, or . _ : - (e.g. "play")', { purpose: purpose.name });
     }
-    const stored = data === this.#minimizedBody ? (data as Record<string, unknown>) : core.minimizers.get(purpose.name)!(data);
-    const now = core.now();
-    await core.interactions
+    const stored = data === this.#minimizedBody ? (data as Record<string, unknown>) : deps.minimizers.get(purpose.name)!(data);
+    const now = deps.now();
+    await deps.interactions
       .record({
         subjectId: this.subject,
         purpose: purpose.name,
@@ -280,7 +300,7 @@ class RequestPrivacy implements Privacy {
         receiptId: admitted.decision.receiptId,
         source: admitted.decision.source,
         legalBasis: purpose.legalBasis,
-        policyVersion: core.policy.version,
+        policyVersion: deps.policy.version,
         decidedAt: admitted.at,
         region: this.region,
       })
@@ -291,21 +311,21 @@ class RequestPrivacy implements Privacy {
   }
 
   async recent(purposeName: string, options: { limit?: number } = {}): Promise<Interaction[]> {
-    const core = this.#core;
-    const purpose = core.policy.purposes[purposeName];
+    const deps = this.#deps;
+    const purpose = deps.policy.purposes[purposeName];
     if (!purpose) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purposeName}"`, { purpose: purposeName, region: this.region });
     if (this.subject === undefined || purpose.window === undefined || !(await this.decide(purposeName)).allowed) return [];
     const limit = Math.max(0, Math.min(Math.floor(options.limit ?? purpose.window), purpose.window));
-    return core.interactions.recent(this.subject, purposeName, { limit, now: core.now() });
+    return deps.interactions.recent(this.subject, purposeName, { limit, now: deps.now() });
   }
 
   #decideWith(known: ReadonlyMap<string, Choice>, purpose: string): Decision {
-    return decide({ policy: this.#core.policy, purpose, region: this.region, gpc: this.signals.gpc, choice: known.get(purpose) });
+    return decide({ policy: this.#deps.policy, purpose, region: this.region, gpc: this.signals.gpc, choice: known.get(purpose) });
   }
 }
 
-export function createPrivacy(core: Core, req: Request): Privacy {
-  return new RequestPrivacy(core, req);
+export function createPrivacy(deps: PrivacyDeps, req: Request): Privacy {
+  return new RequestPrivacy(deps, req);
 }
 
 /** The decision without waiting, when the subject's choices are already at hand (internal: the gate's warm path). */

@@ -31,31 +31,14 @@
  */
 import type { Request } from "express";
 import { LRUCache } from "lru-cache";
-
-const GATE = Symbol.for("consentgate.purposeGate");
-const PASS_THROUGH = Symbol.for("consentgate.passThrough");
-
-/** What Consentgate's own router is marked with: its writes are the rights endpoints, gated by their own rules. */
-export const RIGHTS_ROUTER = "consentgate:rights";
-
-/** Marks a handler as a gate (a purpose name, or RIGHTS_ROUTER) so the scan can recognize it. */
-export function markGate<T extends object>(handler: T, gate: string): T {
-  Object.defineProperty(handler, GATE, { value: gate });
-  return handler;
-}
-
-/** Marks one of Consentgate's own middleware that never answers a write, only passes it on. */
-export function markPassThrough<T extends object>(handler: T): T {
-  Object.defineProperty(handler, PASS_THROUGH, { value: true });
-  return handler;
-}
+import { gateMark, isPassThrough } from "../route-marks.ts";
 
 /** Third-party middleware known to pass writes on (by the names their factories give them). */
 const KNOWN_PASS_THROUGH = new Set(["jsonParser", "urlencodedParser", "rawParser", "textParser", "serveStatic"]);
 /** Express 4 puts these two at the head of every app's router. */
 const EXPRESS4_BUILT_INS = new Set(["query", "expressInit"]);
 
-type Handle = ((...args: never[]) => unknown) & { readonly [key: symbol]: unknown; readonly name: string };
+type Handle = ((...args: never[]) => unknown) & { readonly name: string };
 
 interface Step {
   method?: string;
@@ -160,11 +143,6 @@ function childOf(handle: Handle): { router: RouterLike; app: boolean } | undefin
   return Array.isArray(stack) ? { router: handle as unknown as RouterLike, app: false } : undefined;
 }
 
-function gateOf(handle: Handle): string | undefined {
-  const gate = handle[GATE];
-  return typeof gate === "string" ? gate : undefined;
-}
-
 function handlesMethod(route: NonNullable<Layer["route"]>, lower: string): boolean {
   return Boolean(route.methods["_all"] || route.methods[lower]);
 }
@@ -183,7 +161,7 @@ function routeFrom(route: NonNullable<Layer["route"]>, from: number, scan: Scan)
     const step = route.stack[i]!;
     if (step.method !== undefined && step.method !== scan.lower) continue;
     if (step.handle.length > 3) continue; // an error handler: skipped without an error
-    return gateOf(step.handle) ?? null;
+    return gateMark(step.handle) ?? null;
   }
   return undefined;
 }
@@ -210,9 +188,9 @@ function after(router: RouterLike, from: number, path: string, appRouter: boolea
     const handle = layer.handle;
     if (hasParamCallbacks(router, match.keys, scan)) return null;
     if (handle.length > 3) continue;
-    const gate = gateOf(handle);
+    const gate = gateMark(handle);
     if (gate !== undefined) return gate;
-    if (handle[PASS_THROUGH] === true || KNOWN_PASS_THROUGH.has(handle.name)) continue;
+    if (isPassThrough(handle) || KNOWN_PASS_THROUGH.has(handle.name)) continue;
     if (appRouter && i < 2 && EXPRESS4_BUILT_INS.has(handle.name)) continue;
     const child = childOf(handle);
     if (!child) return null;

@@ -6,14 +6,20 @@
  * anywhere else.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
-import { createPrivacy } from "../middleware/privacy.ts";
-import { markPassThrough } from "../middleware/route-scan.ts";
+import type { Logger } from "../logger.ts";
+import { markPassThrough } from "../route-marks.ts";
 import { SCRIPT } from "./assets/script.ts";
 import { STYLE } from "./assets/style.ts";
 import { renderCenter, renderNotice } from "./page.ts";
-import { loadView } from "./view.ts";
+import { type ViewDeps, loadView } from "./view.ts";
+
+/** What the page needs: what it shows, a logger for what fails, and req.privacy for a page mounted without gate.middleware(). */
+export interface PrivacyCenterDeps extends ViewDeps {
+  readonly logger: Logger;
+  /** Builds req.privacy (gate.middleware() does the same). */
+  readonly privacy: (req: Request) => Request["privacy"];
+}
 
 /**
  * The options of `gate.privacyCenter()` (README: The privacy center).
@@ -44,7 +50,7 @@ const MAX_LATEST = 500;
 // frame-ancestors: nobody may frame the erase button to trick a click on it.
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = {}): Router {
+export function createPrivacyCenter(deps: PrivacyCenterDeps, options: PrivacyCenterOptions = {}): Router {
   const api = (options.api ?? "/privacy").replace(/\/+$/, "");
   if (!/^\/[^/\\]/.test(api)) {
     throw new ConsentgateError("invalid_option", `privacyCenter: api must be the path gate.router() is mounted at on this origin, e.g. "/privacy", not "${options.api}"`);
@@ -71,16 +77,16 @@ export function createPrivacyCenter(core: Core, options: PrivacyCenterOptions = 
     res.set("Cache-Control", "no-store").type("html");
     const ctx = { title, api, base: req.baseUrl };
     try {
-      const privacy = (req.privacy ??= createPrivacy(core, req));
+      const privacy = (req.privacy ??= deps.privacy(req));
       if (privacy.subject === undefined) {
         const link = options.signIn === undefined ? undefined : { href: options.signIn, text: "Sign in" };
         res.status(401).send(renderNotice(ctx, "Sign in to see and change your privacy choices. This page shows what we hold about you, so we need to know who you are first.", link));
         return;
       }
-      const view = await loadView(core, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc }, latest);
+      const view = await loadView(deps, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc }, latest);
       res.send(renderCenter(view, ctx));
     } catch (error) {
-      core.logger.error({ err: error }, "consentgate: the privacy center could not be rendered");
+      deps.logger.error({ err: error }, "consentgate: the privacy center could not be rendered");
       res.status(503).send(renderNotice(ctx, "Your privacy choices cannot be shown right now. Nothing was changed; please try again in a moment."));
     }
   });

@@ -3,14 +3,26 @@
  * gate.router(): the consent cache and the decision rules for choices, the
  * store for what is held, requests and receipts.
  */
-import type { Core } from "../core.ts";
 import type { Choice, DecisionSource } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import { regionRules } from "../policy/region.ts";
-import type { LegalBasis, Region } from "../policy/types.ts";
+import type { LegalBasis, Policy, Region } from "../policy/types.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Connection } from "../store/connection.ts";
 import { latestConsentEvents } from "../store/consents.ts";
 import type { ConsentEventRecord } from "../store/consents.ts";
-import { REQUEST_STATUS, type RequestStatus, type RequestType, isOverdue } from "../store/requests.ts";
+import type { InteractionStore } from "../store/interactions.ts";
+import { REQUEST_STATUS, type RequestStatus, type RequestType, type Requests, isOverdue } from "../store/requests.ts";
+
+/** What the page reads. */
+export interface ViewDeps {
+  readonly policy: Policy;
+  readonly connection: Connection;
+  readonly consents: Pick<ConsentCache, "choices">;
+  readonly interactions: Pick<InteractionStore, "countByPurpose">;
+  readonly requests: Pick<Requests, "latestForSubject">;
+  readonly now: () => Date;
+}
 
 export interface PurposeView {
   name: string;
@@ -60,14 +72,14 @@ export interface CenterView {
  * every choice and download, and the page must stay small however long a
  * subject's history is.
  */
-export async function loadView(core: Core, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
-  const { policy, connection } = core;
-  const now = core.now();
+export async function loadView(deps: ViewDeps, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
+  const { policy, connection } = deps;
+  const now = deps.now();
   const [choices, held, history, { requests, total: requestsTotal }] = await Promise.all([
-    core.consents.choices(subject),
-    core.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
+    deps.consents.choices(subject),
+    deps.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
     latestConsentEvents(connection, subject, latest),
-    core.requests.latestForSubject(subject, latest),
+    deps.requests.latestForSubject(subject, latest),
   ]);
   const region = regionRules(policy, where.region);
 

@@ -4,23 +4,30 @@
  * nobody else learns even which regions have logs.
  */
 import express, { type Request, type Response, type Router } from "express";
-import type { Core } from "../core.ts";
+import type { ComplianceLog } from "../audit/events.ts";
+import { type ReportSources, regionReport } from "../audit/report.ts";
 import { buildAbility, complianceLog } from "../decision/ability.ts";
-import { regionReport } from "../audit/report.ts";
-import { ConsentgateError } from "../errors.ts";
-import { sendError } from "../middleware/respond.ts";
+import { ConsentgateError, sendError } from "../errors.ts";
+import type { Policy } from "../policy/types.ts";
 import { drained } from "./drained.ts";
 
-export function createAdminRouter(core: Core): Router {
+/** What the DPO's endpoints read. */
+export interface AdminDeps extends ReportSources {
+  readonly policy: Policy;
+  readonly audit: Pick<ComplianceLog, "entries" | "verify">;
+  readonly now: () => Date;
+}
+
+export function createAdminRouter(deps: AdminDeps): Router {
   const router = express.Router();
   const route = (handler: (req: Request, res: Response, region: string) => Promise<void>) => (req: Request, res: Response) =>
-    handler(req, res, authorize(core, req)).catch((error: unknown) => sendError(res, error));
+    handler(req, res, authorize(deps, req)).catch((error: unknown) => sendError(res, error));
 
   router.get(
     "/compliance/:region",
     route(async (_req, res, region) => {
       res.status(200).type("application/x-ndjson");
-      for await (const entry of core.audit.entries(region)) {
+      for await (const entry of deps.audit.entries(region)) {
         // A reader that went away stops the paging; a slow one is waited for, not buffered for.
         if (res.destroyed) return;
         if (!res.write(`${JSON.stringify(entry)}\n`)) await drained(res);
@@ -32,7 +39,7 @@ export function createAdminRouter(core: Core): Router {
   router.get(
     "/compliance/:region/verify",
     route(async (_req, res, region) => {
-      res.json(await core.audit.verify(region));
+      res.json(await deps.audit.verify(region));
     }),
   );
 
@@ -41,7 +48,7 @@ export function createAdminRouter(core: Core): Router {
     route(async (req, res, region) => {
       const from = dateParam(req, "from");
       const to = dateParam(req, "to");
-      res.json(await regionReport(core, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now: core.now() }));
+      res.json(await regionReport(deps, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now: deps.now() }));
     }),
   );
 
@@ -49,14 +56,14 @@ export function createAdminRouter(core: Core): Router {
 }
 
 /** The region the route names, once the caller may read its log. */
-function authorize(core: Core, req: Request): string {
+function authorize(deps: AdminDeps, req: Request): string {
   const actor = req.privacy.actor;
   if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer to read compliance logs");
   const region = String(req.params.region);
-  const ability = buildAbility({ policy: core.policy, allowedPurposes: [], subjectId: undefined, roles: actor.roles });
+  const ability = buildAbility({ policy: deps.policy, allowedPurposes: [], subjectId: undefined, roles: actor.roles });
   if (!ability.can("read", complianceLog(region))) throw new ConsentgateError("forbidden", "compliance logs are for the role dpo");
-  if (!Object.hasOwn(core.policy.regions, region)) {
-    throw new ConsentgateError("not_found", `no region "${region}" in the policy (regions: ${Object.keys(core.policy.regions).join(", ")})`, { region });
+  if (!Object.hasOwn(deps.policy.regions, region)) {
+    throw new ConsentgateError("not_found", `no region "${region}" in the policy (regions: ${Object.keys(deps.policy.regions).join(", ")})`, { region });
   }
   return region;
 }

@@ -5,11 +5,26 @@
  * other instances hear of it through the store's NOTIFY.
  */
 import { randomUUID } from "node:crypto";
-import type { Core } from "../core.ts";
+import type { ComplianceLog } from "../audit/events.ts";
 import { ConsentgateError } from "../errors.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
+import type { Policy } from "../policy/types.ts";
+import type { Keyring } from "../signatures/hmac.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Connection } from "../store/connection.ts";
 import { type SaveChoiceOptions, saveChoice } from "../store/consents.ts";
 import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
+
+/** What recording a choice needs. */
+export interface ChoiceDeps {
+  readonly policy: Policy;
+  readonly connection: Connection;
+  /** Told of every change, so this instance's cache never serves the old choice. */
+  readonly consents: Pick<ConsentCache, "changed">;
+  readonly keyring: Pick<Keyring, "sign">;
+  readonly audit: Pick<ComplianceLog, "prepare">;
+  readonly now: () => Date;
+}
 
 export interface ChoiceInput {
   subjectId: string;
@@ -22,24 +37,24 @@ export interface ChoiceInput {
   region: string;
 }
 
-export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ receipt: Receipt; erased: number }> {
-  const purpose = core.policy.purposes[input.purpose];
+export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promise<{ receipt: Receipt; erased: number }> {
+  const purpose = deps.policy.purposes[input.purpose];
   if (!purpose) {
-    throw new ConsentgateError("unknown_purpose", `unknown purpose "${input.purpose}" (known: ${Object.keys(core.policy.purposes).join(", ")})`, {
+    throw new ConsentgateError("unknown_purpose", `unknown purpose "${input.purpose}" (known: ${Object.keys(deps.policy.purposes).join(", ")})`, {
       purpose: input.purpose,
       region: input.region,
     });
   }
   // An override only means something for a grant made while GPC is on (docs/decision-rules.md, rule 2).
   const overrideGpc = input.granted && input.overrideGpc && input.gpc;
-  const at = core.now();
+  const at = deps.now();
   const actor = actorOnReceipt(input.subjectId, input.actorId);
-  const receipt = signReceipt(core.keyring, {
+  const receipt = signReceipt(deps.keyring, {
     id: randomUUID(),
     subject: input.subjectId,
     purpose: input.purpose,
     granted: input.granted,
-    policyVersion: core.policy.version,
+    policyVersion: deps.policy.version,
     region: input.region,
     at: at.toISOString(),
     gpc: input.gpc,
@@ -49,7 +64,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
   // Logged in the choice's own transaction: a choice is never stored without its
   // entry, so a failure answers 503 with nothing changed, and a retry logs once.
   const logged: SaveChoiceOptions["logged"] = ({ erased }) =>
-    core.audit.prepare({
+    deps.audit.prepare({
       region: input.region,
       event: LOG_EVENT.consentChanged,
       subjectId: input.subjectId,
@@ -57,7 +72,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
     });
   try {
     const { erased } = await saveChoice(
-      core.connection,
+      deps.connection,
       {
         id: receipt.id,
         subjectId: input.subjectId,
@@ -66,7 +81,7 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
         overrideGpc,
         gpc: input.gpc,
         region: input.region,
-        policyVersion: core.policy.version,
+        policyVersion: deps.policy.version,
         actorId: input.actorId,
         signature: receipt.signature,
         at,
@@ -78,6 +93,6 @@ export async function recordChoice(core: Core, input: ChoiceInput): Promise<{ re
     throw new ConsentgateError("consent_unavailable", "the choice could not be recorded; nothing changed", { purpose: input.purpose, region: input.region }, { cause: error });
   } finally {
     // Even a failed write may have committed before its answer was lost.
-    core.consents.changed(input.subjectId);
+    deps.consents.changed(input.subjectId);
   }
 }

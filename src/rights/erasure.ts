@@ -12,10 +12,26 @@
  * hold a connection string or a query) goes to the host's logger, never into
  * the certificate, the request record or an export.
  */
-import type { Core } from "../core.ts";
+import type { Logger } from "../logger.ts";
+import type { Keyring } from "../signatures/hmac.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Connection } from "../store/connection.ts";
 import { type ErasedCounts, eraseSubject } from "../store/erase.ts";
-import { finishRequest, receiveRequest } from "./requests.ts";
+import type { Requests } from "../store/requests.ts";
+import type { DataSources } from "./data-sources.ts";
+import { type RequestDeps, finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";
+
+/** What erasing (and retrying erasures, for the erasure-retry job) needs. */
+export interface ErasureDeps extends RequestDeps {
+  readonly connection: Connection;
+  readonly requests: Pick<Requests, "open" | "finish" | "interruptedErasures" | "partial">;
+  /** Told of every erasure, so this instance's cache forgets the subject's choices. */
+  readonly consents: Pick<ConsentCache, "changed">;
+  readonly dataSources: Pick<DataSources, "list" | "get">;
+  readonly keyring: Pick<Keyring, "sign">;
+  readonly logger: Logger;
+}
 
 export const CERTIFICATE_VERSION = "consentgate-erasure/1";
 
@@ -87,16 +103,16 @@ export interface ErasureCertificate {
   signature: string;
 }
 
-export async function erase(core: Core, target: Target, region: string): Promise<ErasureCertificate> {
-  const request = await receiveRequest(core, "erasure", target, region);
+export async function erase(deps: ErasureDeps, target: Target, region: string): Promise<ErasureCertificate> {
+  const request = await receiveRequest(deps, "erasure", target, region);
   let tables: ErasedCounts;
   try {
-    tables = await eraseSubject(core.connection, target.subjectId, request.id);
+    tables = await eraseSubject(deps.connection, target.subjectId, request.id);
   } finally {
-    core.consents.changed(target.subjectId);
+    deps.consents.changed(target.subjectId);
   }
-  const { erased, failures } = await eraseFromSources(core, target.subjectId, core.dataSources.list().map((s) => s.name), {});
-  return finish(core, { ...request, tables, erased, failures });
+  const { erased, failures } = await eraseFromSources(deps, target.subjectId, deps.dataSources.list().map((s) => s.name), {});
+  return finish(deps, { ...request, tables, erased, failures });
 }
 
 /**
@@ -112,23 +128,23 @@ export const INTERRUPTED_AFTER_MS = 15 * 60_000;
  * idempotent; the counts of an earlier pass, noted with the tables' erasure,
  * are kept), then retries the failed data sources of every `partial` one.
  */
-export async function retryPartialErasures(core: Core): Promise<{ retried: number; completed: number }> {
+export async function retryPartialErasures(deps: ErasureDeps): Promise<{ retried: number; completed: number }> {
   let completed = 0;
-  const interrupted = await core.requests.interruptedErasures(new Date(core.now().getTime() - INTERRUPTED_AFTER_MS));
+  const interrupted = await deps.requests.interruptedErasures(new Date(deps.now().getTime() - INTERRUPTED_AFTER_MS));
   for (const request of interrupted) {
     const before = (request.details as { erased?: { tables?: ErasedCounts } } | null)?.erased?.tables;
-    const tables = await eraseSubject(core.connection, request.subjectId, request.id, before);
-    core.consents.changed(request.subjectId);
-    const { erased, failures } = await eraseFromSources(core, request.subjectId, core.dataSources.list().map((s) => s.name), {});
-    const certificate = await finish(core, { ...request, tables, erased, failures });
+    const tables = await eraseSubject(deps.connection, request.subjectId, request.id, before);
+    deps.consents.changed(request.subjectId);
+    const { erased, failures } = await eraseFromSources(deps, request.subjectId, deps.dataSources.list().map((s) => s.name), {});
+    const certificate = await finish(deps, { ...request, tables, erased, failures });
     if (certificate.status === "completed") completed++;
   }
-  const partial = await core.requests.partial();
+  const partial = await deps.requests.partial();
   for (const request of partial) {
     const previous = request.details as ErasureCertificate;
     const names = previous.failures.map((f) => f.dataSource);
-    const { erased, failures } = await eraseFromSources(core, request.subjectId, names, previous.erased.dataSources);
-    const certificate = await finish(core, {
+    const { erased, failures } = await eraseFromSources(deps, request.subjectId, names, previous.erased.dataSources);
+    const certificate = await finish(deps, {
       id: request.id,
       subjectId: request.subjectId,
       region: request.region,
@@ -142,46 +158,46 @@ export async function retryPartialErasures(core: Core): Promise<{ retried: numbe
   return { retried: interrupted.length + partial.length, completed };
 }
 
-async function eraseFromSources(core: Core, subjectId: string, names: string[], already: Record<string, number>) {
+async function eraseFromSources(deps: ErasureDeps, subjectId: string, names: string[], already: Record<string, number>) {
   const erased = { ...already };
   const failures: DataSourceFailure[] = [];
   for (const name of names) {
-    const source = core.dataSources.get(name);
+    const source = deps.dataSources.get(name);
     if (!source) {
-      core.logger.error({ dataSource: name }, "consentgate: a data source to erase from is no longer registered; the request stays partial");
-      failures.push({ dataSource: name, reason: "data_source_missing", at: core.now().toISOString() });
+      deps.logger.error({ dataSource: name }, "consentgate: a data source to erase from is no longer registered; the request stays partial");
+      failures.push({ dataSource: name, reason: "data_source_missing", at: deps.now().toISOString() });
       continue;
     }
     try {
       const count = await source.erase(subjectId);
       erased[name] = (erased[name] ?? 0) + (Number.isFinite(count) ? Number(count) : 0);
     } catch (error) {
-      core.logger.error({ err: error, dataSource: name }, "consentgate: a data source failed to erase; the request stays partial");
-      failures.push({ dataSource: name, reason: "data_source_failed", at: core.now().toISOString() });
+      deps.logger.error({ err: error, dataSource: name }, "consentgate: a data source failed to erase; the request stays partial");
+      failures.push({ dataSource: name, reason: "data_source_failed", at: deps.now().toISOString() });
     }
   }
   return { erased, failures };
 }
 
 async function finish(
-  core: Core,
+  deps: ErasureDeps,
   r: { id: string; subjectId: string; region: string; receivedAt: Date; tables: ErasedCounts; erased: Record<string, number>; failures: DataSourceFailure[] },
 ): Promise<ErasureCertificate> {
   const status = r.failures.length === 0 ? "completed" : "partial";
-  const completedAt = core.now();
+  const completedAt = deps.now();
   const body = {
     version: CERTIFICATE_VERSION,
     requestId: r.id,
     subject: r.subjectId,
     status,
-    policyVersion: core.policy.version,
+    policyVersion: deps.policy.version,
     receivedAt: r.receivedAt.toISOString(),
     completedAt: status === "completed" ? completedAt.toISOString() : null,
     erased: { tables: r.tables, dataSources: r.erased },
     failures: r.failures,
   } as const;
-  const certificate: ErasureCertificate = { ...body, signature: core.keyring.sign(body) };
-  await finishRequest(core, { ...r, type: "erasure" }, status, completedAt, certificate, {
+  const certificate: ErasureCertificate = { ...body, signature: deps.keyring.sign(body) };
+  await finishRequest(deps, { ...r, type: "erasure" }, status, completedAt, certificate, {
     erased: { tables: r.tables, dataSources: r.erased },
     failedDataSources: r.failures.map((f) => f.dataSource),
   });

@@ -17,14 +17,31 @@
  * error itself goes to the host's logger, never into the request or the answer).
  */
 import type { Response } from "express";
-import type { Core } from "../core.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
-import type { Interaction } from "../store/interactions.ts";
+import type { Logger } from "../logger.ts";
+import type { Keyring } from "../signatures/hmac.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import type { Connection } from "../store/connection.ts";
+import type { Interaction, InteractionStore } from "../store/interactions.ts";
 import { consentEvents } from "../store/consents.ts";
+import type { Requests } from "../store/requests.ts";
+import type { DataSources } from "./data-sources.ts";
 import { receiptOf } from "./receipts.ts";
-import { type ReceivedRequest, finishRequest, receiveRequest } from "./requests.ts";
+import { type ReceivedRequest, type RequestDeps, finishRequest, receiveRequest } from "./requests.ts";
 import type { Target } from "./subject.ts";
 import { drained } from "./drained.ts";
+
+/** What an export reads, and where it records how the download ended. */
+export interface ExportDeps extends RequestDeps {
+  readonly connection: Connection;
+  readonly requests: Pick<Requests, "open" | "finish" | "forSubject">;
+  readonly consents: Pick<ConsentCache, "choices">;
+  readonly interactions: Pick<InteractionStore, "forSubject">;
+  readonly dataSources: Pick<DataSources, "list">;
+  /** Receipts are rebuilt from their stored events and checked against their signature. */
+  readonly keyring: Pick<Keyring, "verify">;
+  readonly logger: Logger;
+}
 
 export const EXPORT_FORMAT = "consentgate-export/1";
 
@@ -40,34 +57,34 @@ class DataSourceFailed extends Error {
 
 type Write = (chunk: string) => Promise<void>;
 
-export async function streamExport(core: Core, target: Target, signals: { region: string; gpc: boolean }, res: Response): Promise<void> {
-  const request = await receiveRequest(core, "export", target, signals.region);
+export async function streamExport(deps: ExportDeps, target: Target, signals: { region: string; gpc: boolean }, res: Response): Promise<void> {
+  const request = await receiveRequest(deps, "export", target, signals.region);
   const download = openDownload(res);
   try {
-    await writeDocument(core, target, signals, request, res, download.write);
+    await writeDocument(deps, target, signals, request, res, download.write);
     // A client that left after the last chunk did not get the whole document either.
     if (download.closed()) throw new DownloadAborted();
     // Completed before the response ends: a client that asks for the request's
     // status as soon as its download finishes must see it completed.
-    await finishRequest(core, request, "completed", core.now(), { format: EXPORT_FORMAT });
+    await finishRequest(deps, request, "completed", deps.now(), { format: EXPORT_FORMAT });
   } catch (error) {
-    await recordUnfinished(core, request, error);
+    await recordUnfinished(deps, request, error);
     // Before the first byte the router answers with an error body; after it, the connection is cut.
     throw error;
   }
   res.end();
 }
 
-async function writeDocument(core: Core, target: Target, signals: { gpc: boolean }, request: ReceivedRequest, res: Response, write: Write): Promise<void> {
-  const { policy } = core;
+async function writeDocument(deps: ExportDeps, target: Target, signals: { gpc: boolean }, request: ReceivedRequest, res: Response, write: Write): Promise<void> {
+  const { policy } = deps;
   const { subjectId } = target;
   const { id, receivedAt, dueAt, region } = request;
 
   // Everything that can fail before the first byte is read first, so a failure is still a clean error response.
   const [choices, requests, interactions] = await Promise.all([
-    core.consents.choices(subjectId),
-    core.requests.forSubject(subjectId),
-    core.interactions.forSubject(subjectId, { now: receivedAt }),
+    deps.consents.choices(subjectId),
+    deps.requests.forSubject(subjectId),
+    deps.interactions.forSubject(subjectId, { now: receivedAt }),
   ]);
 
   res.status(200);
@@ -99,14 +116,14 @@ async function writeDocument(core: Core, target: Target, signals: { gpc: boolean
   };
   const current = Object.fromEntries([...choices].map(([purpose, c]) => [purpose, { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() }]));
   await write(`${JSON.stringify(head).slice(0, -1)},"consents":{"current":${JSON.stringify(current)},"history":`);
-  await writeArray(mapped(consentEvents(core.connection, subjectId), (event) => receiptOf(core.keyring, event)), write);
+  await writeArray(mapped(consentEvents(deps.connection, subjectId), (event) => receiptOf(deps.keyring, event)), write);
 
   // Windows bound what is held per purpose, so one read holds it all.
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));
   for (const row of interactions) (byPurpose[row.purpose] ??= []).push(row);
   await write(`},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"dataSources":{`);
   let first = true;
-  for (const source of core.dataSources.list()) {
+  for (const source of deps.dataSources.list()) {
     await write(`${first ? "" : ","}${JSON.stringify(source.name)}:`);
     await writeSource(source.name, () => source.export(subjectId), write);
     first = false;
@@ -135,27 +152,27 @@ function openDownload(res: Response): { write: Write; closed: () => boolean } {
 }
 
 /** Records an export that did not complete, and hands the detail to the logger only. */
-async function recordUnfinished(core: Core, request: ReceivedRequest, error: unknown): Promise<void> {
+async function recordUnfinished(deps: ExportDeps, request: ReceivedRequest, error: unknown): Promise<void> {
   const log = { requestId: request.id };
   let status: "aborted" | "failed";
   let details: { format: string; reason: string; dataSource?: string };
   if (error instanceof DownloadAborted) {
     status = "aborted";
     details = { format: EXPORT_FORMAT, reason: "client_closed" };
-    core.logger.info(log, "consentgate: the client closed an export before it ended; the request is recorded as aborted");
+    deps.logger.info(log, "consentgate: the client closed an export before it ended; the request is recorded as aborted");
   } else if (error instanceof DataSourceFailed) {
     status = "failed";
     details = { format: EXPORT_FORMAT, reason: "data_source_failed", dataSource: error.dataSource };
-    core.logger.error({ ...log, err: error.cause, dataSource: error.dataSource }, "consentgate: a data source failed to export; the download was cut");
+    deps.logger.error({ ...log, err: error.cause, dataSource: error.dataSource }, "consentgate: a data source failed to export; the download was cut");
   } else {
     status = "failed";
     details = { format: EXPORT_FORMAT, reason: "export_failed" };
-    core.logger.error({ ...log, err: error }, "consentgate: an export failed; the download was cut");
+    deps.logger.error({ ...log, err: error }, "consentgate: an export failed; the download was cut");
   }
   try {
-    await finishRequest(core, request, status, core.now(), details, { reason: details.reason });
+    await finishRequest(deps, request, status, deps.now(), details, { reason: details.reason });
   } catch (finishError) {
-    core.logger.error({ ...log, err: finishError }, `consentgate: the ${status} export could not be recorded; it stays received`);
+    deps.logger.error({ ...log, err: finishError }, `consentgate: the ${status} export could not be recorded; it stays received`);
   }
 }
 

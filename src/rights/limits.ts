@@ -9,11 +9,43 @@
  * shared store (limits.store).
  */
 import type { Request, RequestHandler } from "express";
-import { ipKeyGenerator, rateLimit } from "express-rate-limit";
-import { ConsentgateError } from "../errors.ts";
+import { ipKeyGenerator, rateLimit, type Store } from "express-rate-limit";
+import { ConsentgateError, sendError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { sendError } from "../middleware/respond.ts";
-import { DEFAULT_LIMITS, type RightsLimitGroup, type RightsLimits } from "../options.ts";
+
+/**
+ * The groups of rights endpoints counted apart (see RightsLimits); the
+ * `store` function gets one per group.
+ *
+ * @example
+ * ```ts
+ * import { type RightsLimitGroup, createConsentgate } from "consentgate";
+ * import { MemoryStore, type Store } from "express-rate-limit";
+ *
+ * // A store shared by every instance (Redis, Memcached) would take the group as its key prefix.
+ * function storeFor(group: RightsLimitGroup): Store {
+ *   console.log(`counting ${group} in memory`);
+ *   return new MemoryStore();
+ * }
+ * const gate = await createConsentgate({ database: "memory", limits: { store: storeFor } });
+ * ```
+ */
+export type RightsLimitGroup = "consentChanges" | "requests" | "reads";
+
+/**
+ * The limits in force, every value present: the `limits` option with its
+ * defaults applied (src/options.ts, where each is documented).
+ */
+export interface RateLimits {
+  /** The window the counts are kept over, in milliseconds. */
+  readonly windowMs: number;
+  /** Calls per caller and window, for each group. */
+  readonly consentChanges: number;
+  readonly requests: number;
+  readonly reads: number;
+  /** Where a group's counts live. */
+  readonly store: (group: RightsLimitGroup) => Store;
+}
 
 export type RightsLimiters = Record<RightsLimitGroup, RequestHandler>;
 
@@ -25,12 +57,11 @@ function callerKey(req: Request): string {
 }
 
 /** One limiter per group, made once per gate so that every mount of the router shares the counts. */
-export function createRightsLimiters(limits: RightsLimits | undefined, logger: Logger): RightsLimiters {
-  const windowMs = limits?.windowMs ?? DEFAULT_LIMITS.windowMs;
+export function createRightsLimiters(limits: RateLimits, logger: Logger): RightsLimiters {
   const make = (group: RightsLimitGroup): RequestHandler => {
     const limiter = rateLimit({
-      windowMs,
-      limit: limits?.[group] ?? DEFAULT_LIMITS[group],
+      windowMs: limits.windowMs,
+      limit: limits[group],
       // RateLimit and RateLimit-Policy on every answer; Retry-After on a 429.
       standardHeaders: "draft-7",
       legacyHeaders: false,
@@ -41,7 +72,7 @@ export function createRightsLimiters(limits: RightsLimits | undefined, logger: L
         const wait = seconds > 90 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
         sendError(res, new ConsentgateError("too_many_requests", `too many requests in a short time; please try again in ${wait}`));
       },
-      ...(limits?.store ? { store: limits.store(group) } : {}),
+      store: limits.store(group),
       logger: {
         warn: (err, msg) => logger.warn({ err }, `consentgate: rate limit: ${msg ?? "warning"}`),
         error: (err, msg) => logger.error({ err }, `consentgate: rate limit: ${msg ?? "error"}`),

@@ -64,12 +64,12 @@ export interface Receipt {
 
 export type UnsignedReceipt = Omit<Receipt, "signature" | "version">;
 
-export function signReceipt(keyring: Keyring, fields: UnsignedReceipt): Receipt {
+export function signReceipt(keyring: Pick<Keyring, "sign">, fields: UnsignedReceipt): Receipt {
   const body = { version: RECEIPT_VERSION, ...fields } as const;
   return { ...body, signature: keyring.sign(body) };
 }
 
-export function verifyReceipt(keyring: Keyring, receipt: Receipt): boolean {
+export function verifyReceipt(keyring: Pick<Keyring, "verify">, receipt: Receipt): boolean {
   const { signature, ...body } = receipt;
   return typeof signature === "string" && keyring.verify(body, signature);
 }
@@ -93,7 +93,7 @@ export interface StoredConsentEvent {
 }
 
 /** A receipt rebuilt from its stored consent event; it verifies as the one handed out. */
-export function receiptOf(keyring: Keyring, event: StoredConsentEvent): Receipt {
+export function receiptOf(keyring: Pick<Keyring, "verify">, event: StoredConsentEvent): Receipt {
   const actor = actorOnReceipt(event.subjectId, event.actorId);
   const { signature, ...body } = rebuilt(event);
   const receipt: Receipt = { ...body, ...(actor === undefined ? {} : { actor }), signature };

@@ -4,13 +4,22 @@
  * (logged). Shared by export and erasure.
  */
 import { randomUUID } from "node:crypto";
-import type { Core } from "../core.ts";
+import type { ComplianceLog } from "../audit/events.ts";
 import { ConsentgateError } from "../errors.ts";
 import { addDuration } from "../policy/duration.ts";
 import { regionRules } from "../policy/region.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
-import type { FinishedStatus, RequestType } from "../store/requests.ts";
+import type { Policy } from "../policy/types.ts";
+import type { FinishedStatus, RequestType, Requests } from "../store/requests.ts";
 import type { Target } from "./subject.ts";
+
+/** What opening and closing a privacy request needs. */
+export interface RequestDeps {
+  readonly policy: Policy;
+  readonly requests: Pick<Requests, "open" | "finish">;
+  readonly audit: Pick<ComplianceLog, "prepare">;
+  readonly now: () => Date;
+}
 
 export interface ReceivedRequest {
   id: string;
@@ -21,27 +30,27 @@ export interface ReceivedRequest {
   dueAt: Date;
 }
 
-export async function receiveRequest(core: Core, type: RequestType, target: Target, regionName: string): Promise<ReceivedRequest> {
-  const region = regionRules(core.policy, regionName);
-  const receivedAt = core.now();
+export async function receiveRequest(deps: RequestDeps, type: RequestType, target: Target, regionName: string): Promise<ReceivedRequest> {
+  const region = regionRules(deps.policy, regionName);
+  const receivedAt = deps.now();
   const request = { id: randomUUID(), type, subjectId: target.subjectId, region: region.name, receivedAt, dueAt: addDuration(receivedAt, region.requestDeadline) };
   // The request and its log entry commit together: a failure stores neither, and a retry is one new request.
-  const logged = core.audit.prepare({ region: region.name, event: LOG_EVENT.requestReceived, subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
-  await unavailableOnFailure(core.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged), region.name);
+  const logged = deps.audit.prepare({ region: region.name, event: LOG_EVENT.requestReceived, subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
+  await unavailableOnFailure(deps.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged), region.name);
   return request;
 }
 
 /** Stores how the request ended (`details` is the subject's record of it) and logs it without personal data (`logged`). */
 export async function finishRequest(
-  core: Core,
+  deps: RequestDeps,
   request: Pick<ReceivedRequest, "id" | "type" | "subjectId" | "region">,
   status: FinishedStatus,
   completedAt: Date,
   details: object,
   logged: Record<string, unknown> = {},
 ): Promise<void> {
-  const entry = core.audit.prepare({ region: request.region, event: LOG_EVENT.requestCompleted, subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
-  await unavailableOnFailure(core.requests.finish(request.id, status, completedAt, details, entry), request.region);
+  const entry = deps.audit.prepare({ region: request.region, event: LOG_EVENT.requestCompleted, subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
+  await unavailableOnFailure(deps.requests.finish(request.id, status, completedAt, details, entry), request.region);
 }
 
 /** A store that fails is a 503 for the caller, never a 500. */

@@ -4,19 +4,28 @@
  */
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
-import type { Core } from "../core.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
-import { ConsentgateError } from "../errors.ts";
-import { createPrivacy } from "../middleware/privacy.ts";
-import { answerErrors, sendError } from "../middleware/respond.ts";
-import { RIGHTS_ROUTER, markGate } from "../middleware/route-scan.ts";
-import { createAdminRouter } from "./admin.ts";
+import { ConsentgateError, answerErrors, sendError } from "../errors.ts";
+import { RIGHTS_ROUTER, markGate } from "../route-marks.ts";
+import type { ConsentCache } from "../store/consent-cache.ts";
+import { type PrivacyRequestView, type Requests, isOverdue } from "../store/requests.ts";
+import { type AdminDeps, createAdminRouter } from "./admin.ts";
+import { type ChoiceDeps, recordChoice } from "./choices.ts";
+import { type ErasureDeps, erase } from "./erasure.ts";
+import { type ExportDeps, streamExport } from "./export.ts";
 import type { RightsLimiters } from "./limits.ts";
-import { recordChoice } from "./choices.ts";
-import { erase } from "./erasure.ts";
-import { streamExport } from "./export.ts";
 import { targetOf } from "./subject.ts";
-import { type PrivacyRequestView, isOverdue } from "../store/requests.ts";
+
+/** What the rights endpoints need: each endpoint's own, and req.privacy for a router mounted without gate.middleware(). */
+export type RightsDeps = ChoiceDeps &
+  ErasureDeps &
+  ExportDeps &
+  AdminDeps & {
+    readonly consents: Pick<ConsentCache, "choices" | "changed">;
+    readonly requests: Pick<Requests, "find" | "forSubject">;
+    /** Builds req.privacy (gate.middleware() does the same). */
+    readonly privacy: (req: Request) => Request["privacy"];
+  };
 
 /** A request with its legal deadline spelled out. */
 function withDeadline(request: PrivacyRequestView, now: Date) {
@@ -28,12 +37,12 @@ const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean
 type Handler = (req: Request, res: Response) => Promise<void>;
 
 /** `limiters` are made once per gate (createRightsLimiters), so that every mount of the router shares their counts. */
-export function createRightsRouter(core: Core, limiters: RightsLimiters): Router {
+export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): Router {
   const router = express.Router();
   router.use(express.json({ limit: "16kb" }));
   // The host may not have mounted gate.middleware() in front of the router.
   router.use((req, _res, next) => {
-    req.privacy ??= createPrivacy(core, req);
+    req.privacy ??= deps.privacy(req);
     next();
   });
 
@@ -45,8 +54,8 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
     route(async (req, res) => {
       const target = targetOf(req);
       const { region, signals } = req.privacy;
-      const choices = await core.consents.choices(target.subjectId);
-      const purposes = effectiveDecisions(core.policy, { region, gpc: signals.gpc }, choices).map(({ purpose, choice, decision }) => {
+      const choices = await deps.consents.choices(target.subjectId);
+      const purposes = effectiveDecisions(deps.policy, { region, gpc: signals.gpc }, choices).map(({ purpose, choice, decision }) => {
         return {
           purpose: purpose.name,
           description: purpose.description,
@@ -60,7 +69,7 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
           ...(choice ? { receiptId: choice.receiptId, choiceAt: choice.at.toISOString() } : {}),
         };
       });
-      res.json({ subject: target.subjectId, region, gpc: signals.gpc, policyVersion: core.policy.version, purposes });
+      res.json({ subject: target.subjectId, region, gpc: signals.gpc, policyVersion: deps.policy.version, purposes });
     }),
   );
 
@@ -73,7 +82,7 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
       if (!parsed.success) {
         throw new ConsentgateError("invalid_body", `expected { "granted": true | false, "overrideGpc"?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
       }
-      const { receipt } = await recordChoice(core, {
+      const { receipt } = await recordChoice(deps, {
         subjectId: target.subjectId,
         actorId: target.actorId,
         purpose: String(req.params.purpose),
@@ -91,7 +100,7 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
     limiters.requests,
     route(async (req, res) => {
       const target = targetOf(req);
-      await streamExport(core, target, { region: req.privacy.region, gpc: req.privacy.signals.gpc }, res);
+      await streamExport(deps, target, { region: req.privacy.region, gpc: req.privacy.signals.gpc }, res);
     }),
   );
 
@@ -100,7 +109,7 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
     limiters.requests,
     route(async (req, res) => {
       const target = targetOf(req);
-      res.status(200).json(await erase(core, target, req.privacy.region));
+      res.status(200).json(await erase(deps, target, req.privacy.region));
     }),
   );
 
@@ -109,8 +118,8 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
     limiters.reads,
     route(async (req, res) => {
       const target = targetOf(req);
-      const now = core.now();
-      res.json({ requests: (await core.requests.forSubject(target.subjectId)).map((r) => withDeadline(r, now)) });
+      const now = deps.now();
+      res.json({ requests: (await deps.requests.forSubject(target.subjectId)).map((r) => withDeadline(r, now)) });
     }),
   );
 
@@ -119,14 +128,14 @@ export function createRightsRouter(core: Core, limiters: RightsLimiters): Router
     limiters.reads,
     route(async (req, res) => {
       const target = targetOf(req);
-      const found = await core.requests.find(target.subjectId, String(req.params.id));
+      const found = await deps.requests.find(target.subjectId, String(req.params.id));
       // Another subject's request reads as missing: its existence is not for this caller to learn.
       if (!found) throw new ConsentgateError("not_found", "no such request");
-      res.json(withDeadline(found, core.now()));
+      res.json(withDeadline(found, deps.now()));
     }),
   );
 
-  router.use("/admin", createAdminRouter(core));
+  router.use("/admin", createAdminRouter(deps));
 
   router.use(
     route(async (req) => {

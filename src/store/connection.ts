@@ -17,7 +17,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ConsentgateError } from "../errors.ts";
 import { lockDirectory } from "./directory-lock.ts";
 import { namedStatements } from "./pglite-statements.ts";
-import { PrismaClient } from "../generated/prisma/client.ts";
+import { type Prisma, PrismaClient } from "../generated/prisma/client.ts";
 
 export type DatabaseKind = "pglite-files" | "pglite-memory" | "postgres";
 
@@ -94,13 +94,24 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/**
+ * A statement built on the Prisma client but not run yet: it runs in a
+ * caller's `prisma.$transaction([...])` batch (committing with the change it
+ * goes with), or when awaited. Named here so that modules outside the store
+ * pass statements around without importing the generated client.
+ */
+export type Statement = Prisma.PrismaPromise<unknown>;
+
+/** What a raw statement can be built on: the Prisma client, or `tx` of an interactive transaction. */
+export type StatementClient = Pick<PrismaClient, "$queryRawUnsafe">;
+
 export interface ConnectOptions {
-  /** Connections in the PostgreSQL pool. Default 10. */
-  poolSize?: number;
+  /** Connections in the PostgreSQL pool (the `poolSize` option, resolved with its default by createConsentgate). */
+  poolSize: number;
 }
 
-export async function connect(database: Database, options: ConnectOptions = {}): Promise<Connection> {
-  if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize ?? 10);
+export async function connect(database: Database, options: ConnectOptions): Promise<Connection> {
+  if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize);
   if (database.kind === "pglite-memory") return connectPglite(await PGlite.create(), database.kind, async () => {});
   await mkdir(database.directory, { recursive: true });
   const lock = await lockDirectory(database.directory);

@@ -16,10 +16,11 @@
  */
 import { LRUCache } from "lru-cache";
 import type pg from "pg";
+import type { Choice } from "../decision/decide.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Connection } from "./connection.ts";
-import { CONSENT_CHANNEL, type Choice, loadChoices } from "./consents.ts";
+import { CONSENT_CHANNEL, loadChoices } from "./consents.ts";
 
 export interface ConsentCacheOptions {
   /** Subjects kept. Default 10 000. */

@@ -7,6 +7,7 @@
  * tells other instances a subject's choices changed.
  */
 import { appendLogEntry, type PendingLogEntry } from "./compliance-log.ts";
+import type { Choice } from "../decision/decide.ts";
 import type { Connection } from "./connection.ts";
 import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
@@ -14,29 +15,6 @@ import type { ConsentEvent, Prisma } from "../generated/prisma/client.ts";
 
 /** Where consent changes are announced on PostgreSQL (LISTEN/NOTIFY). */
 export const CONSENT_CHANNEL = "consentgate_consent";
-
-/**
- * The latest choice of a subject for a purpose, as the decision rules read
- * it: what `gate.store.consents.current()` returns per purpose.
- *
- * @example
- * ```ts
- * import type { Choice } from "consentgate";
- *
- * const choices: Record<string, Choice> = await gate.store.consents.current("alice");
- * const optedOut = Object.entries(choices).filter(([, choice]) => !choice.granted).map(([purpose]) => purpose);
- * ```
- */
-export interface Choice {
-  /** true: granted; false: withdrawn or refused. */
-  granted: boolean;
-  /** A grant given while GPC was on, after the subject was told of the conflict: it wins over GPC. */
-  overrideGpc: boolean;
-  /** The id of the receipt handed out for the choice. */
-  receiptId: string;
-  /** When the choice was made. */
-  at: Date;
-}
 
 export interface ConsentEventRecord {
   id: string;

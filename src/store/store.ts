@@ -28,7 +28,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export async function openStore(database: Database, options: ConnectOptions = {}): Promise<Store> {
+export async function openStore(database: Database, options: ConnectOptions): Promise<Store> {
   const connection = await connect(database, options);
   let migrated: string[];
   try {

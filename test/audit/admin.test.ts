@@ -7,7 +7,7 @@ import { canonicalJson } from "../../src/signatures/canonical-json.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { openStore } from "../../src/store/store.ts";
 import { createTestApp, TEST_SECRET, type TestApp } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { persistentDatabase } from "../jobs/persistent-database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { DPO, eventsOf, logOf } from "./read-log.ts";
@@ -218,7 +218,7 @@ describe(`the compliance log and subject ids, on ${onPostgres ? "PostgreSQL" : "
       for (const job of ["purge", "deadlines", "compliance-report", "erasure-retry", "log-retention"] as const) await t.gate.runJob(job);
       await t.gate.close();
 
-      const store = await openStore(db.database);
+      const store = await openStore(db.database, STORE_OPTIONS);
       try {
         const rows = await store.connection.query<{ row: string }>(
           `SELECT row_to_json(l)::text AS row FROM compliance_log l UNION ALL SELECT row_to_json(h)::text FROM compliance_log_heads h`,

@@ -10,7 +10,7 @@ import { createKeyring } from "../../src/signatures/hmac.ts";
 import { type ComplianceLogStore, createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 
 describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -25,7 +25,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   const freshRegion = () => `R${++n}`;
   before(async () => {
     db = await testDatabase();
-    store = await openStore(db.database);
+    store = await openStore(db.database, STORE_OPTIONS);
     logStore = createComplianceLogStore(store.connection);
     log = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
   });
@@ -89,7 +89,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
   test("concurrent appends to one region neither fork nor leave gaps", async () => {
     const region = freshRegion();
     // On PostgreSQL a second connection pool stands for a second instance.
-    const other = onPostgres ? await openStore(db.database) : store;
+    const other = onPostgres ? await openStore(db.database, STORE_OPTIONS) : store;
     const otherLog = createComplianceLog(createComplianceLogStore(other.connection), { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
     try {
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));

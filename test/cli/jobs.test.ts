@@ -7,7 +7,7 @@ import request from "supertest";
 import { run } from "../../src/cli/run.ts";
 import { openStore } from "../../src/store/store.ts";
 import { TEST_SECRET, createTestApp } from "../support/app.ts";
-import { onPostgres } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { type PersistentDatabase, persistentDatabase } from "../jobs/persistent-database.ts";
 
@@ -75,7 +75,7 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.equal(intact.code, 0);
     assert.match(intact.out[0] ?? "", /^EU: the compliance log is intact \(\d+ entries\)\.$/);
 
-    const store = await openStore(db.database);
+    const store = await openStore(db.database, STORE_OPTIONS);
     await store.connection.query(`UPDATE compliance_log SET details = '{}' WHERE region = 'US-CA' AND seq = 2`);
     await store.close();
     const broken = await cli("verify", "US-CA", "--policies", policies, ...database);
@@ -91,7 +91,7 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.ok(text.out.some((line) => /^service\s+3\s+0$/.test(line)), text.out.join("\n"));
     assert.equal(text.out.at(-1), "No request is past its legal deadline.");
 
-    const store = await openStore(db.database);
+    const store = await openStore(db.database, STORE_OPTIONS);
     await store.connection.prisma.privacyRequest.create({
       data: { id: randomUUID(), subjectId: "cli-late", type: "export", status: "received", region: "EU", receivedAt: new Date(Date.now() - 40 * DAY), dueAt: new Date(Date.now() - 9 * DAY) },
     });

@@ -5,7 +5,7 @@ import { createLeaseCoordinator, type LeaseCoordinator } from "../../src/jobs/co
 import { silentLogger } from "../../src/logger.ts";
 import { createJobLeases } from "../../src/store/job-leases.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 
 describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let db: TestDatabase;
@@ -23,7 +23,7 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
   };
   before(async () => {
     db = await testDatabase();
-    stores = onPostgres ? [await openStore(db.database), await openStore(db.database)] : [await openStore(db.database)];
+    stores = onPostgres ? [await openStore(db.database, STORE_OPTIONS), await openStore(db.database, STORE_OPTIONS)] : [await openStore(db.database, STORE_OPTIONS)];
   });
   after(async () => {
     await Promise.all(coordinators.map((c) => c.close(0)));

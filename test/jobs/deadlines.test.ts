@@ -7,7 +7,7 @@ import { createKeyring } from "../../src/signatures/hmac.ts";
 import { openStore } from "../../src/store/store.ts";
 import { DPO, eventsOf, logOf } from "../audit/read-log.ts";
 import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
-import { onPostgres } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres } from "../support/database.ts";
 import { type PersistentDatabase, persistentDatabase } from "./persistent-database.ts";
 
 // GDPR's one month: a request received on 31 January is due on the last day of February.
@@ -24,7 +24,7 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   before(async () => {
     db = await persistentDatabase();
     // Requests a host processes on its own time stay `received`; none of the gate's own endpoints leaves one so.
-    const store = await openStore(db.database);
+    const store = await openStore(db.database, STORE_OPTIONS);
     await store.connection.prisma.privacyRequest.createMany({
       data: [
         { ...slow, type: "export", status: "received", region: "EU", receivedAt: RECEIVED, dueAt: DUE },

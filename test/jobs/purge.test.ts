@@ -12,7 +12,7 @@ import { createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { createInteractionStore } from "../../src/store/interactions.ts";
 import { openStore } from "../../src/store/store.ts";
 import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { persistentDatabase } from "./persistent-database.ts";
 import { express } from "../support/express.ts";
@@ -107,7 +107,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("a purge the database fails mid-way logs what it deleted, as interrupted, and reports the failure", async () => {
     const db = await testDatabase();
-    const store = await openStore(db.database);
+    const store = await openStore(db.database, STORE_OPTIONS);
     cleanups.push(db.drop, () => store.close());
     const interactions = createInteractionStore(store.connection);
     for (let i = 0; i < 4; i++) {

@@ -6,7 +6,7 @@ import { HISTORY_PAGE } from "../../src/store/consents.ts";
 import { openStore } from "../../src/store/store.ts";
 import { persistentDatabase } from "../jobs/persistent-database.ts";
 import { createTestApp } from "../support/app.ts";
-import { onPostgres } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres } from "../support/database.ts";
 
 // More than two pages, and not a multiple of the page size.
 const CHOICES = 2 * HISTORY_PAGE + 203;
@@ -27,7 +27,7 @@ describe(`a subject with a long consent history, on ${onPostgres ? "PostgreSQL" 
         signature: `signature-${i}`,
         at: new Date(start + i * 60_000),
       }));
-      const store = await openStore(db.database);
+      const store = await openStore(db.database, STORE_OPTIONS);
       await store.connection.prisma.consentEvent.createMany({ data: events });
       await store.close();
 

@@ -6,7 +6,7 @@ import { saveChoice } from "../../src/store/consents.ts";
 import { createInteractionStore, type NewInteraction } from "../../src/store/interactions.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { createTestApp, type TestApp, withTestApp } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { persistentDatabase } from "../jobs/persistent-database.ts";
 
@@ -36,7 +36,7 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let store: Store;
   before(async () => {
     db = await testDatabase();
-    store = await openStore(db.database);
+    store = await openStore(db.database, STORE_OPTIONS);
   });
   after(async () => {
     await store.close();

@@ -7,7 +7,7 @@ import { isConsentgateError } from "../../src/errors.ts";
 import { connect } from "../../src/store/connection.ts";
 import { migrate, readMigrations } from "../../src/store/migrations.ts";
 import { openStore } from "../../src/store/store.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { runNode } from "../support/child.ts";
 import { existsSync } from "node:fs";
 
@@ -29,7 +29,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("migrations apply on an empty database and are a no-op on the next start", async () => {
     const all = (await readMigrations()).map((m) => m.name);
     assert.ok(all.length > 0);
-    const first = await openStore(persistent());
+    const first = await openStore(persistent(), STORE_OPTIONS);
     assert.deepEqual(first.migrated, all);
     const tables = await first.connection.query<{ tablename: string }>(
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
@@ -40,7 +40,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     );
     await first.close();
 
-    const second = await openStore(persistent());
+    const second = await openStore(persistent(), STORE_OPTIONS);
     assert.deepEqual(second.migrated, []);
     const recorded = await second.connection.query<{ name: string }>("SELECT name FROM consentgate_migrations ORDER BY name");
     assert.deepEqual(recorded.map((r) => r.name), all);
@@ -48,18 +48,18 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   });
 
   test("data written before a restart is there after it", async () => {
-    const store = await openStore(persistent());
+    const store = await openStore(persistent(), STORE_OPTIONS);
     await store.connection.prisma.interaction.create({
       data: row({ subjectId: "restart-subject", purpose: "service", data: {} }),
     });
     await store.close();
-    const again = await openStore(persistent());
+    const again = await openStore(persistent(), STORE_OPTIONS);
     assert.equal(await again.connection.prisma.interaction.count({ where: { subjectId: "restart-subject" } }), 1);
     await again.close();
   });
 
   test("JSON data round-trips exactly", async () => {
-    const store = await openStore(db.database);
+    const store = await openStore(db.database, STORE_OPTIONS);
     const data = {
       itemId: "trk_1",
       durationMs: 183000,
@@ -100,7 +100,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await mkdir(path.join(dir, "0002_broken"), { recursive: true });
     await writeFile(path.join(dir, "0001_ok", "migration.sql"), "CREATE TABLE ok_table (id int);");
     await writeFile(path.join(dir, "0002_broken", "migration.sql"), "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;");
-    const connection = await connect(fresh.database);
+    const connection = await connect(fresh.database, STORE_OPTIONS);
     try {
       await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_failed"));
       const tables = await connection.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
@@ -122,7 +122,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const script = `
       import { openStore } from "./src/store/store.ts";
       const database = JSON.parse(process.env.DB);
-      const store = await openStore(database);
+      const store = await openStore(database, ${JSON.stringify(STORE_OPTIONS)});
       await store.connection.prisma.interaction.count();
       await store.close();
       await store.close();
@@ -135,12 +135,12 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("the embedded database refuses a second process and takes over a dead one's lock", { skip: onPostgres && "PGlite only" }, async () => {
     const directory = path.join(scratch, "locked");
-    const store = await openStore({ kind: "pglite-files", directory });
+    const store = await openStore({ kind: "pglite-files", directory }, STORE_OPTIONS);
     try {
-      await assert.rejects(openStore({ kind: "pglite-files", directory }), /already open in this process/);
+      await assert.rejects(openStore({ kind: "pglite-files", directory }, STORE_OPTIONS), /already open in this process/);
       const script = `
         import { openStore } from "./src/store/store.ts";
-        await openStore({ kind: "pglite-files", directory: process.env.DIR }).then(
+        await openStore({ kind: "pglite-files", directory: process.env.DIR }, ${JSON.stringify(STORE_OPTIONS)}).then(
           () => console.log("opened"),
           (e) => console.log(e.code + ": " + e.message),
         );
@@ -152,7 +152,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     }
     // A lock whose owner died (no such pid) does not keep the database closed forever.
     await writeFile(`${directory}.lock`, "999999999");
-    const again = await openStore({ kind: "pglite-files", directory });
+    const again = await openStore({ kind: "pglite-files", directory }, STORE_OPTIONS);
     await again.close();
     assert.equal(existsSync(`${directory}.lock`), false, "close() releases the lock");
   });

@@ -5,9 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import type { Database } from "../../src/store/connection.ts";
+import { DEFAULT_POOL_SIZE } from "../../src/options.ts";
+import type { ConnectOptions, Database } from "../../src/store/connection.ts";
 
 export const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
+
+/** What tests open a store with directly (openStore, connect): the pool createConsentgate opens by default. */
+export const STORE_OPTIONS: ConnectOptions = { poolSize: DEFAULT_POOL_SIZE };
 
 export interface TestDatabase {
   /** The value to pass as createConsentgate's `database` option. */

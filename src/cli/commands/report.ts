@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { type RegionReport, regionReport } from "../../audit/report.ts";
 import { createComplianceLogStore } from "../../store/compliance-log.ts";
 import { createRequests } from "../../store/requests.ts";
+import { DEFAULT_POOL_SIZE } from "../../options.ts";
 import { openStore } from "../../store/store.ts";
 import { type Command, type Io, UsageError } from "../command.ts";
 import { formatTable } from "../table.ts";
@@ -28,7 +29,7 @@ export const report: Command = {
     const policy = await policyOrProblems(target.policies, io);
     if (!policy) return 1;
     const region = regionOf(policy, positionals);
-    const store = await openStore(target.database);
+    const store = await openStore(target.database, { poolSize: DEFAULT_POOL_SIZE });
     let summary: RegionReport;
     try {
       summary = await regionReport({ logStore: createComplianceLogStore(store.connection), requests: createRequests(store.connection) }, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now });

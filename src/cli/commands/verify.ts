@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { createComplianceLog } from "../../audit/log.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
 import { createComplianceLogStore } from "../../store/compliance-log.ts";
+import { DEFAULT_POOL_SIZE } from "../../options.ts";
 import { openStore } from "../../store/store.ts";
 import { type Command, UsageError } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
@@ -22,7 +23,7 @@ export const verify: Command = {
     const policy = await policyOrProblems(target.policies, io);
     if (!policy) return 1;
     const region = regionOf(policy, positionals);
-    const store = await openStore(target.database);
+    const store = await openStore(target.database, { poolSize: DEFAULT_POOL_SIZE });
     try {
       const keyring = createKeyring(secret);
       const log = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });

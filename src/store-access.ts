@@ -1,13 +1,16 @@
 /**
  * gate.store: typed, read-mostly access for the host app. Writes go through
  * the gate (record, consents, erasure) so that every rule applies; the host
- * reads what is held, for its own screens and checks.
+ * reads what is held, for its own screens and checks. Part of the composition
+ * root: it puts the store's tables and the compliance log (a layer above the
+ * store) behind one object.
  */
-import type { Connection } from "./connection.ts";
-import { type ConsentRecord, consentHistory, loadChoices, type Choice } from "./consents.ts";
-import type { Interaction, InteractionStore } from "./interactions.ts";
-import type { PrivacyRequestView, Requests } from "./requests.ts";
-import type { AuditEntry, ComplianceLog, VerifyResult } from "../audit/events.ts";
+import type { AuditEntry, ComplianceLog, VerifyResult } from "./audit/events.ts";
+import type { Choice } from "./decision/decide.ts";
+import type { Connection } from "./store/connection.ts";
+import { type ConsentRecord, consentHistory, loadChoices } from "./store/consents.ts";
+import type { Interaction, InteractionStore } from "./store/interactions.ts";
+import type { PrivacyRequestView, Requests } from "./store/requests.ts";
 
 /**
  * `gate.store`: reads of what Consentgate holds, for the host app's own
@@ -129,9 +132,9 @@ export interface StoreAccess {
 
 export interface StoreParts {
   connection: Connection;
-  interactions: InteractionStore;
-  requests: Requests;
-  audit: ComplianceLog;
+  interactions: Pick<InteractionStore, "forSubject" | "countByPurpose">;
+  requests: Pick<Requests, "forSubject">;
+  audit: Pick<ComplianceLog, "entries" | "verify">;
   now: () => Date;
 }
 

@@ -1,0 +1,134 @@
+/**
+ * The layer order of src/, checked by `npm run check:layers` (in CI).
+ *
+ * A module imports only from its own layer's group or from layers below it;
+ * siblings on one line (layer 2, layer 5) do not import each other, and the
+ * leaves of layer 0 import nothing of ours. So a change low in the stack
+ * never needs to know what is built on it, and each consumer says what it
+ * uses through a narrow dependency interface that createConsentgate fills.
+ *
+ *   0  errors.ts, logger.ts, route-marks.ts, signatures/   leaves
+ *   1  policy/                                            load, validate, compile policies
+ *   2  decision/ | minimize/                              pure: policy + inputs -> answers
+ *   3  store/ (and generated/, the Prisma client)         the database
+ *   4  audit/                                             the compliance log's meaning
+ *   5  middleware/ | rights/ | jobs/                      the gate, the rights endpoints, the jobs
+ *   6  privacy-center/                                    a page over the rights endpoints
+ *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
+ *   8  cli/
+ *
+ * Type-only imports count (tsPreCompilationDeps): a type from a higher layer
+ * ties a lower one to it as much as a value does. The database rule sees
+ * imports only: SQL sent through a store Connection from outside store/ is
+ * not an import of a driver, and is not caught here.
+ */
+
+/** Each layer as a path pattern, lowest first. */
+const LAYERS = [
+  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/)",
+  "^src/policy/",
+  "^src/(decision|minimize)/",
+  "^src/(store|generated)/",
+  "^src/audit/",
+  "^src/(middleware|rights|jobs)/",
+  "^src/privacy-center/",
+  "^src/(options|consentgate|store-access|index)\\.ts$",
+  "^src/cli/",
+];
+
+const NAMES = [
+  "leaves (errors, logger, route marks, signatures)",
+  "policy",
+  "decision and minimize",
+  "store",
+  "audit",
+  "middleware, rights and jobs",
+  "privacy-center",
+  "the composition root",
+  "cli",
+];
+
+/** One rule per boundary: layer n imports nothing from the layers above it. */
+const upward = LAYERS.slice(0, -1).map((from, n) => ({
+  name: `layer-${n}-not-upward`,
+  comment: `Layer ${n} (${NAMES[n]}) imports only from layers 0-${n}; move the shared piece down, or take it through a dependency interface.`,
+  severity: "error",
+  from: { path: from },
+  to: { path: LAYERS.slice(n + 1) },
+}));
+
+/** Drivers and the generated client: everything that talks to the database directly. */
+const DATABASE_DRIVERS = "(^|/)node_modules/(pg|@types/pg|@electric-sql/pglite|@prisma/[^/]+|pglite-prisma-adapter)/";
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    ...upward,
+    {
+      name: "leaves-import-nothing",
+      comment: "errors.ts, logger.ts, route-marks.ts and signatures/ import nothing else of src/: everything may import them.",
+      severity: "error",
+      from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/)" },
+      to: { path: "^src/", pathNot: "^src/$1" },
+    },
+    {
+      name: "layer-2-siblings",
+      comment: "decision/ and minimize/ do not import each other.",
+      severity: "error",
+      from: { path: "^src/(decision|minimize)/" },
+      to: { path: "^src/(decision|minimize)/", pathNot: "^src/$1/" },
+    },
+    {
+      name: "layer-5-siblings",
+      comment: "middleware/, rights/ and jobs/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
+      severity: "error",
+      from: { path: "^src/(middleware|rights|jobs)/" },
+      to: { path: "^src/(middleware|rights|jobs)/", pathNot: "^src/$1/" },
+    },
+    {
+      name: "in-a-layer",
+      comment: "Every module of src/ belongs to a layer: add a new folder or file to LAYERS in .dependency-cruiser.cjs.",
+      severity: "error",
+      from: { path: "^src/", pathNot: LAYERS },
+      to: {},
+    },
+    {
+      name: "into-a-layer",
+      comment: "Nothing imports a module of src/ that belongs to no layer (see in-a-layer).",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^src/", pathNot: LAYERS },
+    },
+    {
+      name: "no-circular",
+      comment: "No import cycles, within a layer either (the generated Prisma client has its own, and is not ours to change).",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/generated/" },
+      to: { circular: true },
+    },
+    {
+      name: "src-not-tests",
+      comment: "The package never imports its tests, benchmarks or examples.",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^(test|bench|examples)/" },
+    },
+    {
+      name: "database-only-in-store",
+      comment: "Only src/store/ talks to the database: the generated Prisma client and the drivers are imported there and nowhere else.",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/(store|generated)/" },
+      to: { path: ["^src/generated/", DATABASE_DRIVERS] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+      mainFields: ["module", "main", "types", "typings"],
+    },
+  },
+};
