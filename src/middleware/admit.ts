@@ -6,6 +6,7 @@ import type { Request } from "express";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Decision } from "../decision/decide.ts";
+import { refusalMessage } from "../decision/refusal.ts";
 import { createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
 
 /**
@@ -29,11 +30,7 @@ function settle(core: Core, req: Request, purpose: string, decision: Decision): 
   const privacy = req.privacy;
   if (!decision.allowed) {
     core.blockedWrites.add(privacy.region, purpose, core.now());
-    throw new ConsentgateError(
-      "consent_required",
-      `collecting data for "${purpose}" needs the user's consent in region ${privacy.region}; they can give it with PUT /consents/${purpose} on the privacy router`,
-      { purpose, region: privacy.region },
-    );
+    throw new ConsentgateError("consent_required", refusalMessage(core.policy, decision, privacy.subject !== undefined), { purpose, region: privacy.region });
   }
   // Frozen, so that record(req.body) can trust it is still the minimized body
   // (re-minimizing would hash hashed fields twice) and nothing is added to it.
