@@ -29,6 +29,7 @@ import { createConsentCache } from "./store/consent-cache.ts";
 import { parseDatabase } from "./store/connection.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createRequests } from "./store/requests.ts";
+import { checkSecretFingerprint } from "./store/secret-fingerprint.ts";
 import { type StoreAccess, createStoreAccess } from "./store/access.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
@@ -72,6 +73,12 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     Object.values(policy.purposes).map((purpose) => [purpose.name, compileMinimizer(purpose.fields, { hashKey: keyring.key("field-hash") })]),
   );
   const store = await openStore(database, opts.poolSize === undefined ? {} : { poolSize: opts.poolSize });
+  try {
+    await checkSecretFingerprint(store.connection, keyring.fingerprint);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const consents = createConsentCache(store.connection, { logger });
   const interactions = createInteractionStore(store.connection);
   logger.info({ database: database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
