@@ -28,16 +28,16 @@ try {
   fail(`${error.code}: ${error.message}`);
 }
 
-// Express 5 hands a failed listen (a port in use) to this callback instead of throwing: without the
-// check the process would say "listening", keep the embedded database locked, and serve nobody.
-const server = createMusicApp(gate).listen(port, (error) => {
-  if (error) {
-    const busy = (error as NodeJS.ErrnoException).code === "EADDRINUSE";
-    const reason = busy ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.message})`;
-    console.error(`music app: ${reason}; choose another port with PORT, e.g. PORT=${port === 3001 ? 3002 : 3001} npm start`);
-    void gate.close().finally(() => process.exit(1));
-    return;
-  }
+// A failed listen (a port in use) is an 'error' event. Express 5 hands it to listen's callback, where
+// it went unchecked: the process said "listening", kept the embedded database locked, and served
+// nothing (Express 4 leaves it unhandled: a crash with a stack trace). Here it stops the gate and exits.
+const server = createMusicApp(gate).listen(port);
+server.once("error", (error: NodeJS.ErrnoException) => {
+  const reason = error.code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.message})`;
+  console.error(`music app: ${reason}; choose another port with PORT, e.g. PORT=${port === 3001 ? 3002 : 3001} npm start`);
+  void gate.close().finally(() => process.exit(1));
+});
+server.once("listening", () => {
   const url = `http://localhost:${port}`;
   console.log(`music app listening on ${url} (privacy center: ${url}/privacy-center)`);
 });
