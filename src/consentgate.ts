@@ -30,6 +30,7 @@ import { type StoreAccess, createStoreAccess } from "./store-access.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createJobLeases } from "./store/job-leases.ts";
+import { checkSecretFingerprint } from "./store/secret-fingerprint.ts";
 import { createRequests } from "./store/requests.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
@@ -275,6 +276,12 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   );
   const store = await openStore(config.database, { poolSize: config.poolSize });
   const { connection } = store;
+  try {
+    await checkSecretFingerprint(connection, keyring.fingerprint);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const consents = createConsentCache(connection, { logger });
   const interactions = createInteractionStore(connection);
   const logStore = createComplianceLogStore(connection);

@@ -64,10 +64,24 @@ export type HttpErrorCode = keyof typeof HTTP_STATUS;
  * ```
  */
 export type SetupErrorCode =
+  /** The policy folder or object has problems (all of them in `details.problems`). */
   | "policy_invalid"
+  /** An option is wrong (all problems in `details.problems`), or the embedded database is open in another process. */
   | "invalid_option"
+  /** A migration could not be applied; nothing of it was kept. */
   | "migration_failed"
-  | "migration_changed";
+  /** A migration was edited after this database applied it. */
+  | "migration_changed"
+  /**
+   * The database could not be opened at start-up: the server refused or did not
+   * answer, the database does not exist, or the credentials were refused.
+   */
+  | "database_unavailable"
+  /**
+   * The secret is not the one this database was first started with, so
+   * pseudonyms, signatures and the log chain would be made under another key.
+   */
+  | "secret_mismatch";
 
 /**
  * Every code a ConsentgateError can carry. Codes are stable: they never

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `consentgate` bin (package.json "bin"); everything else is in run.ts. */
+/** The command line's entry point, run by the `consentgate` bin (bin/consentgate.js, built or as source); everything else is in run.ts. */
 import { run } from "./run.ts";
 
 // `consentgate check --json | head` closes the pipe early: the reader had enough, which is not a failure.

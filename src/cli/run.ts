@@ -3,6 +3,7 @@
  * In-process (run returns the exit code) so that tests drive it directly;
  * main.ts is only the bin around it.
  */
+import { ConsentgateError } from "../errors.ts";
 import { didYouMean } from "../policy/suggest.ts";
 import { type Command, type Io, UsageError } from "./command.ts";
 import { check } from "./commands/check.ts";
@@ -39,9 +40,12 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
     return await command.run(args, io);
   } catch (error) {
     if (!isUsageError(error)) {
-      // A database that cannot be reached, a migration that fails: the command could not do its work.
-      // One line saying why, not a stack trace from an unhandled rejection.
-      io.err(`consentgate ${name}: ${withoutPasswords(error instanceof Error ? error.message : String(error))}`);
+      // A database that cannot be reached, a lock held, a wrong secret: the command could not do its work.
+      // One line saying why (with the code, whose message says what to check), not a stack trace;
+      // DEBUG=1 adds the stack of an error Consentgate did not expect.
+      const reason = error instanceof ConsentgateError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+      io.err(`consentgate ${name}: ${withoutPasswords(reason)}`);
+      if (process.env.DEBUG && !(error instanceof ConsentgateError) && error instanceof Error && error.stack) io.err(withoutPasswords(error.stack));
       return 1;
     }
     io.err(error.message);

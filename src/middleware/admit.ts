@@ -5,6 +5,7 @@
 import type { Request } from "express";
 import type { BlockedWrites } from "../audit/blocked-writes.ts";
 import type { Decision } from "../decision/decide.ts";
+import { refusalMessage } from "../decision/refusal.ts";
 import { ConsentgateError } from "../errors.ts";
 import { type PrivacyDeps, createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
 
@@ -35,11 +36,7 @@ function settle(deps: GateDeps, req: Request, purpose: string, decision: Decisio
   const privacy = req.privacy;
   if (!decision.allowed) {
     deps.blockedWrites.add(privacy.region, purpose, deps.now());
-    throw new ConsentgateError(
-      "consent_required",
-      `collecting data for "${purpose}" needs the user's consent in region ${privacy.region}; they can give it with PUT /consents/${purpose} on the privacy router`,
-      { purpose, region: privacy.region },
-    );
+    throw new ConsentgateError("consent_required", refusalMessage(deps.policy, decision, privacy.subject !== undefined), { purpose, region: privacy.region });
   }
   // Frozen, so that record(req.body) can trust it is still the minimized body
   // (re-minimizing would hash hashed fields twice) and nothing is added to it.

@@ -24,6 +24,14 @@ export interface Keyring {
   pseudonym(subjectId: string): string;
   /** The key for a use, for code that computes its own HMACs (the minimizer's `hash` rule). */
   key(use: KeyUse): Buffer;
+  /**
+   * Names the secret without holding it: the HMAC-SHA256 of the fixed label
+   * "consentgate:secret-fingerprint" under the secret, in hex. The store
+   * records it so that a start with another secret is refused. Its own label
+   * keeps it apart from every key above and from any plain hash of the secret
+   * made elsewhere.
+   */
+  readonly fingerprint: string;
 }
 
 export function createKeyring(secret: string): Keyring {
@@ -45,5 +53,6 @@ export function createKeyring(secret: string): Keyring {
     },
     pseudonym: (subjectId) => createHmac("sha256", keys.pseudonym).update(subjectId).digest("hex").slice(0, 32),
     key: (use) => keys[use],
+    fingerprint: createHmac("sha256", secret).update("consentgate:secret-fingerprint").digest("hex"),
   };
 }

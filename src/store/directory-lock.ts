@@ -25,7 +25,10 @@ export async function lockDirectory(directory: string): Promise<DirectoryLock> {
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
         throw new ConsentgateError(
           "invalid_option",
-          `the embedded database in ${directory} is open in process ${owner}; one process at a time can use it (several processes need PostgreSQL: database: "postgres://…")`,
+          // What a person who hit this can change: the other process, or where each process's database is
+          // (DATABASE_URL for an app configured from the environment, as the example is; --database for the CLI).
+          `the embedded database in ${directory} is open in process ${owner}, and one process at a time can use it: ` +
+            "stop that process, or give every process the same PostgreSQL database (DATABASE_URL=postgres://…, or --database postgres://… for the CLI)",
         );
       }
       if (owner === process.pid) {

@@ -17,6 +17,7 @@
  * An erasure spans several tables in one transaction (erase.ts): it calls
  * each owner's `…InTransaction` helper rather than querying their tables.
  */
+import { ConsentgateError } from "../errors.ts";
 import type { Connection, ConnectOptions, Database } from "./connection.ts";
 import { connect } from "./connection.ts";
 import { migrate, readMigrations } from "./migrations.ts";
@@ -35,7 +36,16 @@ export async function openStore(database: Database, options: ConnectOptions): Pr
     migrated = await migrate(connection, await readMigrations());
   } catch (error) {
     await connection.close();
-    throw error;
+    // The migration runner names its own failures; anything else is its first query failing:
+    // the database could not be reached or opened (a pool connects lazily, at that query).
+    if (error instanceof ConsentgateError) throw error;
+    throw new ConsentgateError(
+      "database_unavailable",
+      `cannot open ${where(database)}: ${withoutPassword((error as Error)?.message ?? String(error))}; ` +
+        "check that it exists and accepts connections, and the database option (DATABASE_URL, or --database for the CLI)",
+      {},
+      { cause: error },
+    );
   }
   let closing: Promise<void> | undefined;
   return {
@@ -44,4 +54,14 @@ export async function openStore(database: Database, options: ConnectOptions): Pr
     // Idempotent: a host app may call close() from several shutdown hooks.
     close: () => (closing ??= connection.close()),
   };
+}
+
+/** The database as a person would recognise it, never with its password. */
+function where(database: Database): string {
+  if (database.kind === "postgres") return `the database ${withoutPassword(database.url)}`;
+  return database.kind === "pglite-files" ? `the embedded database in ${database.directory}` : "the in-memory database";
+}
+
+function withoutPassword(text: string): string {
+  return text.replace(/\/\/([^:@/\s]+):[^@/\s]*@/g, "//$1:***@");
 }

@@ -52,4 +52,10 @@ describe("createKeyring", () => {
     assert.notEqual(createKeyring(`${SECRET}!`).pseudonym("alice"), alice);
     assert.notEqual(alice, keyring.sign({ subjectId: "alice" }).slice(0, 32), "a pseudonym is not a signature");
   });
+
+  test("the fingerprint databases record is the HMAC of its own label under the secret, and none of the keys", () => {
+    assert.equal(keyring.fingerprint, derived("secret-fingerprint").toString("hex"));
+    assert.notEqual(createKeyring(`${SECRET}!`).fingerprint, keyring.fingerprint);
+    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const) assert.notEqual(keyring.fingerprint, keyring.key(use).toString("hex"), use);
+  });
 });

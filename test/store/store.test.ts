@@ -36,7 +36,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     );
     assert.deepEqual(
       tables.map((t) => t.tablename),
-      ["compliance_log", "compliance_log_heads", "consent_events", "consent_state", "consentgate_migrations", "interaction_windows", "interactions", "job_leases", "privacy_requests"],
+      ["compliance_log", "compliance_log_heads", "consent_events", "consent_state", "consentgate_migrations", "interaction_windows", "interactions", "job_leases", "privacy_requests", "secret_fingerprint"],
     );
     await first.close();
 

@@ -26,3 +26,33 @@ export function runNode(source: string, env: Record<string, string>, timeoutMs: 
     });
   });
 }
+
+/** Variables a child inherits from the test run that would change how the example or the CLI starts. */
+const STARTUP_VARIABLES = ["DATABASE_URL", "CONSENTGATE_SECRET", "PORT", "DEBUG"];
+
+/**
+ * Runs a TypeScript file in a child Node with tsx, as `npm start` or the
+ * `consentgate` bin would, in `cwd`. The child sees none of the test run's
+ * DATABASE_URL, CONSENTGATE_SECRET, PORT or DEBUG unless `env` sets them.
+ * Fails when the child has not exited within `timeoutMs`.
+ */
+export function runFile(file: string, args: readonly string[], options: { env?: Record<string, string>; cwd: string; timeoutMs: number }) {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of STARTUP_VARIABLES) delete env[name];
+  Object.assign(env, options.env);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), file, ...args], { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${file} did not exit within ${options.timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

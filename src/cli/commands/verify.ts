@@ -8,6 +8,7 @@ import { createComplianceLog } from "../../audit/log.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
 import { createComplianceLogStore } from "../../store/compliance-log.ts";
 import { DEFAULT_POOL_SIZE } from "../../options.ts";
+import { compareSecretFingerprint } from "../../store/secret-fingerprint.ts";
 import { openStore } from "../../store/store.ts";
 import { type Command, UsageError } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
@@ -26,6 +27,8 @@ export const verify: Command = {
     const store = await openStore(target.database, { poolSize: DEFAULT_POOL_SIZE });
     try {
       const keyring = createKeyring(secret);
+      // Reads only, so it records nothing; a wrong secret would report every chain as broken.
+      await compareSecretFingerprint(store.connection, keyring.fingerprint);
       const log = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
       const result = await log.verify(region);
       if (result.ok) {
