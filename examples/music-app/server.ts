@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { type Consentgate, isConsentgateError } from "../../src/index.ts";
+import { type Consentgate, isConsentgateError } from "consentgate";
 import { createMusicApp, createMusicGate } from "./app.ts";
 
 const port = Number(process.env.PORT ?? 3000);

@@ -3,6 +3,7 @@
  * a process exit by itself (no handle left open). Fails on timeout.
  */
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 export function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -40,6 +41,9 @@ export function runFile(file: string, args: readonly string[], options: { env?: 
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of STARTUP_VARIABLES) delete env[name];
   Object.assign(env, options.env);
+  // tsx reads tsconfig.json from the working directory; name the repo's, so that "consentgate"
+  // resolves to the source (its "paths") as under `npm start`, whatever `cwd` the test gives.
+  env.TSX_TSCONFIG_PATH ??= fileURLToPath(new URL("../../tsconfig.json", import.meta.url));
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), file, ...args], { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
