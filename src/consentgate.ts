@@ -82,7 +82,7 @@ export interface Consentgate {
    * the body parser, before the app's routes.
    *
    * Nothing is thrown here. Refusals are answered with the JSON error body
-   * (README: HTTP API): `403 consent_required`, `403 unmapped_write` (a write
+   * (docs/http-api.md): `403 consent_required`, `403 unmapped_write` (a write
    * no purpose covers), `400 invalid_body` (a body the purpose's field rules
    * cannot read), `503 consent_unavailable` (the decision cannot be made:
    * fail closed).
@@ -118,7 +118,7 @@ export interface Consentgate {
    */
   purpose(name: string): RequestHandler;
   /**
-   * The privacy endpoints (README: HTTP API): `GET /consents`,
+   * The privacy endpoints (docs/http-api.md): `GET /consents`,
    * `PUT /consents/:purpose`, `GET /export`, `DELETE /data`, `GET /requests`,
    * `GET /requests/:id` for the signed-in subject (or an `agent` acting for
    * one with `?subject=`), and the `dpo` role's compliance log and reports
@@ -207,7 +207,7 @@ export interface Consentgate {
    * Runs one job now, on this instance, without election (for a host's own
    * scheduler, the CLI and tests): purge, deadlines, compliance-report,
    * log-retention or erasure-retry. `jobs: true` schedules them instead
-   * (README: Jobs and compliance logs).
+   * (docs/deployment.md: Jobs and schedules).
    *
    * @throws {ConsentgateError} `invalid_option` for an unknown job, or `dryRun`/`batchSize`
    * given to a job other than purge. Rejects with the database's error when the store fails.
@@ -244,8 +244,9 @@ export interface Consentgate {
  * @throws {ConsentgateError} `invalid_option`: every problem with the options, listed in
  * `details.problems`; a malformed database URL; an embedded database another process holds.
  * `policy_invalid`: every problem with the policy, as `file:line: path: message`.
+ * `database_unavailable`: the database cannot be reached or opened.
+ * `secret_mismatch`: the database was first started with another secret.
  * `migration_failed` or `migration_changed`: the database schema cannot be brought up to date.
- * A database that cannot be reached rejects with the driver's error.
  *
  * @example
  * ```ts

@@ -22,8 +22,8 @@ export const HTTP_STATUS = {
 } as const;
 
 /**
- * The codes that reach HTTP clients in the JSON error body (README: HTTP
- * API), each always with the same status: consent_required 403,
+ * The codes that reach HTTP clients in the JSON error body
+ * (docs/error-codes.md), each always with the same status: consent_required 403,
  * unknown_purpose 400, unmapped_write 403, invalid_body 400,
  * payload_too_large 413, unauthenticated 401, forbidden 403, not_found 404,
  * too_many_requests 429, consent_unavailable 503.

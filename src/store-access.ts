@@ -102,7 +102,7 @@ export interface StoreAccess {
      */
     forSubject(subjectId: string): Promise<PrivacyRequestView[]>;
   };
-  /** The per-region, hash-chained compliance logs (README: Jobs and compliance logs). */
+  /** The per-region, hash-chained compliance logs (docs/compliance-log.md). */
   complianceLog: {
     /**
      * A region's log entries in chain order (subjects as keyed pseudonyms),

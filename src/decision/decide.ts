@@ -6,7 +6,7 @@
 import type { LegalBasis, Policy } from "../policy/types.ts";
 
 /**
- * Which decision rule decided (README: Decision rules): the subject's own
+ * Which decision rule decided (docs/decision-rules.md): the subject's own
  * choice (`explicit`), Global Privacy Control (`gpc`), a legal basis other
  * than consent (`legal-basis`), or the region's opt-in/opt-out model
  * (`region-default`).
@@ -59,7 +59,7 @@ export interface DecisionInput {
 
 /**
  * The decision rules' answer for one purpose, subject, region and set of
- * signals (README: Decision rules), as `req.privacy.decide()` returns it.
+ * signals (docs/decision-rules.md), as `req.privacy.decide()` returns it.
  * `region` is the region whose rules decided: the default region when the
  * one asked for is unknown. Allowed: `source` says which rule allowed it and
  * `receiptId` names the consent receipt when a choice did. Denied: `reason`

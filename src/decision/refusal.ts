@@ -1,6 +1,6 @@
 /**
  * What a refused write tells its caller: which decision rule said no
- * (README: Decision rules) and the one step that would change the answer.
+ * (docs/decision-rules.md) and the one step that would change the answer.
  * A message that names the wrong step sends people in circles: an anonymous
  * caller told to PUT /consents gets a 401 there, and someone who opted out
  * is not helped by being told that consent is needed.

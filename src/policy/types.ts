@@ -8,8 +8,8 @@
 export const LEGAL_BASES = ["consent", "contract", "legitimate-interest", "legal-obligation"] as const;
 /**
  * The lawful basis a purpose collects under (GDPR Art. 6). Anything but
- * `consent` allows collection until the subject objects (README: Decision
- * rules).
+ * `consent` allows collection until the subject objects
+ * (docs/decision-rules.md).
  *
  * @example
  * ```ts
@@ -36,7 +36,7 @@ export type DurationUnit = "d" | "mo" | "y";
 /**
  * A length of time as written in the policy ("90d", "1mo", "3y"):
  * calendar-aware, so a month after 31 January is the last day of February
- * (README: Policy reference, Durations).
+ * (docs/policy-reference.md: Durations).
  *
  * @example
  * ```ts
@@ -56,8 +56,8 @@ export interface Duration {
 }
 
 /**
- * How one field of a write is treated before it is stored (README: Policy
- * reference, Field rules). A field with no rule is dropped.
+ * How one field of a write is treated before it is stored (docs/policy-reference.md:
+ * Field rules). A field with no rule is dropped.
  *
  * @example
  * ```ts
@@ -105,7 +105,7 @@ export type WithdrawalAction = "purge" | "keep";
 
 /**
  * One purpose of the policy: why data is collected, under which legal
- * basis, which fields it keeps and for how long (README: Policy reference).
+ * basis, which fields it keeps and for how long (docs/policy-reference.md).
  *
  * @example
  * ```ts
@@ -165,7 +165,7 @@ export type GpcMeaning = "opt-out-of-sale-or-share";
 
 /**
  * One region of the policy: where it applies, its consent model, what GPC
- * means there, and its legal deadlines (README: Policy reference).
+ * means there, and its legal deadlines (docs/policy-reference.md).
  *
  * @example
  * ```ts
@@ -231,7 +231,7 @@ export interface Route {
 
 export const JOB_NAMES = ["purge", "deadlines", "compliance-report", "log-retention", "erasure-retry"] as const;
 /**
- * The scheduled jobs, by name (README: Jobs and compliance logs).
+ * The scheduled jobs, by name (docs/deployment.md: Jobs and schedules).
  *
  * @example
  * ```ts

@@ -26,7 +26,7 @@ import type { Connection } from "./connection.ts";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 
 /**
- * The events the log records (README: Jobs and compliance logs). Queries
+ * The events the log records (docs/compliance-log.md). Queries
  * take them as parameters; `LogEvent` is their type.
  */
 export const LOG_EVENT = {

@@ -1,6 +1,6 @@
 /**
  * A refused write's message names the rule that refused it and the step that
- * would change the answer (README: Decision rules). Codes and statuses are
+ * would change the answer (docs/decision-rules.md). Codes and statuses are
  * the same for every refusal: consent_required, 403.
  */
 import assert from "node:assert/strict";
