@@ -29,6 +29,8 @@ import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
 import { createConsentCache } from "./store/consent-cache.ts";
 import { createInteractionStore } from "./store/interactions.ts";
+import { createConsentStore } from "./store/consents.ts";
+import { createErasures } from "./store/erase.ts";
 import { createJobLeases } from "./store/job-leases.ts";
 import { checkSecretFingerprint } from "./store/secret-fingerprint.ts";
 import { createRequests } from "./store/requests.ts";
@@ -286,6 +288,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const consents = createConsentCache(connection, { logger });
   const interactions = createInteractionStore(connection);
   const logStore = createComplianceLogStore(connection);
+  const consentStore = createConsentStore(connection);
   logger.info({ database: config.database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
 
   const blockedWrites = createBlockedWrites();
@@ -306,9 +309,9 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     regionOf: config.region,
   };
   const privacy = (req: Request) => createPrivacy(gate, req);
-  const rights: RightsDeps = { policy, connection, consents, interactions, requests, logStore, dataSources, keyring, audit, logger, now, privacy };
+  const rights: RightsDeps = { policy, consentStore, erasures: createErasures(connection), consents, interactions, requests, logStore, dataSources, keyring, audit, logger, now, privacy };
   const jobs: JobRunnerDeps = { policy, interactions, requests, logStore, audit, blockedWrites, logger, now, retryErasures: () => retryPartialErasures(rights) };
-  const center: PrivacyCenterDeps = { policy, connection, consents, interactions, requests, logger, now, privacy };
+  const center: PrivacyCenterDeps = { policy, consentStore, consents, interactions, requests, logger, now, privacy };
 
   try {
     await logPolicyLoaded(logStore, audit, policy);
@@ -331,7 +334,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     privacyCenter: (options) => createPrivacyCenter(center, options),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => dataSources.register(source),
-    store: createStoreAccess({ connection, interactions, requests, audit, now }),
+    store: createStoreAccess({ consentStore, interactions, requests, audit, now }),
     runJob,
     close: () =>
       (closing ??= (async () => {

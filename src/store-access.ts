@@ -7,8 +7,7 @@
  */
 import type { AuditEntry, ComplianceLog, VerifyResult } from "./audit/events.ts";
 import type { Choice } from "./decision/decide.ts";
-import type { Connection } from "./store/connection.ts";
-import { type ConsentRecord, consentHistory, loadChoices } from "./store/consents.ts";
+import type { ConsentRecord, ConsentStore } from "./store/consents.ts";
 import type { Interaction, InteractionStore } from "./store/interactions.ts";
 import type { PrivacyRequestView, Requests } from "./store/requests.ts";
 
@@ -131,22 +130,22 @@ export interface StoreAccess {
 }
 
 export interface StoreParts {
-  connection: Connection;
+  consentStore: Pick<ConsentStore, "choices" | "history">;
   interactions: Pick<InteractionStore, "forSubject" | "countByPurpose">;
   requests: Pick<Requests, "forSubject">;
   audit: Pick<ComplianceLog, "entries" | "verify">;
   now: () => Date;
 }
 
-export function createStoreAccess({ connection, interactions, requests, audit, now }: StoreParts): StoreAccess {
+export function createStoreAccess({ consentStore, interactions, requests, audit, now }: StoreParts): StoreAccess {
   return {
     interactions: {
       forSubject: (subjectId, options = {}) => interactions.forSubject(subjectId, { now: now(), ...options }),
       countByPurpose: (subjectId) => interactions.countByPurpose(subjectId === undefined ? {} : { subjectId }),
     },
     consents: {
-      current: async (subjectId) => Object.fromEntries(await loadChoices(connection, subjectId)),
-      history: (subjectId) => consentHistory(connection, subjectId),
+      current: async (subjectId) => Object.fromEntries(await consentStore.choices(subjectId)),
+      history: (subjectId) => consentStore.history(subjectId),
     },
     requests: { forSubject: (subjectId) => requests.forSubject(subjectId) },
     complianceLog: { entries: (region) => audit.entries(region), verify: (region) => audit.verify(region) },

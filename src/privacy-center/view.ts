@@ -8,16 +8,14 @@ import { effectiveDecisions } from "../decision/effective.ts";
 import { regionRules } from "../policy/region.ts";
 import type { LegalBasis, Policy, Region } from "../policy/types.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
-import type { Connection } from "../store/connection.ts";
-import { latestConsentEvents } from "../store/consents.ts";
-import type { ConsentEventRecord } from "../store/consents.ts";
+import type { ConsentEventRecord, ConsentStore } from "../store/consents.ts";
 import type { InteractionStore } from "../store/interactions.ts";
 import { REQUEST_STATUS, type RequestStatus, type RequestType, type Requests, isOverdue } from "../store/requests.ts";
 
 /** What the page reads. */
 export interface ViewDeps {
   readonly policy: Policy;
-  readonly connection: Connection;
+  readonly consentStore: Pick<ConsentStore, "latest">;
   readonly consents: Pick<ConsentCache, "choices">;
   readonly interactions: Pick<InteractionStore, "countByPurpose">;
   readonly requests: Pick<Requests, "latestForSubject">;
@@ -73,12 +71,12 @@ export interface CenterView {
  * subject's history is.
  */
 export async function loadView(deps: ViewDeps, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
-  const { policy, connection } = deps;
+  const { policy } = deps;
   const now = deps.now();
   const [choices, held, history, { requests, total: requestsTotal }] = await Promise.all([
     deps.consents.choices(subject),
     deps.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
-    latestConsentEvents(connection, subject, latest),
+    deps.consentStore.latest(subject, latest),
     deps.requests.latestForSubject(subject, latest),
   ]);
   const region = regionRules(policy, where.region);

@@ -11,14 +11,14 @@ import { LOG_EVENT } from "../store/compliance-log.ts";
 import type { Policy } from "../policy/types.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
-import type { Connection } from "../store/connection.ts";
-import { type SaveChoiceOptions, saveChoice } from "../store/consents.ts";
+import type { ConsentStore, SaveChoiceOptions } from "../store/consents.ts";
 import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
 
 /** What recording a choice needs. */
 export interface ChoiceDeps {
   readonly policy: Policy;
-  readonly connection: Connection;
+  /** Where the choice and its receipt are kept. */
+  readonly consentStore: Pick<ConsentStore, "save">;
   /** Told of every change, so this instance's cache never serves the old choice. */
   readonly consents: Pick<ConsentCache, "changed">;
   readonly keyring: Pick<Keyring, "sign">;
@@ -71,8 +71,7 @@ export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promis
       details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
     });
   try {
-    const { erased } = await saveChoice(
-      deps.connection,
+    const { erased } = await deps.consentStore.save(
       {
         id: receipt.id,
         subjectId: input.subjectId,

@@ -15,8 +15,7 @@
 import type { Logger } from "../logger.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
-import type { Connection } from "../store/connection.ts";
-import { type ErasedCounts, eraseSubject } from "../store/erase.ts";
+import type { ErasedCounts, Erasures } from "../store/erase.ts";
 import type { Requests } from "../store/requests.ts";
 import type { DataSources } from "./data-sources.ts";
 import { type RequestDeps, finishRequest, receiveRequest } from "./requests.ts";
@@ -24,7 +23,8 @@ import type { Target } from "./subject.ts";
 
 /** What erasing (and retrying erasures, for the erasure-retry job) needs. */
 export interface ErasureDeps extends RequestDeps {
-  readonly connection: Connection;
+  /** Erases Consentgate's own tables in one transaction. */
+  readonly erasures: Erasures;
   readonly requests: Pick<Requests, "open" | "finish" | "interruptedErasures" | "partial">;
   /** Told of every erasure, so this instance's cache forgets the subject's choices. */
   readonly consents: Pick<ConsentCache, "changed">;
@@ -107,7 +107,7 @@ export async function erase(deps: ErasureDeps, target: Target, region: string): 
   const request = await receiveRequest(deps, "erasure", target, region);
   let tables: ErasedCounts;
   try {
-    tables = await eraseSubject(deps.connection, target.subjectId, request.id);
+    tables = await deps.erasures.erase(target.subjectId, request.id);
   } finally {
     deps.consents.changed(target.subjectId);
   }
@@ -133,7 +133,7 @@ export async function retryPartialErasures(deps: ErasureDeps): Promise<{ retried
   const interrupted = await deps.requests.interruptedErasures(new Date(deps.now().getTime() - INTERRUPTED_AFTER_MS));
   for (const request of interrupted) {
     const before = (request.details as { erased?: { tables?: ErasedCounts } } | null)?.erased?.tables;
-    const tables = await eraseSubject(deps.connection, request.subjectId, request.id, before);
+    const tables = await deps.erasures.erase(request.subjectId, request.id, before);
     deps.consents.changed(request.subjectId);
     const { erased, failures } = await eraseFromSources(deps, request.subjectId, deps.dataSources.list().map((s) => s.name), {});
     const certificate = await finish(deps, { ...request, tables, erased, failures });

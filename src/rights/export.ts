@@ -21,9 +21,8 @@ import { effectiveDecisions } from "../decision/effective.ts";
 import type { Logger } from "../logger.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
-import type { Connection } from "../store/connection.ts";
 import type { Interaction, InteractionStore } from "../store/interactions.ts";
-import { consentEvents } from "../store/consents.ts";
+import type { ConsentStore } from "../store/consents.ts";
 import type { Requests } from "../store/requests.ts";
 import type { DataSources } from "./data-sources.ts";
 import { receiptOf } from "./receipts.ts";
@@ -33,7 +32,8 @@ import { drained } from "./drained.ts";
 
 /** What an export reads, and where it records how the download ended. */
 export interface ExportDeps extends RequestDeps {
-  readonly connection: Connection;
+  /** The subject's receipts, read a page at a time. */
+  readonly consentStore: Pick<ConsentStore, "events">;
   readonly requests: Pick<Requests, "open" | "finish" | "forSubject">;
   readonly consents: Pick<ConsentCache, "choices">;
   readonly interactions: Pick<InteractionStore, "forSubject">;
@@ -116,7 +116,7 @@ async function writeDocument(deps: ExportDeps, target: Target, signals: { gpc: b
   };
   const current = Object.fromEntries([...choices].map(([purpose, c]) => [purpose, { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() }]));
   await write(`${JSON.stringify(head).slice(0, -1)},"consents":{"current":${JSON.stringify(current)},"history":`);
-  await writeArray(mapped(consentEvents(deps.connection, subjectId), (event) => receiptOf(deps.keyring, event)), write);
+  await writeArray(mapped(deps.consentStore.events(subjectId), (event) => receiptOf(deps.keyring, event)), write);
 
   // Windows bound what is held per purpose, so one read holds it all.
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));

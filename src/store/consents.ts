@@ -184,3 +184,31 @@ export async function latestConsentEvents(connection: Connection, subjectId: str
   ]);
   return { events, total };
 }
+
+/**
+ * The consent tables as the layers above use them: bound to one open store,
+ * so that the rights endpoints, the privacy center and `gate.store` are
+ * handed this interface and never the connection itself.
+ */
+export interface ConsentStore {
+  /** Records a choice (see saveChoice). */
+  save(event: ConsentEventRecord, options: SaveChoiceOptions): Promise<{ erased: number }>;
+  /** The subject's latest choice per purpose. */
+  choices(subjectId: string): Promise<Map<string, Choice>>;
+  /** The subject's whole history, oldest first, in one read. */
+  history(subjectId: string): Promise<ConsentRecord[]>;
+  /** The subject's history, oldest first, a page at a time (exports). */
+  events(subjectId: string): AsyncGenerator<ConsentEvent>;
+  /** The subject's newest `limit` events, newest first, and how many there are. */
+  latest(subjectId: string, limit: number): Promise<{ events: ConsentEvent[]; total: number }>;
+}
+
+export function createConsentStore(connection: Connection): ConsentStore {
+  return {
+    save: (event, options) => saveChoice(connection, event, options),
+    choices: (subjectId) => loadChoices(connection, subjectId),
+    history: (subjectId) => consentHistory(connection, subjectId),
+    events: (subjectId) => consentEvents(connection, subjectId),
+    latest: (subjectId, limit) => latestConsentEvents(connection, subjectId, limit),
+  };
+}

@@ -57,3 +57,12 @@ export async function eraseSubject(connection: Connection, subjectId: string, ke
     return counts;
   });
 }
+
+/** Erasure of Consentgate's own tables, bound to one open store (see eraseSubject). */
+export interface Erasures {
+  erase(subjectId: string, keepRequestId: string, before?: ErasedCounts): Promise<ErasedCounts>;
+}
+
+export function createErasures(connection: Connection): Erasures {
+  return { erase: (subjectId, keepRequestId, before) => eraseSubject(connection, subjectId, keepRequestId, before) };
+}
