@@ -18,9 +18,10 @@
  *   8  cli/
  *
  * Type-only imports count (tsPreCompilationDeps): a type from a higher layer
- * ties a lower one to it as much as a value does. The database rule sees
- * imports only: SQL sent through a store Connection from outside store/ is
- * not an import of a driver, and is not caught here.
+ * ties a lower one to it as much as a value does. The database rules see
+ * imports only; scripts/check-sql-owners.mjs (run with them) fails on SQL
+ * text outside store/, and no module above store/ but the option parser and
+ * the CLI may even hold the store's Connection.
  */
 
 /** Each layer as a path pattern, lowest first. */
@@ -112,6 +113,13 @@ module.exports = {
       severity: "error",
       from: { path: "^src/" },
       to: { path: "^(test|bench|examples)/" },
+    },
+    {
+      name: "connection-stays-in-store",
+      comment: "Above store/, code is handed store modules bound to a connection (ConsentStore, Requests, …), never the connection: only the option parser (which parses the database option) and the CLI (which opens a store) import it.",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["^src/store/", "^src/options\\.ts$", "^src/cli/"] },
+      to: { path: "^src/store/connection\\.ts$" },
     },
     {
       name: "database-only-in-store",
