@@ -5,9 +5,17 @@
  */
 import type { Duration, FieldRule, LegalBasis, Policy, Purpose, Region } from "../../src/policy/types.ts";
 
-/** The policy the acceptance tests run under, given as an object (the YAML shape of README: Policy reference). */
+type Entries = Record<string, Record<string, unknown>>;
+
+/**
+ * The policy the acceptance tests run under, given as an object (the YAML
+ * shape of README: Policy reference). `overrides` replace its top-level keys,
+ * except `purposes` and `regions`, which change entry by entry: an object
+ * merges into the entry of that name (or adds one), null removes it.
+ */
 export function testPolicy(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
+  const { purposes, regions, ...rest } = overrides;
+  const base = {
     version: "test-1",
     defaults: { region: "EU", unmappedWrites: "reject" },
     regionHeader: "x-region",
@@ -61,8 +69,22 @@ export function testPolicy(overrides: Record<string, unknown> = {}): Record<stri
       "US-CA": { countries: ["US-CA"], model: "opt-out", frameworks: ["CCPA"], gpc: "opt-out-of-sale-or-share", requestDeadline: "45d", logRetention: "24mo" },
       OTHER: { model: "opt-in", requestDeadline: "1mo", logRetention: "1y" },
     },
-    ...overrides,
   };
+  return {
+    ...base,
+    ...rest,
+    purposes: changed(base.purposes, purposes as Record<string, object | null> | undefined),
+    regions: changed(base.regions, regions as Record<string, object | null> | undefined),
+  };
+}
+
+function changed(entries: Entries, changes: Record<string, object | null> | undefined): Entries {
+  const result = { ...entries };
+  for (const [name, change] of Object.entries(changes ?? {})) {
+    if (change === null) delete result[name];
+    else result[name] = { ...result[name], ...change };
+  }
+  return result;
 }
 
 const duration = (text: string): Duration => {
