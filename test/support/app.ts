@@ -152,24 +152,3 @@ export function sharedTestApp(options: ConsentgateOptions = {}): TestApp & { db:
   });
   return shared;
 }
-
-/** Until every test file uses testApp: the set-up it replaces, closed by the caller. */
-const byCaller: Scope = { after: () => {} };
-
-/** @deprecated Use testApp(scope, { database }). */
-export const createTestApp = (database: string, options: ConsentgateOptions = {}) => testApp(byCaller, { ...options, database });
-
-/** @deprecated Use testApp(t). */
-export async function withTestApp(options: ConsentgateOptions, test: (t: TestApp) => Promise<void>): Promise<void> {
-  const db = await testDatabase();
-  try {
-    const t = await createTestApp(db.option, options);
-    try {
-      await test(t);
-    } finally {
-      await t.gate.close();
-    }
-  } finally {
-    await db.drop();
-  }
-}
