@@ -80,6 +80,7 @@ export interface ConsentgateOptions {
   policies?: string | Record<string, unknown>;
   /**
    * Where data lives. Absent → embedded PGlite files in ./.consentgate/;
+   * file:///path/to/folder → embedded PGlite files in that folder instead;
    * "memory" → in-memory PGlite (nothing written to disk); postgres://user@host/db → PostgreSQL.
    */
   database?: string;

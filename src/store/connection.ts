@@ -5,11 +5,13 @@
  * multi-row statements, LISTEN/NOTIFY).
  *
  *   absent           → PGlite files under ./.consentgate/
+ *   file:///abs/dir  → PGlite files under that folder instead (what ./.consentgate/ is by default)
  *   "memory"         → PGlite in memory (nothing touches the disk)
  *   postgres(ql)://… → PostgreSQL through a pg pool
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -44,6 +46,8 @@ export function parseDatabase(database: string | undefined, cwd = process.cwd())
       `database: expected "memory", a postgres:// URL, or nothing (embedded files); got ${redact(database)}`,
     );
   }
+  // The embedded files somewhere other than the working directory (a data folder, a test's scratch folder).
+  if (url.protocol === "file:") return { kind: "pglite-files", directory: path.join(embeddedFolder(url, database), "pgdata") };
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new ConsentgateError("invalid_option", `database: unsupported protocol "${url.protocol}" (use postgres:// or postgresql://)`);
   }
@@ -55,6 +59,15 @@ export function parseDatabase(database: string | undefined, cwd = process.cwd())
     throw new ConsentgateError("invalid_option", `database: the URL needs a database name (postgres://user@host/DBNAME)`);
   }
   return { kind: "postgres", url: database };
+}
+
+/** The folder a file: URL names; only a local, absolute one (file:///…) is a folder this process can open. */
+function embeddedFolder(url: URL, database: string): string {
+  try {
+    return fileURLToPath(url);
+  } catch {
+    throw new ConsentgateError("invalid_option", `database: a file: URL must name a local folder (file:///path/to/folder); got ${redact(database)}`);
+  }
 }
 
 /** Never echo a password back into logs or error messages. */

@@ -4,13 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import pg from "pg";
 import request from "supertest";
 import { createBlockedWrites, flushBlockedWrites } from "../../src/audit/blocked-writes.ts";
 import type { AuditEntry, AuditEntryInput, ComplianceLog } from "../../src/audit/events.ts";
-import { createTestApp } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { eventsOf, logOf } from "./read-log.ts";
+import { testApp } from "../support/app.ts";
+import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
+import { DPO, eu, eventsOf, logOf } from "../support/subjects.ts";
 
 const T0 = new Date("2026-04-10T09:30:00.000Z");
 
@@ -52,26 +51,19 @@ describe("flushBlockedWrites", () => {
 });
 
 describe(`blocked-write counts and a failing log, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("a compliance-report run whose write.blocked append fails loses no count: the next run logs it", { skip: !onPostgres && "needs a second connection to the gate's database" }, async () => {
-    const db = await testDatabase();
-    const t = await createTestApp(db.option, { now: () => T0 });
-    const admin = new pg.Client({ connectionString: db.option });
-    await admin.connect();
-    try {
-      for (let i = 0; i < 2; i++) await request(t.app).post("/api/plays").set({ "x-user": "blocked-1", "x-region": "DE" }).send({ itemId: "a" }).expect(403);
-      // The database refuses write.blocked entries for a while.
-      await admin.query(`ALTER TABLE compliance_log ADD CONSTRAINT refuse_blocked CHECK (event <> 'write.blocked') NOT VALID`);
-      await assert.rejects(t.gate.runJob("compliance-report"), /refuse_blocked/);
-      await admin.query(`ALTER TABLE compliance_log DROP CONSTRAINT refuse_blocked`);
-      await request(t.app).post("/api/plays").set({ "x-user": "blocked-2", "x-region": "DE" }).send({ itemId: "a" }).expect(403);
-      const second = await t.gate.runJob("compliance-report");
-      assert.equal(second.blockedWrites, 1);
-      assert.deepEqual(eventsOf(await logOf(t.app, "EU"), "write.blocked").map((e) => e.details), [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }]);
-      assert.deepEqual((await request(t.app).get("/privacy/admin/compliance/EU/verify").set({ "x-user": "dpo", "x-roles": "dpo" }).expect(200)).body.ok, true);
-    } finally {
-      await admin.end();
-      await t.gate.close();
-      await db.drop();
-    }
+  test("a compliance-report run whose write.blocked append fails loses no count: the next run logs it", { skip: !onPostgres && "needs a second connection to the gate's database" }, async (ctx) => {
+    const db = await testDatabase(ctx);
+    const t = await testApp(ctx, { database: db.option, now: () => T0 });
+    const admin = await sqlClient(ctx, db);
+    for (let i = 0; i < 2; i++) await request(t.app).post("/api/plays").set(eu("blocked-1")).send({ itemId: "a" }).expect(403);
+    // The database refuses write.blocked entries for a while.
+    await admin.query(`ALTER TABLE compliance_log ADD CONSTRAINT refuse_blocked CHECK (event <> 'write.blocked') NOT VALID`);
+    await assert.rejects(t.gate.runJob("compliance-report"), /refuse_blocked/);
+    await admin.query(`ALTER TABLE compliance_log DROP CONSTRAINT refuse_blocked`);
+    await request(t.app).post("/api/plays").set(eu("blocked-2")).send({ itemId: "a" }).expect(403);
+    const second = await t.gate.runJob("compliance-report");
+    assert.equal(second.blockedWrites, 1);
+    assert.deepEqual(eventsOf(await logOf(t.app, "EU"), "write.blocked").map((e) => e.details), [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }]);
+    assert.deepEqual((await request(t.app).get("/privacy/admin/compliance/EU/verify").set(DPO).expect(200)).body.ok, true);
   });
 });

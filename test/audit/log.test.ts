@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { AuditEntry, ComplianceLog } from "../../src/audit/events.ts";
 import { GENESIS, type HashedFields, entryHash, legacyEntryHash } from "../../src/audit/hash.ts";
 import { createComplianceLog } from "../../src/audit/log.ts";
@@ -8,30 +8,29 @@ import { trimLog } from "../../src/audit/trim.ts";
 import { canonicalJson } from "../../src/signatures/canonical-json.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { type ComplianceLogStore, createComplianceLogStore } from "../../src/store/compliance-log.ts";
-import { openStore, type Store } from "../../src/store/store.ts";
+import type { Store } from "../../src/store/store.ts";
 import { TEST_SECRET } from "../support/app.ts";
-import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { testClock } from "../support/clock.ts";
+import { type TestDatabase, onPostgres, testDatabase, testStore } from "../support/database.ts";
+import { suiteScope } from "../support/scope.ts";
 
 describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
   let db: TestDatabase;
   let store: Store;
   let logStore: ComplianceLogStore;
   let log: ComplianceLog;
-  let clock = new Date("2026-03-01T10:00:00.000Z");
+  const clock = testClock("2026-03-01T10:00:00.000Z");
   const keyring = createKeyring(TEST_SECRET);
   const chainKey = keyring.key("log-chain");
   let n = 0;
   // Every test writes chains of its own regions, so one database serves the whole file.
   const freshRegion = () => `R${++n}`;
   before(async () => {
-    db = await testDatabase();
-    store = await openStore(db.database, STORE_OPTIONS);
+    db = await testDatabase(suite);
+    store = await testStore(suite, db);
     logStore = createComplianceLogStore(store.connection);
-    log = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
-  });
-  after(async () => {
-    await store.close();
-    await db.drop();
+    log = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey, now: clock.now, pageSize: 3 });
   });
 
   const read = async (region: string) => {
@@ -74,7 +73,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       if (i > 0) assert.equal(entry.prevHash, entries[i - 1]!.hash);
     }
     assert.equal(entries[0]!.subject, keyring.pseudonym("subject-1"));
-    assert.equal(entries[0]!.at, clock.toISOString());
+    assert.equal(entries[0]!.at, clock.now().toISOString());
     assert.deepEqual(await log.verify(region), { ok: true, entries: 7 });
     assert.deepEqual(await log.verify(freshRegion()), { ok: true, entries: 0 }, "an empty region verifies");
   });
@@ -86,16 +85,12 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     assert.deepEqual((await read(b)).map((e) => [e.seq, e.prevHash === GENESIS]), [[1, true]]);
   });
 
-  test("concurrent appends to one region neither fork nor leave gaps", async () => {
+  test("concurrent appends to one region neither fork nor leave gaps", async (ctx) => {
     const region = freshRegion();
     // On PostgreSQL a second connection pool stands for a second instance.
-    const other = onPostgres ? await openStore(db.database, STORE_OPTIONS) : store;
-    const otherLog = createComplianceLog(createComplianceLogStore(other.connection), { pseudonym: keyring.pseudonym, chainKey, now: () => clock });
-    try {
-      await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));
-    } finally {
-      if (other !== store) await other.close();
-    }
+    const other = onPostgres ? await testStore(ctx, db) : store;
+    const otherLog = createComplianceLog(createComplianceLogStore(other.connection), { pseudonym: keyring.pseudonym, chainKey, now: clock.now });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? log : otherLog).append({ region, event: "write.blocked", details: { i } })));
     const entries = await read(region);
     assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 60 }, (_, i) => i + 1));
     assert.deepEqual(new Set(entries.map((e) => (e.details as { i: number }).i)).size, 60);
@@ -184,7 +179,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     const legacyChain = async (region: string, count: number) => {
       let prevHash = GENESIS;
       for (let seq = 1; seq <= count; seq++) {
-        const entry = { region, seq, at: clock.toISOString(), event: "consent.changed", subject: keyring.pseudonym(`old-${seq}`), details: { granted: true, n: seq }, prevHash };
+        const entry = { region, seq, at: clock.now().toISOString(), event: "consent.changed", subject: keyring.pseudonym(`old-${seq}`), details: { granted: true, n: seq }, prevHash };
         const hash = legacyEntryHash(entry);
         await sql(`INSERT INTO compliance_log (region, seq, at, event, subject, details, "prevHash", hash) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`, [
           region, seq, entry.at, entry.event, entry.subject, JSON.stringify(entry.details), prevHash, hash,
@@ -224,18 +219,18 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     /** A fresh region: seven entries written at `oldAt`, then one purge.ran at `newAt`. */
     const agedChain = async (oldAt: string, newAt: string) => {
       const region = freshRegion();
-      clock = new Date(oldAt);
+      clock.set(oldAt);
       await chain(region);
-      clock = new Date(newAt);
+      clock.set(newAt);
       await log.append({ region, event: "purge.ran" });
       return region;
     };
 
     test("drops the entries before the cut-off and keeps the chain verifiable", async () => {
       const region = freshRegion();
-      clock = new Date("2024-01-01T00:00:00.000Z");
+      clock.set("2024-01-01T00:00:00.000Z");
       await chain(region);
-      clock = new Date("2025-06-01T00:00:00.000Z");
+      clock.set("2025-06-01T00:00:00.000Z");
       await log.append({ region, event: "consent.changed", subjectId: "late", details: { granted: true } });
       const result = await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z"));
       assert.deepEqual(result, { deleted: 7, from: 8 });
@@ -248,7 +243,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
       // Nothing left that is old enough: no new checkpoint.
       assert.deepEqual(await trimLog(logStore, log, region, new Date("2025-01-01T00:00:00.000Z")), { deleted: 0 });
       // A second trim, past the first checkpoint, anchors on a new one.
-      clock = new Date("2027-01-01T00:00:00.000Z");
+      clock.set("2027-01-01T00:00:00.000Z");
       await log.append({ region, event: "purge.ran" });
       assert.deepEqual(await trimLog(logStore, log, region, new Date("2026-01-01T00:00:00.000Z")), { deleted: 3, from: 11 });
       assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
@@ -256,10 +251,10 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
 
     test("keeps the newest entry when every entry is old, and still catches deletions past the checkpoint", async () => {
       const region = freshRegion();
-      clock = new Date("2020-01-01T00:00:00.000Z");
+      clock.set("2020-01-01T00:00:00.000Z");
       await chain(region);
-      clock = new Date("2026-01-01T00:00:00.000Z");
-      assert.deepEqual(await trimLog(logStore, log, region, clock), { deleted: 6, from: 7 });
+      clock.set("2026-01-01T00:00:00.000Z");
+      assert.deepEqual(await trimLog(logStore, log, region, clock.now()), { deleted: 6, from: 7 });
       assert.deepEqual(await log.verify(region), { ok: true, entries: 3 });
       await sql(`DELETE FROM compliance_log WHERE region = $1 AND seq = 7`, [region]);
       assert.deepEqual(await log.verify(region), { ok: false, brokenAt: 7, reason: "entry 7 is missing and no checkpoint vouches for entry 8 as the start" });
@@ -285,7 +280,7 @@ describe(`the compliance log on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
           return rows;
         },
       };
-      const racingLog = createComplianceLog(racing, { pseudonym: keyring.pseudonym, chainKey, now: () => clock, pageSize: 3 });
+      const racingLog = createComplianceLog(racing, { pseudonym: keyring.pseudonym, chainKey, now: clock.now, pageSize: 3 });
       assert.deepEqual(await racingLog.verify(region), { ok: true, entries: 3 });
     });
   });

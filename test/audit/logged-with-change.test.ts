@@ -6,30 +6,26 @@
  * constraint added from a second connection).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import pg from "pg";
+import { before, describe, test } from "node:test";
+import type pg from "pg";
 import request from "supertest";
-import { createTestApp, type TestApp } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
 import { INTERRUPTED_AFTER_MS } from "../../src/rights/erasure.ts";
-import { DPO, eventsOf, logOf } from "./read-log.ts";
+import { type TestApp, testApp } from "../support/app.ts";
+import { testClock } from "../support/clock.ts";
+import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
+import { suiteScope } from "../support/scope.ts";
+import { DPO, eu, eventsOf, grant, logOf, withdraw } from "../support/subjects.ts";
 
 describe("log entries commit with the change they record, on PostgreSQL", { skip: !onPostgres && "needs a second connection to the gate's database" }, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let t: TestApp;
   let admin: pg.Client;
   // Moved forward only by the last test, to let an interrupted erasure age.
-  let offset = 0;
+  const clock = testClock();
   before(async () => {
-    db = await testDatabase();
-    t = await createTestApp(db.option, { now: () => new Date(Date.now() + offset) });
-    admin = new pg.Client({ connectionString: db.option });
-    await admin.connect();
-  });
-  after(async () => {
-    await admin.end();
-    await t.gate.close();
-    await db.drop();
+    const db = await testDatabase(suite);
+    t = await testApp(suite, { database: db.option, now: clock.now });
+    admin = await sqlClient(suite, db);
   });
 
   /** Runs `run` while the database refuses log entries of `event`. */
@@ -45,8 +41,8 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
   const verified = async (region: string) => (await request(t.app).get(`/privacy/admin/compliance/${region}/verify`).set(DPO).expect(200)).body;
 
   test("a consent change whose entry fails: 503, no choice stored; the retry is stored and logged once", async () => {
-    const alice = { "x-user": "logged-alice", "x-region": "DE" };
-    const failed = await whileLogRefuses("consent.changed", () => request(t.app).put("/privacy/consents/personalization").set(alice).send({ granted: true }));
+    const alice = eu("logged-alice");
+    const failed = await whileLogRefuses("consent.changed", () => grant(t.app, alice, "personalization"));
     assert.equal(failed.status, 503);
     assert.equal(failed.body.error.code, "consent_unavailable");
     assert.equal(await count(`SELECT count(*) AS n FROM consent_events WHERE "subjectId" = $1`, ["logged-alice"]), 0);
@@ -54,7 +50,7 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
     assert.equal(consents.purposes.find((p: { purpose: string }) => p.purpose === "personalization").source, "region-default", "the choice did not take effect");
     await request(t.app).post("/api/plays").set(alice).send({ itemId: "a" }).expect(403);
 
-    const receipt = (await request(t.app).put("/privacy/consents/personalization").set(alice).send({ granted: true }).expect(200)).body;
+    const receipt = (await grant(t.app, alice, "personalization").expect(200)).body;
     assert.equal(await count(`SELECT count(*) AS n FROM consent_events WHERE "subjectId" = $1`, ["logged-alice"]), 1);
     const logged = eventsOf(await logOf(t.app, "EU"), "consent.changed").filter((e) => e.details["receiptId"] !== undefined);
     assert.deepEqual(logged.map((e) => e.details["receiptId"]), [receipt.id]);
@@ -62,20 +58,20 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
   });
 
   test("a withdrawal whose entry fails erases nothing; the retry erases and logs how much", async () => {
-    const bob = { "x-user": "logged-bob", "x-region": "DE" };
-    await request(t.app).put("/privacy/consents/personalization").set(bob).send({ granted: true }).expect(200);
+    const bob = eu("logged-bob");
+    await grant(t.app, bob, "personalization").expect(200);
     for (let i = 0; i < 2; i++) await request(t.app).post("/api/plays").set(bob).send({ itemId: `t${i}` }).expect(201);
-    const failed = await whileLogRefuses("consent.changed", () => request(t.app).put("/privacy/consents/personalization").set(bob).send({ granted: false }));
+    const failed = await whileLogRefuses("consent.changed", () => withdraw(t.app, bob, "personalization"));
     assert.equal(failed.status, 503);
     assert.equal(await count(`SELECT count(*) AS n FROM interactions WHERE "subjectId" = $1`, ["logged-bob"]), 2, "still granted: nothing erased");
-    await request(t.app).put("/privacy/consents/personalization").set(bob).send({ granted: false }).expect(200);
+    await withdraw(t.app, bob, "personalization").expect(200);
     assert.equal(await count(`SELECT count(*) AS n FROM interactions WHERE "subjectId" = $1`, ["logged-bob"]), 0);
     const changes = eventsOf(await logOf(t.app, "EU"), "consent.changed").slice(-2);
     assert.deepEqual(changes.map((e) => [e.details["granted"], e.details["erasedInteractions"]]), [[true, 0], [false, 2]]);
   });
 
   test("a request whose entry fails: 503, no request stored; the retry is one request, logged once", async () => {
-    const carol = { "x-user": "logged-carol", "x-region": "DE" };
+    const carol = eu("logged-carol");
     const failed = await whileLogRefuses("request.received", () => request(t.app).get("/privacy/export").set(carol));
     assert.equal(failed.status, 503);
     assert.equal(failed.body.error.code, "consent_unavailable");
@@ -91,8 +87,8 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
   });
 
   test("an erasure whose completion entry fails stays open (not completed) and answers 503", async () => {
-    const dave = { "x-user": "logged-dave", "x-region": "DE" };
-    await request(t.app).put("/privacy/consents/personalization").set(dave).send({ granted: true }).expect(200);
+    const dave = eu("logged-dave");
+    await grant(t.app, dave, "personalization").expect(200);
     const failed = await whileLogRefuses("request.completed", () => request(t.app).delete("/privacy/data").set(dave));
     assert.equal(failed.status, 503);
     const [open] = (await request(t.app).get("/privacy/requests").set(dave).expect(200)).body.requests;
@@ -101,8 +97,8 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
     assert.equal(certificate.status, "completed");
   });
   test("the erasure-retry job finishes an erasure whose completion failed, keeping what the first pass erased", async () => {
-    const erin = { "x-user": "interrupted-erin", "x-region": "DE" };
-    await request(t.app).put("/privacy/consents/personalization").set(erin).send({ granted: true }).expect(200);
+    const erin = eu("interrupted-erin");
+    await grant(t.app, erin, "personalization").expect(200);
     for (const itemId of ["a", "b", "c"]) await request(t.app).post("/api/plays").set(erin).send({ itemId, action: "play" }).expect(201);
     const failed = await whileLogRefuses("request.completed", () => request(t.app).delete("/privacy/data").set(erin));
     assert.equal(failed.status, 503);
@@ -112,7 +108,7 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
 
     // A live erasure is left alone.
     assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 0, completed: 0 });
-    offset = INTERRUPTED_AFTER_MS + 60_000;
+    clock.advance(INTERRUPTED_AFTER_MS + 60_000);
     try {
       // (dave's interrupted erasure above is gone: his own retry erased his older requests.)
       assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 1, completed: 1 });
@@ -126,7 +122,7 @@ describe("log entries commit with the change they record, on PostgreSQL", { skip
       // Nothing is left to finish.
       assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 0, completed: 0 });
     } finally {
-      offset = 0;
+      clock.advance(-(INTERRUPTED_AFTER_MS + 60_000));
     }
   });
 });

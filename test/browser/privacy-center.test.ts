@@ -7,17 +7,14 @@
  * test that silently skips there would prove nothing.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
-import type { Consentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { TEST_SECRET, serve } from "../support/app.ts";
+import { onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
+import { onCleanup, suiteScope } from "../support/scope.ts";
 import { findChromium, inCi } from "./find-chromium.ts";
 
 const CHROMIUM = findChromium();
@@ -26,31 +23,21 @@ const ARTIFACTS = path.resolve("test-artifacts");
 const MISSING = "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
 
 describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, { skip: CHROMIUM === undefined && !inCi() && MISSING }, () => {
-  let db: TestDatabase;
-  let gate: Consentgate;
-  let server: Server;
+  const suite = suiteScope();
   let origin: string;
-  let profile: string;
   let browser: BrowserContext;
 
   before(async () => {
     assert.ok(CHROMIUM !== undefined, `${MISSING}; .ci/run installs it`);
-    db = await testDatabase();
-    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
-    server = createMusicApp(gate).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    profile = await mkdtemp(path.join(tmpdir(), "consentgate-chromium-"));
+    const db = await testDatabase(suite);
+    // The example's own gate and app, as its server starts them.
+    const gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
+    onCleanup(suite, () => gate.close());
+    origin = await serve(suite, createMusicApp(gate));
+    const profile = await scratchFolder(suite, "consentgate-chromium-");
     browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true });
+    onCleanup(suite, () => browser.close());
     await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    await gate?.close();
-    await db?.drop();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   /** A fresh page that records every console error, failed request, error status and request to another origin. */

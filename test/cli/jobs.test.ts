@@ -2,56 +2,47 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import request from "supertest";
-import { run } from "../../src/cli/run.ts";
-import { openStore } from "../../src/store/store.ts";
-import { TEST_SECRET, createTestApp } from "../support/app.ts";
-import { STORE_OPTIONS, onPostgres } from "../support/database.ts";
+import { TEST_SECRET, testApp } from "../support/app.ts";
+import { type Cli, cliIn } from "../support/child.ts";
+import { DAY, testClock } from "../support/clock.ts";
+import { type PersistentDatabase, onPostgres, persistentDatabase, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
-import { type PersistentDatabase, persistentDatabase } from "../jobs/persistent-database.ts";
-
-const DAY = 86_400_000;
+import { suiteScope } from "../support/scope.ts";
+import { eu, grant, region, subject } from "../support/subjects.ts";
 
 describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
   let db: PersistentDatabase;
   let policies: string;
   let database: string[];
-  const env = { secret: process.env.CONSENTGATE_SECRET, url: process.env.DATABASE_URL };
+  let consentgate: Cli;
+  /** The commands' environment: the app's secret, no DATABASE_URL (tests change it for one command). */
+  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
   before(async () => {
-    db = await persistentDatabase();
+    db = await persistentDatabase(suite);
     policies = path.join(db.directory, `policies-${randomUUID().slice(0, 8)}`);
     await mkdir(policies);
     // JSON is YAML: the test policy as a policy folder.
     await writeFile(path.join(policies, "policy.yaml"), JSON.stringify(testPolicy()));
-    // PGlite files sit in the working directory, where the CLI looks when no database is named.
+    // PGlite files sit in the CLI's working directory, where it looks when no database is named.
     database = onPostgres ? ["--database", db.option] : [];
-    process.env.CONSENTGATE_SECRET = TEST_SECRET;
-    delete process.env.DATABASE_URL;
+    consentgate = await cliIn(suite, db.directory);
 
     // A month ago: EU and US-CA listeners whose service plays (7 days' retention) have expired since.
-    const clock = new Date(Date.now() - 30 * DAY);
-    const t = await createTestApp(db.option, { now: () => clock });
-    for (const [user, region] of [["cli-eu", "DE"], ["cli-ca", "US-CA"]] as const) {
-      for (let i = 0; i < 3; i++) await request(t.app).post("/api/service").set({ "x-user": user, "x-region": region }).send({ itemId: `t${i}` }).expect(201);
+    const clock = testClock(Date.now() - 30 * DAY);
+    const t = await testApp(suite, { database: db.option, now: clock.now });
+    for (const [user, code] of [["cli-eu", "DE"], ["cli-ca", "US-CA"]] as const) {
+      for (let i = 0; i < 3; i++) await request(t.app).post("/api/service").set(subject(user, region(code))).send({ itemId: `t${i}` }).expect(201);
     }
-    await request(t.app).put("/privacy/consents/personalization").set({ "x-user": "cli-eu", "x-region": "DE" }).send({ granted: true }).expect(200);
-    await request(t.app).post("/api/plays").set({ "x-user": "cli-eu", "x-region": "DE" }).send({ itemId: "kept" }).expect(201);
+    await grant(t.app, eu("cli-eu"), "personalization").expect(200);
+    await request(t.app).post("/api/plays").set(eu("cli-eu")).send({ itemId: "kept" }).expect(201);
     await t.gate.close();
   });
-  after(async () => {
-    if (env.secret === undefined) delete process.env.CONSENTGATE_SECRET;
-    else process.env.CONSENTGATE_SECRET = env.secret;
-    if (env.url !== undefined) process.env.DATABASE_URL = env.url;
-    await db.cleanup();
-  });
 
-  async function cli(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-    return { code, out, err };
-  }
+  /** `consentgate …` in the database's folder, with `env`. */
+  const cli = (...argv: string[]) => consentgate(argv, env);
 
   test("purge --dry-run counts per region and purpose and changes nothing; purge deletes and logs", async () => {
     const dry = await cli("purge", "--dry-run", "--policies", policies, ...database);
@@ -70,12 +61,12 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.deepEqual(again.out, ["Deleted 0 interactions and 0 empty windows; logged per region as purge.ran."]);
   });
 
-  test("verify: exit 0 for an intact chain, 1 with the entry and the reason for a broken one", async () => {
+  test("verify: exit 0 for an intact chain, 1 with the entry and the reason for a broken one", async (ctx) => {
     const intact = await cli("verify", "EU", "--policies", policies, ...database);
     assert.equal(intact.code, 0);
     assert.match(intact.out[0] ?? "", /^EU: the compliance log is intact \(\d+ entries\)\.$/);
 
-    const store = await openStore(db.database, STORE_OPTIONS);
+    const store = await testStore(ctx, db);
     await store.connection.query(`UPDATE compliance_log SET details = '{}' WHERE region = 'US-CA' AND seq = 2`);
     await store.close();
     const broken = await cli("verify", "US-CA", "--policies", policies, ...database);
@@ -83,7 +74,7 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.deepEqual(broken.out, ["US-CA: the compliance log is broken at entry 2: entry 2 was changed (its content no longer matches its hash)."]);
   });
 
-  test("report: the region's summary, as text or JSON; exit 1 once a request is past its deadline", async () => {
+  test("report: the region's summary, as text or JSON; exit 1 once a request is past its deadline", async (ctx) => {
     const text = await cli("report", "EU", "--policies", policies, ...database);
     assert.equal(text.code, 0, text.err.join("\n"));
     assert.match(text.out[0] ?? "", /^Compliance report for EU, from the oldest kept entry to now \(as of .+\)$/);
@@ -91,7 +82,7 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.ok(text.out.some((line) => /^service\s+3\s+0$/.test(line)), text.out.join("\n"));
     assert.equal(text.out.at(-1), "No request is past its legal deadline.");
 
-    const store = await openStore(db.database, STORE_OPTIONS);
+    const store = await testStore(ctx, db);
     await store.connection.prisma.privacyRequest.create({
       data: { id: randomUUID(), subjectId: "cli-late", type: "export", status: "received", region: "EU", receivedAt: new Date(Date.now() - 40 * DAY), dueAt: new Date(Date.now() - 9 * DAY) },
     });
@@ -105,11 +96,11 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
   });
 
   test("the database comes from DATABASE_URL when --database is not given", { skip: !onPostgres && "PGlite files are found in the working directory" }, async () => {
-    process.env.DATABASE_URL = db.option;
+    env.DATABASE_URL = db.option;
     try {
       assert.equal((await cli("verify", "EU", "--policies", policies)).code, 0);
     } finally {
-      delete process.env.DATABASE_URL;
+      env.DATABASE_URL = undefined;
     }
   });
 
@@ -128,13 +119,13 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
       assert.match(err[0] ?? "", reason);
       assert.match(err[1] ?? "", new RegExp(`^usage: consentgate ${argv[0]} `));
     }
-    delete process.env.CONSENTGATE_SECRET;
+    env.CONSENTGATE_SECRET = undefined;
     try {
       const { code, err } = await cli("purge", "--policies", policies, ...database);
       assert.equal(code, 2);
       assert.match(err[0] ?? "", /set CONSENTGATE_SECRET/);
     } finally {
-      process.env.CONSENTGATE_SECRET = TEST_SECRET;
+      env.CONSENTGATE_SECRET = TEST_SECRET;
     }
   });
 

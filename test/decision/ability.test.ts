@@ -8,9 +8,9 @@ import { buildAbility, collectableFields, complianceLog, purposeSubject, subject
 import { type Choice, decide } from "../../src/decision/decide.ts";
 import { effectiveDecisions } from "../../src/decision/effective.ts";
 import type { Policy } from "../../src/policy/types.ts";
-import { testPolicy } from "./fixture-policy.ts";
+import { compiledPolicy } from "../support/policy.ts";
 
-const policy = testPolicy();
+const policy = compiledPolicy();
 const ability = (input: { allowed?: string[]; subjectId?: string; roles?: string[] }) =>
   buildAbility({ policy, allowedPurposes: input.allowed ?? [], subjectId: input.subjectId, roles: input.roles ?? [] });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Choice, type Decision, decide } from "../../src/decision/decide.ts";
 import type { Policy } from "../../src/policy/types.ts";
-import { testPolicy } from "./fixture-policy.ts";
+import { compiledPolicy } from "../support/policy.ts";
 
 const RECEIPT = "5b1f7c8e-2a51-4c2b-9a57-0f1c2e3d4b5a";
 const AT = new Date("2026-11-02T10:00:00Z");
@@ -45,11 +45,11 @@ function oracle(purpose: (typeof PURPOSES)[number], asked: (typeof REGIONS)[numb
   return region === "US-CA" ? yes("region-default") : no("region-default");
 }
 
-const run = (purpose: string, region: string, gpc: boolean, choice: ChoiceName, policy: Policy = testPolicy()) =>
+const run = (purpose: string, region: string, gpc: boolean, choice: ChoiceName, policy: Policy = compiledPolicy()) =>
   decide({ policy, purpose, region, gpc, choice: CHOICES[choice] });
 
 describe("decide: every purpose × region × GPC × choice", () => {
-  const policy = testPolicy();
+  const policy = compiledPolicy();
   for (const purpose of PURPOSES) {
     for (const region of REGIONS) {
       for (const gpc of [false, true]) {
@@ -114,7 +114,7 @@ describe("decide: named cases", () => {
 
   test("rule 2: overrideGpc on a withdrawal does not allow anything", () => {
     const choice: Choice = { granted: false, overrideGpc: true, receiptId: RECEIPT, at: AT };
-    const decision = decide({ policy: testPolicy(), purpose: "advertising", region: "US-CA", gpc: true, choice });
+    const decision = decide({ policy: compiledPolicy(), purpose: "advertising", region: "US-CA", gpc: true, choice });
     assert.equal(decision.allowed, false);
     assert.equal(decision.source, "gpc");
   });
@@ -216,7 +216,7 @@ describe("decide: named cases", () => {
   test("an unknown region is decided, and reported, as the policy's default region", () => {
     assert.deepEqual(run("personalization", "MARS", false, "none"), { ...run("personalization", "EU", false, "none") });
     assert.equal(run("personalization", "toString", false, "none").region, "EU");
-    const lenient: Policy = { ...testPolicy(), defaults: { region: "US-CA", unmappedWrites: "reject" } };
+    const lenient: Policy = { ...compiledPolicy(), defaults: { region: "US-CA", unmappedWrites: "reject" } };
     const decision = run("personalization", "MARS", false, "none", lenient);
     assert.equal(decision.region, "US-CA");
     assert.equal(decision.allowed, true);
@@ -224,7 +224,7 @@ describe("decide: named cases", () => {
   });
 
   test("a default region missing from the policy fails closed, as opt-in", () => {
-    const broken: Policy = { ...testPolicy(), defaults: { region: "NOWHERE", unmappedWrites: "reject" } };
+    const broken: Policy = { ...compiledPolicy(), defaults: { region: "NOWHERE", unmappedWrites: "reject" } };
     const decision = run("personalization", "MARS", false, "none", broken);
     assert.equal(decision.allowed, false);
     assert.equal(decision.region, "NOWHERE");

@@ -1,26 +1,25 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
 import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TRACKS, recommend } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { onPostgres, testDatabase } from "../support/database.ts";
+import { onCleanup, suiteScope } from "../support/scope.ts";
 
 describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let gate: Consentgate;
   let app: Express;
 
   before(async () => {
-    db = await testDatabase();
+    const db = await testDatabase(suite);
+    // The example's own gate and app, as its server starts them.
     gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
+    onCleanup(suite, () => gate.close());
     app = createMusicApp(gate);
-  });
-  after(async () => {
-    await gate?.close();
-    await db?.drop();
   });
 
   /** A browser-like client signed in through the example's own form. */

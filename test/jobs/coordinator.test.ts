@@ -1,34 +1,33 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { createLeaseCoordinator, type LeaseCoordinator } from "../../src/jobs/coordinator.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createJobLeases } from "../../src/store/job-leases.ts";
-import { openStore, type Store } from "../../src/store/store.ts";
-import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import type { Store } from "../../src/store/store.ts";
+import { DAY, testClock, until } from "../support/clock.ts";
+import { onPostgres, testDatabase, testStore } from "../support/database.ts";
+import { onCleanup, suiteScope } from "../support/scope.ts";
 
 describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   // Two instances: on PostgreSQL each has its own connection pool; PGlite is one process's database.
   let stores: Store[];
-  let clock = new Date("2026-05-01T00:00:00.000Z");
+  const clock = testClock("2026-05-01T00:00:00.000Z");
   const coordinators: LeaseCoordinator[] = [];
   let n = 0;
   // Every test elects fires of a job of its own, so one database serves the whole file.
   const freshJob = () => `job-${++n}`;
   const instance = (i: number, options: { clock?: () => Date } = {}) => {
-    const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), { holder: `instance-${i}`, clock: () => clock, logger: silentLogger, ...options });
+    const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), { holder: `instance-${i}`, clock: clock.now, logger: silentLogger, ...options });
     coordinators.push(coordinator);
     return coordinator;
   };
   before(async () => {
-    db = await testDatabase();
-    stores = onPostgres ? [await openStore(db.database, STORE_OPTIONS), await openStore(db.database, STORE_OPTIONS)] : [await openStore(db.database, STORE_OPTIONS)];
-  });
-  after(async () => {
-    await Promise.all(coordinators.map((c) => c.close(0)));
-    for (const store of stores) await store.close();
-    await db.drop();
+    const db = await testDatabase(suite);
+    stores = onPostgres ? [await testStore(suite, db), await testStore(suite, db)] : [await testStore(suite, db)];
+    // Before the stores close: the coordinators' renewals use them.
+    onCleanup(suite, () => Promise.all(coordinators.map((c) => c.close(0))));
   });
   const fire = (minute: number) => new Date(Date.UTC(2026, 4, 1, 0, minute));
   const leases = (job: string) =>
@@ -78,9 +77,9 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     const [crashed, b, c] = [instance(0), instance(1), instance(2)];
     assert.equal(await crashed.claim(job, fire(0), 60_000), true);
     await crashed.close(0); // dies: no more renewals, never finishes
-    clock = new Date(clock.getTime() + 59_000);
+    clock.advance(59_000);
     assert.equal(await b.claim(job, fire(15), 60_000), false, "not expired yet");
-    clock = new Date(clock.getTime() + 2_000);
+    clock.advance(2_000);
     assert.equal(await b.claim(job, fire(15), 60_000), true, "expired: the job's next fire runs");
     await b.finish(job, fire(15));
     assert.equal(await c.claim(job, fire(0), 60_000), true, "the dead runner's own fire is taken over by whoever asks for it late");
@@ -94,15 +93,15 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     // clock of the test's own, so only the renewal itself (an event: the
     // row's expiry moves) decides the outcome, never how fast this machine is.
     const start = new Date("2026-06-01T00:00:00.000Z");
-    let now = start;
-    const [a, b] = [instance(0, { clock: () => now }), instance(1, { clock: () => now })];
+    const own = testClock(start);
+    const [a, b] = [instance(0, { clock: own.now }), instance(1, { clock: own.now })];
     const at = (ms: number) => new Date(start.getTime() + ms);
     const expiry = async () => (await stores[0]!.connection.query<{ expiresAt: Date }>(`SELECT "expiresAt" FROM job_leases WHERE job = $1`, [job]))[0]!.expiresAt.getTime();
     assert.equal(await a.claim(job, start, 150), true);
     assert.equal(await expiry(), at(150).getTime());
-    now = at(100);
+    own.set(at(100));
     await until(async () => (await expiry()) === at(250).getTime(), "a never renewed its lease");
-    now = at(200); // past the first expiry, within the renewed one
+    own.set(at(200)); // past the first expiry, within the renewed one
     assert.equal(await b.claim(job, start, 150), false, "renewed, so still a's");
     assert.equal(await b.claim(job, at(1), 150), false, "and the job's next fire waits for it");
     await a.finish(job, start);
@@ -121,18 +120,9 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     await a.finish(job, fire(0));
     await closing;
 
-    clock = new Date(clock.getTime() + 8 * 86_400_000);
+    clock.advance(8 * DAY);
     const b = instance(1);
-    assert.equal(await b.claim(job, new Date(clock.getTime()), 60_000), true);
+    assert.equal(await b.claim(job, new Date(clock.now().getTime()), 60_000), true);
     assert.deepEqual((await leases(job)).map((r) => r.holder), ["instance-1"], "the week-old finished lease is gone");
   });
 });
-
-/** Polls `done` until it holds; the deadline is only a safety net for a test that would otherwise hang. */
-async function until(done: () => Promise<boolean>, message: string, safetyMs = 10_000): Promise<void> {
-  const deadline = Date.now() + safetyMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) assert.fail(message);
-    await sleep(10);
-  }
-}

@@ -1,30 +1,30 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import request from "supertest";
 import { addDuration, parseDuration } from "../../src/policy/duration.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
-import { openStore } from "../../src/store/store.ts";
-import { DPO, eventsOf, logOf } from "../audit/read-log.ts";
-import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
-import { STORE_OPTIONS, onPostgres } from "../support/database.ts";
-import { type PersistentDatabase, persistentDatabase } from "./persistent-database.ts";
+import { TEST_SECRET, type TestApp, testApp } from "../support/app.ts";
+import { HOUR, testClock } from "../support/clock.ts";
+import { onPostgres, persistentDatabase, testStore } from "../support/database.ts";
+import { suiteScope } from "../support/scope.ts";
+import { DPO, eu, eventsOf, logOf } from "../support/subjects.ts";
 
 // GDPR's one month: a request received on 31 January is due on the last day of February.
 const RECEIVED = new Date("2026-01-31T12:00:00.000Z");
 const DUE = addDuration(RECEIVED, parseDuration("1mo")!);
 
 describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: PersistentDatabase;
+  const suite = suiteScope();
   let t: TestApp;
-  let clock = RECEIVED;
+  const clock = testClock(RECEIVED);
   let failing = true;
   const slow = { id: randomUUID(), subjectId: "slow-export-1" };
   const ancient = { id: randomUUID(), subjectId: "ancient-1" };
   before(async () => {
-    db = await persistentDatabase();
+    const db = await persistentDatabase(suite);
     // Requests a host processes on its own time stay `received`; none of the gate's own endpoints leaves one so.
-    const store = await openStore(db.database, STORE_OPTIONS);
+    const store = await testStore(suite, db);
     await store.connection.prisma.privacyRequest.createMany({
       data: [
         { ...slow, type: "export", status: "received", region: "EU", receivedAt: RECEIVED, dueAt: DUE },
@@ -33,7 +33,7 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       ],
     });
     await store.close();
-    t = await createTestApp(db.option, { now: () => clock });
+    t = await testApp(suite, { database: db.option, now: clock.now });
     t.gate.registerDataSource({
       name: "favourites",
       export: () => [],
@@ -43,26 +43,21 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       },
     });
   });
-  after(async () => {
-    await t.gate.close();
-    await db.cleanup();
-  });
-  const as = (who: string) => ({ "x-user": who, "x-region": "DE" });
 
   test("requests past their legal deadline are marked overdue and logged once, partial erasures included", async () => {
-    const partial = (await request(t.app).delete("/privacy/data").set(as("erased-1")).expect(200)).body;
+    const partial = (await request(t.app).delete("/privacy/data").set(eu("erased-1")).expect(200)).body;
     assert.equal(partial.status, "partial");
 
-    clock = new Date(DUE.getTime() - 1);
+    clock.set(DUE.getTime() - 1);
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 1, logged: 0 }, "only the ancient request is due; it is too old to log again");
 
-    clock = new Date(DUE.getTime() + 3_600_000);
+    clock.set(DUE.getTime() + HOUR);
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 1, logged: 2 });
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 0, logged: 0 }, "once per request");
 
     const [slowStatus, partialStatus] = await Promise.all([
-      request(t.app).get(`/privacy/requests/${slow.id}`).set(as(slow.subjectId)).expect(200),
-      request(t.app).get(`/privacy/requests/${partial.requestId}`).set(as("erased-1")).expect(200),
+      request(t.app).get(`/privacy/requests/${slow.id}`).set(eu(slow.subjectId)).expect(200),
+      request(t.app).get(`/privacy/requests/${partial.requestId}`).set(eu("erased-1")).expect(200),
     ]);
     assert.equal(slowStatus.body.status, "overdue");
     assert.equal(partialStatus.body.status, "partial", "a partial erasure stays partial, so the retry job keeps at it");

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import request from "supertest";
-import { createConsentgate, type Logger } from "../../src/index.ts";
-import { DPO, eventsOf, logOf } from "../audit/read-log.ts";
+import type { ConsentgateOptions, Logger } from "../../src/index.ts";
 import { createComplianceLog } from "../../src/audit/log.ts";
 import { purge } from "../../src/jobs/purge.ts";
 import { silentLogger } from "../../src/logger.ts";
@@ -10,45 +9,35 @@ import { loadPolicy } from "../../src/policy/load.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { createInteractionStore } from "../../src/store/interactions.ts";
-import { openStore } from "../../src/store/store.ts";
-import { TEST_SECRET, createTestApp, type TestApp } from "../support/app.ts";
-import { STORE_OPTIONS, onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
-import { persistentDatabase } from "./persistent-database.ts";
+import { TEST_SECRET, type TestApp, testApp, testGate } from "../support/app.ts";
+import { DAY, testClock } from "../support/clock.ts";
+import { interactionRow, onPostgres, persistentDatabase, testDatabase, testStore } from "../support/database.ts";
 import { express } from "../support/express.ts";
+import { testPolicy } from "../support/policy.ts";
+import type { Scope } from "../support/scope.ts";
+import { DPO, eu, eventsOf, grant, logOf, region, subject } from "../support/subjects.ts";
 
-const DAY = 86_400_000;
 const T0 = new Date("2026-02-01T12:00:00.000Z");
 
 describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  let clock = T0;
+  const clock = testClock(T0);
   /** A gate of its own on a fresh database, on the test's clock. */
-  const gate = async (options: Parameters<typeof createTestApp>[1] = {}) => {
-    clock = T0;
-    const db = await testDatabase();
-    const t = await createTestApp(db.option, { now: () => clock, ...options });
-    cleanups.push(db.drop, () => t.gate.close());
-    return t;
+  const gate = (scope: Scope, options: ConsentgateOptions = {}) => {
+    clock.set(T0);
+    return testApp(scope, { now: clock.now, ...options });
   };
-  const write = (t: TestApp, user: string, region: string, path: string, times: number, body: object = { itemId: "trk" }) =>
-    Promise.all(Array.from({ length: times }, () => request(t.app).post(path).set({ "x-user": user, "x-region": region }).send(body).expect(201)));
-  const grant = (t: TestApp, user: string, purpose: string) =>
-    request(t.app).put(`/privacy/consents/${purpose}`).set({ "x-user": user, "x-region": "DE" }).send({ granted: true }).expect(200);
+  const write = (t: TestApp, user: string, code: string, path: string, times: number, body: object = { itemId: "trk" }) =>
+    Promise.all(Array.from({ length: times }, () => request(t.app).post(path).set(subject(user, region(code))).send(body).expect(201)));
 
-  test("removes exactly the expired rows and logs the counts per region and purpose", async () => {
-    const t = await gate();
-    await grant(t, "eu-1", "personalization");
+  test("removes exactly the expired rows and logs the counts per region and purpose", async (ctx) => {
+    const t = await gate(ctx);
+    await grant(t.app, eu("eu-1"), "personalization").expect(200);
     await write(t, "eu-1", "DE", "/api/plays", 3);
     await write(t, "eu-1", "DE", "/api/service", 2);
     await write(t, "ca-1", "US-CA", "/api/plays", 2);
     await write(t, "ca-1", "US-CA", "/api/service", 4);
     await write(t, "ca-1", "US-CA", "/api/stats", 1);
-    clock = new Date(T0.getTime() + 7 * DAY);
+    clock.set(T0.getTime() + 7 * DAY);
     await write(t, "ca-1", "US-CA", "/api/service", 1); // fresh: written on the day the others expire
     const before = await t.gate.runJob("purge", { dryRun: true });
 
@@ -59,7 +48,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(await t.gate.store.interactions.countByPurpose("ca-1"), { personalization: 2, service: 1, analytics: 1 });
 
     const ran = (entries: Awaited<ReturnType<typeof logOf>>) => eventsOf(entries, "purge.ran").map((e) => e.details);
-    const at = clock.toISOString();
+    const at = clock.now().toISOString();
     assert.deepEqual(ran(await logOf(t.app, "EU")), [{ before: at, expired: { service: 2 }, outOfWindow: {} }]);
     assert.deepEqual(ran(await logOf(t.app, "US-CA")), [{ before: at, expired: { service: 4 }, outOfWindow: {} }]);
     assert.deepEqual(ran(await logOf(t.app, "OTHER")), [{ before: at, expired: {}, outOfWindow: {} }], "every region logs the run, even with nothing due");
@@ -69,10 +58,10 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(report.body.rowsPurged, { total: 4, byPurpose: { service: 4 } });
   });
 
-  test("a dry run counts and changes nothing, not even the log", async () => {
-    const t = await gate();
+  test("a dry run counts and changes nothing, not even the log", async (ctx) => {
+    const t = await gate(ctx);
     await write(t, "ca-2", "US-CA", "/api/service", 3);
-    clock = new Date(T0.getTime() + 8 * DAY);
+    clock.set(T0.getTime() + 8 * DAY);
     const logged = (await logOf(t.app, "US-CA")).length;
     const result = await t.gate.runJob("purge", { dryRun: true });
     assert.deepEqual(result, { dryRun: true, expired: { "US-CA": { service: 3 } }, outOfWindow: {}, emptyWindows: 1, interrupted: false });
@@ -80,7 +69,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal((await logOf(t.app, "US-CA")).length, logged);
   });
 
-  test("an interrupted purge keeps what it deleted, logs it, and the next run finishes", async () => {
+  test("an interrupted purge keeps what it deleted, logs it, and the next run finishes", async (ctx) => {
     const controller = new AbortController();
     let batches = 0;
     const logger: Logger = {
@@ -91,9 +80,9 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       warn: () => {},
       error: () => {},
     };
-    const t = await gate({ logger });
+    const t = await gate(ctx, { logger });
     for (let i = 0; i < 4; i++) await write(t, `ca-batch-${i}`, "US-CA", "/api/service", 2);
-    clock = new Date(T0.getTime() + 8 * DAY);
+    clock.set(T0.getTime() + 8 * DAY);
 
     const first = await t.gate.runJob("purge", { batchSize: 1, signal: controller.signal });
     assert.deepEqual(first, { dryRun: false, expired: { "US-CA": { service: 3 } }, outOfWindow: {}, emptyWindows: 0, interrupted: true });
@@ -105,16 +94,16 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(ran.map((d) => [d["expired"], d["interrupted"]]), [[{ service: 3 }, true], [{ service: 5 }, undefined]]);
   });
 
-  test("a purge the database fails mid-way logs what it deleted, as interrupted, and reports the failure", async () => {
-    const db = await testDatabase();
-    const store = await openStore(db.database, STORE_OPTIONS);
-    cleanups.push(db.drop, () => store.close());
+  test("a purge the database fails mid-way logs what it deleted, as interrupted, and reports the failure", async (ctx) => {
+    const store = await testStore(ctx, await testDatabase(ctx));
     const interactions = createInteractionStore(store.connection);
     for (let i = 0; i < 4; i++) {
-      await interactions.record({
-        subjectId: `failing-${i}`, purpose: "service", window: 20, kind: "play", data: {}, createdAt: T0, expiresAt: T0,
-        receiptId: undefined, source: "legal-basis", legalBasis: "contract", policyVersion: "test-1", decidedAt: T0, region: "US-CA",
-      });
+      await interactions.record(
+        interactionRow(`failing-${i}`, {
+          purpose: "service", window: 20, data: {}, createdAt: T0, expiresAt: T0,
+          source: "legal-basis", legalBasis: "contract", policyVersion: "test-1", decidedAt: T0, region: "US-CA",
+        }),
+      );
     }
     // The database goes away on the purge's third batch (batches of one row: after two rows went).
     let batches = 0;
@@ -134,28 +123,21 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(logged, [{ before: T0.toISOString(), expired: { service: 2 }, outOfWindow: {}, interrupted: true }]);
   });
 
-  test("a shrunk window keeps its newest rows, rows of purposes the policy dropped go; rows of a dropped region count for the default one", async () => {
-    const db = await persistentDatabase();
-    cleanups.push(db.cleanup);
-    clock = T0;
-    const before = await createTestApp(db.option, { now: () => clock });
+  test("a shrunk window keeps its newest rows, rows of purposes the policy dropped go; rows of a dropped region count for the default one", async (ctx) => {
+    const db = await persistentDatabase(ctx);
+    const before = await gate(ctx, { database: db.option });
     for (let i = 0; i < 5; i++) await write(before, "ca-3", "US-CA", "/api/plays", 1, { itemId: `trk-${i}` });
     await write(before, "ca-3", "US-CA", "/api/stats", 2);
     await write(before, "ca-3", "US-CA", "/api/service", 3);
     await before.gate.close();
 
-    const base = testPolicy() as { purposes: Record<string, Record<string, unknown>>; regions: Record<string, unknown> };
-    const { analytics: _dropped, ...purposes } = base.purposes;
-    const { "US-CA": _gone, ...regions } = base.regions;
     // The test app gates every purpose in code, so the new policy runs in a bare gate.
-    const after = await createConsentgate({
-      policies: testPolicy({ version: "test-2", purposes: { ...purposes, personalization: { ...purposes["personalization"], window: 2 } }, regions }),
+    const after = await testGate(ctx, {
+      policies: testPolicy({ version: "test-2", purposes: { analytics: null, personalization: { window: 2 } }, regions: { "US-CA": null } }),
       database: db.option,
-      secret: TEST_SECRET,
-      now: () => clock,
+      now: clock.now,
       actor: () => ({ id: "dpo-1", roles: ["dpo"] }),
     });
-    cleanups.push(() => after.close());
 
     const result = await after.runJob("purge", { batchSize: 1 });
     assert.deepEqual(result, { dryRun: false, expired: {}, outOfWindow: { EU: { personalization: 3, analytics: 2 } }, emptyWindows: 1, interrupted: false });

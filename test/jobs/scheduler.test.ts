@@ -1,53 +1,40 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, test } from "node:test";
-import pg from "pg";
 import { createConsentgate, isConsentgateError } from "../../src/index.ts";
-import { eventsOf, logOf } from "../audit/read-log.ts";
-import { TEST_SECRET, createTestApp } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { TEST_SECRET, testApp, testGate } from "../support/app.ts";
 import { runNode } from "../support/child.ts";
+import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
+import { testPolicy } from "../support/policy.ts";
+import { eventsOf, logOf } from "../support/subjects.ts";
 
 const EVERY_SECOND = "* * * * * *";
 
 describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("jobs: true runs the jobs on their schedules; close() stops them", async () => {
-    const db = await testDatabase();
+  test("jobs: true runs the jobs on their schedules; close() stops them", async (ctx) => {
     const purges = jobsDone("purge");
-    const t = await createTestApp(db.option, { jobs: true, schedules: { purge: EVERY_SECOND, deadlines: EVERY_SECOND }, logger: purges.logger });
-    try {
-      await purges.reached(2);
-      assert.ok(eventsOf(await logOf(t.app, "EU"), "purge.ran").length >= 2, "each scheduled run is in the compliance log");
-    } finally {
-      await t.gate.close();
-      await db.drop();
-    }
+    const t = await testApp(ctx, { jobs: true, schedules: { purge: EVERY_SECOND, deadlines: EVERY_SECOND }, logger: purges.logger });
+    await purges.reached(2);
+    assert.ok(eventsOf(await logOf(t.app, "EU"), "purge.ran").length >= 2, "each scheduled run is in the compliance log");
   });
 
-  test("with two instances on one database, each fire runs once", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
-    const db = await testDatabase();
+  test("with two instances on one database, each fire runs once", { skip: !onPostgres && "PGlite is one process's database" }, async (ctx) => {
+    const db = await testDatabase(ctx);
     // Both instances report to one counter: wait for two runs, wherever they were elected.
     const purges = jobsDone("purge");
-    const options = { jobs: true, schedules: { purge: EVERY_SECOND }, logger: purges.logger };
-    const [a, b] = [await createTestApp(db.option, options), await createTestApp(db.option, options)];
+    const options = { database: db.option, jobs: true, schedules: { purge: EVERY_SECOND }, logger: purges.logger };
+    const [a, b] = [await testGate(ctx, options), await testGate(ctx, options)];
     await purges.reached(2);
-    await Promise.all([a.gate.close(), b.gate.close()]);
-    const client = new pg.Client({ connectionString: db.option });
-    await client.connect();
-    try {
-      const leases = (await client.query(`SELECT "fireAt", holder, "finishedAt" FROM job_leases WHERE job = 'purge'`)).rows;
-      const runs = (await client.query(`SELECT details->>'before' AS at FROM compliance_log WHERE region = 'EU' AND event = 'purge.ran'`)).rows;
-      assert.ok(leases.length >= 2, `${leases.length} fires elected`);
-      // A fire runs at most once, on its elected instance; the only fire that
-      // may not run at all is one elected just as the instances stopped.
-      assert.ok(runs.length <= leases.length, `${runs.length} runs for ${leases.length} elected fires`);
-      assert.ok(runs.length >= leases.length - 1, `${runs.length} runs for ${leases.length} elected fires`);
-      assert.ok(leases.every((l) => l.finishedAt !== null));
-    } finally {
-      await client.end();
-      await db.drop();
-    }
+    await Promise.all([a.close(), b.close()]);
+    const client = await sqlClient(ctx, db);
+    const leases = (await client.query(`SELECT "fireAt", holder, "finishedAt" FROM job_leases WHERE job = 'purge'`)).rows;
+    const runs = (await client.query(`SELECT details->>'before' AS at FROM compliance_log WHERE region = 'EU' AND event = 'purge.ran'`)).rows;
+    assert.ok(leases.length >= 2, `${leases.length} fires elected`);
+    // A fire runs at most once, on its elected instance; the only fire that
+    // may not run at all is one elected just as the instances stopped.
+    assert.ok(runs.length <= leases.length, `${runs.length} runs for ${leases.length} elected fires`);
+    assert.ok(runs.length >= leases.length - 1, `${runs.length} runs for ${leases.length} elected fires`);
+    assert.ok(leases.every((l) => l.finishedAt !== null));
   });
 
   test("schedules must be cron expressions node-cron can run, in the options and in the policy", async () => {
@@ -65,18 +52,14 @@ describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     });
   });
 
-  test("runJob refuses unknown jobs, and options only the purge job has", async () => {
-    const gate = await createConsentgate({ database: "memory", policies: testPolicy() });
-    try {
-      await assert.rejects(gate.runJob("purgeall" as never), (e) => isConsentgateError(e, "invalid_option") && /unknown job "purgeall"/.test(e.message));
-      await assert.rejects(gate.runJob("deadlines", { dryRun: true }), (e) => isConsentgateError(e, "invalid_option") && /purge job only/.test(e.message));
-    } finally {
-      await gate.close();
-    }
+  test("runJob refuses unknown jobs, and options only the purge job has", async (ctx) => {
+    const gate = await testGate(ctx, { database: "memory" });
+    await assert.rejects(gate.runJob("purgeall" as never), (e) => isConsentgateError(e, "invalid_option") && /unknown job "purgeall"/.test(e.message));
+    await assert.rejects(gate.runJob("deadlines", { dryRun: true }), (e) => isConsentgateError(e, "invalid_option") && /purge job only/.test(e.message));
   });
 
-  test("a gate with scheduled jobs leaves nothing that keeps the process alive once closed", async () => {
-    const db = await testDatabase();
+  test("a gate with scheduled jobs leaves nothing that keeps the process alive once closed", async (ctx) => {
+    const db = await testDatabase(ctx);
     const script = `
       import { createConsentgate } from "${path.resolve("src/index.ts")}";
       let ran = () => {};
@@ -93,13 +76,9 @@ describe(`scheduled jobs on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       await gate.close();
       console.log("closed");
     `;
-    try {
-      const { code, stdout, stderr } = await runNode(script, { DB: db.option, POLICY: JSON.stringify(testPolicy()) }, 30_000);
-      assert.equal(code, 0, stderr);
-      assert.equal(stdout.trim(), "closed");
-    } finally {
-      await db.drop();
-    }
+    const { code, stdout, stderr } = await runNode(script, { DB: db.option, POLICY: JSON.stringify(testPolicy()) }, 30_000);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), "closed");
   });
 });
 

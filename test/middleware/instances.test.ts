@@ -3,43 +3,40 @@
  * PGlite is one process's database, so these run on PostgreSQL only.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import pg from "pg";
+import { before, describe, test } from "node:test";
 import request from "supertest";
-import { createTestApp, type TestApp } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { type TestApp, testApp } from "../support/app.ts";
+import { until } from "../support/clock.ts";
+import { type TestDatabase, onPostgres, serverQuery, testDatabase } from "../support/database.ts";
+import { onCleanup, suiteScope } from "../support/scope.ts";
+import { ca, eu, grant, withdraw } from "../support/subjects.ts";
 
 const play = { itemId: "trk_1", action: "play" };
 
 describe("several instances on one PostgreSQL database", { skip: !onPostgres && "needs TEST_DATABASE_URL" }, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let a: TestApp;
   let b: TestApp;
   before(async () => {
-    db = await testDatabase();
-    a = await createTestApp(db.option);
-    b = await createTestApp(db.option);
-  });
-  after(async () => {
-    await a.gate.close();
-    await b.gate.close();
-    await db.drop();
+    const db = await testDatabase(suite);
+    a = await testApp(suite, { database: db.option });
+    b = await testApp(suite, { database: db.option });
   });
 
   test("a withdrawal on instance A reaches instance B's gate: B refuses before its handler runs", async () => {
-    const eu = { "x-user": "cross-1", "x-region": "DE" };
-    await request(a.app).put("/privacy/consents/personalization").set(eu).send({ granted: true }).expect(200);
+    const cross = eu("cross-1");
+    await grant(a.app, cross, "personalization").expect(200);
     // B's cache was cold, so it reads the grant; now it is warm.
-    await request(b.app).post("/api/plays").set(eu).send(play).expect(201);
-    await request(b.app).post("/api/plays").set(eu).send(play).expect(201);
+    await request(b.app).post("/api/plays").set(cross).send(play).expect(201);
+    await request(b.app).post("/api/plays").set(cross).send(play).expect(201);
     assert.equal(b.seen.length, 2);
 
-    await request(a.app).put("/privacy/consents/personalization").set(eu).send({ granted: false }).expect(200);
+    await withdraw(a.app, cross, "personalization").expect(200);
     // The event to wait for: B's answer from its own (warm) cache changes. Only
     // the announcement from A can change it; the store's re-check inside a
     // write would refuse too, but after B's handler ran, which is not enough.
-    await until(async () => (await request(b.app).get("/api/can/personalization").set(eu).expect(200)).body.can === false, "B never heard of A's withdrawal");
-    const refused = await request(b.app).post("/api/plays").set(eu).send(play);
+    await until(async () => (await request(b.app).get("/api/can/personalization").set(cross).expect(200)).body.can === false, "B never heard of A's withdrawal");
+    const refused = await request(b.app).post("/api/plays").set(cross).send(play);
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, "consent_required");
     assert.equal(b.seen.length, 2, "B refused at its gate: the handler did not run");
@@ -47,40 +44,20 @@ describe("several instances on one PostgreSQL database", { skip: !onPostgres && 
   });
 });
 
-/** Polls `done` until it holds; the deadline is only a safety net for a test that would otherwise hang. */
-async function until(done: () => Promise<boolean>, message: string, safetyMs = 10_000): Promise<void> {
-  const deadline = Date.now() + safetyMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) assert.fail(message);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("a database that goes away", { skip: !onPostgres && "needs TEST_DATABASE_URL" }, () => {
+  const suite = suiteScope();
   let db: TestDatabase;
   let t: TestApp;
   const name = () => new URL(db.option).pathname.slice(1);
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = serverQuery;
   before(async () => {
-    db = await testDatabase();
-    t = await createTestApp(db.option);
-  });
-  after(async () => {
-    await admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS true`).catch(() => {});
-    await t.gate.close();
-    await db.drop();
+    db = await testDatabase(suite);
+    t = await testApp(suite, { database: db.option });
+    // Before the gate closes and the database is dropped.
+    onCleanup(suite, () => admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS true`).catch(() => {}));
   });
 
   test("writes fail closed with 503 and store nothing; reads go on; then it recovers", async () => {
-    const ca = (user: string) => ({ "x-user": user, "x-region": "US-CA" });
     await request(t.app).post("/api/plays").set(ca("warm")).send(play).expect(201);
 
     await admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS false`);

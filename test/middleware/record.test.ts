@@ -4,39 +4,36 @@
  * admitted the request is an error for the client, never a 201.
  */
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { type TestContext, before, beforeEach, describe, test } from "node:test";
 import type { Express, RequestHandler } from "express";
 import request from "supertest";
-import { type Consentgate, createConsentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres } from "../support/database.ts";
-import { express } from "../support/express.ts";
-import { testPolicy } from "../support/policy.ts";
-import { type PersistentDatabase, persistentDatabase } from "../jobs/persistent-database.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { hostApp, testGate } from "../support/app.ts";
+import { type PersistentDatabase, onPostgres, persistentDatabase } from "../support/database.ts";
+import { type Scope, suiteScope } from "../support/scope.ts";
+import { ca } from "../support/subjects.ts";
 
-const US_CA = { "x-region": "US-CA" }; // opt-out: personalization is allowed without a choice
 const play = { itemId: "trk_1", action: "play", durationMs: 183_456, userAgent: "Mozilla/5.0" };
 const minimizedPlay = { itemId: "trk_1", action: "play", durationMs: 183_000 };
 
-/** The gate and an app whose handlers record what the test asks them to. */
-async function openApp(database: string, handlers: Record<string, RequestHandler>): Promise<{ app: Express; gate: Consentgate; ran: string[] }> {
-  const gate = await createConsentgate({ policies: testPolicy(), database, secret: TEST_SECRET, subject: (req) => req.get("x-user") || undefined });
+/** A test gate on `database` and a host app whose handlers record what the test asks them to. */
+async function openApp(scope: Scope, database: string, handlers: Record<string, RequestHandler>): Promise<{ app: Express; gate: Consentgate; ran: string[] }> {
+  const gate = await testGate(scope, { database });
   const ran: string[] = [];
-  const app = express();
-  app.use(express.json());
-  app.use(gate.middleware());
-  for (const [path, handler] of Object.entries(handlers)) {
-    app.post(path, gate.purpose("personalization"), (req, res, next) => {
-      ran.push(path);
-      // Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does.
-      Promise.resolve(handler(req, res, next)).catch(next);
-    });
-  }
-  app.use(gate.errorHandler());
+  const app = hostApp(gate, (app) => {
+    for (const [path, handler] of Object.entries(handlers)) {
+      app.post(path, gate.purpose("personalization"), (req, res, next) => {
+        ran.push(path);
+        // Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does.
+        Promise.resolve(handler(req, res, next)).catch(next);
+      });
+    }
+  });
   return { app, gate, ran };
 }
 
 describe(`record() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
   let db: PersistentDatabase;
   let gate: Consentgate;
   let app: Express;
@@ -44,16 +41,12 @@ describe(`record() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   let user: string;
   let n = 0;
   before(async () => {
-    db = await persistentDatabase();
+    db = await persistentDatabase(suite);
   });
-  after(async () => {
-    await gate?.close();
-    await db.cleanup();
-  });
-  beforeEach(async () => {
+  // Each test its own gate, on the one database (a beforeEach hook gets its test's context).
+  beforeEach(async (ctx) => {
     user = `recorder-${++n}`;
-    await gate?.close();
-    ({ app, gate, ran } = await openApp(db.option, {
+    ({ app, gate, ran } = await openApp(ctx as TestContext, db.option, {
       // A handler that builds its own object from the admitted body, adding to it.
       "/spread": async (req, res) => {
         await req.privacy.record("play", { ...req.body, extra: 1, userAgent: "x" });
@@ -75,22 +68,22 @@ describe(`record() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const stored = async () => (await gate.store.interactions.forSubject(user)).map((i) => i.data);
 
   test("data built from the body is minimized again: added fields are dropped", async () => {
-    await request(app).post("/spread").set({ "x-user": user, ...US_CA }).send(play).expect(201);
+    await request(app).post("/spread").set(ca(user)).send(play).expect(201);
     assert.deepEqual(await stored(), [minimizedPlay]);
   });
 
   test("an object of the handler's own is minimized with the purpose's rules", async () => {
-    await request(app).post("/fresh").set({ "x-user": user, ...US_CA }).send(play).expect(201);
+    await request(app).post("/fresh").set(ca(user)).send(play).expect(201);
     assert.deepEqual(await stored(), [{ itemId: "trk_2", durationMs: 5_000, location: "u09tu" }]);
   });
 
-  test("a write that fails after admission answers 503 consent_unavailable and stores nothing", async () => {
-    const res = await request(app).post("/store-gone").set({ "x-user": user, ...US_CA }).send(play);
+  test("a write that fails after admission answers 503 consent_unavailable and stores nothing", async (ctx) => {
+    const res = await request(app).post("/store-gone").set(ca(user)).send(play);
     assert.deepEqual(ran, ["/store-gone"], "the gate admitted the request");
     assert.equal(res.status, 503);
     assert.equal(res.body.error.code, "consent_unavailable");
     // A new gate on the same database: nothing of that request was kept.
-    ({ app, gate, ran } = await openApp(db.option, {}));
+    ({ app, gate, ran } = await openApp(ctx, db.option, {}));
     assert.deepEqual(await stored(), []);
   });
 });

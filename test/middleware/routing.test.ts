@@ -4,36 +4,30 @@
  * the write is refused as unmapped_write, on Express 4 and 5 (TEST_EXPRESS=4).
  */
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { before, beforeEach, describe, test } from "node:test";
 import type { Express, RequestHandler } from "express";
 import request from "supertest";
-import { type Consentgate, createConsentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { hostApp as hostAppOf, testGate } from "../support/app.ts";
+import { onPostgres } from "../support/database.ts";
 import { express, expressMajor } from "../support/express.ts";
 import { testPolicy } from "../support/policy.ts";
+import { suiteScope } from "../support/scope.ts";
+import { eu } from "../support/subjects.ts";
 
 describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let gate: Consentgate;
   /** The paths of the handlers that ran, and the bodies they got. */
   let ran: { at: string; body: unknown }[];
-  const user = { "x-user": "listener", "x-region": "DE" };
+  const user = eu("listener");
 
   before(async () => {
-    db = await testDatabase();
-    gate = await createConsentgate({
+    gate = await testGate(suite, {
       policies: testPolicy({
         routes: { "POST /api/plays": "personalization", "MERGE /api/merge": "personalization", "PURGE /api/purge": "service" },
       }),
-      database: db.option,
-      secret: TEST_SECRET,
-      subject: (req) => req.get("x-user") || undefined,
     });
-  });
-  after(async () => {
-    await gate.close();
-    await db.drop();
   });
   beforeEach(() => {
     ran = [];
@@ -55,15 +49,7 @@ describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQ
     };
 
   /** The host app of the README: body parser, the gate, then the host's own layers. */
-  function hostApp(mount: (app: Express) => void): Express {
-    const app = express();
-    app.use(express.json());
-    app.use(gate.middleware());
-    mount(app);
-    app.use("/privacy", gate.router());
-    app.use(gate.errorHandler());
-    return app;
-  }
+  const hostApp = (mount: (app: Express) => void): Express => hostAppOf(gate, mount);
 
   async function refused(app: Express, method: string, path: string): Promise<void> {
     const res = await request(app)[method as "post"](path).set(user).send({ itemId: "x", secret: "raw" });

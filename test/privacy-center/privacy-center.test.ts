@@ -1,56 +1,47 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { before, beforeEach, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
-import { type Consentgate, createConsentgate, isConsentgateError } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { type Consentgate, isConsentgateError } from "../../src/index.ts";
+import { hostApp, testGate } from "../support/app.ts";
+import { onPostgres } from "../support/database.ts";
 import { express } from "../support/express.ts";
 import { testPolicy } from "../support/policy.ts";
+import { suiteScope } from "../support/scope.ts";
+import { subject } from "../support/subjects.ts";
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** The test policy plus a sensitive purpose, to show the rule that it needs an explicit opt-in everywhere. */
-function policy(): Record<string, unknown> {
-  const base = testPolicy();
-  return {
-    ...base,
+const policy = () =>
+  testPolicy({
     purposes: {
-      ...(base["purposes"] as object),
       health: { description: "Suggest calm music from your heart rate", legalBasis: "consent", sensitive: true, fields: { bpm: "keep" }, window: 5, retention: "1mo" },
     },
-  };
-}
+  });
 
 describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let gate: Consentgate;
   let app: Express;
   let n = 0;
   let user: string;
 
   before(async () => {
-    db = await testDatabase();
-    gate = await createConsentgate({ policies: policy(), database: db.option, secret: TEST_SECRET, subject: (req) => req.get("x-user") || undefined });
-    app = express();
-    app.use(express.json());
-    app.use(gate.middleware());
-    app.use("/privacy", gate.router());
-    app.use("/center", gate.privacyCenter());
-    app.use("/custom", gate.privacyCenter({ api: "/rights/", title: "Privacy at Example", signIn: "/login?next=/custom" }));
-    app.use("/short", gate.privacyCenter({ latest: 3 }));
-  });
-  after(async () => {
-    await gate?.close();
-    await db?.drop();
+    gate = await testGate(suite, { policies: policy() });
+    app = hostApp(gate, (host) => {
+      host.use("/center", gate.privacyCenter());
+      host.use("/custom", gate.privacyCenter({ api: "/rights/", title: "Privacy at Example", signIn: "/login?next=/custom" }));
+      host.use("/short", gate.privacyCenter({ latest: 3 }));
+    });
   });
   beforeEach(() => {
     user = `center-${++n}`;
   });
 
-  const page = (headers: Record<string, string> = {}, path = "/center") => request(app).get(path).set({ "x-user": user, ...headers });
+  const page = (headers: Record<string, string> = {}, path = "/center") => request(app).get(path).set(subject(user, headers));
   const choose = (purpose: string, body: object, headers: Record<string, string> = {}) =>
-    request(app).put(`/privacy/consents/${purpose}`).set({ "x-user": user, ...headers }).send(body).expect(200);
+    request(app).put(`/privacy/consents/${purpose}`).set(subject(user, headers)).send(body).expect(200);
   /** The text of the element with this id, tags stripped. */
   const textOf = (html: string, id: string) => {
     const found = new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</`).exec(html);
@@ -153,11 +144,11 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
 
   test("requests and what is held follow export and erasure", async () => {
     await choose("personalization", { granted: true });
-    await request(app).get("/privacy/export").set({ "x-user": user }).expect(200);
+    await request(app).get("/privacy/export").set(subject(user)).expect(200);
     let res = await page().expect(200);
     assert.match(res.text, /<th scope="row">Copy of your data<\/th>\s*<td>Done<\/td>/);
 
-    await request(app).delete("/privacy/data").set({ "x-user": user }).expect(200);
+    await request(app).delete("/privacy/data").set(subject(user)).expect(200);
     res = await page().expect(200);
     assert.equal(textOf(res.text, "held-summary"), "We hold no personal data about you.");
     assert.match(res.text, /<th scope="row">Erasure of your data<\/th>\s*<td>Done<\/td>/);
@@ -174,7 +165,7 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
   });
 
   test("what a subject id contains is shown, never run", async () => {
-    const res = await page({ "x-user": `<img src=x onerror="alert(1)">` }).expect(200);
+    const res = await page(subject(`<img src=x onerror="alert(1)">`)).expect(200);
     assert.ok(res.text.includes("Signed in as <strong>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</strong>"));
     assert.doesNotMatch(res.text, /<img/);
   });
@@ -182,7 +173,7 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
   test("a long history shows only its newest receipts and requests, and points to the download for the rest", async () => {
     const receipts: string[] = [];
     for (const granted of [true, false, true, false, true]) receipts.push((await choose("personalization", { granted })).body.id);
-    for (let i = 0; i < 4; i++) await request(app).get("/privacy/export").set({ "x-user": user }).expect(200);
+    for (let i = 0; i < 4; i++) await request(app).get("/privacy/export").set(subject(user)).expect(200);
     const res = await page({}, "/short").expect(200);
     const listed = [...res.text.matchAll(/<summary>Receipt ([0-9a-f-]+)<\/summary>/g)].map((m) => m[1]);
     assert.deepEqual(listed, receipts.slice(-3).reverse(), "the three newest, newest first");
@@ -212,8 +203,8 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
 });
 
 describe("the privacy center when the store is gone", () => {
-  test("answers 503 with a page, not a stack trace", async () => {
-    const gate = await createConsentgate({ policies: testPolicy(), database: "memory", subject: () => "someone" });
+  test("answers 503 with a page, not a stack trace", async (ctx) => {
+    const gate = await testGate(ctx, { database: "memory", subject: () => "someone" });
     const app = express().use("/center", gate.privacyCenter());
     await gate.close();
     const res = await request(app).get("/center").expect(503);

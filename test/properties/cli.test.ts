@@ -2,62 +2,49 @@
  * Property: whatever arguments the `consentgate` command line gets, it ends
  * with exit code 0, 1 or 2 and says something (a result on stdout, or why not
  * on stderr); it never throws, and never echoes a database password.
- * Runs in-process through run(), in a scratch working directory holding a
- * valid policy folder (`valid`: opening a database costs most of a second,
- * so few cases name it), a broken one, no ./policies, and (on PGlite) the
- * embedded database.
+ * Runs through run() in a child process (one for all cases) whose working
+ * directory is a scratch folder holding a valid policy folder (`valid`:
+ * opening a database costs most of a second, so few cases name it), a broken
+ * one, no ./policies, and (on PGlite) the embedded database.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import fc from "fast-check";
 import YAML from "yaml";
-import { run } from "../../src/cli/run.ts";
 import { TEST_SECRET } from "../support/app.ts";
 import { RUNS, propertyParameters, weirdString } from "../support/arbitraries.ts";
-import { type TestDatabase, onPostgres, testDatabase } from "../support/database.ts";
+import { type Cli, cliIn } from "../support/child.ts";
+import { type TestDatabase, onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
+import { suiteScope } from "../support/scope.ts";
 
 const PASSWORD = "pw-9f3kq";
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-  return { code, out, err };
-}
-
 describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  const previous = { cwd: process.cwd(), secret: process.env.CONSENTGATE_SECRET, url: process.env.DATABASE_URL };
-  const scratch = mkdtempSync(path.join(tmpdir(), "consentgate-cli-prop-"));
+  const suite = suiteScope();
   let db: TestDatabase | undefined;
   /** The --database values that open a real, migrated database (none on PGlite: the embedded files are the default). */
   let reachable: string[] = [];
+  let consentgate: Cli;
+  /** The commands' environment: no DATABASE_URL; the secret set, or unset by a case. */
+  const env: Record<string, string | undefined> = { DATABASE_URL: undefined, CONSENTGATE_SECRET: TEST_SECRET };
+  const cli = (argv: string[]) => consentgate(argv, env);
   before(async () => {
-    process.chdir(scratch);
-    delete process.env.DATABASE_URL;
-    mkdirSync("valid");
-    writeFileSync("valid/policy.yaml", YAML.stringify(testPolicy()));
-    mkdirSync("broken");
-    writeFileSync("broken/policy.yaml", "version: 1\npurposes: [\n");
+    const scratch = await scratchFolder(suite, "consentgate-cli-prop-");
+    await mkdir(path.join(scratch, "valid"));
+    await writeFile(path.join(scratch, "valid/policy.yaml"), YAML.stringify(testPolicy()));
+    await mkdir(path.join(scratch, "broken"));
+    await writeFile(path.join(scratch, "broken/policy.yaml"), "version: 1\npurposes: [\n");
     if (onPostgres) {
-      db = await testDatabase();
+      db = await testDatabase(suite);
       reachable = [db.option];
     }
+    consentgate = await cliIn(suite, scratch);
     // Migrate once, so that cases reaching the database do not each pay for it.
-    process.env.CONSENTGATE_SECRET = TEST_SECRET;
     const first = await cli(["purge", "--dry-run", "--policies", "valid", ...(db ? ["--database", db.option] : [])]);
     assert.equal(first.code, 0, first.err.join("\n"));
-  });
-  after(async () => {
-    process.chdir(previous.cwd);
-    if (previous.secret === undefined) delete process.env.CONSENTGATE_SECRET;
-    else process.env.CONSENTGATE_SECRET = previous.secret;
-    if (previous.url !== undefined) process.env.DATABASE_URL = previous.url;
-    await db?.drop();
-    rmSync(scratch, { recursive: true, force: true });
   });
 
   // Found by the property below: run() rethrew the driver's error, which the bin turns into an unhandled rejection.
@@ -103,8 +90,7 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
     let ranJobs = 0;
     await fc.assert(
       fc.asyncProperty(argv, fc.boolean(), async (args, withSecret) => {
-        if (withSecret) process.env.CONSENTGATE_SECRET = TEST_SECRET;
-        else delete process.env.CONSENTGATE_SECRET;
+        env.CONSENTGATE_SECRET = withSecret ? TEST_SECRET : undefined;
         const context = `consentgate ${JSON.stringify(args)} (secret ${withSecret ? "set" : "unset"})`;
         let result: Awaited<ReturnType<typeof cli>>;
         try {

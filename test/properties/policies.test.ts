@@ -6,10 +6,9 @@
  * message`; never another exception, and never a polluted prototype.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import fc from "fast-check";
 import YAML from "yaml";
 import { isConsentgateError } from "../../src/errors.ts";
@@ -18,7 +17,9 @@ import { resolveSchedules } from "../../src/jobs/schedules.ts";
 import { compileMinimizer } from "../../src/minimize/index.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 import { RUNS, propertyParameters, weirdString } from "../support/arbitraries.ts";
+import { scratchFolder } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
+import { suiteScope } from "../support/scope.ts";
 
 const base = { ...testPolicy(), jobs: { purge: "15 * * * *", "compliance-report": "0 3 * * *" } };
 
@@ -87,8 +88,11 @@ function applyTextEdit(text: string, { at, action, text: piece }: { at: number; 
 }
 
 describe(`property: random policy folders, ${RUNS} cases`, () => {
-  const root = mkdtempSync(path.join(tmpdir(), "consentgate-policy-prop-"));
-  after(() => rmSync(root, { recursive: true, force: true }));
+  const suite = suiteScope();
+  let root: string;
+  before(async () => {
+    root = await scratchFolder(suite, "consentgate-policy-prop-");
+  });
 
   // Found by the property below: merging files read `data["__proto__"]` (Object.prototype) and wrote the file's entries onto it.
   test("a policy file with a top-level __proto__ entry is refused at start-up and pollutes nothing", async () => {

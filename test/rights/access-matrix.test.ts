@@ -7,14 +7,15 @@
  * `?subject=` (then the agent acts for him and is recorded as the actor).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import express, { type Express } from "express";
+import { before, describe, test } from "node:test";
+import type { Express } from "express";
 import request from "supertest";
-import { type Consentgate, createConsentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { handled, hostApp, testGate } from "../support/app.ts";
 import { assertCoded4xx } from "../support/arbitraries.ts";
-import { type TestDatabase, onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onPostgres } from "../support/database.ts";
+import { suiteScope } from "../support/scope.ts";
+import { eu, grant } from "../support/subjects.ts";
 
 interface Caller {
   name: string;
@@ -117,16 +118,11 @@ async function holdings(gate: Consentgate, subject: string) {
 }
 
 describe(`access matrix: ${routes.length} routes × ${namings.length} namings × ${callers.length} callers on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let gate: Consentgate;
   let app: Express;
   before(async () => {
-    db = await testDatabase();
-    gate = await createConsentgate({
-      policies: testPolicy(),
-      database: db.option,
-      secret: TEST_SECRET,
-      subject: (req) => req.get("x-user") || undefined,
+    gate = await testGate(suite, {
       // The host's actor() as the test describes it, malformed shapes passed through untouched.
       actor: (req) => {
         const header = req.get("x-actor");
@@ -135,27 +131,23 @@ describe(`access matrix: ${routes.length} routes × ${namings.length} namings ×
       // The matrix makes hundreds of calls per caller; the rate limits have tests of their own.
       limits: { consentChanges: 1_000_000, requests: 1_000_000, reads: 1_000_000 },
     });
-    app = express();
-    app.use(express.json());
-    app.use(gate.middleware());
-    app.post("/api/plays", async (req, res) => {
-      await req.privacy.record("play", req.body);
-      res.status(201).end();
+    app = hostApp(gate, (host) => {
+      host.post(
+        "/api/plays",
+        handled(async (req, res) => {
+          await req.privacy.record("play", req.body);
+          res.status(201).end();
+        }),
+      );
     });
-    app.use("/privacy", gate.router());
-    app.use(gate.errorHandler());
-  });
-  after(async () => {
-    await gate.close();
-    await db.drop();
   });
 
   let seeded = 0;
   /** A fresh bob with a consent, an interaction and an export request. */
   async function seedBob(): Promise<Bob> {
     const id = `bob-${++seeded}`;
-    const as = { "x-user": id, "x-region": "DE" };
-    const receipt = await request(app).put("/privacy/consents/personalization").set(as).send({ granted: true }).expect(200);
+    const as = eu(id);
+    const receipt = await grant(app, as, "personalization").expect(200);
     const item = `bob-secret-item-${seeded}`;
     await request(app).post("/api/plays").set(as).send({ itemId: item }).expect(201);
     await request(app).get("/privacy/export").set(as).expect(200);

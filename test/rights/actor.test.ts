@@ -3,8 +3,9 @@ import { describe, test } from "node:test";
 import type { Request } from "express";
 import request from "supertest";
 import type { Actor } from "../../src/index.ts";
-import { withTestApp } from "../support/app.ts";
+import { testApp } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
+import { agent, eu, grant } from "../support/subjects.ts";
 
 /** Actors a careless host could hand over, picked by the x-actor header. */
 const MALFORMED: Record<string, (id: string) => unknown> = {
@@ -30,42 +31,40 @@ function actor(req: Request): Actor | undefined {
 }
 
 describe(`a malformed actor is no actor, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("it reaches nobody else's data, reads no compliance log, and is reported to the logger once", async () => {
+  test("it reaches nobody else's data, reads no compliance log, and is reported to the logger once", async (ctx) => {
     const warnings: { obj: object; msg: string | undefined }[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (obj: object, msg?: string) => warnings.push({ obj, msg }) };
-    await withTestApp({ actor, logger }, async (t) => {
-      const victim = { "x-user": "victim", "x-region": "DE" };
-      await request(t.app).put("/privacy/consents/personalization").set(victim).send({ granted: true }).expect(200);
-      await request(t.app).post("/api/plays").set(victim).send({ itemId: "trk", action: "play" }).expect(201);
+    const t = await testApp(ctx, { actor, logger });
+    const victim = eu("victim");
+    await grant(t.app, victim, "personalization").expect(200);
+    await request(t.app).post("/api/plays").set(victim).send({ itemId: "trk", action: "play" }).expect(201);
 
-      for (const shape of Object.keys(MALFORMED)) {
-        const caller = { "x-user": `mallory-${shape}`, "x-actor": shape, "x-region": "DE" };
-        for (const [method, path] of [["get", "/privacy/export?subject=victim"], ["delete", "/privacy/data?subject=victim"], ["get", "/privacy/consents?subject=victim"], ["put", "/privacy/consents/personalization?subject=victim"]] as const) {
-          const res = await request(t.app)[method](path).set(caller).send({ granted: false });
-          assert.equal(res.status, 403, `${shape}: ${method} ${path}`);
-          assert.equal(res.body.error.code, "forbidden");
-        }
-        const log = await request(t.app).get("/privacy/admin/compliance/EU").set(caller);
-        assert.equal(log.status, 403, `${shape}: compliance log`);
-        assert.equal(log.body.error.code, "forbidden");
-        assert.doesNotMatch(log.text, /redis|pw@/);
-        // What the subject may do for itself still works: a malformed actor is only the loss of its roles.
-        const own = await request(t.app).get("/privacy/consents").set(caller);
-        assert.equal(own.status, 200, `${shape}: own consents`);
-        assert.equal(own.body.subject, `mallory-${shape}`);
+    for (const shape of Object.keys(MALFORMED)) {
+      const caller = eu(`mallory-${shape}`, { "x-actor": shape });
+      for (const [method, path] of [["get", "/privacy/export?subject=victim"], ["delete", "/privacy/data?subject=victim"], ["get", "/privacy/consents?subject=victim"], ["put", "/privacy/consents/personalization?subject=victim"]] as const) {
+        const res = await request(t.app)[method](path).set(caller).send({ granted: false });
+        assert.equal(res.status, 403, `${shape}: ${method} ${path}`);
+        assert.equal(res.body.error.code, "forbidden");
       }
+      const log = await request(t.app).get("/privacy/admin/compliance/EU").set(caller);
+      assert.equal(log.status, 403, `${shape}: compliance log`);
+      assert.equal(log.body.error.code, "forbidden");
+      assert.doesNotMatch(log.text, /redis|pw@/);
+      // What the subject may do for itself still works: a malformed actor is only the loss of its roles.
+      const own = await request(t.app).get("/privacy/consents").set(caller);
+      assert.equal(own.status, 200, `${shape}: own consents`);
+      assert.equal(own.body.subject, `mallory-${shape}`);
+    }
 
-      assert.equal((await t.gate.store.interactions.forSubject("victim")).length, 1, "the victim's data is untouched");
-      assert.equal((await t.gate.store.consents.current("victim")).personalization?.granted, true);
-      assert.deepEqual(await t.gate.store.requests.forSubject("victim"), [], "no export or erasure was opened for the victim");
-      assert.equal(warnings.length, 1, "reported once, not once per request");
-      assert.match(warnings[0]!.msg ?? "", /malformed actor/);
-      assert.doesNotMatch(JSON.stringify(warnings[0]!.obj), /support_agent_readonly|not_a_dpo/, "the report names the problem, not the actor's content");
+    assert.equal((await t.gate.store.interactions.forSubject("victim")).length, 1, "the victim's data is untouched");
+    assert.equal((await t.gate.store.consents.current("victim")).personalization?.granted, true);
+    assert.deepEqual(await t.gate.store.requests.forSubject("victim"), [], "no export or erasure was opened for the victim");
+    assert.equal(warnings.length, 1, "reported once, not once per request");
+    assert.match(warnings[0]!.msg ?? "", /malformed actor/);
+    assert.doesNotMatch(JSON.stringify(warnings[0]!.obj), /support_agent_readonly|not_a_dpo/, "the report names the problem, not the actor's content");
 
-      // A well-formed agent still acts for the subject.
-      const agent = { "x-user": "agent-1", "x-roles": "agent", "x-region": "DE" };
-      const consents = await request(t.app).get("/privacy/consents?subject=victim").set(agent).expect(200);
-      assert.equal(consents.body.subject, "victim");
-    });
+    // A well-formed agent still acts for the subject.
+    const consents = await request(t.app).get("/privacy/consents?subject=victim").set(agent("agent-1", { "x-region": "DE" })).expect(200);
+    assert.equal(consents.body.subject, "victim");
   });
 });

@@ -4,10 +4,9 @@ import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import type { Express } from "express";
 import type { PrivacyRequestView } from "../../src/store/requests.ts";
-import { type TestApp, withTestApp } from "../support/app.ts";
+import { type TestApp, testApp } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
-
-const as = (who: string) => ({ "x-user": who, "x-region": "DE" });
+import { eu } from "../support/subjects.ts";
 
 /**
  * Starts GET /privacy/export over a real connection and closes it as soon as
@@ -21,7 +20,7 @@ async function abortAfterFirstChunk(app: Express, who: string, serverSawClose: (
     await new Promise((resolve) => server.once("listening", resolve));
     const { port } = server.address() as AddressInfo;
     await new Promise<void>((resolve, reject) => {
-      const req = http.get({ port, path: "/privacy/export", headers: as(who) }, (res) => {
+      const req = http.get({ port, path: "/privacy/export", headers: eu(who) }, (res) => {
         assert.equal(res.statusCode, 200);
         res.once("data", () => req.destroy());
         res.on("close", resolve);
@@ -58,58 +57,56 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 }
 
 describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("is recorded as aborted, not completed, and stops reading its data source", async () => {
+  test("is recorded as aborted, not completed, and stops reading its data source", async (ctx) => {
     const clientGone = signal();
     let stopped = false;
     let yielded = 0;
-    await withTestApp({}, async (t) => {
-      // Serves one item, then waits until the server has seen the client go, then would serve three more.
-      t.gate.registerDataSource({
-        name: "library",
-        export: async function* () {
-          try {
-            yield { item: ++yielded };
-            await clientGone.promise;
-            for (let i = 0; i < 3; i++) yield { item: ++yielded };
-          } finally {
-            stopped = true;
-          }
-        },
-        erase: () => 0,
-      });
-      // The source waits for the server to see the client go (an event, not a clock).
-      await abortAfterFirstChunk(t.app, "leaver", clientGone.fire);
-      const request = await settledExport(t, "leaver");
-      assert.equal(request?.type, "export");
-      assert.equal(request?.status, "aborted");
-      assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
-      // Where the abort lands depends on when the server sees it (over PostgreSQL, often before the sources are reached).
-      assert.ok(yielded < 4 && (yielded === 0 || stopped), `the source was not read to its end for nobody, and was closed (${yielded} items read)`);
+    const t = await testApp(ctx, {});
+    // Serves one item, then waits until the server has seen the client go, then would serve three more.
+    t.gate.registerDataSource({
+      name: "library",
+      export: async function* () {
+        try {
+          yield { item: ++yielded };
+          await clientGone.promise;
+          for (let i = 0; i < 3; i++) yield { item: ++yielded };
+        } finally {
+          stopped = true;
+        }
+      },
+      erase: () => 0,
     });
+    // The source waits for the server to see the client go (an event, not a clock).
+    await abortAfterFirstChunk(t.app, "leaver", clientGone.fire);
+    const request = await settledExport(t, "leaver");
+    assert.equal(request?.type, "export");
+    assert.equal(request?.status, "aborted");
+    assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
+    // Where the abort lands depends on when the server sees it (over PostgreSQL, often before the sources are reached).
+    assert.ok(yielded < 4 && (yielded === 0 || stopped), `the source was not read to its end for nobody, and was closed (${yielded} items read)`);
   });
 
-  test("is recorded as aborted when the client leaves while the server waits for it to read", async () => {
+  test("is recorded as aborted when the client leaves while the server waits for it to read", async (ctx) => {
     let stopped = false;
     let read = 0;
-    await withTestApp({}, async (t) => {
-      // Far more than socket buffers hold: the export has to wait for the reader, who never reads again.
-      const chunk = "x".repeat(64 * 1024);
-      t.gate.registerDataSource({
-        name: "archive",
-        export: async function* () {
-          try {
-            for (; read < 4096; read++) yield { i: read, chunk };
-          } finally {
-            stopped = true;
-          }
-        },
-        erase: () => 0,
-      });
-      await abortAfterFirstChunk(t.app, "impatient");
-      const request = await settledExport(t, "impatient");
-      assert.equal(request?.status, "aborted");
-      assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
-      assert.ok(read < 4096 && (read === 0 || stopped), `the source was not read to its end for nobody, and was closed (${read} items read)`);
+    const t = await testApp(ctx, {});
+    // Far more than socket buffers hold: the export has to wait for the reader, who never reads again.
+    const chunk = "x".repeat(64 * 1024);
+    t.gate.registerDataSource({
+      name: "archive",
+      export: async function* () {
+        try {
+          for (; read < 4096; read++) yield { i: read, chunk };
+        } finally {
+          stopped = true;
+        }
+      },
+      erase: () => 0,
     });
+    await abortAfterFirstChunk(t.app, "impatient");
+    const request = await settledExport(t, "impatient");
+    assert.equal(request?.status, "aborted");
+    assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
+    assert.ok(read < 4096 && (read === 0 || stopped), `the source was not read to its end for nobody, and was closed (${read} items read)`);
   });
 });

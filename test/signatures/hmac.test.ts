@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import request from "supertest";
 import { verifyReceipt, type Receipt } from "../../src/rights/receipts.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, withTestApp } from "../support/app.ts";
+import { TEST_SECRET, testApp } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
+import { eu, grant } from "../support/subjects.ts";
 
 const keyring = createKeyring(TEST_SECRET);
 
@@ -48,13 +48,12 @@ describe("keyring.verify", () => {
 });
 
 describe(`receipts from PUT /consents/:purpose, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("a receipt verifies as issued, and no other spelling of its signature does", async () => {
-    await withTestApp({}, async (t) => {
-      const receipt: Receipt = (await request(t.app).put("/privacy/consents/personalization").set({ "x-user": "sig-1", "x-region": "DE" }).send({ granted: true }).expect(200)).body;
-      assert.equal(verifyReceipt(keyring, receipt), true);
-      for (const [name, text] of variants(receipt.signature)) {
-        assert.equal(verifyReceipt(keyring, { ...receipt, signature: text }), false, name);
-      }
-    });
+  test("a receipt verifies as issued, and no other spelling of its signature does", async (ctx) => {
+    const t = await testApp(ctx);
+    const receipt: Receipt = (await grant(t.app, eu("sig-1"), "personalization").expect(200)).body;
+    assert.equal(verifyReceipt(keyring, receipt), true);
+    for (const [name, text] of variants(receipt.signature)) {
+      assert.equal(verifyReceipt(keyring, { ...receipt, signature: text }), false, name);
+    }
   });
 });

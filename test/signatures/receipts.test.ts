@@ -6,62 +6,49 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
-import pg from "pg";
 import request from "supertest";
 import { RECEIPT_VERSION, type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, createTestApp } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
+import { TEST_SECRET, testApp } from "../support/app.ts";
+import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
+import { agent, eu, grant, region } from "../support/subjects.ts";
 
 const keyring = createKeyring(TEST_SECRET);
-const AGENT = { "x-user": "agent-7", "x-roles": "agent", "x-region": "DE" };
+const AGENT = agent("agent-7", region("DE"));
 
 describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("an agent's choice for a subject carries the agent in the signed receipt; the subject's own carries none", async () => {
-    const db = await testDatabase();
-    const t = await createTestApp(db.option);
-    try {
-      const byAgent: Receipt = (await request(t.app).put("/privacy/consents/personalization?subject=alice").set(AGENT).send({ granted: true }).expect(200)).body;
-      assert.equal(byAgent.subject, "alice");
-      assert.equal(byAgent.actor, "agent-7");
-      assert.equal(verifyReceipt(keyring, byAgent), true);
-      const { actor: _actor, ...withoutActor } = byAgent;
-      assert.equal(verifyReceipt(keyring, withoutActor), false, "the actor is signed: dropping it breaks the signature");
-      assert.equal(verifyReceipt(keyring, { ...byAgent, actor: "agent-8" }), false, "so does naming another");
+  test("an agent's choice for a subject carries the agent in the signed receipt; the subject's own carries none", async (ctx) => {
+    const t = await testApp(ctx);
+    const byAgent: Receipt = (await request(t.app).put("/privacy/consents/personalization?subject=alice").set(AGENT).send({ granted: true }).expect(200)).body;
+    assert.equal(byAgent.subject, "alice");
+    assert.equal(byAgent.actor, "agent-7");
+    assert.equal(verifyReceipt(keyring, byAgent), true);
+    const { actor: _actor, ...withoutActor } = byAgent;
+    assert.equal(verifyReceipt(keyring, withoutActor), false, "the actor is signed: dropping it breaks the signature");
+    assert.equal(verifyReceipt(keyring, { ...byAgent, actor: "agent-8" }), false, "so does naming another");
 
-      const own: Receipt = (await request(t.app).put("/privacy/consents/advertising").set({ "x-user": "alice", "x-region": "DE" }).send({ granted: true }).expect(200)).body;
-      assert.equal("actor" in own, false);
-      assert.equal(verifyReceipt(keyring, own), true);
+    const own: Receipt = (await grant(t.app, eu("alice"), "advertising").expect(200)).body;
+    assert.equal("actor" in own, false);
+    assert.equal(verifyReceipt(keyring, own), true);
 
-      const exported = (await request(t.app).get("/privacy/export").set({ "x-user": "alice", "x-region": "DE" }).expect(200)).body;
-      assert.deepEqual(exported.consents.history, [byAgent, own], "the export rebuilds both receipts as issued");
-      for (const receipt of exported.consents.history) assert.equal(verifyReceipt(keyring, receipt), true);
-    } finally {
-      await t.gate.close();
-      await db.drop();
-    }
+    const exported = (await request(t.app).get("/privacy/export").set(eu("alice")).expect(200)).body;
+    assert.deepEqual(exported.consents.history, [byAgent, own], "the export rebuilds both receipts as issued");
+    for (const receipt of exported.consents.history) assert.equal(verifyReceipt(keyring, receipt), true);
   });
 
-  test("an agent's receipt signed before actors were signed is exported as issued, without the actor, and verifies", { skip: !onPostgres && "needs a second connection to the gate's database" }, async () => {
-    const db = await testDatabase();
-    const t = await createTestApp(db.option);
-    const client = new pg.Client({ connectionString: db.option });
-    await client.connect();
-    try {
-      const at = new Date("2026-01-05T10:00:00.000Z");
-      const body = { version: RECEIPT_VERSION, id: randomUUID(), subject: "bob", purpose: "personalization", granted: true, policyVersion: "test-1", region: "EU", at: at.toISOString(), gpc: false, overrideGpc: false };
-      const signature = keyring.sign(body);
-      await client.query(
-        `INSERT INTO consent_events (id, "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId", signature, at) VALUES ($1, 'bob', 'personalization', true, false, false, 'EU', 'test-1', 'agent-old', $2, $3)`,
-        [body.id, signature, at],
-      );
-      const exported = (await request(t.app).get("/privacy/export").set({ "x-user": "bob", "x-region": "DE" }).expect(200)).body;
-      assert.deepEqual(exported.consents.history, [{ ...body, signature }]);
-      assert.equal(verifyReceipt(keyring, exported.consents.history[0]), true);
-    } finally {
-      await client.end();
-      await t.gate.close();
-      await db.drop();
-    }
+  test("an agent's receipt signed before actors were signed is exported as issued, without the actor, and verifies", { skip: !onPostgres && "needs a second connection to the gate's database" }, async (ctx) => {
+    const db = await testDatabase(ctx);
+    const t = await testApp(ctx, { database: db.option });
+    const client = await sqlClient(ctx, db);
+    const at = new Date("2026-01-05T10:00:00.000Z");
+    const body = { version: RECEIPT_VERSION, id: randomUUID(), subject: "bob", purpose: "personalization", granted: true, policyVersion: "test-1", region: "EU", at: at.toISOString(), gpc: false, overrideGpc: false };
+    const signature = keyring.sign(body);
+    await client.query(
+      `INSERT INTO consent_events (id, "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId", signature, at) VALUES ($1, 'bob', 'personalization', true, false, false, 'EU', 'test-1', 'agent-old', $2, $3)`,
+      [body.id, signature, at],
+    );
+    const exported = (await request(t.app).get("/privacy/export").set(eu("bob")).expect(200)).body;
+    assert.deepEqual(exported.consents.history, [{ ...body, signature }]);
+    assert.equal(verifyReceipt(keyring, exported.consents.history[0]), true);
   });
 });

@@ -1,46 +1,22 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import request from "supertest";
 import { saveChoice } from "../../src/store/consents.ts";
-import { createInteractionStore, type NewInteraction } from "../../src/store/interactions.ts";
-import { openStore, type Store } from "../../src/store/store.ts";
-import { createTestApp, type TestApp, withTestApp } from "../support/app.ts";
-import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { createInteractionStore } from "../../src/store/interactions.ts";
+import type { Store } from "../../src/store/store.ts";
+import { type TestApp, testApp } from "../support/app.ts";
+import { DAY, testClock } from "../support/clock.ts";
+import { interactionRow as row, onPostgres, persistentDatabase, testDatabase, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
-import { persistentDatabase } from "../jobs/persistent-database.ts";
-
-const DAY = 86_400_000;
-
-function row(subjectId: string, fields: Partial<NewInteraction> = {}): NewInteraction {
-  const now = new Date();
-  return {
-    subjectId,
-    purpose: "personalization",
-    window: 5,
-    kind: "play",
-    data: { itemId: "t" },
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + DAY),
-    receiptId: undefined,
-    source: "region-default",
-    legalBasis: "consent",
-    policyVersion: "v1",
-    decidedAt: now,
-    ...fields,
-  };
-}
+import { suiteScope } from "../support/scope.ts";
+import { ca, eu } from "../support/subjects.ts";
 
 describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let store: Store;
   before(async () => {
-    db = await testDatabase();
-    store = await openStore(db.database, STORE_OPTIONS);
-  });
-  after(async () => {
-    await store.close();
-    await db.drop();
+    store = await testStore(suite, await testDatabase(suite));
   });
   const count = async (subjectId: string) => store.connection.prisma.interaction.count({ where: { subjectId } });
 
@@ -67,27 +43,17 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.deepEqual(slots.map((s) => s.slot), [0, 1], "the survivors sit in the new window's slots");
   });
 
-  test("a new policy with a smaller window: the user's next play keeps their newest plays, over HTTP", async () => {
-    const db = await persistentDatabase();
-    const as = { "x-user": "listener", "x-region": "US-CA" }; // opt-out: plays are recorded without a grant
+  test("a new policy with a smaller window: the user's next play keeps their newest plays, over HTTP", async (ctx) => {
+    const db = await persistentDatabase(ctx);
+    const as = ca("listener"); // opt-out: plays are recorded without a grant
     const play = (t: TestApp, itemId: string) => request(t.app).post("/api/plays").set(as).send({ itemId }).expect(201);
-    try {
-      const before = await createTestApp(db.option);
-      for (let i = 0; i < 5; i++) await play(before, `trk-${i}`);
-      await before.gate.close();
-      const base = testPolicy() as { purposes: Record<string, Record<string, unknown>> };
-      const purposes = { ...base.purposes, personalization: { ...base.purposes["personalization"], window: 2 } };
-      const after = await createTestApp(db.option, { policies: testPolicy({ version: "test-2", purposes }) });
-      try {
-        await play(after, "trk-5");
-        const recommendations = await request(after.app).get("/api/recommendations").set(as).expect(200);
-        assert.deepEqual(recommendations.body.map((r: { data: { itemId: string } }) => r.data.itemId), ["trk-5", "trk-4"]);
-      } finally {
-        await after.gate.close();
-      }
-    } finally {
-      await db.cleanup();
-    }
+    const before = await testApp(ctx, { database: db.option });
+    for (let i = 0; i < 5; i++) await play(before, `trk-${i}`);
+    await before.gate.close();
+    const after = await testApp(ctx, { database: db.option, policies: testPolicy({ version: "test-2", purposes: { personalization: { window: 2 } } }) });
+    await play(after, "trk-5");
+    const recommendations = await request(after.app).get("/api/recommendations").set(as).expect(200);
+    assert.deepEqual(recommendations.body.map((r: { data: { itemId: string } }) => r.data.itemId), ["trk-5", "trk-4"]);
   });
 
   test("a window made larger keeps every row it held and fills up before overwriting", async () => {
@@ -200,66 +166,57 @@ describe(`interaction store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 });
 
 describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("200 concurrent writes for one subject leave exactly `window` rows, each with provenance", async () => {
-    await withTestApp({}, async (t) => {
-      const ca = { "x-user": "busy", "x-region": "US-CA" };
-      const statuses = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => request(t.app).post("/api/plays").set(ca).send({ itemId: `t${i}` }).then((r) => r.status)),
-      );
-      assert.deepEqual(new Set(statuses), new Set([201]));
-      assert.deepEqual(await t.gate.store.interactions.countByPurpose("busy"), { personalization: 5 });
-      const recent = (await request(t.app).get("/api/recommendations").set(ca).expect(200)).body;
-      assert.equal(recent.length, 5);
-      for (const r of recent) assert.deepEqual(r.provenance, { source: "region-default", receiptId: null, legalBasis: "consent", policyVersion: "test-1" });
-    });
+  test("200 concurrent writes for one subject leave exactly `window` rows, each with provenance", async (ctx) => {
+    const t = await testApp(ctx);
+    const busy = ca("busy");
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => request(t.app).post("/api/plays").set(busy).send({ itemId: `t${i}` }).then((r) => r.status)),
+    );
+    assert.deepEqual(new Set(statuses), new Set([201]));
+    assert.deepEqual(await t.gate.store.interactions.countByPurpose("busy"), { personalization: 5 });
+    const recent = (await request(t.app).get("/api/recommendations").set(busy).expect(200)).body;
+    assert.equal(recent.length, 5);
+    for (const r of recent) assert.deepEqual(r.provenance, { source: "region-default", receiptId: null, legalBasis: "consent", policyVersion: "test-1" });
   });
 
-  test("a play whose text PostgreSQL cannot store is a 400 for its sender alone", async () => {
-    await withTestApp({}, async (t) => {
-      const ca = { "x-user": "lone", "x-region": "US-CA" };
-      const send = (json: string) => request(t.app).post("/api/plays").set(ca).set("content-type", "application/json").send(json);
-      const [bad, nul, good] = await Promise.all([send('{"itemId":"a\\ud800"}'), send('{"itemId":"a\\u0000"}'), send('{"itemId":"fine"}')]);
-      assert.equal(bad.status, 400);
-      assert.equal(bad.body.error.code, "invalid_body");
-      assert.equal(nul.status, 400);
-      assert.equal(good.status, 201);
-      assert.deepEqual(await t.gate.store.interactions.countByPurpose("lone"), { personalization: 1 });
-    });
+  test("a play whose text PostgreSQL cannot store is a 400 for its sender alone", async (ctx) => {
+    const t = await testApp(ctx);
+    const lone = ca("lone");
+    const send = (json: string) => request(t.app).post("/api/plays").set(lone).set("content-type", "application/json").send(json);
+    const [bad, nul, good] = await Promise.all([send('{"itemId":"a\\ud800"}'), send('{"itemId":"a\\u0000"}'), send('{"itemId":"fine"}')]);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, "invalid_body");
+    assert.equal(nul.status, 400);
+    assert.equal(good.status, 201);
+    assert.deepEqual(await t.gate.store.interactions.countByPurpose("lone"), { personalization: 1 });
   });
 
-  test("two instances writing for the same subject keep the bound", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
-    const db = await testDatabase();
-    const a = await createTestApp(db.option);
-    const b = await createTestApp(db.option);
-    try {
-      const ca = { "x-user": "shared", "x-region": "US-CA" };
-      await Promise.all(Array.from({ length: 100 }, (_, i) => request((i % 2 ? a : b).app).post("/api/plays").set(ca).send({ itemId: `t${i}` }).expect(201)));
-      assert.deepEqual(await a.gate.store.interactions.countByPurpose("shared"), { personalization: 5 });
-    } finally {
-      await a.gate.close();
-      await b.gate.close();
-      await db.drop();
-    }
+  test("two instances writing for the same subject keep the bound", { skip: !onPostgres && "PGlite is one process's database" }, async (ctx) => {
+    const db = await testDatabase(ctx);
+    // Each closes when the test ends, even when the other failed to start.
+    const a = await testApp(ctx, { database: db.option });
+    const b = await testApp(ctx, { database: db.option });
+    const shared = ca("shared");
+    await Promise.all(Array.from({ length: 100 }, (_, i) => request((i % 2 ? a : b).app).post("/api/plays").set(shared).send({ itemId: `t${i}` }).expect(201)));
+    assert.deepEqual(await a.gate.store.interactions.countByPurpose("shared"), { personalization: 5 });
   });
 
-  test("expired rows are never read, even before the purge job runs", async () => {
-    let now = new Date("2026-11-28T12:00:00Z");
-    await withTestApp({ now: () => now }, async (t) => {
-      const ca = { "x-user": "clock", "x-region": "US-CA" };
-      await request(t.app).post("/api/plays").set(ca).send({ itemId: "old" }).expect(201);
-      const [stored] = await t.gate.store.interactions.forSubject("clock");
-      assert.equal(stored!.expiresAt.toISOString(), "2027-02-26T12:00:00.000Z", "90 days of retention");
-      now = new Date("2027-02-26T12:00:00.001Z");
-      assert.deepEqual((await request(t.app).get("/api/recommendations").set(ca).expect(200)).body, []);
-      assert.deepEqual(await t.gate.store.interactions.forSubject("clock"), []);
-      assert.deepEqual(await t.gate.store.interactions.countByPurpose("clock"), { personalization: 1 }, "still held until the purge");
-    });
+  test("expired rows are never read, even before the purge job runs", async (ctx) => {
+    const clock = testClock("2026-11-28T12:00:00Z");
+    const t = await testApp(ctx, { now: clock.now });
+    const listener = ca("clock");
+    await request(t.app).post("/api/plays").set(listener).send({ itemId: "old" }).expect(201);
+    const [stored] = await t.gate.store.interactions.forSubject("clock");
+    assert.equal(stored!.expiresAt.toISOString(), "2027-02-26T12:00:00.000Z", "90 days of retention");
+    clock.set("2027-02-26T12:00:00.001Z");
+    assert.deepEqual((await request(t.app).get("/api/recommendations").set(listener).expect(200)).body, []);
+    assert.deepEqual(await t.gate.store.interactions.forSubject("clock"), []);
+    assert.deepEqual(await t.gate.store.interactions.countByPurpose("clock"), { personalization: 1 }, "still held until the purge");
   });
 
-  test("recent() returns nothing for a purpose not allowed now", async () => {
-    await withTestApp({}, async (u) => {
-      await request(u.app).post("/api/plays").set({ "x-user": "ca", "x-region": "US-CA" }).send({ itemId: "x" }).expect(201);
-      assert.deepEqual((await request(u.app).get("/api/recommendations").set({ "x-user": "ca", "x-region": "DE" }).expect(200)).body, []);
-    });
+  test("recent() returns nothing for a purpose not allowed now", async (ctx) => {
+    const u = await testApp(ctx);
+    await request(u.app).post("/api/plays").set(ca("ca")).send({ itemId: "x" }).expect(201);
+    assert.deepEqual((await request(u.app).get("/api/recommendations").set(eu("ca")).expect(200)).body, []);
   });
 });

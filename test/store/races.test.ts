@@ -6,16 +6,16 @@
  * and asserts exact row counts once the writes have settled.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import pg from "pg";
+import { before, describe, test } from "node:test";
+import type pg from "pg";
 import request from "supertest";
-import { createTestApp, type TestApp } from "../support/app.ts";
-import { onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { type TestApp, testApp } from "../support/app.ts";
+import { DAY, testClock } from "../support/clock.ts";
+import { type TestDatabase, onPostgres, sqlClient, testDatabase } from "../support/database.ts";
+import { suiteScope } from "../support/scope.ts";
+import { type Headers, ca, eu, grant, withdraw } from "../support/subjects.ts";
 
 const play = { itemId: "trk_1", action: "play" };
-const eu = (user: string) => ({ "x-user": user, "x-region": "DE" });
-const ca = (user: string) => ({ "x-user": user, "x-region": "US-CA" });
-type Headers = Record<string, string>;
 
 /** One latch per test: handlers on /api/held-plays wait on it between admission and record(). */
 function latch() {
@@ -40,15 +40,16 @@ function latch() {
 }
 
 describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, two instances" : "PGlite"}`, () => {
+  const suite = suiteScope();
   let db: TestDatabase;
   let a: TestApp;
   let b: TestApp;
   let held = latch();
   before(async () => {
-    db = await testDatabase();
-    a = await createTestApp(db.option);
+    db = await testDatabase(suite);
+    a = await testApp(suite, { database: db.option });
     // PGlite is one process's database: there the second "instance" is the first.
-    b = onPostgres ? await createTestApp(db.option) : a;
+    b = onPostgres ? await testApp(suite, { database: db.option }) : a;
     for (const t of new Set([a, b])) {
       // A handler that awaits I/O between the gate's decision and record(), as real handlers do.
       t.app.post("/api/held-plays", t.gate.purpose("personalization"), async (req, res, next) => {
@@ -63,21 +64,12 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
       t.app.use(t.gate.errorHandler());
     }
   });
-  after(async () => {
-    await a.gate.close();
-    if (b !== a) await b.gate.close();
-    await db.drop();
-  });
 
-  /** PostgreSQL only: a query on its own connection, outside both gates. */
+  /** PostgreSQL only: a query on a connection of its own, outside both gates. */
+  let client: pg.Client | undefined;
   const sql = async <T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: db.option });
-    await client.connect();
-    try {
-      return (await client.query<T>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
+    client ??= await sqlClient(suite, db);
+    return (await client.query<T>(text, values)).rows;
   };
   const held_rows = async (subject: string) => {
     const counts = await a.gate.store.interactions.countByPurpose(subject);
@@ -104,13 +96,13 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
   for (let trial = 0; trial < 5; trial++) {
     test(`trial ${trial}: after a withdrawal answers and the writes settle, none of the purpose's rows remain`, async () => {
       const user = `withdraw-${trial}`;
-      await request(a.app).put("/privacy/consents/personalization").set(eu(user)).send({ granted: true }).expect(200);
+      await grant(a.app, eu(user), "personalization").expect(200);
       await request(b.app).post("/api/plays").set(eu(user)).send(play).expect(201);
-      let withdraw!: Promise<unknown>;
+      let withdrawal!: Promise<unknown>;
       const statuses = await writeUntil(eu(user), 30, (async () => {
         await new Promise((r) => setTimeout(r, 30));
-        withdraw = request(a.app).put("/privacy/consents/personalization").set(eu(user)).send({ granted: false }).expect(200);
-        await withdraw;
+        withdrawal = withdraw(a.app, eu(user), "personalization").expect(200);
+        await withdrawal;
       })());
       assert.ok(statuses.every((s) => s === 201 || s === 403), `only 201 or 403: ${[...new Set(statuses)]}`);
       assert.equal(await held_rows(user), 0, "a write that raced the withdrawal survived it");
@@ -150,8 +142,8 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
     const inFlight = Array.from({ length: 5 }, (_, i) => request((i % 2 === 0 ? a : b).app).post("/api/held-plays").set(ca(user)).send(play));
     const results = Promise.all(inFlight.map((r) => r.then((res) => res.status)));
     await held.allArrived;
-    await request(a.app).put("/privacy/consents/personalization").set(ca(user)).send({ granted: false }).expect(200);
-    const regrant = await request(b.app).put("/privacy/consents/personalization").set(ca(user)).send({ granted: true }).expect(200);
+    await withdraw(a.app, ca(user), "personalization").expect(200);
+    const regrant = await grant(b.app, ca(user), "personalization").expect(200);
     held.open();
     assert.deepEqual(await results, [403, 403, 403, 403, 403], "writes decided before the withdrawal lose the race");
     assert.equal(await held_rows(user), 0);
@@ -163,7 +155,7 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
 
   test("a write held between its decision and record() across an erasure is refused", async () => {
     const user = "held-erase";
-    await request(a.app).put("/privacy/consents/personalization").set(eu(user)).send({ granted: true }).expect(200);
+    await grant(a.app, eu(user), "personalization").expect(200);
     held = latch();
     held.expect(4);
     const results = Promise.all(
@@ -178,21 +170,15 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
 });
 
 describe(`writes racing the purge on ${onPostgres ? "PostgreSQL, two instances" : "PGlite"}`, () => {
-  let db: TestDatabase;
+  const suite = suiteScope();
   let a: TestApp;
   let b: TestApp;
   // Both instances share one clock that the test moves past the retention.
-  let offset = 0;
-  const now = () => new Date(Date.now() + offset);
+  const clock = testClock();
   before(async () => {
-    db = await testDatabase();
-    a = await createTestApp(db.option, { now });
-    b = onPostgres ? await createTestApp(db.option, { now }) : a;
-  });
-  after(async () => {
-    await a.gate.close();
-    if (b !== a) await b.gate.close();
-    await db.drop();
+    const db = await testDatabase(suite);
+    a = await testApp(suite, { database: db.option, now: clock.now });
+    b = onPostgres ? await testApp(suite, { database: db.option, now: clock.now }) : a;
   });
 
   test("rings the purge empties while writers refill them keep exactly the window's newest rows", async () => {
@@ -208,7 +194,7 @@ describe(`writes racing the purge on ${onPostgres ? "PostgreSQL, two instances" 
         }),
       );
     await writeAll(0, 8);
-    offset = 91 * 86_400_000; // every row written so far has expired
+    clock.advance(91 * DAY); // every row written so far has expired
     let purging = true;
     const purges = Promise.all(
       [...new Set([a, b])].map(async (t) => {

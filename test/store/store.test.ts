@@ -1,26 +1,23 @@
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { isConsentgateError } from "../../src/errors.ts";
 import { connect } from "../../src/store/connection.ts";
 import { migrate, readMigrations } from "../../src/store/migrations.ts";
 import { openStore } from "../../src/store/store.ts";
-import { STORE_OPTIONS, onPostgres, testDatabase, type TestDatabase } from "../support/database.ts";
+import { STORE_OPTIONS, type TestDatabase, onPostgres, scratchFolder, storedInteraction, testDatabase, testStore } from "../support/database.ts";
 import { runNode } from "../support/child.ts";
+import { suiteScope } from "../support/scope.ts";
 import { existsSync } from "node:fs";
 
 describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
   let db: TestDatabase;
   let scratch: string;
   before(async () => {
-    db = await testDatabase();
-    scratch = await mkdtemp(path.join(tmpdir(), "consentgate-store-"));
-  });
-  after(async () => {
-    await db.drop();
-    await rm(scratch, { recursive: true, force: true });
+    db = await testDatabase(suite);
+    scratch = await scratchFolder(suite, "consentgate-store-");
   });
 
   // PGlite in memory starts empty every time, so persistence is checked on PGlite files.
@@ -50,7 +47,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("data written before a restart is there after it", async () => {
     const store = await openStore(persistent(), STORE_OPTIONS);
     await store.connection.prisma.interaction.create({
-      data: row({ subjectId: "restart-subject", purpose: "service", data: {} }),
+      data: storedInteraction("restart-subject", { purpose: "service", data: {}, source: "legal-basis", legalBasis: "contract" }),
     });
     await store.close();
     const again = await openStore(persistent(), STORE_OPTIONS);
@@ -70,7 +67,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       empty: {},
     };
     const created = await store.connection.prisma.interaction.create({
-      data: row({ subjectId: "json-subject", purpose: "personalization", data }),
+      data: storedInteraction("json-subject", { purpose: "personalization", data, source: "legal-basis", legalBasis: "contract" }),
     });
     const read = await store.connection.prisma.interaction.findUniqueOrThrow({
       where: { subjectId_purpose_slot: { subjectId: created.subjectId, purpose: created.purpose, slot: created.slot } },
@@ -79,22 +76,17 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await store.close();
   });
 
-  test("concurrent start-ups apply each migration once", { skip: !onPostgres && "PGlite is one process's database" }, async () => {
-    const fresh = await testDatabase();
-    try {
-      const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(fresh.database, { poolSize: 2 })));
-      const applied = stores.flatMap((s) => s.migrated);
-      assert.deepEqual(applied.sort(), (await readMigrations()).map((m) => m.name).sort());
-      const [count] = await stores[0]!.connection.query<{ n: number }>("SELECT count(*)::int AS n FROM consentgate_migrations");
-      assert.equal(count!.n, applied.length);
-      await Promise.all(stores.map((s) => s.close()));
-    } finally {
-      await fresh.drop();
-    }
+  test("concurrent start-ups apply each migration once", { skip: !onPostgres && "PGlite is one process's database" }, async (ctx) => {
+    const fresh = await testDatabase(ctx);
+    const stores = await Promise.all(Array.from({ length: 4 }, () => testStore(ctx, fresh, { poolSize: 2 })));
+    const applied = stores.flatMap((s) => s.migrated);
+    assert.deepEqual(applied.sort(), (await readMigrations()).map((m) => m.name).sort());
+    const [count] = await stores[0]!.connection.query<{ n: number }>("SELECT count(*)::int AS n FROM consentgate_migrations");
+    assert.equal(count!.n, applied.length);
   });
 
-  test("a failing migration leaves nothing behind and stops start-up", async () => {
-    const fresh = await testDatabase();
+  test("a failing migration leaves nothing behind and stops start-up", async (ctx) => {
+    const fresh = await testDatabase(ctx);
     const dir = path.join(scratch, "broken-migrations");
     await mkdir(path.join(dir, "0001_ok"), { recursive: true });
     await mkdir(path.join(dir, "0002_broken"), { recursive: true });
@@ -114,7 +106,6 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_changed"));
     } finally {
       await connection.close();
-      await fresh.drop();
     }
   });
 
@@ -157,8 +148,8 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(existsSync(`${directory}.lock`), false, "close() releases the lock");
   });
 
-  test("in memory, nothing is written to disk", async () => {
-    const cwd = await mkdtemp(path.join(tmpdir(), "consentgate-memory-"));
+  test("in memory, nothing is written to disk", async (ctx) => {
+    const cwd = await scratchFolder(ctx, "consentgate-memory-");
     const script = `
       import { createConsentgate } from "${path.resolve("src/index.ts")}";
       const gate = await createConsentgate({ database: "memory", policies: "${path.resolve("policies")}" });
@@ -167,22 +158,5 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const { code, stderr } = await runNode(script, {}, 30_000, cwd);
     assert.equal(code, 0, stderr);
     assert.deepEqual(await readdir(cwd), []);
-    await rm(cwd, { recursive: true, force: true });
   });
 });
-
-/** An interaction row written straight through Prisma (the store's own write path is tested elsewhere). */
-function row(fields: { subjectId: string; purpose: string; data: object }) {
-  const now = new Date();
-  return {
-    ...fields,
-    slot: 0,
-    seq: 0n,
-    kind: "play",
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + 86_400_000),
-    source: "legal-basis",
-    legalBasis: "contract",
-    policyVersion: "v1",
-  };
-}

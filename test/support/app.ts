@@ -1,14 +1,17 @@
 /**
- * A real Express app mounting Consentgate exactly as the README shows (Install it and mount it in your app),
- * for the acceptance tests. Signed-in users are named by the x-user header;
- * x-roles carries their roles (comma-separated).
+ * Gates and the Express apps that mount them, for the tests that go through
+ * HTTP. Every test gate starts from the same options (the test policy,
+ * TEST_SECRET, signed-in subjects named by x-user and their roles by x-roles:
+ * see subjects.ts) and closes when its scope ends (scope.ts).
  */
-import { after, before } from "node:test";
+import type { AddressInfo } from "node:net";
+import { before } from "node:test";
 import type { Express, RequestHandler } from "express";
 import { type Consentgate, type ConsentgateOptions, createConsentgate } from "../../src/index.ts";
 import { type TestDatabase, testDatabase } from "./database.ts";
 import { express } from "./express.ts";
 import { testPolicy } from "./policy.ts";
+import { type Scope, onCleanup, suiteScope } from "./scope.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
 
@@ -19,43 +22,10 @@ export interface TestApp {
   seen: { path: string; body: unknown }[];
 }
 
-/** Runs `test` against a test app on a fresh test database, then closes the gate and drops the database. */
-export async function withTestApp(options: Partial<ConsentgateOptions>, test: (t: TestApp) => Promise<void>): Promise<void> {
-  const db = await testDatabase();
-  try {
-    const t = await createTestApp(db.option, options);
-    try {
-      await test(t);
-    } finally {
-      await t.gate.close();
-    }
-  } finally {
-    await db.drop();
-  }
-}
-
-/**
- * For a describe block whose tests share one app: a test database and an app
- * on it, made before the first test and closed and dropped after the last.
- * Its fields are filled in once the block's `before` hook has run.
- */
-export function sharedTestApp(options: Partial<ConsentgateOptions> = {}): TestApp & { db: TestDatabase } {
-  const shared = {} as TestApp & { db: TestDatabase };
-  before(async () => {
-    shared.db = await testDatabase();
-    Object.assign(shared, await createTestApp(shared.db.option, options));
-  });
-  after(async () => {
-    await shared.gate?.close();
-    await shared.db?.drop();
-  });
-  return shared;
-}
-
-export async function createTestApp(database: string, options: Partial<ConsentgateOptions> = {}): Promise<TestApp> {
-  const gate = await createConsentgate({
+/** The options every test gate starts from, with `options` over them. */
+export function testGateOptions(options: ConsentgateOptions = {}): ConsentgateOptions {
+  return {
     policies: testPolicy(),
-    database,
     secret: TEST_SECRET,
     subject: (req) => req.get("x-user") || undefined,
     actor: (req) => {
@@ -63,15 +33,51 @@ export async function createTestApp(database: string, options: Partial<Consentga
       return id ? { id, roles: (req.get("x-roles") ?? "").split(",").filter(Boolean) } : undefined;
     },
     ...options,
-  });
-  const seen: TestApp["seen"] = [];
+  };
+}
+
+/**
+ * A gate with the test options, closed when `scope` ends. Its database is
+ * `options.database` (a TestDatabase's option, or "memory"), else a fresh
+ * test database of the scope's.
+ */
+export async function testGate(scope: Scope, options: ConsentgateOptions = {}): Promise<Consentgate> {
+  const database = options.database ?? (await testDatabase(scope)).option;
+  const gate = await createConsentgate(testGateOptions({ ...options, database }));
+  onCleanup(scope, () => gate.close());
+  return gate;
+}
+
+/**
+ * A host app mounting `gate` as the README shows (Mount it in your app): JSON
+ * bodies, gate.middleware(), the host's own layers (`mount`), the privacy
+ * endpoints at /privacy, and the gate's error handler.
+ */
+export function hostApp(gate: Consentgate, mount: (app: Express) => void = () => {}, { bodyLimit }: { bodyLimit?: string } = {}): Express {
   const app = express();
-  app.use(express.json({ limit: "8kb" }));
+  app.use(express.json(bodyLimit === undefined ? {} : { limit: bodyLimit }));
   app.use(gate.middleware());
-  // Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does.
-  const handled = (handler: (...args: Parameters<RequestHandler>) => Promise<void>): RequestHandler => (req, res, next) => {
+  mount(app);
+  app.use("/privacy", gate.router());
+  app.use(gate.errorHandler());
+  return app;
+}
+
+/** Express 4 does not catch a handler's rejected promise: hand it to the error handlers as Express 5 does. */
+export const handled =
+  (handler: (...args: Parameters<RequestHandler>) => Promise<void>): RequestHandler =>
+  (req, res, next) => {
     handler(req, res, next).catch(next);
   };
+
+/**
+ * The acceptance tests' app: a test gate (see testGate) in a host app whose
+ * routes note what their handlers received (`seen`) and record it, some
+ * gated in code, some mapped in the policy, some not covered at all.
+ */
+export async function testApp(scope: Scope, options: ConsentgateOptions = {}): Promise<TestApp> {
+  const gate = await testGate(scope, options);
+  const seen: TestApp["seen"] = [];
   // A handler that notes what it received and records it as one interaction of `kind`.
   const recording = (kind: string): RequestHandler =>
     handled(async (req, res) => {
@@ -79,43 +85,70 @@ export async function createTestApp(database: string, options: Partial<Consentga
       await req.privacy.record(kind, req.body);
       res.status(201).end();
     });
-  app.post("/api/plays", recording("play"));
-  app.post("/api/ads/click", gate.purpose("advertising"), recording("click"));
-  app.post("/api/stats", gate.purpose("analytics"), recording("count"));
-  app.post("/api/service", gate.purpose("service"), recording("play"));
-  app.post("/api/unmapped", (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    res.status(201).end();
-  });
-  app.post(
-    "/api/unmapped-record",
-    handled(async (req, res) => {
-      await req.privacy.record("note", req.body);
-      res.status(201).end();
-    }),
+  const app = hostApp(
+    gate,
+    (app) => {
+      app.post("/api/plays", recording("play"));
+      app.post("/api/ads/click", gate.purpose("advertising"), recording("click"));
+      app.post("/api/stats", gate.purpose("analytics"), recording("count"));
+      app.post("/api/service", gate.purpose("service"), recording("play"));
+      app.post("/api/unmapped", (req, res) => {
+        seen.push({ path: req.path, body: req.body });
+        res.status(201).end();
+      });
+      app.post(
+        "/api/unmapped-record",
+        handled(async (req, res) => {
+          await req.privacy.record("note", req.body);
+          res.status(201).end();
+        }),
+      );
+      const api = express.Router();
+      api.post("/nested", gate.purpose("service"), (req, res) => {
+        seen.push({ path: req.path, body: req.body });
+        res.status(201).end();
+      });
+      app.use("/api/v2", api);
+      app.get(
+        "/api/recommendations",
+        handled(async (req, res) => {
+          res.json(await req.privacy.recent("personalization"));
+        }),
+      );
+      app.get(
+        "/api/can/:purpose",
+        handled(async (req, res) => {
+          res.json({ can: await req.privacy.can(String(req.params.purpose)) });
+        }),
+      );
+      app.get("/health", (_req, res) => {
+        res.json({ ok: true });
+      });
+    },
+    { bodyLimit: "8kb" },
   );
-  const api = express.Router();
-  api.post("/nested", gate.purpose("service"), (req, res) => {
-    seen.push({ path: req.path, body: req.body });
-    res.status(201).end();
-  });
-  app.use("/api/v2", api);
-  app.get(
-    "/api/recommendations",
-    handled(async (req, res) => {
-      res.json(await req.privacy.recent("personalization"));
-    }),
-  );
-  app.get(
-    "/api/can/:purpose",
-    handled(async (req, res) => {
-      res.json({ can: await req.privacy.can(String(req.params.purpose)) });
-    }),
-  );
-  app.get("/health", (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.use("/privacy", gate.router());
-  app.use(gate.errorHandler());
   return { app, gate, seen };
+}
+
+/** Serves `app` on a free port of 127.0.0.1 until `scope` ends; resolves to its origin (http://127.0.0.1:port). */
+export async function serve(scope: Scope, app: Express): Promise<string> {
+  const server = app.listen(0, "127.0.0.1");
+  onCleanup(scope, () => new Promise<void>((resolve) => server.close(() => resolve())));
+  await new Promise((resolve, reject) => server.once("listening", resolve).once("error", reject));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * For a describe block whose tests share one app: a test database and a test
+ * app on it, made before the first test, closed and dropped after the last.
+ * Its fields are filled in once the block's `before` hook has run.
+ */
+export function sharedTestApp(options: ConsentgateOptions = {}): TestApp & { db: TestDatabase } {
+  const shared = {} as TestApp & { db: TestDatabase };
+  const suite = suiteScope();
+  before(async () => {
+    shared.db = await testDatabase(suite);
+    Object.assign(shared, await testApp(suite, { ...options, database: shared.db.option }));
+  });
+  return shared;
 }

@@ -1,10 +1,14 @@
 /**
- * Runs an ES module source in a child Node with tsx, for tests that must see
- * a process exit by itself (no handle left open). Fails on timeout.
+ * Child Node processes with tsx: for tests that must see a process exit by
+ * itself (no handle left open), and for the command line run in a working
+ * directory of the test's own (where it looks for ./policies and
+ * ./.consentgate), without moving this process's.
  */
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type Scope, onCleanup } from "./scope.ts";
 
+/** Runs an ES module source in a child Node; fails on timeout. */
 export function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // Resolve tsx from this repo, so the child can run in any working directory.
@@ -59,4 +63,61 @@ export function runFile(file: string, args: readonly string[], options: { env?: 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface CliResult {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+/** Runs one `consentgate` command line; `env` sets (or, given undefined, unsets) variables for it alone. */
+export type Cli = (argv: readonly string[], env?: Record<string, string | undefined>) => Promise<CliResult>;
+
+/**
+ * `consentgate` commands run through the CLI's run() in a child process whose
+ * working directory is `cwd`, one at a time, as in-process run() calls
+ * would; the child stops when `scope` ends. A command that throws rejects
+ * with the child's stack.
+ */
+export async function cliIn(scope: Scope, cwd: string): Promise<Cli> {
+  const child = fork(new URL("./cli-child.ts", import.meta.url), [], {
+    cwd,
+    execArgv: ["--import", import.meta.resolve("tsx")],
+    serialization: "advanced",
+    // Its stdout is this test file's report stream: anything printed there goes to stderr.
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  child.stdout!.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+  onCleanup(scope, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.disconnect();
+    // Without its channel it has nothing left to do; one that hangs anyway is killed.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  let queue: Promise<unknown> = Promise.resolve();
+  return (argv, env = {}) => {
+    const call = queue.then(
+      () =>
+        new Promise<CliResult>((resolve, reject) => {
+          const exited = (code: number | null) => reject(new Error(`the CLI process exited (${code}) during consentgate ${argv.join(" ")}`));
+          child.once("exit", exited);
+          child.once("message", (answer: CliResult | { threw: string }) => {
+            child.off("exit", exited);
+            if ("threw" in answer) reject(Object.assign(new Error(answer.threw), { stack: answer.threw }));
+            else resolve(answer);
+          });
+          child.send({ argv: [...argv], env });
+        }),
+    );
+    queue = call.catch(() => {});
+    return call;
+  };
 }

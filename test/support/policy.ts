@@ -1,6 +1,21 @@
-/** The policy the acceptance tests run under, given as an object (the YAML shape of docs/policy-reference.md). */
+/**
+ * The policies tests run under: the acceptance tests' policy as the YAML
+ * loader takes it, and a compiled policy written by hand for the decision
+ * rules' own tests.
+ */
+import type { Duration, FieldRule, LegalBasis, Policy, Purpose, Region } from "../../src/policy/types.ts";
+
+type Entries = Record<string, Record<string, unknown>>;
+
+/**
+ * The policy the acceptance tests run under, given as an object (the YAML
+ * shape of docs/policy-reference.md). `overrides` replace its top-level keys,
+ * except `purposes` and `regions`, which change entry by entry: an object
+ * merges into the entry of that name (or adds one), null removes it.
+ */
 export function testPolicy(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
+  const { purposes, regions, ...rest } = overrides;
+  const base = {
     version: "test-1",
     defaults: { region: "EU", unmappedWrites: "reject" },
     regionHeader: "x-region",
@@ -54,6 +69,91 @@ export function testPolicy(overrides: Record<string, unknown> = {}): Record<stri
       "US-CA": { countries: ["US-CA"], model: "opt-out", frameworks: ["CCPA"], gpc: "opt-out-of-sale-or-share", requestDeadline: "45d", logRetention: "24mo" },
       OTHER: { model: "opt-in", requestDeadline: "1mo", logRetention: "1y" },
     },
-    ...overrides,
+  };
+  return {
+    ...base,
+    ...rest,
+    purposes: changed(base.purposes, purposes as Record<string, object | null> | undefined),
+    regions: changed(base.regions, regions as Record<string, object | null> | undefined),
+  };
+}
+
+function changed(entries: Entries, changes: Record<string, object | null> | undefined): Entries {
+  const result = { ...entries };
+  for (const [name, change] of Object.entries(changes ?? {})) {
+    if (change === null) delete result[name];
+    else result[name] = { ...result[name], ...change };
+  }
+  return result;
+}
+
+const duration = (text: string): Duration => {
+  const match = /^(\d+)(d|mo|y)$/.exec(text)!;
+  return { amount: Number(match[1]), unit: match[2] as Duration["unit"], text };
+};
+
+const purpose = (
+  name: string,
+  legalBasis: LegalBasis,
+  fields: Record<string, FieldRule>,
+  flags: { saleOrShare?: boolean; sensitive?: boolean } = {},
+): Purpose => ({
+  name,
+  description: `The ${name} purpose`,
+  legalBasis,
+  saleOrShare: flags.saleOrShare ?? false,
+  sensitive: flags.sensitive ?? false,
+  fields,
+  window: 20,
+  retention: duration("30d"),
+  onWithdrawal: "purge",
+});
+
+const region = (name: string, model: Region["model"], countries: string[], rest: Partial<Region> = {}): Region => ({
+  name,
+  countries,
+  model,
+  frameworks: [],
+  gpc: undefined,
+  requestDeadline: duration("1mo"),
+  logRetention: duration("1y"),
+  ...rest,
+});
+
+/** A complete compiled Policy written by hand, so the decision rules are tested apart from the YAML loader. */
+export function compiledPolicy(): Policy {
+  const keep: FieldRule = { kind: "keep" };
+  const regions = {
+    EU: region("EU", "opt-in", ["AT", "DE", "FR"], { frameworks: ["GDPR"], logRetention: duration("3y") }),
+    "US-CA": region("US-CA", "opt-out", ["US-CA"], {
+      frameworks: ["CCPA"],
+      gpc: "opt-out-of-sale-or-share",
+      requestDeadline: duration("45d"),
+      logRetention: duration("24mo"),
+    }),
+    OTHER: region("OTHER", "opt-in", []),
+  };
+  return {
+    version: "2026-11-01",
+    defaults: { region: "EU", unmappedWrites: "reject" },
+    purposes: {
+      service: purpose("service", "contract", { itemId: keep, action: keep }),
+      personalization: purpose("personalization", "consent", {
+        itemId: keep,
+        action: keep,
+        durationMs: { kind: "bucket", size: 1000 },
+        location: { kind: "geohash", precision: 5 },
+        userAgent: { kind: "drop" },
+      }),
+      advertising: purpose("advertising", "consent", { itemId: keep }, { saleOrShare: true }),
+      health: purpose("health", "consent", { heartRate: { kind: "bucket", size: 10 } }, { sensitive: true }),
+      analytics: purpose("analytics", "legitimate-interest", { action: keep, at: { kind: "truncate", unit: "hour" } }),
+    },
+    routes: [],
+    regions,
+    regionHeader: undefined,
+    jobs: {},
+    countryRegions: new Map(Object.values(regions).flatMap((r) => r.countries.map((country) => [country, r.name] as const))),
+    sources: [],
   };
 }
