@@ -70,6 +70,8 @@ function applyEdit(tree: Tree, { pick, action, value, key }: { pick: number; act
   const parent = where.slice(0, -1).reduce<Tree>((node, k) => node[k] as Tree, tree);
   const last = where.at(-1)!;
   const define = (target: Tree, k: string, v: unknown) => Object.defineProperty(target, k, { value: v, enumerable: true, configurable: true, writable: true });
+  // An array's length is not a key a YAML mapping can add: defining it would throw inside the test itself.
+  if (action === "add" && Array.isArray(parent) && key === "length") return;
   if (action === "delete") delete parent[last];
   else if (action === "set") define(parent, last, value);
   else if (parent[last] !== null && typeof parent[last] === "object" && !Array.isArray(parent[last])) define(parent[last] as Tree, key, value);
