@@ -1,9 +1,10 @@
 /**
  * gate.middleware() and gate.purpose(name): the two ways a write meets the gate.
  */
-import type { RequestHandler } from "express";
+import type { NextFunction, RequestHandler, Response } from "express";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
+import type { Route } from "../policy/types.ts";
 import { admit } from "./admit.ts";
 import { createPrivacy } from "./privacy.ts";
 import { sendError } from "./respond.ts";
@@ -19,15 +20,24 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 export function createMiddleware(core: Core): RequestHandler {
   const allowUnmapped = core.policy.defaults.unmappedWrites === "allow";
-  const consentgate: RequestHandler = async (req, res, next) => {
+  // The routes map split by method once, so a write only tries the routes of its own method, in policy order.
+  const routesByMethod = new Map<string, Route[]>();
+  for (const route of core.policy.routes) {
+    const routes = routesByMethod.get(route.method);
+    if (routes) routes.push(route);
+    else routesByMethod.set(route.method, [route]);
+  }
+  // Not async: a warm write is decided without waiting, and an async handler would cost a
+  // promise (and Express 5 a handler on it) for every request; only a consent read awaits.
+  const consentgate: RequestHandler = (req, res, next) => {
     try {
       req.privacy = createPrivacy(core, req);
       if (READ_METHODS.has(req.method)) return next();
       const path = requestPath(req);
-      const mapped = path === undefined ? undefined : core.policy.routes.find((route) => route.method === req.method && route.matches(path));
+      const mapped = path === undefined ? undefined : mappedRoute(routesByMethod.get(req.method), path);
       if (mapped) {
         const reading = admit(core, req, mapped.purpose);
-        if (reading) await reading;
+        if (reading) return void admitted(reading, res, next);
         return next();
       }
       if (allowUnmapped) return next();
@@ -46,16 +56,31 @@ export function createMiddleware(core: Core): RequestHandler {
   return markPassThrough(consentgate);
 }
 
+function mappedRoute(routes: readonly Route[] | undefined, path: string): Route | undefined {
+  if (routes) for (const route of routes) if (route.matches(path)) return route;
+  return undefined;
+}
+
+/** The gate's slow path: the decision had to read the subject's choices first. */
+async function admitted(reading: Promise<void>, res: Response, next: NextFunction): Promise<void> {
+  try {
+    await reading;
+    next();
+  } catch (error) {
+    sendError(res, error);
+  }
+}
+
 /** Route-level gate: denied → the error response and the handler never runs; allowed → req.body minimized. */
 export function createPurposeGate(core: Core, purpose: string): RequestHandler {
   if (!core.policy.purposes[purpose]) {
     // A typo here would otherwise refuse every write at run time; fail at start-up instead.
     throw new ConsentgateError("unknown_purpose", `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(core.policy.purposes).join(", ")})`, { purpose });
   }
-  const handler: RequestHandler = async (req, res, next) => {
+  const handler: RequestHandler = (req, res, next) => {
     try {
       const reading = admit(core, req, purpose);
-      if (reading) await reading;
+      if (reading) return void admitted(reading, res, next);
       next();
     } catch (error) {
       sendError(res, error);
