@@ -6,27 +6,25 @@ import type { Request } from "express";
 import type { Core } from "../core.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Decision } from "../decision/decide.ts";
-import { createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
+import { createPrivacy, decideNow, markAdmitted, type Privacy } from "./privacy.ts";
 
 /**
  * Returns nothing when it could decide at once (warm consent cache: no
  * promise, no extra tick on the hot path), or a promise when it had to read.
+ * `privacy`: req.privacy, when the caller has it at hand (a read of req is not free in Express 5).
  */
-export function admit(core: Core, req: Request, purpose: string): void | Promise<void> {
-  req.privacy ??= createPrivacy(core, req);
-  const privacy = req.privacy;
+export function admit(core: Core, req: Request, purpose: string, privacy: Privacy = (req.privacy ??= createPrivacy(core, req))): void | Promise<void> {
   // A route both mapped in the policy and gated in code is checked once.
   if (privacy.admitted?.purpose === purpose) return;
   if (!core.minimizers.has(purpose)) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purpose}"`, { purpose, region: privacy.region });
   // The decision rules and the ability are the same pure function; the gate
   // asks the rules directly so that one write does not decide every purpose.
   const decision = decideNow(privacy, purpose);
-  if (decision) return settle(core, req, purpose, decision);
-  return privacy.decide(purpose).then((read) => settle(core, req, purpose, read));
+  if (decision) return settle(core, req, privacy, purpose, decision);
+  return privacy.decide(purpose).then((read) => settle(core, req, privacy, purpose, read));
 }
 
-function settle(core: Core, req: Request, purpose: string, decision: Decision): void {
-  const privacy = req.privacy;
+function settle(core: Core, req: Request, privacy: Privacy, purpose: string, decision: Decision): void {
   if (!decision.allowed) {
     core.blockedWrites.add(privacy.region, purpose, core.now());
     throw new ConsentgateError(
@@ -37,8 +35,9 @@ function settle(core: Core, req: Request, purpose: string, decision: Decision): 
   }
   // Frozen, so that record(req.body) can trust it is still the minimized body
   // (re-minimizing would hash hashed fields twice) and nothing is added to it.
-  req.body = deepFreeze(core.minimizers.get(purpose)!(req.body ?? {}));
-  markAdmitted(privacy, purpose, decision, req.body);
+  const body = deepFreeze(core.minimizers.get(purpose)!(req.body ?? {}));
+  req.body = body;
+  markAdmitted(privacy, purpose, decision, body);
 }
 
 function deepFreeze<T>(value: T): T {
