@@ -6,6 +6,9 @@
  *     policy's route map) against the same route without the gate, in the
  *     same process and the same run, with autocannon, alternating rounds;
  *     plus the route behind one empty async middleware, to show the noise.
+ *     Besides req/s, the process's CPU time per request (autocannon's share
+ *     included, the same for every app): on a machine shared with other work,
+ *     req/s moves with their load, CPU time much less.
  */
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -86,30 +89,54 @@ export async function benchGateHttp(): Promise<void> {
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
   const run = async (i: number) => {
+    const cpu = process.cpuUsage();
     const result = await autocannon({ url: `${url(i)}/api/plays`, method: "POST", headers, body: JSON.stringify(body), connections: 20, duration: SECONDS });
+    const used = process.cpuUsage(cpu);
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
-    return result.requests.average;
+    return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
   };
   await run(0);
   await run(1);
   // Rounds alternate and each is compared with the bare run next to it, so drift in machine load cancels out.
   const rates = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
   const ratios = { gated: [] as number[], noop: [] as number[] };
+  const cpu = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
+  const cpuRatios = { gated: [] as number[], noop: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const b = await run(1);
     const g = await run(0);
     const n = await run(2);
-    rates.bare.push(b);
-    rates.gated.push(g);
-    rates.noop.push(n);
-    ratios.gated.push(g / b);
-    ratios.noop.push(n / b);
+    rates.bare.push(b.rate);
+    rates.gated.push(g.rate);
+    rates.noop.push(n.rate);
+    ratios.gated.push(g.rate / b.rate);
+    ratios.noop.push(n.rate / b.rate);
+    cpu.bare.push(b.cpuPerRequest);
+    cpu.gated.push(g.cpuPerRequest);
+    cpu.noop.push(n.cpuPerRequest);
+    cpuRatios.gated.push(b.cpuPerRequest / g.cpuPerRequest);
+    cpuRatios.noop.push(b.cpuPerRequest / n.cpuPerRequest);
   }
   for (const server of servers) server.close();
   await gate.close();
-  table(`gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; median req/s and median of per-round ratios)`, [
-    { app: "bare Express (baseline)", "req/s": fmt(median(rates.bare), 0), "× bare": "1.00" },
-    { app: "bare + one empty async middleware (noise floor)", "req/s": fmt(median(rates.noop), 0), "× bare": fmt(median(ratios.noop), 2) },
-    { app: "with gate.middleware() + route map", "req/s": fmt(median(rates.gated), 0), "× bare": fmt(median(ratios.gated), 2) },
-  ]);
+  table(
+    `gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; medians, and medians of per-round ratios; "× bare (CPU)" is bare's CPU time per request over the app's)`,
+    [
+      { app: "bare Express (baseline)", "req/s": fmt(median(rates.bare), 0), "× bare": "1.00", "CPU µs/req": fmt(median(cpu.bare), 0), "× bare (CPU)": "1.00" },
+      {
+        app: "bare + one empty async middleware (noise floor)",
+        "req/s": fmt(median(rates.noop), 0),
+        "× bare": fmt(median(ratios.noop), 2),
+        "CPU µs/req": fmt(median(cpu.noop), 0),
+        "× bare (CPU)": fmt(median(cpuRatios.noop), 2),
+      },
+      {
+        app: "with gate.middleware() + route map",
+        "req/s": fmt(median(rates.gated), 0),
+        "× bare": fmt(median(ratios.gated), 2),
+        "CPU µs/req": fmt(median(cpu.gated), 0),
+        "× bare (CPU)": fmt(median(cpuRatios.gated), 2),
+      },
+    ],
+  );
 }

@@ -90,22 +90,27 @@ export type Decision =
 export function decide({ policy, purpose: purposeName, region: regionName, gpc, choice }: DecisionInput): Decision {
   const regionKey = Object.hasOwn(policy.regions, regionName) ? regionName : policy.defaults.region;
   const region = own(policy.regions, regionKey);
-  const where = { purpose: purposeName, region: regionKey };
   const purpose = own(policy.purposes, purposeName);
-  if (!purpose) return { allowed: false, ...where, source: "unknown", legalBasis: undefined, reason: "unknown_purpose" };
+  if (!purpose) return { allowed: false, purpose: purposeName, region: regionKey, source: "unknown", legalBasis: undefined, reason: "unknown_purpose" };
 
+  // Runs on every gated write: the answers are built by two plain functions, not closures made per call.
   const { legalBasis } = purpose;
-  const allow = (source: DecisionSource, receiptId: string | undefined): Decision => ({ allowed: true, ...where, source, legalBasis, receiptId });
-  const deny = (source: DecisionSource): Decision => ({ allowed: false, ...where, source, legalBasis, reason: "consent_required" });
-
   if (gpc && purpose.saleOrShare && region?.gpc === "opt-out-of-sale-or-share") {
-    return choice?.granted && choice.overrideGpc ? allow("explicit", choice.receiptId) : deny("gpc");
+    return choice?.granted && choice.overrideGpc ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId) : deny(purposeName, regionKey, "gpc", legalBasis);
   }
-  if (choice) return choice.granted ? allow("explicit", choice.receiptId) : deny("explicit");
-  if (legalBasis !== "consent") return allow("legal-basis", undefined);
-  if (purpose.sensitive) return deny("region-default");
+  if (choice) return choice.granted ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId) : deny(purposeName, regionKey, "explicit", legalBasis);
+  if (legalBasis !== "consent") return allow(purposeName, regionKey, "legal-basis", legalBasis, undefined);
+  if (purpose.sensitive) return deny(purposeName, regionKey, "region-default", legalBasis);
   // A policy whose default region is missing should not load; if one does, fail closed as opt-in.
-  return region?.model === "opt-out" ? allow("region-default", undefined) : deny("region-default");
+  return region?.model === "opt-out" ? allow(purposeName, regionKey, "region-default", legalBasis, undefined) : deny(purposeName, regionKey, "region-default", legalBasis);
+}
+
+function allow(purpose: string, region: string, source: DecisionSource, legalBasis: LegalBasis, receiptId: string | undefined): Decision {
+  return { allowed: true, purpose, region, source, legalBasis, receiptId };
+}
+
+function deny(purpose: string, region: string, source: DecisionSource, legalBasis: LegalBasis): Decision {
+  return { allowed: false, purpose, region, source, legalBasis, reason: "consent_required" };
 }
 
 /** Own properties only: "constructor" or "toString" must not name a purpose or a region. */

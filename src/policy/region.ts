@@ -13,14 +13,56 @@ export interface RegionHints {
 
 /** The host's answer, else the header, else `defaults.region`; unknown names and codes fall through. */
 export function resolveRegion(policy: Policy, hints: RegionHints): string {
-  const explicit = hints.explicit?.trim();
-  if (explicit) {
-    const found = regionNamed(policy, explicit) ?? regionOfCode(policy, explicit);
-    if (found !== undefined) return found;
+  const memo = memoOf(policy);
+  // != null: a host's region() written in JavaScript may answer null for "don't know".
+  if (hints.explicit != null) {
+    let found = memo.explicit.get(hints.explicit);
+    if (found === undefined) {
+      const explicit = hints.explicit.trim();
+      found = (explicit ? (regionNamed(policy, explicit) ?? regionOfCode(policy, explicit)) : undefined) ?? null;
+      remember(memo.explicit, hints.explicit, found);
+    }
+    if (found !== null) return found;
   }
   // A repeated header, or one folded by a proxy into "DE, FR", is read by its first value.
-  const header = (typeof hints.header === "string" ? hints.header : hints.header?.[0])?.split(",")[0]?.trim();
-  return (header ? regionOfCode(policy, header) : undefined) ?? policy.defaults.region;
+  const value = typeof hints.header === "string" ? hints.header : hints.header?.[0];
+  if (value === undefined) return policy.defaults.region;
+  let region = memo.header.get(value);
+  if (region === undefined) {
+    const header = value.split(",")[0]?.trim();
+    region = (header ? regionOfCode(policy, header) : undefined) ?? policy.defaults.region;
+    remember(memo.header, value, region);
+  }
+  return region;
+}
+
+/**
+ * What each host answer and header value resolved to, per policy: this runs on
+ * every request, and a site sees few distinct values (a few hundred country and
+ * subdivision codes), so each is worked out once. Bounded, because the header is
+ * the client's to choose: only short values are kept, and a full map starts over.
+ */
+interface Memo {
+  /** null: names no region, the header decides. */
+  readonly explicit: Map<string, string | null>;
+  readonly header: Map<string, string>;
+}
+
+const MEMO_SIZE = 1000;
+/** Codes are at most 6 characters; a proxy's "DE, FR" a little more. */
+const MEMO_KEY_LENGTH = 64;
+const memos = new WeakMap<Policy, Memo>();
+
+function memoOf(policy: Policy): Memo {
+  let memo = memos.get(policy);
+  if (!memo) memos.set(policy, (memo = { explicit: new Map(), header: new Map() }));
+  return memo;
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (key.length > MEMO_KEY_LENGTH) return;
+  if (map.size >= MEMO_SIZE) map.clear();
+  map.set(key, value);
 }
 
 /**

@@ -4,7 +4,7 @@
  * the policy exactly when it matches in the host app.
  */
 import { METHODS } from "node:http";
-import { match } from "path-to-regexp";
+import { pathToRegexp } from "path-to-regexp";
 import type { Route, WriteMethod } from "./types.ts";
 
 /** Every method Node accepts except the reads: what the gate treats as a write. */
@@ -23,13 +23,15 @@ export function parseRoute(key: string, purpose: string): Route | string {
     return `"${method}" is not an HTTP method Node accepts; write methods are POST, PUT, PATCH, DELETE and the others but GET, HEAD, OPTIONS`;
   }
   if (!path.startsWith("/")) return `the path must start with "/"; ${FORMAT}`;
-  let matcher: (candidate: string) => unknown;
+  let pattern: RegExp;
   try {
-    matcher = match(path, { decode: false });
+    // The regular expression path-to-regexp's match() runs: matching is all the gate needs (no parameters to decode),
+    // and test() allocates nothing per request. Never global or sticky, so test() keeps no state between calls.
+    pattern = pathToRegexp(path).regexp;
   } catch (error) {
     // path-to-regexp appends a link to its docs after ";", which is noise in a policy check.
     const reason = (error as Error).message.split("; visit")[0];
     return `the path pattern is not valid: ${reason} (patterns use Express 5 syntax: /plays/:id, /files/*path, /items{/:id})`;
   }
-  return { method: method as WriteMethod, path, purpose, matches: (candidate) => matcher(candidate) !== false };
+  return { method: method as WriteMethod, path, purpose, matches: (candidate) => pattern.test(candidate) };
 }
