@@ -30,9 +30,9 @@ export function createMiddleware(deps: GateDeps): RequestHandler {
   // promise (and Express 5 a handler on it) for every request; only a consent read awaits.
   const consentgate: RequestHandler = (req, res, next) => {
     try {
-      // Express 5 gives each request object a hidden class of its own, and adding
-      // req.privacy makes another: V8 then looks up every property read after it
-      // the slow way, once. So what the gate reads from req it reads before.
+      // Express sets each request's prototype, which leaves every request object with
+      // a hidden class of its own; adding req.privacy makes another, and V8 looks up
+      // each property read after that the slow way. So the gate reads req first.
       const method = req.method;
       const path = READ_METHODS.has(method) ? undefined : requestPath(req);
       const privacy = createPrivacy(deps, req);
