@@ -5,6 +5,7 @@
  * shared and noisy, so absolute numbers drift between runs).
  */
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
+import { benchGateProfile } from "./gate-profile.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchPurge } from "./purge.ts";
 import { benchRecord } from "./record.ts";
@@ -21,8 +22,15 @@ const suites: Record<string, () => Promise<void>> = {
   purge: benchPurge,
   rights: benchRights,
 };
+/** Diagnostics, run only when named. */
+const onDemand: Record<string, () => Promise<void>> = {
+  "gate-profile": benchGateProfile,
+};
 
 const only = process.argv.slice(2);
 for (const [name, suite] of Object.entries(suites)) {
   if (only.length === 0 || only.includes(name)) await suite();
+}
+for (const [name, suite] of Object.entries(onDemand)) {
+  if (only.includes(name)) await suite();
 }

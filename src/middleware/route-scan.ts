@@ -245,7 +245,10 @@ function locate(router: RouterLike, path: string, prefix: string, depth: number,
 
 /** The pathname Express routes on (its parseurl): no query, no scheme and host. */
 function pathnameOf(url: string): string | undefined {
-  const end = url.search(/[?#]/);
+  // The first "?" or "#" ends it; two indexOf scans cost less than a regular expression search on every write.
+  const query = url.indexOf("?");
+  const hash = url.indexOf("#");
+  const end = query < 0 ? hash : hash < 0 ? query : Math.min(query, hash);
   const path = end < 0 ? url : url.slice(0, end);
   if (path.startsWith("/")) return path;
   const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(path);
