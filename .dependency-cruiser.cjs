@@ -67,7 +67,8 @@ module.exports = {
     ...upward,
     {
       name: "leaves-import-nothing",
-      comment: "errors.ts, logger.ts, route-marks.ts and signatures/ import nothing else of src/: everything may import them.",
+      comment:
+        "errors.ts, logger.ts, route-marks.ts and signatures/ import nothing else of src/: everything may import them.",
       severity: "error",
       from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/)" },
       to: { path: "^src/", pathNot: "^src/$1" },
@@ -81,14 +82,16 @@ module.exports = {
     },
     {
       name: "layer-5-siblings",
-      comment: "middleware/, rights/ and jobs/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
+      comment:
+        "middleware/, rights/ and jobs/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
       severity: "error",
       from: { path: "^src/(middleware|rights|jobs)/" },
       to: { path: "^src/(middleware|rights|jobs)/", pathNot: "^src/$1/" },
     },
     {
       name: "in-a-layer",
-      comment: "Every module of src/ belongs to a layer: add a new folder or file to LAYERS in .dependency-cruiser.cjs.",
+      comment:
+        "Every module of src/ belongs to a layer: add a new folder or file to LAYERS in .dependency-cruiser.cjs.",
       severity: "error",
       from: { path: "^src/", pathNot: LAYERS },
       to: {},
@@ -102,7 +105,8 @@ module.exports = {
     },
     {
       name: "no-circular",
-      comment: "No import cycles, within a layer either (the generated Prisma client has its own, and is not ours to change).",
+      comment:
+        "No import cycles, within a layer either (the generated Prisma client has its own, and is not ours to change).",
       severity: "error",
       from: { path: "^src/", pathNot: "^src/generated/" },
       to: { circular: true },
@@ -116,14 +120,16 @@ module.exports = {
     },
     {
       name: "connection-stays-in-store",
-      comment: "Above store/, code is handed store modules bound to a connection (ConsentStore, Requests, …), never the connection: only the option parser (which parses the database option) and the CLI (which opens a store) import it.",
+      comment:
+        "Above store/, code is handed store modules bound to a connection (ConsentStore, Requests, …), never the connection: only the option parser (which parses the database option) and the CLI (which opens a store) import it.",
       severity: "error",
       from: { path: "^src/", pathNot: ["^src/store/", "^src/options\\.ts$", "^src/cli/"] },
       to: { path: "^src/store/connection\\.ts$" },
     },
     {
       name: "database-only-in-store",
-      comment: "Only src/store/ talks to the database: the generated Prisma client and the drivers are imported there and nowhere else.",
+      comment:
+        "Only src/store/ talks to the database: the generated Prisma client and the drivers are imported there and nowhere else.",
       severity: "error",
       from: { path: "^src/", pathNot: "^src/(store|generated)/" },
       to: { path: ["^src/generated/", DATABASE_DRIVERS] },

@@ -42,7 +42,12 @@ const body = {
 };
 
 export async function benchGateProfile(): Promise<void> {
-  const gate = await createConsentgate({ policies: "policies", database: "memory", secret: SECRET, subject: (req) => req.get("x-user") });
+  const gate = await createConsentgate({
+    policies: "policies",
+    database: "memory",
+    secret: SECRET,
+    subject: (req) => req.get("x-user"),
+  });
   const app = express();
   app.use(express.json());
   app.use(gate.middleware());
@@ -51,7 +56,11 @@ export async function benchGateProfile(): Promise<void> {
   const server = app.listen(0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
-  await fetch(`${url}/privacy/consents/personalization`, { method: "PUT", headers, body: JSON.stringify({ granted: true }) });
+  await fetch(`${url}/privacy/consents/personalization`, {
+    method: "PUT",
+    headers,
+    body: JSON.stringify({ granted: true }),
+  });
   const check = await fetch(`${url}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
@@ -70,14 +79,22 @@ export async function benchGateProfile(): Promise<void> {
   await gate.close();
 
   const cpuPerRequest = (used.user + used.system) / requests;
-  const { share, top } = gateShare(profile as unknown as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] });
-  table(`the gated POST's CPU time, ${SECONDS} s of autocannon (20 connections, another process), V8 sampling profiler`, [
-    { figure: "requests", value: String(requests) },
-    { figure: "CPU µs per request (whole process)", value: fmt(cpuPerRequest, 1) },
-    { figure: "gate's share of busy samples", value: `${fmt(share * 100, 2)} %` },
-    { figure: "gate's CPU µs per request", value: fmt(share * cpuPerRequest, 2) },
-  ]);
-  table("the gate's functions by self time (µs per request)", top.slice(0, 12).map(([name, part]) => ({ function: name, "µs/request": fmt(part * cpuPerRequest, 2) })));
+  const { share, top } = gateShare(
+    profile as unknown as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] },
+  );
+  table(
+    `the gated POST's CPU time, ${SECONDS} s of autocannon (20 connections, another process), V8 sampling profiler`,
+    [
+      { figure: "requests", value: String(requests) },
+      { figure: "CPU µs per request (whole process)", value: fmt(cpuPerRequest, 1) },
+      { figure: "gate's share of busy samples", value: `${fmt(share * 100, 2)} %` },
+      { figure: "gate's CPU µs per request", value: fmt(share * cpuPerRequest, 2) },
+    ],
+  );
+  table(
+    "the gate's functions by self time (µs per request)",
+    top.slice(0, 12).map(([name, part]) => ({ function: name, "µs/request": fmt(part * cpuPerRequest, 2) })),
+  );
 }
 
 /** Runs autocannon in a child process and returns the number of requests answered. */
@@ -93,14 +110,18 @@ function load(url: string, headers: Record<string, string>, seconds: number): Pr
     child.on("error", reject);
     child.on("exit", () => {
       const result = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
-      if (result.non2xx > 0 || result.errors > 0) reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors`));
+      if (result.non2xx > 0 || result.errors > 0)
+        reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors`));
       else resolve(result.requests.total);
     });
   });
 }
 
 /** The gate's share of the busy (not idle) samples, and its functions' shares by self time. */
-function gateShare(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }): { share: number; top: [string, number][] } {
+function gateShare(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }): {
+  share: number;
+  top: [string, number][];
+} {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, ProfileNode>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);

@@ -41,7 +41,12 @@ export async function benchGateInProcess(): Promise<void> {
   const policy = await loadPolicy("policies");
   const purpose = policy.purposes.personalization!;
   const minimize = compileMinimizer(purpose.fields, { hashKey: SECRET });
-  const choice = { granted: true, overrideGpc: false, receiptId: "00000000-0000-4000-8000-000000000000", at: new Date() };
+  const choice = {
+    granted: true,
+    overrideGpc: false,
+    receiptId: "00000000-0000-4000-8000-000000000000",
+    at: new Date(),
+  };
   const measure = (run: () => unknown) => {
     const samples: number[] = [];
     for (let round = 0; round < 7; round++) {
@@ -66,7 +71,12 @@ export async function benchGateInProcess(): Promise<void> {
 }
 
 export async function benchGateHttp(): Promise<void> {
-  const gate = await createConsentgate({ policies: "policies", database: "memory", secret: SECRET, subject: (req) => req.get("x-user") });
+  const gate = await createConsentgate({
+    policies: "policies",
+    database: "memory",
+    secret: SECRET,
+    subject: (req) => req.get("x-user"),
+  });
   const gated = express();
   gated.use(express.json());
   gated.use(gate.middleware());
@@ -84,13 +94,24 @@ export async function benchGateHttp(): Promise<void> {
   const servers = [gated.listen(0), bare.listen(0), noop.listen(0)];
   const url = (i: number) => `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}`;
   const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
-  await fetch(`${url(0)}/privacy/consents/personalization`, { method: "PUT", headers, body: JSON.stringify({ granted: true }) });
+  await fetch(`${url(0)}/privacy/consents/personalization`, {
+    method: "PUT",
+    headers,
+    body: JSON.stringify({ granted: true }),
+  });
   const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
   const run = async (i: number) => {
     const cpu = process.cpuUsage();
-    const result = await autocannon({ url: `${url(i)}/api/plays`, method: "POST", headers, body: JSON.stringify(body), connections: 20, duration: SECONDS });
+    const result = await autocannon({
+      url: `${url(i)}/api/plays`,
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      connections: 20,
+      duration: SECONDS,
+    });
     const used = process.cpuUsage(cpu);
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
     return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
@@ -122,7 +143,13 @@ export async function benchGateHttp(): Promise<void> {
   table(
     `gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; medians, and medians of per-round ratios; "× bare (CPU)" is bare's CPU time per request over the app's)`,
     [
-      { app: "bare Express (baseline)", "req/s": fmt(median(rates.bare), 0), "× bare": "1.00", "CPU µs/req": fmt(median(cpu.bare), 0), "× bare (CPU)": "1.00" },
+      {
+        app: "bare Express (baseline)",
+        "req/s": fmt(median(rates.bare), 0),
+        "× bare": "1.00",
+        "CPU µs/req": fmt(median(cpu.bare), 0),
+        "× bare (CPU)": "1.00",
+      },
       {
         app: "bare + one empty async middleware (noise floor)",
         "req/s": fmt(median(rates.noop), 0),

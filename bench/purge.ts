@@ -25,7 +25,15 @@ const DAY = 86_400_000;
 const policyFile = {
   version: "bench",
   defaults: { region: "EU" },
-  purposes: { personalization: { description: "bench", legalBasis: "consent", fields: { itemId: "keep" }, window: 50, retention: "90d" } },
+  purposes: {
+    personalization: {
+      description: "bench",
+      legalBasis: "consent",
+      fields: { itemId: "keep" },
+      window: 50,
+      retention: "90d",
+    },
+  },
   regions: {
     EU: { model: "opt-in", requestDeadline: "1mo", logRetention: "3y" },
     "US-CA": { model: "opt-out", requestDeadline: "45d", logRetention: "24mo" },
@@ -58,7 +66,11 @@ export async function benchPurge(): Promise<void> {
     const { connection } = store;
     const policy = await loadPolicy(policyFile);
     const keyring = createKeyring("bench-secret-bench-secret-bench-secret");
-    const audit = createComplianceLog(createComplianceLogStore(connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
+    const audit = createComplianceLog(createComplianceLogStore(connection), {
+      pseudonym: keyring.pseudonym,
+      chainKey: keyring.key("log-chain"),
+      now: () => new Date(),
+    });
     const interactions = createInteractionStore(connection);
 
     const load = performance.now();
@@ -95,8 +107,18 @@ export async function benchPurge(): Promise<void> {
       return done;
     };
 
-    await writers(((end) => () => performance.now() > end)(performance.now() + 2000)); // warm-up
-    const baseline = await writers(((end) => () => performance.now() > end)(performance.now() + BASELINE_MS));
+    await writers(
+      (
+        (end) => () =>
+          performance.now() > end
+      )(performance.now() + 2000),
+    ); // warm-up
+    const baseline = await writers(
+      (
+        (end) => () =>
+          performance.now() > end
+      )(performance.now() + BASELINE_MS),
+    );
 
     let purging = true;
     let expiredDone = 0;
@@ -116,29 +138,43 @@ export async function benchPurge(): Promise<void> {
     purging = false;
     const busy = await during;
 
-    const deleted = Object.values(result.expired).reduce((sum, perPurpose) => sum + Object.values(perPurpose).reduce((a, b) => a + b, 0), 0);
-    const [left] = await connection.query<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE "subjectId" LIKE 'gone-%'`);
-    table(`purge of ${EXPIRED.toLocaleString("en")} expired rows on PostgreSQL, ${WRITERS} writers calling record() throughout (batches of 5000)`, [
-      {
-        "rows deleted": deleted,
-        "rows left": left!.n,
-        "empty windows dropped": result.emptyWindows,
-        "expired pass, s": fmt((expiredDone - started) / 1000),
-        "window walk, s": fmt((ended - expiredDone) / 1000),
-        "total, s": fmt(purgeSeconds),
-        "purge rate, rows/s": fmt(deleted / purgeSeconds, 0),
-        "bulk load, s": fmt(loadSeconds),
-      },
-    ]);
+    const deleted = Object.values(result.expired).reduce(
+      (sum, perPurpose) => sum + Object.values(perPurpose).reduce((a, b) => a + b, 0),
+      0,
+    );
+    const [left] = await connection.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM interactions WHERE "subjectId" LIKE 'gone-%'`,
+    );
+    table(
+      `purge of ${EXPIRED.toLocaleString("en")} expired rows on PostgreSQL, ${WRITERS} writers calling record() throughout (batches of 5000)`,
+      [
+        {
+          "rows deleted": deleted,
+          "rows left": left!.n,
+          "empty windows dropped": result.emptyWindows,
+          "expired pass, s": fmt((expiredDone - started) / 1000),
+          "window walk, s": fmt((ended - expiredDone) / 1000),
+          "total, s": fmt(purgeSeconds),
+          "purge rate, rows/s": fmt(deleted / purgeSeconds, 0),
+          "bulk load, s": fmt(loadSeconds),
+        },
+      ],
+    );
     const row = (label: string, run: { latencies: number[]; seconds: number }) => ({
       writers: label,
       "record() calls": run.latencies.length,
       "writes/s": fmt(run.latencies.length / run.seconds, 0),
       "p50, ms": fmt(percentile(run.latencies, 50), 2),
       "p99, ms": fmt(percentile(run.latencies, 99), 2),
-      "max, ms": fmt(run.latencies.reduce((a, b) => Math.max(a, b), 0), 1),
+      "max, ms": fmt(
+        run.latencies.reduce((a, b) => Math.max(a, b), 0),
+        1,
+      ),
     });
-    table("record() latency of the 20 writers, same run", [row(`without purge (${BASELINE_MS / 1000} s)`, baseline), row(`during the purge (${fmt(purgeSeconds)} s)`, busy)]);
+    table("record() latency of the 20 writers, same run", [
+      row(`without purge (${BASELINE_MS / 1000} s)`, baseline),
+      row(`during the purge (${fmt(purgeSeconds)} s)`, busy),
+    ]);
   } finally {
     await store.close();
     await scratch.drop();

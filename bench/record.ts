@@ -66,8 +66,16 @@ function rawDocument(rows: NewInteraction[]): string {
   rawSlot += rows.length;
   return JSON.stringify(
     rows.map((r, k) => ({
-      subject: r.subjectId, purpose: r.purpose, slot: first + k, kind: r.kind, data: r.data, created: r.createdAt.getTime(),
-      expires: r.expiresAt.getTime(), source: r.source, basis: r.legalBasis, version: r.policyVersion,
+      subject: r.subjectId,
+      purpose: r.purpose,
+      slot: first + k,
+      kind: r.kind,
+      data: r.data,
+      created: r.createdAt.getTime(),
+      expires: r.expiresAt.getTime(),
+      source: r.source,
+      basis: r.legalBasis,
+      version: r.policyVersion,
     })),
   );
 }
@@ -88,9 +96,18 @@ const RAW_INSERTS = {
       `INSERT INTO raw_interactions (${RAW_COLUMNS})
        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::text[], $11::text[], $12::text[])`,
       [
-        rows.map((r) => r.subjectId), rows.map((r) => r.purpose), rows.map((_, k) => first + k), rows.map((_, k) => first + k), rows.map((r) => r.kind),
-        rows.map((r) => JSON.stringify(r.data)), rows.map((r) => r.createdAt.toISOString()), rows.map((r) => r.expiresAt.toISOString()),
-        rows.map(() => null), rows.map((r) => r.source), rows.map((r) => r.legalBasis), rows.map((r) => r.policyVersion),
+        rows.map((r) => r.subjectId),
+        rows.map((r) => r.purpose),
+        rows.map((_, k) => first + k),
+        rows.map((_, k) => first + k),
+        rows.map((r) => r.kind),
+        rows.map((r) => JSON.stringify(r.data)),
+        rows.map((r) => r.createdAt.toISOString()),
+        rows.map((r) => r.expiresAt.toISOString()),
+        rows.map(() => null),
+        rows.map((r) => r.source),
+        rows.map((r) => r.legalBasis),
+        rows.map((r) => r.policyVersion),
       ],
       "bench_raw_unnest",
     );
@@ -148,7 +165,10 @@ async function rawBulk(connection: Connection, insert: RawInsert, total: number)
         while (next < total) {
           const start = next;
           next += BATCH;
-          await insert(connection, Array.from({ length: Math.min(BATCH, total - start) }, (_, k) => row(start + k)));
+          await insert(
+            connection,
+            Array.from({ length: Math.min(BATCH, total - start) }, (_, k) => row(start + k)),
+          );
         }
       }),
     ),
@@ -169,7 +189,9 @@ async function bestRaw(measure: (insert: RawInsert) => Promise<number>): Promise
 async function prismaCreates(connection: Connection, total: number): Promise<number> {
   return writers(total, (i) => {
     const { window: _w, decidedAt: _d, ...r } = row(i);
-    return connection.prisma.interaction.create({ data: { ...r, data: r.data as object, subjectId: `prisma-${i}`, slot: 0, seq: BigInt(i), receiptId: null } });
+    return connection.prisma.interaction.create({
+      data: { ...r, data: r.data as object, subjectId: `prisma-${i}`, slot: 0, seq: BigInt(i), receiptId: null },
+    });
   });
 }
 
@@ -208,12 +230,22 @@ export async function benchRecord(): Promise<void> {
     const [counts] = await store.connection.query<{ min: number; max: number; subjects: number }>(
       `SELECT min(n)::int AS min, max(n)::int AS max, count(*)::int AS subjects FROM (SELECT count(*) AS n FROM interactions WHERE "subjectId" LIKE 'bound-%' GROUP BY "subjectId") t`,
     );
-    bound.push({ database: label, writes: 100_000, subjects: counts!.subjects, window: WINDOW, "rows per subject (min–max)": `${counts!.min}–${counts!.max}` });
+    bound.push({
+      database: label,
+      writes: 100_000,
+      subjects: counts!.subjects,
+      window: WINDOW,
+      "rows per subject (min–max)": `${counts!.min}–${counts!.max}`,
+    });
     await store.close();
   };
   const pg = await scratchPostgres();
   try {
-    await run("PostgreSQL", () => openStore({ kind: "postgres", url: pg.url }, { poolSize: DEFAULT_POOL_SIZE }), 20_000);
+    await run(
+      "PostgreSQL",
+      () => openStore({ kind: "postgres", url: pg.url }, { poolSize: DEFAULT_POOL_SIZE }),
+      20_000,
+    );
   } finally {
     await pg.drop();
   }

@@ -13,7 +13,12 @@ const SUBJECTS = 30;
 
 export async function benchRights(): Promise<void> {
   const pg = await scratchPostgres();
-  const gate = await createConsentgate({ policies: "policies", database: pg.url, secret: SECRET, subject: (req) => req.get("x-user") });
+  const gate = await createConsentgate({
+    policies: "policies",
+    database: pg.url,
+    secret: SECRET,
+    subject: (req) => req.get("x-user"),
+  });
   const app = express();
   app.use(express.json());
   app.use(gate.middleware());
@@ -41,9 +46,16 @@ export async function benchRights(): Promise<void> {
   const users = Array.from({ length: SUBJECTS }, (_, i) => `bench-subject-${i}`);
   for (const user of users) {
     // 100 consent events: alternate grants and withdrawals, ending granted.
-    for (let e = 0; e < 100; e++) await call("PUT", `/privacy/consents/${purposes[e % purposes.length]!.name}`, user, { granted: e >= 100 - purposes.length || e % 2 === 1 });
+    for (let e = 0; e < 100; e++)
+      await call("PUT", `/privacy/consents/${purposes[e % purposes.length]!.name}`, user, {
+        granted: e >= 100 - purposes.length || e % 2 === 1,
+      });
     for (const purpose of purposes) {
-      await Promise.all(Array.from({ length: purpose.window! }, (_, i) => call("POST", `/api/${purpose.name}`, user, { itemId: `trk_${i}`, action: "play", durationMs: 1000 * i })));
+      await Promise.all(
+        Array.from({ length: purpose.window! }, (_, i) =>
+          call("POST", `/api/${purpose.name}`, user, { itemId: `trk_${i}`, action: "play", durationMs: 1000 * i }),
+        ),
+      );
     }
   }
   const consents: number[] = [];
@@ -60,10 +72,13 @@ export async function benchRights(): Promise<void> {
   server.close();
   await gate.close();
   await pg.drop();
-  const row = (label: string, samples: number[]) => ({ request: label, "p50 ms": fmt(percentile(samples, 50)), "p95 ms": fmt(percentile(samples, 95)) });
-  table(`rights endpoints on PostgreSQL, ${SUBJECTS} subjects, each with full windows (${purposes.map((p) => `${p.name} ${p.window}`).join(", ")}) and 100 consent events; export ≈ ${fmt(bytes / 1024)} KiB`, [
-    row("GET /consents (baseline)", consents),
-    row("GET /export", exports),
-    row("DELETE /data", erasures),
-  ]);
+  const row = (label: string, samples: number[]) => ({
+    request: label,
+    "p50 ms": fmt(percentile(samples, 50)),
+    "p95 ms": fmt(percentile(samples, 95)),
+  });
+  table(
+    `rights endpoints on PostgreSQL, ${SUBJECTS} subjects, each with full windows (${purposes.map((p) => `${p.name} ${p.window}`).join(", ")}) and 100 consent events; export ≈ ${fmt(bytes / 1024)} KiB`,
+    [row("GET /consents (baseline)", consents), row("GET /export", exports), row("DELETE /data", erasures)],
+  );
 }

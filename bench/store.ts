@@ -35,7 +35,11 @@ export async function benchStartup(): Promise<void> {
       }
       await cleanup();
     }
-    rows.push({ database: label, "first start (migrates), ms": fmt(median(first)), "next start, ms": warm.length ? fmt(median(warm)) : "n/a" });
+    rows.push({
+      database: label,
+      "first start (migrates), ms": fmt(median(first)),
+      "next start, ms": warm.length ? fmt(median(warm)) : "n/a",
+    });
   };
   await measure("PGlite, memory", async () => ({ database: "memory", cleanup: async () => {} }));
   await measure("PGlite, files", async () => {
@@ -60,8 +64,17 @@ export async function benchInserts(): Promise<void> {
     const data = { itemId: "trk_1", action: "play", durationMs: 183000 };
     // Warm both paths before timing them.
     const row = (purpose: string, i: number) => ({
-      subjectId: "bench", purpose, slot: i, seq: BigInt(i), kind: "play", data, createdAt: new Date(), expiresAt,
-      source: "region-default", legalBasis: "consent", policyVersion: "v1",
+      subjectId: "bench",
+      purpose,
+      slot: i,
+      seq: BigInt(i),
+      kind: "play",
+      data,
+      createdAt: new Date(),
+      expiresAt,
+      source: "region-default",
+      legalBasis: "consent",
+      policyVersion: "v1",
     });
     for (let i = 0; i < 50; i++) await prisma.interaction.create({ data: row("warm", i) });
     const viaStore = await time(async () => {
@@ -74,14 +87,31 @@ export async function benchInserts(): Promise<void> {
         await store.connection.query(
           `INSERT INTO interactions ("subjectId", purpose, slot, seq, kind, data, "createdAt", "expiresAt", source, "legalBasis", "policyVersion")
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          ["bench", "raw", i, i, "play", JSON.stringify(data), new Date(), expiresAt, "region-default", "consent", "v1"],
+          [
+            "bench",
+            "raw",
+            i,
+            i,
+            "play",
+            JSON.stringify(data),
+            new Date(),
+            expiresAt,
+            "region-default",
+            "consent",
+            "v1",
+          ],
         );
       }
     });
     await store.close();
     const storeRate = INSERTS / (viaStore.ms / 1000);
     const rawRate = INSERTS / (raw.ms / 1000);
-    rows.push({ database: label, "store (Prisma create), rows/s": fmt(storeRate, 0), "raw SQL, rows/s": fmt(rawRate, 0), "store / raw": fmt(storeRate / rawRate, 2) });
+    rows.push({
+      database: label,
+      "store (Prisma create), rows/s": fmt(storeRate, 0),
+      "raw SQL, rows/s": fmt(rawRate, 0),
+      "store / raw": fmt(storeRate / rawRate, 2),
+    });
   };
   await run("PGlite, memory", { kind: "pglite-memory" });
   const pg = await scratchPostgres();
@@ -92,4 +122,3 @@ export async function benchInserts(): Promise<void> {
   }
   table(`one interaction per call, ${INSERTS} sequential inserts`, rows);
 }
-

@@ -44,7 +44,6 @@ const CLIENTS = [
   [/^@electric-sql\/pglite(?:\/|$)/, "PGlite"],
 ];
 
-
 function* files(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
@@ -57,7 +56,22 @@ function* files(dir) {
   }
 }
 
-const KEYWORDS_BEFORE_REGEX = new Set(["return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do", "else", "yield", "await"]);
+const KEYWORDS_BEFORE_REGEX = new Set([
+  "return",
+  "typeof",
+  "instanceof",
+  "in",
+  "of",
+  "new",
+  "delete",
+  "void",
+  "throw",
+  "case",
+  "do",
+  "else",
+  "yield",
+  "await",
+]);
 
 /**
  * The code with comments and the text of strings and templates blanked, each
@@ -121,7 +135,11 @@ function scan(text) {
     } else if (c === "'" || c === '"') {
       let j = i + 1;
       while (j < text.length && text[j] !== c && text[j] !== "\n") j += text[j] === "\\" ? 2 : 1;
-      if (last === "from" || last === "import" || (last === "(" && (beforeParen === "import" || beforeParen === "require"))) {
+      if (
+        last === "from" ||
+        last === "import" ||
+        (last === "(" && (beforeParen === "import" || beforeParen === "require"))
+      ) {
         specifiers.push({ specifier: text.slice(i + 1, j), line: lineOf(text, i) });
       }
       out += c + blank(text.slice(i + 1, j)) + c;
@@ -185,7 +203,11 @@ for (const file of files(SOURCE)) {
   checked++;
   const { code: stripped, specifiers } = scan(readFileSync(file.full, "utf8"));
   // Names bound to regular expressions in this file: their .exec() is pattern matching, not SQL.
-  const regexNames = new Set([...stripped.matchAll(/\b(?:const|let|var)\s+([\w$]+)\s*(?::\s*RegExp\s*)?=\s*(?:\/re\/|new\s+RegExp\b)/g)].map((m) => m[1]));
+  const regexNames = new Set(
+    [...stripped.matchAll(/\b(?:const|let|var)\s+([\w$]+)\s*(?::\s*RegExp\s*)?=\s*(?:\/re\/|new\s+RegExp\b)/g)].map(
+      (m) => m[1],
+    ),
+  );
   for (const [pattern, what] of CALLS) {
     for (const match of stripped.matchAll(pattern)) {
       if (what.includes(".exec")) {

@@ -275,7 +275,10 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const schedules = resolveSchedules(policy, config.schedules);
   const keyring = createKeyring(config.secret);
   const minimizers = new Map(
-    Object.values(policy.purposes).map((purpose) => [purpose.name, compileMinimizer(purpose.fields, { hashKey: keyring.key("field-hash") })]),
+    Object.values(policy.purposes).map((purpose) => [
+      purpose.name,
+      compileMinimizer(purpose.fields, { hashKey: keyring.key("field-hash") }),
+    ]),
   );
   const store = await openStore(config.database, { poolSize: config.poolSize });
   const { connection } = store;
@@ -289,12 +292,19 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const interactions = createInteractionStore(connection);
   const logStore = createComplianceLogStore(connection);
   const consentStore = createConsentStore(connection);
-  logger.info({ database: config.database.kind, migrated: store.migrated, policyVersion: policy.version }, "consentgate: ready");
+  logger.info(
+    { database: config.database.kind, migrated: store.migrated, policyVersion: policy.version },
+    "consentgate: ready",
+  );
 
   const blockedWrites = createBlockedWrites();
   const requests = createRequests(connection);
   const dataSources = createDataSources();
-  const audit = createComplianceLog(logStore, { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now });
+  const audit = createComplianceLog(logStore, {
+    pseudonym: keyring.pseudonym,
+    chainKey: keyring.key("log-chain"),
+    now,
+  });
 
   // Each part gets only what it uses (its own dependency interface), so none of them imports another.
   const gate: GateDeps = {
@@ -309,8 +319,32 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     regionOf: config.region,
   };
   const privacy = (req: Request) => createPrivacy(gate, req);
-  const rights: RightsDeps = { policy, consentStore, erasures: createErasures(connection), consents, interactions, requests, logStore, dataSources, keyring, audit, logger, now, privacy };
-  const jobs: JobRunnerDeps = { policy, interactions, requests, logStore, audit, blockedWrites, logger, now, retryErasures: () => retryPartialErasures(rights) };
+  const rights: RightsDeps = {
+    policy,
+    consentStore,
+    erasures: createErasures(connection),
+    consents,
+    interactions,
+    requests,
+    logStore,
+    dataSources,
+    keyring,
+    audit,
+    logger,
+    now,
+    privacy,
+  };
+  const jobs: JobRunnerDeps = {
+    policy,
+    interactions,
+    requests,
+    logStore,
+    audit,
+    blockedWrites,
+    logger,
+    now,
+    retryErasures: () => retryPartialErasures(rights),
+  };
   const center: PrivacyCenterDeps = { policy, consentStore, consents, interactions, requests, logger, now, privacy };
 
   try {
@@ -321,8 +355,20 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     throw error;
   }
   const runJob = createJobRunner(jobs);
-  const scheduler = config.jobs ? startScheduler({ schedules, run: runJob, coordinator: createLeaseCoordinator(createJobLeases(connection), { logger }), logger }) : undefined;
-  const flushBlocked = startLocalTask("0 * * * *", "write.blocked flush", () => flushBlockedWrites(blockedWrites, audit), logger);
+  const scheduler = config.jobs
+    ? startScheduler({
+        schedules,
+        run: runJob,
+        coordinator: createLeaseCoordinator(createJobLeases(connection), { logger }),
+        logger,
+      })
+    : undefined;
+  const flushBlocked = startLocalTask(
+    "0 * * * *",
+    "write.blocked flush",
+    () => flushBlockedWrites(blockedWrites, audit),
+    logger,
+  );
 
   const limiters = createRightsLimiters(config.limits, logger);
   let closing: Promise<void> | undefined;

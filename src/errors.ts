@@ -219,12 +219,20 @@ export function sendError(res: Response, error: unknown): void {
 export const answerErrors: ErrorRequestHandler = (error, _req, res, next) => {
   if (res.headersSent) return next(error);
   const type = (error as { type?: string } | undefined)?.type;
-  if (type === "entity.too.large") return sendError(res, new ConsentgateError("payload_too_large", "request body too large"));
-  if (type === "entity.parse.failed") return sendError(res, new ConsentgateError("invalid_body", "request body is not valid JSON"));
+  if (type === "entity.too.large")
+    return sendError(res, new ConsentgateError("payload_too_large", "request body too large"));
+  if (type === "entity.parse.failed")
+    return sendError(res, new ConsentgateError("invalid_body", "request body is not valid JSON"));
   // Any other refusal of a body parser (a charset or Content-Encoding it cannot read, a length that does
   // not match) is the client's mistake too: answered with the JSON error body, not the host's error page.
   if (typeof type === "string" && isClientError(error)) {
-    return sendError(res, new ConsentgateError("invalid_body", "request body cannot be read (unsupported charset or encoding, or a wrong length)"));
+    return sendError(
+      res,
+      new ConsentgateError(
+        "invalid_body",
+        "request body cannot be read (unsupported charset or encoding, or a wrong length)",
+      ),
+    );
   }
   if (error instanceof ConsentgateError) return sendError(res, error);
   next(error);

@@ -126,11 +126,24 @@ const schema = z.strictObject({
   secret: z.string().min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`).optional(),
   jobs: z.boolean().optional(),
   schedules: z
-    .strictObject(Object.fromEntries(JOB_NAMES.map((job) => [job, z.string().refine((e) => cron.validate(e), { error: (i) => `${JSON.stringify(i.input)} is not a cron expression` }).optional()])))
+    .strictObject(
+      Object.fromEntries(
+        JOB_NAMES.map((job) => [
+          job,
+          z
+            .string()
+            .refine((e) => cron.validate(e), { error: (i) => `${JSON.stringify(i.input)} is not a cron expression` })
+            .optional(),
+        ]),
+      ),
+    )
     .optional(),
   logger: z
     .custom<Logger>(
-      (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+      (v) =>
+        typeof v === "object" &&
+        v !== null &&
+        ["debug", "info", "warn", "error"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
       { message: "logger must have debug, info, warn and error methods" },
     )
     .optional(),
@@ -138,7 +151,12 @@ const schema = z.strictObject({
   poolSize: z.number().int().min(1).max(1000).optional(),
   limits: z
     .strictObject({
-      windowMs: z.number().int().min(1000).max(7 * 24 * 60 * 60 * 1000).optional(),
+      windowMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(7 * 24 * 60 * 60 * 1000)
+        .optional(),
       consentChanges: z.number().int().min(1).optional(),
       requests: z.number().int().min(1).optional(),
       reads: z.number().int().min(1).optional(),
@@ -225,9 +243,11 @@ const MAX_ACTOR_ID = 256;
 
 /** What is wrong with an actor the host's function returned, or undefined when it is { id, roles: string[] }. */
 function actorProblem(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null) return `the actor is ${value === null ? "null" : typeof value}, not an object`;
+  if (typeof value !== "object" || value === null)
+    return `the actor is ${value === null ? "null" : typeof value}, not an object`;
   const { id, roles } = value as Record<string, unknown>;
-  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ACTOR_ID) return `id must be a string of 1-${MAX_ACTOR_ID} characters`;
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ACTOR_ID)
+    return `id must be a string of 1-${MAX_ACTOR_ID} characters`;
   if (!Array.isArray(roles)) return `roles is ${roles === null ? "null" : typeof roles}, not an array of strings`;
   if (!roles.every((role) => typeof role === "string")) return "roles holds something other than strings";
   return undefined;
@@ -240,13 +260,19 @@ function actorProblem(value: unknown): string | undefined {
  * as no actor at all: the request keeps only what its subject may do. The
  * first such actor is reported to the logger, without its content.
  */
-export function checkedActor(actorOf: ((req: Request) => Actor | undefined) | undefined, logger: Logger): (req: Request) => Actor | undefined {
+export function checkedActor(
+  actorOf: ((req: Request) => Actor | undefined) | undefined,
+  logger: Logger,
+): (req: Request) => Actor | undefined {
   if (actorOf === undefined) return () => undefined;
   let reported = false;
   const report = (details: object) => {
     if (reported) return;
     reported = true;
-    logger.warn(details, "consentgate: the actor option gave a malformed actor (expected { id: string, roles: string[] }); such requests act with no roles. Reported once.");
+    logger.warn(
+      details,
+      "consentgate: the actor option gave a malformed actor (expected { id: string, roles: string[] }); such requests act with no roles. Reported once.",
+    );
   };
   return (req) => {
     let actor: unknown;

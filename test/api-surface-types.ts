@@ -80,14 +80,12 @@ export type Checks = [
   Expect<Equal<Param<Consentgate["registerDataSource"]>, DataSource>>,
   Expect<Equal<Consentgate["store"], StoreAccess>>,
   Expect<Equal<Consentgate["runJob"], RunJob>>,
-
   // Options.
   Expect<Equal<Result<NonNullable<ConsentgateOptions["actor"]>>, Actor | undefined>>,
   Expect<Equal<NonNullable<ConsentgateOptions["logger"]>, Logger>>,
   Expect<Equal<NonNullable<ConsentgateOptions["limits"]>, RightsLimits>>,
   Expect<Equal<Param<NonNullable<RightsLimits["store"]>>, RightsLimitGroup>>,
   Expect<Equal<keyof NonNullable<ConsentgateOptions["schedules"]>, JobName>>,
-
   // req.privacy: importing "consentgate" types it on Express's Request.
   Expect<Equal<Request["privacy"], Privacy>>,
   Expect<Equal<Privacy["actor"], Actor | undefined>>,
@@ -96,7 +94,6 @@ export type Checks = [
   Expect<Equal<Result<Privacy["recent"]>, Interaction[]>>,
   Expect<Equal<Extract<Decision, { allowed: true }>["source"], DecisionSource>>,
   Expect<Equal<Extract<Decision, { allowed: true }>["legalBasis"], LegalBasis>>,
-
   // gate.store: our own types, never generated Prisma models.
   Expect<Equal<Result<StoreAccess["interactions"]["forSubject"]>, Interaction[]>>,
   Expect<Equal<Result<StoreAccess["consents"]["current"]>, Record<string, Choice>>>,
@@ -106,7 +103,6 @@ export type Checks = [
   Expect<Equal<PrivacyRequestView["status"], RequestStatus>>,
   Expect<Equal<Item<ReturnType<StoreAccess["complianceLog"]["entries"]>>, AuditEntry>>,
   Expect<Equal<Result<StoreAccess["complianceLog"]["verify"]>, VerifyResult>>,
-
   // gate.runJob.
   Expect<Equal<Param<RunJob, 1>, RunJobOptions | undefined>>,
   Expect<Equal<Awaited<ReturnType<RunJob>>, JobResults[JobName]>>,
@@ -117,7 +113,6 @@ export type Checks = [
   Expect<Equal<JobResults["log-retention"], LogRetentionResult>>,
   Expect<Equal<LogRetentionResult[string], TrimResult>>,
   Expect<Equal<JobResults["erasure-retry"], ErasureRetryResult>>,
-
   // gate.policy.
   Expect<Equal<Policy["purposes"][string], Purpose>>,
   Expect<Equal<Policy["regions"][string], Region>>,
@@ -131,13 +126,11 @@ export type Checks = [
   Expect<Equal<Region["model"], ConsentModel>>,
   Expect<Equal<Region["gpc"], GpcMeaning | undefined>>,
   Expect<Equal<keyof Policy["jobs"], JobName>>,
-
   // Errors.
   Expect<Equal<ConsentgateError["code"], ErrorCode>>,
   Expect<Equal<ErrorCode, HttpErrorCode | SetupErrorCode>>,
   Expect<Equal<ConsentgateError["details"], ConsentgateErrorDetails>>,
   Expect<Equal<Param<typeof isConsentgateError, 1>, ErrorCode | undefined>>,
-
   // What the privacy endpoints answer with.
   Expect<Equal<ErasureCertificate["erased"]["tables"], ErasedCounts>>,
   Expect<Equal<ErasureCertificate["failures"], DataSourceFailure[]>>,

@@ -102,7 +102,8 @@ function sourcesChanged(): number {
   let newest = statSync(join(root, "prisma", "schema.prisma")).mtimeMs;
   for (const entry of readdirSync(join(root, "src"), { withFileTypes: true, recursive: true })) {
     const file = join(entry.parentPath, entry.name);
-    if (entry.isFile() && !file.startsWith(join(root, "src", "generated"))) newest = Math.max(newest, statSync(file).mtimeMs);
+    if (entry.isFile() && !file.startsWith(join(root, "src", "generated")))
+      newest = Math.max(newest, statSync(file).mtimeMs);
   }
   return newest;
 }
@@ -142,14 +143,28 @@ describe("runtime exports", () => {
   const describeExports = "Object.fromEntries(Object.keys(api).sort().map((name) => [name, typeof api[name]]))";
 
   test('import * from "consentgate" gives exactly the runtime exports', async () => {
-    const esm = await inHostApp("module", `import * as api from "consentgate";\nconsole.log(JSON.stringify(${describeExports}));`);
-    assert.deepEqual(esm, { ConsentgateError: "function", createConsentgate: "function", isConsentgateError: "function" });
+    const esm = await inHostApp(
+      "module",
+      `import * as api from "consentgate";\nconsole.log(JSON.stringify(${describeExports}));`,
+    );
+    assert.deepEqual(esm, {
+      ConsentgateError: "function",
+      createConsentgate: "function",
+      isConsentgateError: "function",
+    });
     assert.deepEqual(Object.keys(esm as object), RUNTIME_EXPORTS);
   });
 
   test('require("consentgate") gives the same', async () => {
-    const cjs = await inHostApp("commonjs", `const api = require("consentgate");\nconsole.log(JSON.stringify(${describeExports}));`);
-    assert.deepEqual(cjs, { ConsentgateError: "function", createConsentgate: "function", isConsentgateError: "function" });
+    const cjs = await inHostApp(
+      "commonjs",
+      `const api = require("consentgate");\nconsole.log(JSON.stringify(${describeExports}));`,
+    );
+    assert.deepEqual(cjs, {
+      ConsentgateError: "function",
+      createConsentgate: "function",
+      isConsentgateError: "function",
+    });
   });
 });
 
@@ -191,9 +206,15 @@ describe("declarations", () => {
       files.push(file);
     }
     const examples = ts.createProgram(files, COMPILER_OPTIONS, undefined, program);
-    const ours = examples.getSourceFiles().filter((f) => files.includes(resolve(f.fileName)) || isOurDeclaration(f.fileName));
-    const problems = ours.flatMap((f) => [...examples.getSyntacticDiagnostics(f), ...examples.getSemanticDiagnostics(f)]);
-    const resolved = ts.resolveModuleName("consentgate", files[1]!, COMPILER_OPTIONS, ts.sys).resolvedModule?.resolvedFileName;
+    const ours = examples
+      .getSourceFiles()
+      .filter((f) => files.includes(resolve(f.fileName)) || isOurDeclaration(f.fileName));
+    const problems = ours.flatMap((f) => [
+      ...examples.getSyntacticDiagnostics(f),
+      ...examples.getSemanticDiagnostics(f),
+    ]);
+    const resolved = ts.resolveModuleName("consentgate", files[1]!, COMPILER_OPTIONS, ts.sys).resolvedModule
+      ?.resolvedFileName;
     assert.equal(resolved && resolve(resolved), join(dist, "index.d.ts"), '"consentgate" does not resolve to dist/');
     assert.deepEqual(problems.map(formatDiagnostic), []);
   });
@@ -294,7 +315,9 @@ function walkSurface(program: ts.Program, indexFile: string) {
   function owner(member: ts.Node): { name: string; needsSummary: boolean } | undefined {
     let node: ts.Node = member.parent;
     const needsSummary =
-      ts.isInterfaceDeclaration(node) || ts.isClassDeclaration(node) || (ts.isTypeLiteralNode(node) && ts.isPropertySignature(node.parent));
+      ts.isInterfaceDeclaration(node) ||
+      ts.isClassDeclaration(node) ||
+      (ts.isTypeLiteralNode(node) && ts.isPropertySignature(node.parent));
     while (node && !isNamed(node)) node = node.parent;
     const name = node && (node as ts.InterfaceDeclaration).name?.text;
     return name ? { name, needsSummary } : undefined;
@@ -314,7 +337,11 @@ function walkSurface(program: ts.Program, indexFile: string) {
       }
       if (from === "other") return;
       if (from === "lib") {
-        const args = type.aliasSymbol ? type.aliasTypeArguments : isReference(type) ? checker.getTypeArguments(type) : undefined;
+        const args = type.aliasSymbol
+          ? type.aliasTypeArguments
+          : isReference(type)
+            ? checker.getTypeArguments(type)
+            : undefined;
         for (const arg of args ?? []) visitType(arg, via);
         // Library generics stop here, except instantiated mapped types (Record<K, V>), which are structure.
         if (!(type.aliasSymbol && type.flags & ts.TypeFlags.Object)) return;
@@ -390,5 +417,7 @@ function walkSurface(program: ts.Program, indexFile: string) {
 }
 
 function isReference(type: ts.Type): type is ts.TypeReference {
-  return (type.flags & ts.TypeFlags.Object) !== 0 && ((type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) !== 0;
+  return (
+    (type.flags & ts.TypeFlags.Object) !== 0 && ((type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) !== 0
+  );
 }

@@ -49,14 +49,16 @@ export function createMusicApp(gate: Consentgate): Express {
 
   // Gated in code: the handler runs only when personalization is allowed, and sees the minimized body.
   app.post("/api/plays", gate.purpose("personalization"), async (req, res) => {
-    if (!trackById.has(req.body.itemId)) return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
+    if (!trackById.has(req.body.itemId))
+      return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
     await req.privacy.record("play", req.body);
     res.status(201).json({ recorded: req.body });
   });
 
   // Gated by the policy instead: routes.yaml maps POST /api/likes to personalization.
   app.post("/api/likes", async (req, res) => {
-    if (!trackById.has(req.body.itemId)) return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
+    if (!trackById.has(req.body.itemId))
+      return void res.status(404).json({ error: { code: "not_found", message: "no such track" } });
     await req.privacy.record("like", req.body);
     res.status(201).json({ recorded: req.body });
   });

@@ -10,7 +10,14 @@ export interface Track {
   popularity: number;
 }
 
-const track = (id: string, title: string, artist: string, genre: string, minutes: number, popularity: number): Track => ({
+const track = (
+  id: string,
+  title: string,
+  artist: string,
+  genre: string,
+  minutes: number,
+  popularity: number,
+): Track => ({
   id,
   title,
   artist,

@@ -30,7 +30,9 @@ export function homePage(user: Listener, recommendations: Recommendations, perso
 <button type="button" data-track="${t.id}" data-action="play">Play</button>
 <button type="button" data-track="${t.id}" data-action="like">Like</button></li>`,
   ).join("\n");
-  const picks = recommendations.tracks.map((t) => `<li>${escape(t.title)} <small>${escape(t.artist)}</small></li>`).join("\n");
+  const picks = recommendations.tracks
+    .map((t) => `<li>${escape(t.title)} <small>${escape(t.artist)}</small></li>`)
+    .join("\n");
   return page(`<p>Signed in as <strong>${escape(user.id)}</strong> in ${escape(user.region)}.
 <a href="/privacy-center">Your privacy choices</a></p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form>

@@ -33,8 +33,11 @@ try {
 // nothing (Express 4 leaves it unhandled: a crash with a stack trace). Here it stops the gate and exits.
 const server = createMusicApp(gate).listen(port);
 server.once("error", (error: NodeJS.ErrnoException) => {
-  const reason = error.code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.message})`;
-  console.error(`music app: ${reason}; choose another port with PORT, e.g. PORT=${port === 3001 ? 3002 : 3001} npm start`);
+  const reason =
+    error.code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.message})`;
+  console.error(
+    `music app: ${reason}; choose another port with PORT, e.g. PORT=${port === 3001 ? 3002 : 3001} npm start`,
+  );
   void gate.close().finally(() => process.exit(1));
 });
 server.once("listening", () => {

@@ -64,12 +64,18 @@ export const signIn: RequestHandler = (req, res, next) => {
   req.user = parse(cookie(req.headers.cookie, COOKIE));
   if (req.method === "POST" && req.path === "/signin") {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const listener = parse(`${String(body["name"] ?? "").trim().toLowerCase()}|${String(body["region"] ?? "")}`);
+    const listener = parse(
+      `${String(body["name"] ?? "")
+        .trim()
+        .toLowerCase()}|${String(body["region"] ?? "")}`,
+    );
     if (!listener) {
       res.status(400).type("text").send("Pick a name (letters, digits, - or _, starting with a letter) and a region.");
       return;
     }
-    res.cookie(COOKIE, `${listener.id}|${listener.region}`, { httpOnly: true, sameSite: "lax", path: "/" }).redirect(303, "/");
+    res
+      .cookie(COOKIE, `${listener.id}|${listener.region}`, { httpOnly: true, sameSite: "lax", path: "/" })
+      .redirect(303, "/");
     return;
   }
   if (req.method === "POST" && req.path === "/signout") {

@@ -84,7 +84,11 @@ export function createComplianceLog(store: ComplianceLogStore, options: Complian
         if (result.ok) return result;
         // The retention job may have trimmed the start while we read, which looks like a gap: read again.
         const first = (await store.seqRange(region))?.first;
-        const repeated = previous !== undefined && !previous.ok && previous.brokenAt === result.brokenAt && previous.reason === result.reason;
+        const repeated =
+          previous !== undefined &&
+          !previous.ok &&
+          previous.brokenAt === result.brokenAt &&
+          previous.reason === result.reason;
         if (first === undefined || first <= result.brokenAt || repeated) return result;
         previous = result;
       }

@@ -7,17 +7,29 @@ import type { Policy, Region } from "../policy/types.ts";
 import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
 import type { ComplianceLog } from "./events.ts";
 
-export async function logPolicyLoaded(store: Pick<ComplianceLogStore, "lastPolicyVersion">, log: Pick<ComplianceLog, "append">, policy: Policy): Promise<void> {
+export async function logPolicyLoaded(
+  store: Pick<ComplianceLogStore, "lastPolicyVersion">,
+  log: Pick<ComplianceLog, "append">,
+  policy: Policy,
+): Promise<void> {
   for (const region of Object.values(policy.regions)) {
     const last = await store.lastPolicyVersion(region.name);
-    if (last !== policy.version) await log.append({ region: region.name, event: LOG_EVENT.policyLoaded, details: describe(policy, region) });
+    if (last !== policy.version)
+      await log.append({ region: region.name, event: LOG_EVENT.policyLoaded, details: describe(policy, region) });
   }
 }
 
 function describe(policy: Policy, region: Region): Record<string, unknown> {
   const purposes = Object.values(policy.purposes).map((p) => [
     p.name,
-    { legalBasis: p.legalBasis, saleOrShare: p.saleOrShare, sensitive: p.sensitive, window: p.window ?? null, retention: p.retention?.text ?? null, onWithdrawal: p.onWithdrawal },
+    {
+      legalBasis: p.legalBasis,
+      saleOrShare: p.saleOrShare,
+      sensitive: p.sensitive,
+      window: p.window ?? null,
+      retention: p.retention?.text ?? null,
+      onWithdrawal: p.onWithdrawal,
+    },
   ]);
   return {
     version: policy.version,

@@ -42,7 +42,11 @@ export interface ReportSources {
   requests: Pick<Requests, "countOpenOverdue">;
 }
 
-export async function regionReport({ logStore, requests }: ReportSources, region: string, period: ReportPeriod): Promise<RegionReport> {
+export async function regionReport(
+  { logStore, requests }: ReportSources,
+  region: string,
+  period: ReportPeriod,
+): Promise<RegionReport> {
   const counts = await logStore.reportCounts(region, period.from, period.to);
   const openOverdue = await requests.countOpenOverdue(region, period.now);
   // Entries written before request.completed named a status were all completions.
@@ -62,6 +66,8 @@ export async function regionReport({ logStore, requests }: ReportSources, region
 }
 
 function totals(rows: { purpose: string; n: number }[]): { total: number; byPurpose: Record<string, number> } {
-  const byPurpose = Object.fromEntries(rows.map((r) => [r.purpose, Number(r.n)]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+  const byPurpose = Object.fromEntries(
+    rows.map((r) => [r.purpose, Number(r.n)]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+  );
   return { total: rows.reduce((sum, r) => sum + Number(r.n), 0), byPurpose };
 }

@@ -34,7 +34,12 @@ export interface TrimResult {
 /** What a trim reads and deletes in the log's tables. */
 export type TrimStore = Pick<ComplianceLogStore, "seqRange" | "firstSeqSince" | "prevHashOf" | "deleteBefore">;
 
-export async function trimLog(store: TrimStore, log: Pick<ComplianceLog, "append">, region: string, cutoff: Date): Promise<TrimResult> {
+export async function trimLog(
+  store: TrimStore,
+  log: Pick<ComplianceLog, "append">,
+  region: string,
+  cutoff: Date,
+): Promise<TrimResult> {
   const bounds = await store.seqRange(region);
   if (bounds === undefined) return { deleted: 0 };
   const young = await store.firstSeqSince(region, cutoff);
@@ -42,8 +47,16 @@ export async function trimLog(store: TrimStore, log: Pick<ComplianceLog, "append
   if (from <= bounds.first) return { deleted: 0 };
 
   const checkpoint: Checkpoint = { from, prevHash: (await store.prevHashOf(region, from))! };
-  await log.append({ region, event: LOG_EVENT.logCheckpoint, details: { ...checkpoint, cutoff: cutoff.toISOString() } });
+  await log.append({
+    region,
+    event: LOG_EVENT.logCheckpoint,
+    details: { ...checkpoint, cutoff: cutoff.toISOString() },
+  });
   const deleted = await store.deleteBefore(region, from);
-  await log.append({ region, event: LOG_EVENT.logTrimmed, details: { deleted, firstDeleted: bounds.first, lastDeleted: from - 1, cutoff: cutoff.toISOString() } });
+  await log.append({
+    region,
+    event: LOG_EVENT.logTrimmed,
+    details: { deleted, firstDeleted: bounds.first, lastDeleted: from - 1, cutoff: cutoff.toISOString() },
+  });
   return { deleted, from };
 }

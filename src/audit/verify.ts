@@ -27,7 +27,11 @@ export interface Checkpoint {
 }
 
 /** `entries` in seq order, read no further than `head` (appends made while verifying are not this check's business). */
-export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: ChainHead | undefined, chainKey: Buffer): Promise<VerifyResult> {
+export async function verifyChain(
+  entries: AsyncIterable<AuditEntry>,
+  head: ChainHead | undefined,
+  chainKey: Buffer,
+): Promise<VerifyResult> {
   let first: AuditEntry | undefined;
   let previous: AuditEntry | undefined;
   let keyed = false;
@@ -38,13 +42,19 @@ export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: Chai
   for await (const entry of entries) {
     if (previous === undefined) {
       first = entry;
-      if (entry.seq === 1 && entry.prevHash !== GENESIS) return broken(1, "entry 1 does not start from the genesis hash");
+      if (entry.seq === 1 && entry.prevHash !== GENESIS)
+        return broken(1, "entry 1 does not start from the genesis hash");
     } else {
       if (entry.seq !== previous.seq + 1) return broken(previous.seq + 1, missing(previous.seq + 1, entry.seq - 1));
-      if (entry.prevHash !== previous.hash) return broken(entry.seq, `entry ${entry.seq} does not continue from entry ${previous.seq} (prevHash differs from its hash)`);
+      if (entry.prevHash !== previous.hash)
+        return broken(
+          entry.seq,
+          `entry ${entry.seq} does not continue from entry ${previous.seq} (prevHash differs from its hash)`,
+        );
     }
     if (entryHash(entry, chainKey) === entry.hash) keyed = true;
-    else if (legacyEntryHash(entry) !== entry.hash) return broken(entry.seq, `entry ${entry.seq} was changed (its content no longer matches its hash)`);
+    else if (legacyEntryHash(entry) !== entry.hash)
+      return broken(entry.seq, `entry ${entry.seq} was changed (its content no longer matches its hash)`);
     else if (keyed) return broken(entry.seq, `entry ${entry.seq} was rewritten (an unkeyed hash after keyed entries)`);
     if (entry.event === "log.checkpoint") anchors.push(entry.details as unknown as Checkpoint);
     previous = entry;
@@ -52,16 +62,23 @@ export async function verifyChain(entries: AsyncIterable<AuditEntry>, head: Chai
   }
 
   if (first === undefined || previous === undefined) {
-    return head === undefined ? { ok: true, entries: 0 } : broken(head.seq, `the log is empty but its head says it ends at entry ${head.seq}`);
+    return head === undefined
+      ? { ok: true, entries: 0 }
+      : broken(head.seq, `the log is empty but its head says it ends at entry ${head.seq}`);
   }
   if (first.seq !== 1 && !anchors.some((a) => a.from === first.seq && a.prevHash === first.prevHash)) {
     // The chain should start where the newest checkpoint below the first kept entry says, else at the genesis.
     const start = Math.max(1, ...anchors.map((a) => a.from).filter((from) => from < first.seq));
-    return broken(start, `${missing(start, first.seq - 1)} and no checkpoint vouches for entry ${first.seq} as the start`);
+    return broken(
+      start,
+      `${missing(start, first.seq - 1)} and no checkpoint vouches for entry ${first.seq} as the start`,
+    );
   }
   if (head === undefined) return broken(previous.seq, "the region's head record is missing");
-  if (head.seq > previous.seq) return broken(previous.seq + 1, `${missing(previous.seq + 1, head.seq)} from the end of the chain`);
-  if (head.hash !== previous.hash) return broken(previous.seq, `entry ${previous.seq} is not the head the log recorded`);
+  if (head.seq > previous.seq)
+    return broken(previous.seq + 1, `${missing(previous.seq + 1, head.seq)} from the end of the chain`);
+  if (head.hash !== previous.hash)
+    return broken(previous.seq, `entry ${previous.seq} is not the head the log recorded`);
   return { ok: true, entries: count };
 }
 

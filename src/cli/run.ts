@@ -43,9 +43,15 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
       // A database that cannot be reached, a lock held, a wrong secret: the command could not do its work.
       // One line saying why (with the code, whose message says what to check), not a stack trace;
       // DEBUG=1 adds the stack of an error Consentgate did not expect.
-      const reason = error instanceof ConsentgateError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+      const reason =
+        error instanceof ConsentgateError
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? error.message
+            : String(error);
       io.err(`consentgate ${name}: ${withoutPasswords(reason)}`);
-      if (process.env.DEBUG && !(error instanceof ConsentgateError) && error instanceof Error && error.stack) io.err(withoutPasswords(error.stack));
+      if (process.env.DEBUG && !(error instanceof ConsentgateError) && error instanceof Error && error.stack)
+        io.err(withoutPasswords(error.stack));
       return 1;
     }
     io.err(error.message);
@@ -60,11 +66,17 @@ function withoutPasswords(message: string): string {
 }
 
 function usage(): string[] {
-  const commands = Object.entries(COMMANDS).flatMap(([name, command]) => [`  ${name} ${command.usage}`, `      ${command.summary}`]);
+  const commands = Object.entries(COMMANDS).flatMap(([name, command]) => [
+    `  ${name} ${command.usage}`,
+    `      ${command.summary}`,
+  ]);
   return ["usage: consentgate <command> [options]", "", "commands:", ...commands];
 }
 
 /** Our own UsageError, or node:util parseArgs rejecting an unknown option or a missing value. */
 function isUsageError(error: unknown): error is Error {
-  return error instanceof UsageError || (error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS"));
+  return (
+    error instanceof UsageError ||
+    (error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS"))
+  );
 }

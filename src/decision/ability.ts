@@ -5,7 +5,13 @@
  * the minimizer keeps; `read`/`export`/`erase` on a subject's data and `read`
  * on a region's compliance log encode who may exercise which right.
  */
-import { AbilityBuilder, type ForcedSubject, type MongoAbility, createMongoAbility, subject as tag } from "@casl/ability";
+import {
+  AbilityBuilder,
+  type ForcedSubject,
+  type MongoAbility,
+  createMongoAbility,
+  subject as tag,
+} from "@casl/ability";
 import { permittedFieldsOf } from "@casl/ability/extra";
 import type { Policy } from "../policy/types.ts";
 
@@ -56,7 +62,9 @@ export type ComplianceLogSubject = { region: string } & ForcedSubject<"Complianc
  * });
  * ```
  */
-export type AppAbility = MongoAbility<[Action, "Purpose" | PurposeSubject | "SubjectData" | SubjectDataSubject | "ComplianceLog" | ComplianceLogSubject]>;
+export type AppAbility = MongoAbility<
+  [Action, "Purpose" | PurposeSubject | "SubjectData" | SubjectDataSubject | "ComplianceLog" | ComplianceLogSubject]
+>;
 
 export interface AbilityInput {
   policy: Policy;
@@ -73,7 +81,9 @@ export function buildAbility({ policy, allowedPurposes, subjectId, roles }: Abil
   for (const name of allowedPurposes) {
     const purpose = policy.purposes[name];
     if (!purpose) continue;
-    const fields = Object.entries(purpose.fields).filter(([, rule]) => rule.kind !== "drop").map(([path]) => path);
+    const fields = Object.entries(purpose.fields)
+      .filter(([, rule]) => rule.kind !== "drop")
+      .map(([path]) => path);
     can("collect", "Purpose", fields, { name });
   }
   if (subjectId !== undefined) can(["read", "export", "erase", "change"], "SubjectData", { subjectId });

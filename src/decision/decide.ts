@@ -77,7 +77,14 @@ export interface DecisionInput {
  * ```
  */
 export type Decision =
-  | { allowed: true; purpose: string; region: string; source: DecisionSource; legalBasis: LegalBasis; receiptId: string | undefined }
+  | {
+      allowed: true;
+      purpose: string;
+      region: string;
+      source: DecisionSource;
+      legalBasis: LegalBasis;
+      receiptId: string | undefined;
+    }
   | {
       allowed: false;
       purpose: string;
@@ -91,21 +98,42 @@ export function decide({ policy, purpose: purposeName, region: regionName, gpc, 
   const regionKey = Object.hasOwn(policy.regions, regionName) ? regionName : policy.defaults.region;
   const region = own(policy.regions, regionKey);
   const purpose = own(policy.purposes, purposeName);
-  if (!purpose) return { allowed: false, purpose: purposeName, region: regionKey, source: "unknown", legalBasis: undefined, reason: "unknown_purpose" };
+  if (!purpose)
+    return {
+      allowed: false,
+      purpose: purposeName,
+      region: regionKey,
+      source: "unknown",
+      legalBasis: undefined,
+      reason: "unknown_purpose",
+    };
 
   // Runs on every gated write: the answers are built by two plain functions, not closures made per call.
   const { legalBasis } = purpose;
   if (gpc && purpose.saleOrShare && region?.gpc === "opt-out-of-sale-or-share") {
-    return choice?.granted && choice.overrideGpc ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId) : deny(purposeName, regionKey, "gpc", legalBasis);
+    return choice?.granted && choice.overrideGpc
+      ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId)
+      : deny(purposeName, regionKey, "gpc", legalBasis);
   }
-  if (choice) return choice.granted ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId) : deny(purposeName, regionKey, "explicit", legalBasis);
+  if (choice)
+    return choice.granted
+      ? allow(purposeName, regionKey, "explicit", legalBasis, choice.receiptId)
+      : deny(purposeName, regionKey, "explicit", legalBasis);
   if (legalBasis !== "consent") return allow(purposeName, regionKey, "legal-basis", legalBasis, undefined);
   if (purpose.sensitive) return deny(purposeName, regionKey, "region-default", legalBasis);
   // A policy whose default region is missing should not load; if one does, fail closed as opt-in.
-  return region?.model === "opt-out" ? allow(purposeName, regionKey, "region-default", legalBasis, undefined) : deny(purposeName, regionKey, "region-default", legalBasis);
+  return region?.model === "opt-out"
+    ? allow(purposeName, regionKey, "region-default", legalBasis, undefined)
+    : deny(purposeName, regionKey, "region-default", legalBasis);
 }
 
-function allow(purpose: string, region: string, source: DecisionSource, legalBasis: LegalBasis, receiptId: string | undefined): Decision {
+function allow(
+  purpose: string,
+  region: string,
+  source: DecisionSource,
+  legalBasis: LegalBasis,
+  receiptId: string | undefined,
+): Decision {
   return { allowed: true, purpose, region, source, legalBasis, receiptId };
 }
 

@@ -12,9 +12,17 @@ export interface EffectiveDecision {
   decision: Decision;
 }
 
-export function effectiveDecisions(policy: Policy, where: { region: string; gpc: boolean }, choices: ReadonlyMap<string, Choice>): EffectiveDecision[] {
+export function effectiveDecisions(
+  policy: Policy,
+  where: { region: string; gpc: boolean },
+  choices: ReadonlyMap<string, Choice>,
+): EffectiveDecision[] {
   return Object.values(policy.purposes).map((purpose) => {
     const choice = choices.get(purpose.name);
-    return { purpose, choice, decision: decide({ policy, purpose: purpose.name, region: where.region, gpc: where.gpc, choice }) };
+    return {
+      purpose,
+      choice,
+      decision: decide({ policy, purpose: purpose.name, region: where.region, gpc: where.gpc, choice }),
+    };
   });
 }

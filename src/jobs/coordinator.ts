@@ -51,7 +51,10 @@ export function createLeaseCoordinator(leases: JobLeases, options: LeaseCoordina
   const claiming = new Set<Promise<boolean>>();
   const keyOf = (job: string, fireAt: Date) => `${job}:${fireAt.toISOString()}`;
   // node-cron's key is "<task name>:<fire time, ISO>"; task names are job names, which hold no colon.
-  const parse = (key: string): [string, Date] => [key.slice(0, key.indexOf(":")), new Date(key.slice(key.indexOf(":") + 1))];
+  const parse = (key: string): [string, Date] => [
+    key.slice(0, key.indexOf(":")),
+    new Date(key.slice(key.indexOf(":") + 1)),
+  ];
   const release = (key: string) => {
     const lease = held.get(key);
     held.delete(key);
@@ -60,14 +63,23 @@ export function createLeaseCoordinator(leases: JobLeases, options: LeaseCoordina
   };
 
   const renew = (job: string, fireAt: Date, leaseMs: number) => {
-    const timer = setInterval(() => {
-      leases
-        .renew(job, fireAt, holder, new Date(clock().getTime() + leaseMs))
-        .then((renewed) => {
-          if (!renewed) options.logger.warn({ job, fireAt, holder }, "consentgate: this instance's job lease was taken over; another instance may be running the job too");
-        })
-        .catch((error: unknown) => options.logger.warn({ err: error, job }, "consentgate: could not renew a job lease"));
-    }, Math.max(10, Math.floor(leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        leases
+          .renew(job, fireAt, holder, new Date(clock().getTime() + leaseMs))
+          .then((renewed) => {
+            if (!renewed)
+              options.logger.warn(
+                { job, fireAt, holder },
+                "consentgate: this instance's job lease was taken over; another instance may be running the job too",
+              );
+          })
+          .catch((error: unknown) =>
+            options.logger.warn({ err: error, job }, "consentgate: could not renew a job lease"),
+          );
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
     timer.unref();
     return timer;
   };
@@ -82,7 +94,9 @@ export function createLeaseCoordinator(leases: JobLeases, options: LeaseCoordina
       held.set(keyOf(job, fireAt), { renew: renew(job, fireAt, leaseMs), finished, release: resolve });
       await leases
         .deleteOld(job, new Date(now.getTime() - HISTORY_MS), now)
-        .catch((error: unknown) => options.logger.warn({ err: error, job }, "consentgate: could not delete old job leases"));
+        .catch((error: unknown) =>
+          options.logger.warn({ err: error, job }, "consentgate: could not delete old job leases"),
+        );
       return true;
     },
     async finish(job, fireAt) {

@@ -39,7 +39,10 @@ export interface DeadlinesResult {
   logged: number;
 }
 
-export async function markOverdue({ requests, logStore, policy, audit }: DeadlinesDeps, now: Date): Promise<DeadlinesResult> {
+export async function markOverdue(
+  { requests, logStore, policy, audit }: DeadlinesDeps,
+  now: Date,
+): Promise<DeadlinesResult> {
   const marked = await requests.markOverdue(now);
   const open = await requests.pastDeadline(now);
   const byRegion = new Map<string, typeof open>();
@@ -50,13 +53,22 @@ export async function markOverdue({ requests, logStore, policy, audit }: Deadlin
     const cutoff = subtractDuration(now, rules.logRetention);
     const candidates = inRegion.filter((r) => r.dueAt >= cutoff);
     if (candidates.length === 0) continue;
-    const done = await logStore.overdueLogged(region, candidates.map((r) => r.id));
+    const done = await logStore.overdueLogged(
+      region,
+      candidates.map((r) => r.id),
+    );
     for (const r of candidates.filter((c) => !done.has(c.id))) {
       await audit.append({
         region,
         event: LOG_EVENT.requestOverdue,
         subjectId: r.subjectId,
-        details: { requestId: r.id, type: r.type, status: r.status, receivedAt: r.receivedAt.toISOString(), dueAt: r.dueAt.toISOString() },
+        details: {
+          requestId: r.id,
+          type: r.type,
+          status: r.status,
+          receivedAt: r.receivedAt.toISOString(),
+          dueAt: r.dueAt.toISOString(),
+        },
       });
       logged++;
     }

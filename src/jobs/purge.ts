@@ -94,7 +94,8 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
   const batchSize = options.batchSize ?? DEFAULT_PURGE_BATCH;
   // A purpose without a window keeps no interactions; one the policy lacks keeps none any more.
   const windows = Object.values(policy.purposes).map((p) => ({ purpose: p.name, window: p.window ?? 0 }));
-  const regionOf = (region: string | null) => (region !== null && Object.hasOwn(policy.regions, region) ? region : policy.defaults.region);
+  const regionOf = (region: string | null) =>
+    region !== null && Object.hasOwn(policy.regions, region) ? region : policy.defaults.region;
   const expired: Counts = {};
   const outOfWindow: Counts = {};
   const add = (counts: Counts, rows: PurgedCount[]) => {
@@ -126,7 +127,10 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
       const walked = await interactions.deleteOutsideWindows(cursor, batchSize, windows);
       const deleted = add(outOfWindow, walked.deleted);
       emptyWindows += walked.emptied;
-      deps.logger.debug({ job: "purge", pass: "windows", deleted, emptyWindows: walked.emptied }, "consentgate: purge batch");
+      deps.logger.debug(
+        { job: "purge", pass: "windows", deleted, emptyWindows: walked.emptied },
+        "consentgate: purge batch",
+      );
       cursor = walked.next;
     }
   };

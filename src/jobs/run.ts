@@ -122,7 +122,13 @@ export interface JobRunnerDeps
 
 export function createJobRunner(deps: JobRunnerDeps): RunJob {
   const jobs: { [N in JobName]: (now: Date, options: RunJobOptions) => Promise<JobResults[N]> } = {
-    purge: (now, o) => purge(deps, { now, dryRun: o.dryRun ?? false, ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }), ...(o.signal ? { signal: o.signal } : {}) }),
+    purge: (now, o) =>
+      purge(deps, {
+        now,
+        dryRun: o.dryRun ?? false,
+        ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+        ...(o.signal ? { signal: o.signal } : {}),
+      }),
     deadlines: (now) => markOverdue(deps, now),
     "compliance-report": (now) => writeDailyReports(deps, now),
     "log-retention": (now) => trimLogs(deps, now),
@@ -133,7 +139,10 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
       throw new ConsentgateError("invalid_option", `unknown job "${name}" (jobs: ${JOB_NAMES.join(", ")})`);
     }
     if ((options.dryRun || options.batchSize !== undefined) && name !== "purge") {
-      throw new ConsentgateError("invalid_option", `dryRun and batchSize apply to the purge job only, not to "${name}"`);
+      throw new ConsentgateError(
+        "invalid_option",
+        `dryRun and batchSize apply to the purge job only, not to "${name}"`,
+      );
     }
     const started = Date.now();
     const result = await jobs[name](options.now ?? deps.now(), options);

@@ -73,11 +73,24 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
  * A task of this instance alone, never elected (this instance's own counts of
  * refused writes, for one): runs on schedule and once more on stop().
  */
-export function startLocalTask(expression: string, name: string, run: () => Promise<unknown>, logger: Logger): Scheduler {
+export function startLocalTask(
+  expression: string,
+  name: string,
+  run: () => Promise<unknown>,
+  logger: Logger,
+): Scheduler {
   let last: Promise<unknown> = Promise.resolve();
   const once = () =>
-    (last = last.then(run).catch((error: unknown) => logger.error({ err: error, task: name }, `consentgate: ${name} failed`)));
-  const task = cron.schedule(expression, once, { name, timezone: "UTC", noOverlap: true, unref: true, logger: cronLogger(logger) });
+    (last = last
+      .then(run)
+      .catch((error: unknown) => logger.error({ err: error, task: name }, `consentgate: ${name} failed`)));
+  const task = cron.schedule(expression, once, {
+    name,
+    timezone: "UTC",
+    noOverlap: true,
+    unref: true,
+    logger: cronLogger(logger),
+  });
   return {
     async stop() {
       await task.destroy();

@@ -21,8 +21,15 @@ export function resolveSchedules(policy: Policy, overrides: Partial<Record<JobNa
   // The policy loader checks the shape of a cron expression; node-cron is the judge of what it can run.
   const problems = JOB_NAMES.flatMap((job) => {
     const expression = policy.jobs[job];
-    return expression === undefined || cron.validate(expression) ? [] : [`jobs.${job}: "${expression}" is not a cron expression node-cron can run`];
+    return expression === undefined || cron.validate(expression)
+      ? []
+      : [`jobs.${job}: "${expression}" is not a cron expression node-cron can run`];
   });
-  if (problems.length > 0) throw new ConsentgateError("policy_invalid", `the policy's job schedules are invalid: ${problems.join("; ")}`, { problems });
-  return Object.fromEntries(JOB_NAMES.map((job) => [job, overrides[job] ?? policy.jobs[job] ?? DEFAULT_SCHEDULES[job]])) as Record<JobName, string>;
+  if (problems.length > 0)
+    throw new ConsentgateError("policy_invalid", `the policy's job schedules are invalid: ${problems.join("; ")}`, {
+      problems,
+    });
+  return Object.fromEntries(
+    JOB_NAMES.map((job) => [job, overrides[job] ?? policy.jobs[job] ?? DEFAULT_SCHEDULES[job]]),
+  ) as Record<JobName, string>;
 }

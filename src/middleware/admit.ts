@@ -20,10 +20,17 @@ import { type Privacy, type PrivacyDeps, createPrivacy, decideNow, markAdmitted 
  * promise, no extra tick on the hot path), or a promise when it had to read.
  * `privacy`: req.privacy, when the caller has it at hand (a read of req is not free in Express 5).
  */
-export function admit(deps: GateDeps, req: Request, purpose: string, privacy: Privacy = (req.privacy ??= createPrivacy(deps, req))): void | Promise<void> {
+export function admit(
+  deps: GateDeps,
+  req: Request,
+  purpose: string,
+  privacy: Privacy = (req.privacy ??=
+    createPrivacy(deps, req)),
+): void | Promise<void> {
   // A route both mapped in the policy and gated in code is checked once.
   if (privacy.admitted?.purpose === purpose) return;
-  if (!deps.minimizers.has(purpose)) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purpose}"`, { purpose, region: privacy.region });
+  if (!deps.minimizers.has(purpose))
+    throw new ConsentgateError("unknown_purpose", `unknown purpose "${purpose}"`, { purpose, region: privacy.region });
   // The decision rules and the ability are the same pure function; the gate
   // asks the rules directly so that one write does not decide every purpose.
   const decision = decideNow(privacy, purpose);
@@ -34,7 +41,11 @@ export function admit(deps: GateDeps, req: Request, purpose: string, privacy: Pr
 function settle(deps: GateDeps, req: Request, privacy: Privacy, purpose: string, decision: Decision): void {
   if (!decision.allowed) {
     deps.blockedWrites.add(privacy.region, purpose, deps.now());
-    throw new ConsentgateError("consent_required", refusalMessage(deps.policy, decision, privacy.subject !== undefined), { purpose, region: privacy.region });
+    throw new ConsentgateError(
+      "consent_required",
+      refusalMessage(deps.policy, decision, privacy.subject !== undefined),
+      { purpose, region: privacy.region },
+    );
   }
   // Frozen, so that record(req.body) can trust it is still the minimized body
   // (re-minimizing would hash hashed fields twice) and nothing is added to it.

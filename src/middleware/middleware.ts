@@ -79,7 +79,11 @@ async function admitted(reading: Promise<void>, res: Response, next: NextFunctio
 export function createPurposeGate(deps: GateDeps, purpose: string): RequestHandler {
   if (!deps.policy.purposes[purpose]) {
     // A typo here would otherwise refuse every write at run time; fail at start-up instead.
-    throw new ConsentgateError("unknown_purpose", `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(deps.policy.purposes).join(", ")})`, { purpose });
+    throw new ConsentgateError(
+      "unknown_purpose",
+      `gate.purpose("${purpose}"): no such purpose in the policy (known: ${Object.keys(deps.policy.purposes).join(", ")})`,
+      { purpose },
+    );
   }
   const handler: RequestHandler = (req, res, next) => {
     try {

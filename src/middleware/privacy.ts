@@ -118,7 +118,9 @@ export interface Privacy {
    * });
    * ```
    */
-  readonly admitted: { readonly purpose: string; readonly decision: Decision & { allowed: true }; readonly at: Date } | undefined;
+  readonly admitted:
+    | { readonly purpose: string; readonly decision: Decision & { allowed: true }; readonly at: Date }
+    | undefined;
   /**
    * The decision rules' answer for a purpose (docs/decision-rules.md):
    * allowed or not, and why (the subject's choice, GPC, the legal basis, the
@@ -244,7 +246,8 @@ class RequestPrivacy implements Privacy {
   }
 
   async decide(purpose: string): Promise<Decision> {
-    const known = await (this.#choices ??= this.subject === undefined ? Promise.resolve(NO_CHOICES) : this.#deps.consents.choices(this.subject));
+    const known = await (this.#choices ??=
+      this.subject === undefined ? Promise.resolve(NO_CHOICES) : this.#deps.consents.choices(this.subject));
     return this.#decideWith(known, purpose);
   }
 
@@ -257,7 +260,12 @@ class RequestPrivacy implements Privacy {
       const { policy } = this.#deps;
       const allowed: string[] = [];
       for (const name of Object.keys(policy.purposes)) if ((await this.decide(name)).allowed) allowed.push(name);
-      return buildAbility({ policy, allowedPurposes: allowed, subjectId: this.subject, roles: this.actor?.roles ?? [] });
+      return buildAbility({
+        policy,
+        allowedPurposes: allowed,
+        subjectId: this.subject,
+        roles: this.actor?.roles ?? [],
+      });
     })());
   }
 
@@ -276,17 +284,28 @@ class RequestPrivacy implements Privacy {
     const deps = this.#deps;
     const admitted = this.#admitted;
     if (!admitted) {
-      throw new ConsentgateError("unmapped_write", "record() needs a purpose: gate the route with gate.purpose(name) or map it in the policy's routes");
+      throw new ConsentgateError(
+        "unmapped_write",
+        "record() needs a purpose: gate the route with gate.purpose(name) or map it in the policy's routes",
+      );
     }
     const purpose = deps.policy.purposes[admitted.purpose]!;
     if (purpose.window === undefined || purpose.retention === undefined) {
-      throw new ConsentgateError("unmapped_write", `purpose "${purpose.name}" keeps no interactions (it has no window in the policy)`, { purpose: purpose.name });
+      throw new ConsentgateError(
+        "unmapped_write",
+        `purpose "${purpose.name}" keeps no interactions (it has no window in the policy)`,
+        { purpose: purpose.name },
+      );
     }
-    if (this.subject === undefined) throw new ConsentgateError("unauthenticated", "an interaction belongs to a signed-in subject");
+    if (this.subject === undefined)
+      throw new ConsentgateError("unauthenticated", "an interaction belongs to a signed-in subject");
     if (typeof kind !== "string" || !KIND.test(kind)) {
-      throw new ConsentgateError("invalid_body", 'kind must be 1-64 letters, digits, or . _ : - (e.g. "play")', { purpose: purpose.name });
+      throw new ConsentgateError("invalid_body", 'kind must be 1-64 letters, digits, or . _ : - (e.g. "play")', {
+        purpose: purpose.name,
+      });
     }
-    const stored = data === this.#minimizedBody ? (data as Record<string, unknown>) : deps.minimizers.get(purpose.name)!(data);
+    const stored =
+      data === this.#minimizedBody ? (data as Record<string, unknown>) : deps.minimizers.get(purpose.name)!(data);
     const now = deps.now();
     await deps.interactions
       .record({
@@ -306,21 +325,37 @@ class RequestPrivacy implements Privacy {
       })
       .catch((error: unknown) => {
         if (error instanceof ConsentgateError) throw error;
-        throw new ConsentgateError("consent_unavailable", "the store cannot be written right now; nothing was stored", { purpose: purpose.name, region: this.region }, { cause: error });
+        throw new ConsentgateError(
+          "consent_unavailable",
+          "the store cannot be written right now; nothing was stored",
+          { purpose: purpose.name, region: this.region },
+          { cause: error },
+        );
       });
   }
 
   async recent(purposeName: string, options: { limit?: number } = {}): Promise<Interaction[]> {
     const deps = this.#deps;
     const purpose = deps.policy.purposes[purposeName];
-    if (!purpose) throw new ConsentgateError("unknown_purpose", `unknown purpose "${purposeName}"`, { purpose: purposeName, region: this.region });
-    if (this.subject === undefined || purpose.window === undefined || !(await this.decide(purposeName)).allowed) return [];
+    if (!purpose)
+      throw new ConsentgateError("unknown_purpose", `unknown purpose "${purposeName}"`, {
+        purpose: purposeName,
+        region: this.region,
+      });
+    if (this.subject === undefined || purpose.window === undefined || !(await this.decide(purposeName)).allowed)
+      return [];
     const limit = Math.max(0, Math.min(Math.floor(options.limit ?? purpose.window), purpose.window));
     return deps.interactions.recent(this.subject, purposeName, { limit, now: deps.now() });
   }
 
   #decideWith(known: ReadonlyMap<string, Choice>, purpose: string): Decision {
-    return decide({ policy: this.#deps.policy, purpose, region: this.region, gpc: this.signals.gpc, choice: known.get(purpose) });
+    return decide({
+      policy: this.#deps.policy,
+      purpose,
+      region: this.region,
+      gpc: this.signals.gpc,
+      choice: known.get(purpose),
+    });
   }
 }
 
@@ -334,6 +369,11 @@ export function decideNow(privacy: Privacy, purpose: string): Decision | undefin
 }
 
 /** Records that a gate admitted the request for a purpose, with the body it minimized (internal: hosts only read `admitted`). */
-export function markAdmitted(privacy: Privacy, purpose: string, decision: Decision & { allowed: true }, body: unknown): void {
+export function markAdmitted(
+  privacy: Privacy,
+  purpose: string,
+  decision: Decision & { allowed: true },
+  body: unknown,
+): void {
   (privacy as RequestPrivacy).admit(purpose, decision, body);
 }

@@ -95,7 +95,8 @@ function matchLayer(layer: Layer, path: string): Matched | false | "error" {
   try {
     const found = layer.match(path);
     if (found === false) return false;
-    if (found === true) return { path: layer.path ?? "", keys: (layer.keys ?? []).map((key) => key.name), express4: true };
+    if (found === true)
+      return { path: layer.path ?? "", keys: (layer.keys ?? []).map((key) => key.name), express4: true };
     return { path: found.path, keys: found.keys, express4: false };
   } catch {
     // A path Express cannot decode turns the request into an error before any handler.
@@ -205,11 +206,19 @@ function after(router: RouterLike, from: number, path: string, appRouter: boolea
  * scan.apps), and answers for each place it could be (usually one) what the
  * rest of the routing does with the write. Empty: the middleware is not in here.
  */
-function locate(router: RouterLike, path: string, prefix: string, depth: number, appRouter: boolean, scan: Scan): ScanResult[] {
+function locate(
+  router: RouterLike,
+  path: string,
+  prefix: string,
+  depth: number,
+  appRouter: boolean,
+  scan: Scan,
+): ScanResult[] {
   const stack = router.stack;
   scan.seen.push(stack);
   const outcomes: ScanResult[] = [];
-  const thenAfter = (i: number) => (found: ScanResult) => found !== undefined ? found : after(router, i + 1, path, appRouter, scan);
+  const thenAfter = (i: number) => (found: ScanResult) =>
+    found !== undefined ? found : after(router, i + 1, path, appRouter, scan);
   for (let i = 0; i < stack.length; i++) {
     const layer = stack[i]!;
     const match = matchLayer(layer, path);
@@ -262,8 +271,20 @@ export function requestPath(req: Request): string | undefined {
   return path === undefined ? undefined : (req.baseUrl ?? "") + (path === "/" && req.baseUrl ? "" : path);
 }
 
-function scanRequest(req: Request, middleware: unknown, path: string, apps: readonly AppLike[]): { result: ScanResult; seen: Seen } {
-  const scan: Scan = { method: req.method, lower: req.method.toLowerCase(), middleware, baseUrl: req.baseUrl ?? "", apps, seen: [] };
+function scanRequest(
+  req: Request,
+  middleware: unknown,
+  path: string,
+  apps: readonly AppLike[],
+): { result: ScanResult; seen: Seen } {
+  const scan: Scan = {
+    method: req.method,
+    lower: req.method.toLowerCase(),
+    middleware,
+    baseUrl: req.baseUrl ?? "",
+    apps,
+    seen: [],
+  };
   const root = routerOf(apps[0]);
   const outcomes = root ? locate(root, path, "", 0, true, scan) : [];
   // Not found: it cannot know what runs next, so it refuses. Found in several places: all must be safe.
@@ -299,7 +320,8 @@ export function createRouteScanner(middleware: unknown, max = 2000) {
   const memo = new WeakMap<object, LRUCache<string, Memo>>();
   return (req: Request, path: string): ScanResult => {
     const apps: AppLike[] = [];
-    for (let app = req.app as unknown as AppLike | undefined; app && apps.length < 32; app = app.parent) apps.unshift(app);
+    for (let app = req.app as unknown as AppLike | undefined; app && apps.length < 32; app = app.parent)
+      apps.unshift(app);
     const entry = apps[0];
     if (!entry) return null;
     let cache = memo.get(entry);

@@ -61,16 +61,22 @@ function draftTree(fields: Readonly<Record<string, FieldRule>>): Map<string, Dra
     let draft = root;
     for (const segment of segments) {
       let child = draft.children.get(segment);
-      if (!child) draft.children.set(segment, (child = { path: draft === root ? segment : `${draft.path}.${segment}`, children: new Map() }));
+      if (!child)
+        draft.children.set(
+          segment,
+          (child = { path: draft === root ? segment : `${draft.path}.${segment}`, children: new Map() }),
+        );
       draft = child;
     }
     draft.rule = rule;
   }
   forEachDraft(root.children, (draft) => {
     // "device: keep" with "device.os: hash" could mean either; refusing it keeps every field's fate obvious.
-    if (draft.rule && draft.children.size > 0) problems.push(`field "${draft.path}" has a rule and so do fields inside it`);
+    if (draft.rule && draft.children.size > 0)
+      problems.push(`field "${draft.path}" has a rule and so do fields inside it`);
   });
-  if (problems.length > 0) throw new ConsentgateError("policy_invalid", `field rules: ${problems.join("; ")}`, { problems });
+  if (problems.length > 0)
+    throw new ConsentgateError("policy_invalid", `field rules: ${problems.join("; ")}`, { problems });
   return root.children;
 }
 

@@ -19,7 +19,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  */
 export function copyJson(value: unknown, depth: number, budget: Budget, field: string, sortKeys: boolean): unknown {
   if (typeof value !== "object" || value === null) {
-    if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+    if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+      return value;
     throw invalidBody(field, "JSON data", value);
   }
   if (Array.isArray(value)) {

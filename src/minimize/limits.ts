@@ -34,11 +34,15 @@ export class Budget {
   /** Called for every object or array read, at its depth, with its number of keys or elements. */
   enter(depth: number, size: number, field: string | undefined): void {
     if (depth > this.limits.maxDepth) {
-      throw new ConsentgateError("invalid_body", `body nests deeper than ${this.limits.maxDepth} levels${at(field)}`, { field });
+      throw new ConsentgateError("invalid_body", `body nests deeper than ${this.limits.maxDepth} levels${at(field)}`, {
+        field,
+      });
     }
     this.keys += size;
     if (this.keys > this.limits.maxKeys) {
-      throw new ConsentgateError("invalid_body", `body has more than ${this.limits.maxKeys} keys${at(field)}`, { field });
+      throw new ConsentgateError("invalid_body", `body has more than ${this.limits.maxKeys} keys${at(field)}`, {
+        field,
+      });
     }
   }
 }

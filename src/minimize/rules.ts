@@ -52,17 +52,21 @@ export function compileRule(rule: Exclude<FieldRule, { kind: "drop" }>, pseudony
     }
     case "geohash": {
       const { precision } = rule;
-      return (value, field) => coarsenLocation(value, precision) ?? fail(field, "a {lat, lon} in range or a geohash string", value);
+      return (value, field) =>
+        coarsenLocation(value, precision) ?? fail(field, "a {lat, lon} in range or a geohash string", value);
     }
     case "truncate": {
       const step = rule.unit === "day" ? DAY_MS : HOUR_MS;
       return (value, field) =>
-        truncateTimestamp(value, step) ?? fail(field, "an ISO-8601 date, or date-time with a time zone, or epoch milliseconds", value);
+        truncateTimestamp(value, step) ??
+        fail(field, "an ISO-8601 date, or date-time with a time zone, or epoch milliseconds", value);
     }
     case "ip": {
       const bits4 = rule.bits;
       const bits6 = rule.bits * 2;
-      return (value, field) => (typeof value === "string" ? maskIp(value, bits4, bits6) : undefined) ?? fail(field, "an IPv4 or IPv6 address", value);
+      return (value, field) =>
+        (typeof value === "string" ? maskIp(value, bits4, bits6) : undefined) ??
+        fail(field, "an IPv4 or IPv6 address", value);
     }
     case "maxLength": {
       const { length } = rule;

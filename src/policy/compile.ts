@@ -7,7 +7,9 @@ import type { PolicyInput } from "./schema.ts";
 import type { JobName, Policy, Purpose, Region } from "./types.ts";
 
 export function compilePolicy(input: PolicyInput, sources: readonly string[]): Policy {
-  const purposes = recordOf(Object.entries(input.purposes).map(([name, p]) => [name, compilePurpose(name, p)] as const));
+  const purposes = recordOf(
+    Object.entries(input.purposes).map(([name, p]) => [name, compilePurpose(name, p)] as const),
+  );
   const regions = recordOf(Object.entries(input.regions).map(([name, r]) => [name, compileRegion(name, r)] as const));
   return deepFreeze({
     version: input.version,
@@ -17,7 +19,9 @@ export function compilePolicy(input: PolicyInput, sources: readonly string[]): P
     regions,
     regionHeader: input.regionHeader,
     jobs: recordOf(Object.entries(input.jobs).filter((entry): entry is [JobName, string] => entry[1] !== undefined)),
-    countryRegions: new ReadOnlyMap(Object.values(regions).flatMap((region) => region.countries.map((code) => [code, region.name] as const))),
+    countryRegions: new ReadOnlyMap(
+      Object.values(regions).flatMap((region) => region.countries.map((code) => [code, region.name] as const)),
+    ),
     sources: [...sources],
   });
 }

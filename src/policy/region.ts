@@ -70,7 +70,9 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
  * from a stored request or row) gets the default region, the strictest.
  */
 export function regionRules(policy: Policy, name: string): Region {
-  return (Object.hasOwn(policy.regions, name) ? policy.regions[name] : undefined) ?? policy.regions[policy.defaults.region]!;
+  return (
+    (Object.hasOwn(policy.regions, name) ? policy.regions[name] : undefined) ?? policy.regions[policy.defaults.region]!
+  );
 }
 
 function regionNamed(policy: Policy, name: string): string | undefined {

@@ -25,9 +25,19 @@ function windowsNeedRetention(purposes: Record<string, unknown>): Problem[] {
     if (purpose === undefined) return [];
     const path = ["purposes", name, "retention"];
     if ("window" in purpose && !("retention" in purpose))
-      return [{ path, message: "is missing; a purpose with a window must say how long interactions are kept, e.g. retention: 90d" }];
+      return [
+        {
+          path,
+          message: "is missing; a purpose with a window must say how long interactions are kept, e.g. retention: 90d",
+        },
+      ];
     if ("retention" in purpose && !("window" in purpose))
-      return [{ path, message: "has no effect without window: this purpose stores no interactions; add window or remove retention" }];
+      return [
+        {
+          path,
+          message: "has no effect without window: this purpose stores no interactions; add window or remove retention",
+        },
+      ];
     return [];
   });
 }
@@ -35,14 +45,26 @@ function windowsNeedRetention(purposes: Record<string, unknown>): Problem[] {
 function routesNamePurposes(routes: Record<string, unknown>, purposes: readonly string[]): Problem[] {
   return Object.entries(routes).flatMap(([route, purpose]) =>
     typeof purpose === "string" && !purposes.includes(purpose)
-      ? [{ path: ["routes", route], message: `no purpose named "${purpose}"${didYouMean(purpose, purposes)}; purposes are: ${list(purposes)}`, needsEveryFile: true }]
+      ? [
+          {
+            path: ["routes", route],
+            message: `no purpose named "${purpose}"${didYouMean(purpose, purposes)}; purposes are: ${list(purposes)}`,
+            needsEveryFile: true,
+          },
+        ]
       : [],
   );
 }
 
 function defaultRegionExists(region: unknown, regions: readonly string[]): Problem[] {
   return typeof region === "string" && !regions.includes(region)
-    ? [{ path: ["defaults", "region"], message: `no region named "${region}"${didYouMean(region, regions)}; regions are: ${list(regions)}`, needsEveryFile: true }]
+    ? [
+        {
+          path: ["defaults", "region"],
+          message: `no region named "${region}"${didYouMean(region, regions)}; regions are: ${list(regions)}`,
+          needsEveryFile: true,
+        },
+      ]
     : [];
 }
 
@@ -50,7 +72,14 @@ function defaultRegionExists(region: unknown, regions: readonly string[]): Probl
 function regionNamesDistinct(names: readonly string[]): Problem[] {
   return names.flatMap((name, index) => {
     const earlier = names.slice(0, index).find((other) => other.toLowerCase() === name.toLowerCase());
-    return earlier === undefined ? [] : [{ path: ["regions", name], message: `differs from region "${earlier}" only in capitals; region names must differ in letters` }];
+    return earlier === undefined
+      ? []
+      : [
+          {
+            path: ["regions", name],
+            message: `differs from region "${earlier}" only in capitals; region names must differ in letters`,
+          },
+        ];
   });
 }
 
@@ -67,7 +96,10 @@ function countriesInOneRegion(regions: Record<string, unknown>): Problem[] {
       const previous = owner.get(code);
       if (previous === undefined) owner.set(code, name);
       else {
-        const message = previous === name ? `${describe(code)} is listed twice in this region` : `${describe(code)} is also in region ${previous}; a country belongs to one region`;
+        const message =
+          previous === name
+            ? `${describe(code)} is listed twice in this region`
+            : `${describe(code)} is also in region ${previous}; a country belongs to one region`;
         problems.push({ path: ["regions", name, "countries", index], message });
       }
     });
@@ -76,7 +108,9 @@ function countriesInOneRegion(regions: Record<string, unknown>): Problem[] {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function list(names: readonly string[]): string {

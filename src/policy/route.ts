@@ -18,8 +18,10 @@ export function parseRoute(key: string, purpose: string): Route | string {
   const [method = "", path = ""] = parts;
   if (parts.length !== 2) return FORMAT;
   if (!WRITE_METHODS.includes(method)) {
-    if (WRITE_METHODS.includes(method.toUpperCase())) return `write the method in capitals: "${method.toUpperCase()} ${path}"`;
-    if (READ_METHODS.includes(method.toUpperCase())) return `"${method}" is not a write method: GET, HEAD and OPTIONS requests are reads and always pass; every other method is gated`;
+    if (WRITE_METHODS.includes(method.toUpperCase()))
+      return `write the method in capitals: "${method.toUpperCase()} ${path}"`;
+    if (READ_METHODS.includes(method.toUpperCase()))
+      return `"${method}" is not a write method: GET, HEAD and OPTIONS requests are reads and always pass; every other method is gated`;
     return `"${method}" is not an HTTP method Node accepts; write methods are POST, PUT, PATCH, DELETE and the others but GET, HEAD, OPTIONS`;
   }
   if (!path.startsWith("/")) return `the path must start with "/"; ${FORMAT}`;

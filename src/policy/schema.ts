@@ -30,21 +30,29 @@ function parsed<I, T>(base: z.ZodType<I>, parse: (input: I) => T | Invalid) {
 }
 
 /** A message for a required value that is absent; other issues fall through to plainMessage. */
-const whenMissing = (help: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `is missing; ${help}` : undefined) });
+const whenMissing = (help: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? `is missing; ${help}` : undefined),
+});
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const nameOf = (what: string, url: string) =>
-  z.string().regex(NAME, `${what} names may use only letters, digits, "-" and "_" (they appear in URLs such as ${url})`);
+  z
+    .string()
+    .regex(NAME, `${what} names may use only letters, digits, "-" and "_" (they appear in URLs such as ${url})`);
 
 const DURATION_HELP = "write a whole number followed by d (days), mo (calendar months) or y (years), e.g. 45d, 1mo, 3y";
 const duration = parsed(
-  z.string({ error: (issue) => (issue.input === undefined ? `is missing; ${DURATION_HELP}` : `must be a duration: ${DURATION_HELP}`) }),
+  z.string({
+    error: (issue) =>
+      issue.input === undefined ? `is missing; ${DURATION_HELP}` : `must be a duration: ${DURATION_HELP}`,
+  }),
   (text: string) => parseDuration(text.trim()) ?? new Invalid(`"${text}" is not a duration: ${DURATION_HELP}`),
 );
 
 const WORD_RULES = ["keep", "drop", "hash"] as const;
 const OBJECT_RULES = ["bucket", "geohash", "truncate", "ip", "maxLength"] as const;
-const RULES_HELP = "use keep, drop, hash, { bucket: n }, { geohash: 1-12 }, { truncate: day | hour }, { ip: 1-32 } or { maxLength: n }";
+const RULES_HELP =
+  "use keep, drop, hash, { bucket: n }, { geohash: 1-12 }, { truncate: day | hour }, { ip: 1-32 } or { maxLength: n }";
 
 const isWholeIn = (value: unknown, min: number, max: number): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
@@ -52,33 +60,51 @@ const isWholeIn = (value: unknown, min: number, max: number): value is number =>
 function parseFieldRule(input: unknown): FieldRule | Invalid {
   if (typeof input === "string") {
     const word = WORD_RULES.find((rule) => rule === input);
-    return word !== undefined ? { kind: word } : new Invalid(`unknown field rule "${input}"${didYouMean(input, [...WORD_RULES, ...OBJECT_RULES])}; ${RULES_HELP}`);
+    return word !== undefined
+      ? { kind: word }
+      : new Invalid(
+          `unknown field rule "${input}"${didYouMean(input, [...WORD_RULES, ...OBJECT_RULES])}; ${RULES_HELP}`,
+        );
   }
   if (input === null) return new Invalid(`has no rule; ${RULES_HELP}`);
-  if (typeof input !== "object" || Array.isArray(input)) return new Invalid(`${describe(input)} is not a field rule; ${RULES_HELP}`);
+  if (typeof input !== "object" || Array.isArray(input))
+    return new Invalid(`${describe(input)} is not a field rule; ${RULES_HELP}`);
   const entries = Object.entries(input);
   const [entry] = entries;
   if (entry === undefined) return new Invalid(`is an empty rule; ${RULES_HELP}`);
-  if (entries.length > 1) return new Invalid(`has ${entries.length} rules (${Object.keys(input).join(", ")}); give each field exactly one`);
+  if (entries.length > 1)
+    return new Invalid(`has ${entries.length} rules (${Object.keys(input).join(", ")}); give each field exactly one`);
   const [kind, value] = entry;
   const at = [kind];
   switch (kind) {
     case "bucket":
       return typeof value === "number" && Number.isFinite(value) && value > 0
         ? { kind, size: value }
-        : new Invalid(`must be a number greater than 0 (numbers are rounded down to a multiple of it), not ${describe(value)}`, at);
+        : new Invalid(
+            `must be a number greater than 0 (numbers are rounded down to a multiple of it), not ${describe(value)}`,
+            at,
+          );
     case "geohash":
       return isWholeIn(value, 1, 12)
         ? { kind, precision: value }
-        : new Invalid(`must be a whole number from 1 to 12 (geohash characters kept: 5 ≈ 5 km, 7 ≈ 150 m), not ${describe(value)}`, at);
+        : new Invalid(
+            `must be a whole number from 1 to 12 (geohash characters kept: 5 ≈ 5 km, 7 ≈ 150 m), not ${describe(value)}`,
+            at,
+          );
     case "truncate":
       return value === "day" || value === "hour"
         ? { kind, unit: value }
-        : new Invalid(`must be day or hour, not ${describe(value)}${typeof value === "string" ? didYouMean(value, ["day", "hour"]) : ""}`, at);
+        : new Invalid(
+            `must be day or hour, not ${describe(value)}${typeof value === "string" ? didYouMean(value, ["day", "hour"]) : ""}`,
+            at,
+          );
     case "ip":
       return isWholeIn(value, 1, 32)
         ? { kind, bits: value }
-        : new Invalid(`must be a whole number from 1 to 32 (bits kept of an IPv4 address, twice as many of an IPv6 one), not ${describe(value)}`, at);
+        : new Invalid(
+            `must be a whole number from 1 to 32 (bits kept of an IPv4 address, twice as many of an IPv6 one), not ${describe(value)}`,
+            at,
+          );
     case "maxLength":
       return isWholeIn(value, 1, Number.MAX_SAFE_INTEGER)
         ? { kind, length: value }
@@ -93,14 +119,22 @@ const UNSAFE_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
 const fieldPath = z
   .string()
   .regex(/^[^.\s]+(\.[^.\s]+)*$/, "field paths are names joined by dots, e.g. location or device.os")
-  .refine((path) => !path.split(".").some((segment) => UNSAFE_SEGMENTS.has(segment)), "a field path cannot name __proto__, constructor or prototype");
+  .refine(
+    (path) => !path.split(".").some((segment) => UNSAFE_SEGMENTS.has(segment)),
+    "a field path cannot name __proto__, constructor or prototype",
+  );
 
 /** "device: keep" with "device.os: hash" could mean either; each field's fate must be obvious, so both are refused. */
 function checkNesting(fields: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const paths = Object.keys(fields);
   for (const path of paths) {
     const inner = paths.filter((other) => other.startsWith(`${path}.`));
-    if (inner.length > 0) ctx.addIssue({ code: "custom", path: [path], message: `has a rule and so do fields inside it (${inner.join(", ")}); give each inner field its own rule instead` });
+    if (inner.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: [path],
+        message: `has a rule and so do fields inside it (${inner.join(", ")}); give each inner field its own rule instead`,
+      });
   }
 }
 
@@ -110,7 +144,9 @@ const windowMessage = {
 };
 
 const purpose = z.strictObject({
-  description: z.string(whenMissing("describe the purpose in words users understand: it appears in their data export")).min(1),
+  description: z
+    .string(whenMissing("describe the purpose in words users understand: it appears in their data export"))
+    .min(1),
   legalBasis: z.enum(LEGAL_BASES, whenMissing(`name the legal basis: ${LEGAL_BASES.join(", ")}`)),
   saleOrShare: z.boolean().default(false),
   sensitive: z.boolean().default(false),
@@ -123,12 +159,18 @@ const purpose = z.strictObject({
 const COUNTRY = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/i;
 const countryCode = z
   .string()
-  .regex(COUNTRY, { error: (issue) => `${describe(issue.input)} is not a country code: use ISO 3166-1 (DE) or, for a state or province, ISO 3166-2 (US-CA)` })
+  .regex(COUNTRY, {
+    error: (issue) =>
+      `${describe(issue.input)} is not a country code: use ISO 3166-1 (DE) or, for a state or province, ISO 3166-2 (US-CA)`,
+  })
   .transform((code) => code.toUpperCase());
 
 const region = z.strictObject({
   countries: z.array(countryCode).default([]),
-  model: z.enum(["opt-in", "opt-out"], whenMissing("opt-in (nothing until the user agrees) or opt-out (allowed until the user objects)")),
+  model: z.enum(
+    ["opt-in", "opt-out"],
+    whenMissing("opt-in (nothing until the user agrees) or opt-out (allowed until the user objects)"),
+  ),
   frameworks: z.array(z.string().min(1)).default([]),
   gpc: z.literal("opt-out-of-sale-or-share").optional(),
   requestDeadline: duration,
@@ -142,10 +184,14 @@ const isCron = (expression: string) => {
 };
 const cron = z
   .string({ error: 'must be a cron expression in quotes, e.g. "*/15 * * * *"' })
-  .refine(isCron, { error: (issue) => `${describe(issue.input)} is not a cron expression: give 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. "0 3 * * *"` })
+  .refine(isCron, {
+    error: (issue) =>
+      `${describe(issue.input)} is not a cron expression: give 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. "0 3 * * *"`,
+  })
   // Well-formed is not enough: the scheduler refuses values out of range, and start-up would fail without a line to fix.
   .refine((expression) => !isCron(expression) || nodeCron.validate(expression), {
-    error: (issue) => `${describe(issue.input)} is not a schedule the job runner accepts (a value out of range, such as minute 60 or day 31 of February)`,
+    error: (issue) =>
+      `${describe(issue.input)} is not a schedule the job runner accepts (a value out of range, such as minute 60 or day 31 of February)`,
   });
 
 const routes = z
@@ -163,14 +209,17 @@ const routes = z
 // Header names are HTTP tokens (RFC 9110 §5.6.2).
 const headerName = z
   .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: (issue) => `${describe(issue.input)} is not an HTTP header name, e.g. x-region or cf-ipcountry` })
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+    error: (issue) => `${describe(issue.input)} is not an HTTP header name, e.g. x-region or cf-ipcountry`,
+  })
   .transform((header) => header.toLowerCase());
 
 const policySchema = z.strictObject({
   version: z
     .string({
       error: (issue) => {
-        if (issue.input === undefined) return 'is missing; give the policy a version such as "2026-11-01": it appears in every receipt and log entry';
+        if (issue.input === undefined)
+          return 'is missing; give the policy a version such as "2026-11-01": it appears in every receipt and log entry';
         return issue.code === "invalid_type" ? 'must be text: write it in quotes, e.g. "2026-11-01"' : undefined;
       },
     })
@@ -182,11 +231,26 @@ const policySchema = z.strictObject({
     },
     whenMissing("set defaults: { region: <the strictest region> }"),
   ),
-  purposes: z.record(nameOf("purpose", "PUT /consents/<purpose>"), purpose, whenMissing("list the purposes data is collected for")),
+  purposes: z.record(
+    nameOf("purpose", "PUT /consents/<purpose>"),
+    purpose,
+    whenMissing("list the purposes data is collected for"),
+  ),
   routes,
-  regions: z.record(nameOf("region", "/admin/compliance/<region>"), region, whenMissing("list the regions and the rules that apply in each")),
+  regions: z.record(
+    nameOf("region", "/admin/compliance/<region>"),
+    region,
+    whenMissing("list the regions and the rules that apply in each"),
+  ),
   regionHeader: headerName.optional(),
-  jobs: z.strictObject(Object.fromEntries(JOB_NAMES.map((job) => [job, cron.optional()])) as Record<(typeof JOB_NAMES)[number], z.ZodOptional<typeof cron>>).default({}),
+  jobs: z
+    .strictObject(
+      Object.fromEntries(JOB_NAMES.map((job) => [job, cron.optional()])) as Record<
+        (typeof JOB_NAMES)[number],
+        z.ZodOptional<typeof cron>
+      >,
+    )
+    .default({}),
 });
 
 export type PolicyInput = z.output<typeof policySchema>;
@@ -201,7 +265,10 @@ function toProblems(issue: z.core.$ZodIssue): Problem[] {
   switch (issue.code) {
     case "unrecognized_keys": {
       const known = keysAt(policySchema, issue.path);
-      return issue.keys.map((key) => ({ path: [...issue.path, key], message: `unknown key${didYouMean(key, known)}; allowed here: ${known.join(", ")}` }));
+      return issue.keys.map((key) => ({
+        path: [...issue.path, key],
+        message: `unknown key${didYouMean(key, known)}; allowed here: ${known.join(", ")}`,
+      }));
     }
     case "invalid_key":
       return [{ path: issue.path, message: issue.issues.map((inner) => inner.message).join("; ") }];
@@ -223,7 +290,9 @@ const EXPECTED: Record<string, string> = {
 function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case "invalid_type":
-      return issue.input === undefined ? "is missing" : `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describe(issue.input)}`;
+      return issue.input === undefined
+        ? "is missing"
+        : `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describe(issue.input)}`;
     case "invalid_value": {
       const allowed = issue.values.map(String);
       const hint = typeof issue.input === "string" ? didYouMean(issue.input, allowed) : "";
@@ -252,4 +321,3 @@ function unwrap(schema: unknown): unknown {
   if (schema instanceof z.ZodPipe) return unwrap(schema.in);
   return schema;
 }
-

@@ -44,7 +44,10 @@ export async function readPolicyFolder(folder: string): Promise<PolicySource> {
 
   // Dot files are skipped because editors leave lock files such as `.#purposes.yaml` next to the real ones.
   const names = (await readdir(folder, { withFileTypes: true }))
-    .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith(".") && POLICY_FILE.test(entry.name))
+    .filter(
+      (entry) =>
+        (entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith(".") && POLICY_FILE.test(entry.name),
+    )
     .map((entry) => entry.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (names.length === 0) return nothingRead(`no policy files in ${folder} (expected files ending in .yaml or .yml)`);
@@ -68,7 +71,11 @@ export async function readPolicyFolder(folder: string): Promise<PolicySource> {
 
 async function parseFile(file: string, problems: Problem[]): Promise<ParsedFile> {
   const lines = new LineCounter();
-  const doc = parseDocument(await readFile(file, "utf8"), { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  const doc = parseDocument(await readFile(file, "utf8"), {
+    lineCounter: lines,
+    uniqueKeys: false,
+    prettyErrors: false,
+  });
   const parsed = { file, doc, lines, readable: doc.errors.length === 0 };
   // The parser often reports one mistake several times at the same spot; the first report says it best.
   const reported = new Set<number>();
@@ -80,7 +87,11 @@ async function parseFile(file: string, problems: Problem[]): Promise<ParsedFile>
   problems.push(...duplicateKeys(parsed, doc.contents, []));
   if (parsed.readable && !isMap(doc.contents)) {
     const what = doc.contents === null ? "is empty" : isSeq(doc.contents) ? "is a list" : "is a single value";
-    problems.push({ path: [], message: `${what}; a policy file must be a set of "key: value" entries such as purposes: or regions:`, at: at(parsed, 0) });
+    problems.push({
+      path: [],
+      message: `${what}; a policy file must be a set of "key: value" entries such as purposes: or regions:`,
+      at: at(parsed, 0),
+    });
   }
   return parsed;
 }
@@ -91,10 +102,13 @@ function nothingRead(message: string): PolicySource {
 
 async function checkFolder(folder: string): Promise<string | undefined> {
   try {
-    if (!(await stat(folder)).isDirectory()) return `${folder} is a file; policies are read from a folder of YAML files`;
+    if (!(await stat(folder)).isDirectory())
+      return `${folder} is a file; policies are read from a folder of YAML files`;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? `policy folder ${folder} not found (looked in ${path.resolve(folder)})` : `cannot read policy folder ${folder}: ${String(error)}`;
+    return code === "ENOENT"
+      ? `policy folder ${folder} not found (looked in ${path.resolve(folder)})`
+      : `cannot read policy folder ${folder}: ${String(error)}`;
   }
   return undefined;
 }
@@ -137,7 +151,11 @@ function merge(files: readonly ParsedFile[], problems: Problem[]) {
       return true;
     }
     const here = at(file, offsetOf(file.doc, where));
-    problems.push({ path: where, message: `defined twice: in ${at(previous, offsetOf(previous.doc, where))} and ${here}`, at: here });
+    problems.push({
+      path: where,
+      message: `defined twice: in ${at(previous, offsetOf(previous.doc, where))} and ${here}`,
+      at: here,
+    });
     return false;
   };
 
@@ -149,7 +167,8 @@ function merge(files: readonly ParsedFile[], problems: Problem[]) {
       // stay a key (for validation to refuse) instead of reaching Object.prototype through `data[key]`.
       const existing = Object.hasOwn(data, key) ? data[key] : undefined;
       if (isRecord(existing) && isRecord(value)) {
-        for (const [child, childValue] of Object.entries(value)) if (claim([key, child], file)) define(existing, child, childValue);
+        for (const [child, childValue] of Object.entries(value))
+          if (claim([key, child], file)) define(existing, child, childValue);
       } else if (claim([key], file)) {
         define(data, key, isRecord(value) ? { ...value } : value);
         if (isRecord(value)) for (const child of Object.keys(value)) owners.set(ownerKey([key, child]), file);

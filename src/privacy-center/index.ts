@@ -53,11 +53,17 @@ const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ance
 export function createPrivacyCenter(deps: PrivacyCenterDeps, options: PrivacyCenterOptions = {}): Router {
   const api = (options.api ?? "/privacy").replace(/\/+$/, "");
   if (!/^\/[^/\\]/.test(api)) {
-    throw new ConsentgateError("invalid_option", `privacyCenter: api must be the path gate.router() is mounted at on this origin, e.g. "/privacy", not "${options.api}"`);
+    throw new ConsentgateError(
+      "invalid_option",
+      `privacyCenter: api must be the path gate.router() is mounted at on this origin, e.g. "/privacy", not "${options.api}"`,
+    );
   }
   const latest = options.latest ?? DEFAULT_LATEST;
   if (!Number.isInteger(latest) || latest < 1 || latest > MAX_LATEST) {
-    throw new ConsentgateError("invalid_option", `privacyCenter: latest must be a whole number from 1 to ${MAX_LATEST}, not ${String(options.latest)}`);
+    throw new ConsentgateError(
+      "invalid_option",
+      `privacyCenter: latest must be a whole number from 1 to ${MAX_LATEST}, not ${String(options.latest)}`,
+    );
   }
   const title = options.title ?? "Your privacy choices";
   const router = express.Router();
@@ -65,7 +71,11 @@ export function createPrivacyCenter(deps: PrivacyCenterDeps, options: PrivacyCen
   // Passes every request on, so the write gate's route scan looks past it to this router's (read-only) routes.
   router.use(
     markPassThrough((_req: Request, res: Response, next: NextFunction) => {
-      res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer" });
+      res.set({
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+      });
       next();
     }),
   );
@@ -80,14 +90,29 @@ export function createPrivacyCenter(deps: PrivacyCenterDeps, options: PrivacyCen
       const privacy = (req.privacy ??= deps.privacy(req));
       if (privacy.subject === undefined) {
         const link = options.signIn === undefined ? undefined : { href: options.signIn, text: "Sign in" };
-        res.status(401).send(renderNotice(ctx, "Sign in to see and change your privacy choices. This page shows what we hold about you, so we need to know who you are first.", link));
+        res
+          .status(401)
+          .send(
+            renderNotice(
+              ctx,
+              "Sign in to see and change your privacy choices. This page shows what we hold about you, so we need to know who you are first.",
+              link,
+            ),
+          );
         return;
       }
       const view = await loadView(deps, privacy.subject, { region: privacy.region, gpc: privacy.signals.gpc }, latest);
       res.send(renderCenter(view, ctx));
     } catch (error) {
       deps.logger.error({ err: error }, "consentgate: the privacy center could not be rendered");
-      res.status(503).send(renderNotice(ctx, "Your privacy choices cannot be shown right now. Nothing was changed; please try again in a moment."));
+      res
+        .status(503)
+        .send(
+          renderNotice(
+            ctx,
+            "Your privacy choices cannot be shown right now. Nothing was changed; please try again in a moment.",
+          ),
+        );
     }
   });
   return router;
@@ -96,4 +121,3 @@ export function createPrivacyCenter(deps: PrivacyCenterDeps, options: PrivacyCen
 function asset(res: Response, type: string, body: string): void {
   res.set("Cache-Control", "no-cache").type(`${type}; charset=utf-8`).send(body);
 }
-

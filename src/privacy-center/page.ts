@@ -6,7 +6,16 @@
  */
 import { type Html, html } from "./html.ts";
 import type { CenterView, PurposeView, ReceiptView, RequestView } from "./view.ts";
-import { LEGAL_BASIS, REQUEST_STATUS, REQUEST_TYPE, duration, explainChoice, records, regionRules, when } from "./words.ts";
+import {
+  LEGAL_BASIS,
+  REQUEST_STATUS,
+  REQUEST_TYPE,
+  duration,
+  explainChoice,
+  records,
+  regionRules,
+  when,
+} from "./words.ts";
 
 export interface PageContext {
   title: string;

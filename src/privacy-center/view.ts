@@ -70,7 +70,12 @@ export interface CenterView {
  * every choice and download, and the page must stay small however long a
  * subject's history is.
  */
-export async function loadView(deps: ViewDeps, subject: string, where: { region: string; gpc: boolean }, latest: number): Promise<CenterView> {
+export async function loadView(
+  deps: ViewDeps,
+  subject: string,
+  where: { region: string; gpc: boolean },
+  latest: number,
+): Promise<CenterView> {
   const { policy } = deps;
   const now = deps.now();
   const [choices, held, history, { requests, total: requestsTotal }] = await Promise.all([
@@ -81,22 +86,24 @@ export async function loadView(deps: ViewDeps, subject: string, where: { region:
   ]);
   const region = regionRules(policy, where.region);
 
-  const purposes = effectiveDecisions(policy, { region: region.name, gpc: where.gpc }, choices).map(({ purpose, choice, decision }): PurposeView => {
-    return {
-      name: purpose.name,
-      description: purpose.description,
-      legalBasis: purpose.legalBasis,
-      saleOrShare: purpose.saleOrShare,
-      sensitive: purpose.sensitive,
-      window: purpose.window,
-      retention: purpose.retention?.text,
-      granted: decision.allowed,
-      source: decision.source,
-      choice,
-      gpcBlocks: decision.source === "gpc",
-      held: Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0,
-    };
-  });
+  const purposes = effectiveDecisions(policy, { region: region.name, gpc: where.gpc }, choices).map(
+    ({ purpose, choice, decision }): PurposeView => {
+      return {
+        name: purpose.name,
+        description: purpose.description,
+        legalBasis: purpose.legalBasis,
+        saleOrShare: purpose.saleOrShare,
+        sensitive: purpose.sensitive,
+        window: purpose.window,
+        retention: purpose.retention?.text,
+        granted: decision.allowed,
+        source: decision.source,
+        choice,
+        gpcBlocks: decision.source === "gpc",
+        held: Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0,
+      };
+    },
+  );
 
   return {
     subject,

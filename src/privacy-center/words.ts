@@ -8,7 +8,11 @@ import type { RequestStatus, RequestType } from "../store/requests.ts";
 import type { PurposeView } from "./view.ts";
 
 export const LEGAL_BASIS: Record<LegalBasis, { name: string; meaning: string; because: string }> = {
-  consent: { name: "Your consent", meaning: "We rely on your permission. You can give it or take it back here at any time.", because: "you allowed it" },
+  consent: {
+    name: "Your consent",
+    meaning: "We rely on your permission. You can give it or take it back here at any time.",
+    because: "you allowed it",
+  },
   contract: {
     name: "Contract",
     meaning: "Needed to provide the service you signed up for. You can still object here.",
@@ -16,10 +20,15 @@ export const LEGAL_BASIS: Record<LegalBasis, { name: string; meaning: string; be
   },
   "legitimate-interest": {
     name: "Legitimate interest",
-    meaning: "We think you would reasonably expect this, and we weighed it against your rights. You can object here at any time.",
+    meaning:
+      "We think you would reasonably expect this, and we weighed it against your rights. You can object here at any time.",
     because: "we rely on a legitimate interest",
   },
-  "legal-obligation": { name: "Legal obligation", meaning: "A law requires us to do this.", because: "a law requires it" },
+  "legal-obligation": {
+    name: "Legal obligation",
+    meaning: "A law requires us to do this.",
+    because: "a law requires it",
+  },
 };
 
 const UNITS: Record<string, [string, string]> = { d: ["day", "days"], mo: ["month", "months"], y: ["year", "years"] };
@@ -67,14 +76,19 @@ export function explainChoice(p: PurposeView, region: Region): string {
     "legal-basis": () => `On: ${LEGAL_BASIS[p.legalBasis].because}. Turn it off to object.`,
     "region-default": () => {
       if (p.granted) return `On by default under the rules of ${region.name}. Turn it off to opt out.`;
-      return p.sensitive ? "Off: this is sensitive, so it needs your explicit permission wherever you are." : `Off until you allow it: under the rules of ${region.name} this needs your permission.`;
+      return p.sensitive
+        ? "Off: this is sensitive, so it needs your explicit permission wherever you are."
+        : `Off until you allow it: under the rules of ${region.name} this needs your permission.`;
     },
     unknown: () => "Unknown purpose.",
   };
   return reasons[p.source]();
 }
 
-export const REQUEST_TYPE: Record<RequestType, string> = { export: "Copy of your data", erasure: "Erasure of your data" };
+export const REQUEST_TYPE: Record<RequestType, string> = {
+  export: "Copy of your data",
+  erasure: "Erasure of your data",
+};
 
 export const REQUEST_STATUS: Record<RequestStatus, string> = {
   received: "In progress",

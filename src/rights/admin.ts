@@ -20,8 +20,9 @@ export interface AdminDeps extends ReportSources {
 
 export function createAdminRouter(deps: AdminDeps): Router {
   const router = express.Router();
-  const route = (handler: (req: Request, res: Response, region: string) => Promise<void>) => (req: Request, res: Response) =>
-    handler(req, res, authorize(deps, req)).catch((error: unknown) => sendError(res, error));
+  const route =
+    (handler: (req: Request, res: Response, region: string) => Promise<void>) => (req: Request, res: Response) =>
+      handler(req, res, authorize(deps, req)).catch((error: unknown) => sendError(res, error));
 
   router.get(
     "/compliance/:region",
@@ -58,12 +59,18 @@ export function createAdminRouter(deps: AdminDeps): Router {
 /** The region the route names, once the caller may read its log. */
 function authorize(deps: AdminDeps, req: Request): string {
   const actor = req.privacy.actor;
-  if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer to read compliance logs");
+  if (actor === undefined)
+    throw new ConsentgateError("unauthenticated", "sign in as a data protection officer to read compliance logs");
   const region = String(req.params.region);
   const ability = buildAbility({ policy: deps.policy, allowedPurposes: [], subjectId: undefined, roles: actor.roles });
-  if (!ability.can("read", complianceLog(region))) throw new ConsentgateError("forbidden", "compliance logs are for the role dpo");
+  if (!ability.can("read", complianceLog(region)))
+    throw new ConsentgateError("forbidden", "compliance logs are for the role dpo");
   if (!Object.hasOwn(deps.policy.regions, region)) {
-    throw new ConsentgateError("not_found", `no region "${region}" in the policy (regions: ${Object.keys(deps.policy.regions).join(", ")})`, { region });
+    throw new ConsentgateError(
+      "not_found",
+      `no region "${region}" in the policy (regions: ${Object.keys(deps.policy.regions).join(", ")})`,
+      { region },
+    );
   }
   return region;
 }
@@ -72,6 +79,10 @@ function dateParam(req: Request, name: string): Date | undefined {
   const value = req.query[name];
   if (value === undefined) return undefined;
   const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new ConsentgateError("invalid_body", `?${name}= must be a date or time in ISO 8601 (2026-11-01 or 2026-11-01T00:00:00Z)`);
+  if (Number.isNaN(date.getTime()))
+    throw new ConsentgateError(
+      "invalid_body",
+      `?${name}= must be a date or time in ISO 8601 (2026-11-01 or 2026-11-01T00:00:00Z)`,
+    );
   return date;
 }

@@ -37,13 +37,20 @@ export interface ChoiceInput {
   region: string;
 }
 
-export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promise<{ receipt: Receipt; erased: number }> {
+export async function recordChoice(
+  deps: ChoiceDeps,
+  input: ChoiceInput,
+): Promise<{ receipt: Receipt; erased: number }> {
   const purpose = deps.policy.purposes[input.purpose];
   if (!purpose) {
-    throw new ConsentgateError("unknown_purpose", `unknown purpose "${input.purpose}" (known: ${Object.keys(deps.policy.purposes).join(", ")})`, {
-      purpose: input.purpose,
-      region: input.region,
-    });
+    throw new ConsentgateError(
+      "unknown_purpose",
+      `unknown purpose "${input.purpose}" (known: ${Object.keys(deps.policy.purposes).join(", ")})`,
+      {
+        purpose: input.purpose,
+        region: input.region,
+      },
+    );
   }
   // An override only means something for a grant made while GPC is on (docs/decision-rules.md, rule 2).
   const overrideGpc = input.granted && input.overrideGpc && input.gpc;
@@ -68,7 +75,15 @@ export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promis
       region: input.region,
       event: LOG_EVENT.consentChanged,
       subjectId: input.subjectId,
-      details: { purpose: input.purpose, granted: input.granted, gpc: input.gpc, overrideGpc, receiptId: receipt.id, erasedInteractions: erased, byAgent: input.actorId !== input.subjectId },
+      details: {
+        purpose: input.purpose,
+        granted: input.granted,
+        gpc: input.gpc,
+        overrideGpc,
+        receiptId: receipt.id,
+        erasedInteractions: erased,
+        byAgent: input.actorId !== input.subjectId,
+      },
     });
   try {
     const { erased } = await deps.consentStore.save(
@@ -89,7 +104,12 @@ export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promis
     );
     return { receipt, erased };
   } catch (error) {
-    throw new ConsentgateError("consent_unavailable", "the choice could not be recorded; nothing changed", { purpose: input.purpose, region: input.region }, { cause: error });
+    throw new ConsentgateError(
+      "consent_unavailable",
+      "the choice could not be recorded; nothing changed",
+      { purpose: input.purpose, region: input.region },
+      { cause: error },
+    );
   } finally {
     // Even a failed write may have committed before its answer was lost.
     deps.consents.changed(input.subjectId);

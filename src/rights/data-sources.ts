@@ -55,12 +55,19 @@ export function createDataSources() {
   return {
     register(source: DataSource): void {
       if (typeof source !== "object" || source === null || typeof source.name !== "string" || !NAME.test(source.name)) {
-        throw new ConsentgateError("invalid_option", "registerDataSource: name must be 1-64 letters, digits, _ . - starting with a letter");
+        throw new ConsentgateError(
+          "invalid_option",
+          "registerDataSource: name must be 1-64 letters, digits, _ . - starting with a letter",
+        );
       }
       if (typeof source.export !== "function" || typeof source.erase !== "function") {
-        throw new ConsentgateError("invalid_option", `registerDataSource("${source.name}"): export(subjectId) and erase(subjectId) must be functions`);
+        throw new ConsentgateError(
+          "invalid_option",
+          `registerDataSource("${source.name}"): export(subjectId) and erase(subjectId) must be functions`,
+        );
       }
-      if (sources.has(source.name)) throw new ConsentgateError("invalid_option", `registerDataSource: "${source.name}" is registered already`);
+      if (sources.has(source.name))
+        throw new ConsentgateError("invalid_option", `registerDataSource: "${source.name}" is registered already`);
       sources.set(source.name, source);
     },
     list: (): DataSource[] => [...sources.values()],

@@ -111,7 +111,12 @@ export async function erase(deps: ErasureDeps, target: Target, region: string): 
   } finally {
     deps.consents.changed(target.subjectId);
   }
-  const { erased, failures } = await eraseFromSources(deps, target.subjectId, deps.dataSources.list().map((s) => s.name), {});
+  const { erased, failures } = await eraseFromSources(
+    deps,
+    target.subjectId,
+    deps.dataSources.list().map((s) => s.name),
+    {},
+  );
   return finish(deps, { ...request, tables, erased, failures });
 }
 
@@ -135,7 +140,12 @@ export async function retryPartialErasures(deps: ErasureDeps): Promise<{ retried
     const before = (request.details as { erased?: { tables?: ErasedCounts } } | null)?.erased?.tables;
     const tables = await deps.erasures.erase(request.subjectId, request.id, before);
     deps.consents.changed(request.subjectId);
-    const { erased, failures } = await eraseFromSources(deps, request.subjectId, deps.dataSources.list().map((s) => s.name), {});
+    const { erased, failures } = await eraseFromSources(
+      deps,
+      request.subjectId,
+      deps.dataSources.list().map((s) => s.name),
+      {},
+    );
     const certificate = await finish(deps, { ...request, tables, erased, failures });
     if (certificate.status === "completed") completed++;
   }
@@ -158,13 +168,21 @@ export async function retryPartialErasures(deps: ErasureDeps): Promise<{ retried
   return { retried: interrupted.length + partial.length, completed };
 }
 
-async function eraseFromSources(deps: ErasureDeps, subjectId: string, names: string[], already: Record<string, number>) {
+async function eraseFromSources(
+  deps: ErasureDeps,
+  subjectId: string,
+  names: string[],
+  already: Record<string, number>,
+) {
   const erased = { ...already };
   const failures: DataSourceFailure[] = [];
   for (const name of names) {
     const source = deps.dataSources.get(name);
     if (!source) {
-      deps.logger.error({ dataSource: name }, "consentgate: a data source to erase from is no longer registered; the request stays partial");
+      deps.logger.error(
+        { dataSource: name },
+        "consentgate: a data source to erase from is no longer registered; the request stays partial",
+      );
       failures.push({ dataSource: name, reason: "data_source_missing", at: deps.now().toISOString() });
       continue;
     }
@@ -172,7 +190,10 @@ async function eraseFromSources(deps: ErasureDeps, subjectId: string, names: str
       const count = await source.erase(subjectId);
       erased[name] = (erased[name] ?? 0) + (Number.isFinite(count) ? Number(count) : 0);
     } catch (error) {
-      deps.logger.error({ err: error, dataSource: name }, "consentgate: a data source failed to erase; the request stays partial");
+      deps.logger.error(
+        { err: error, dataSource: name },
+        "consentgate: a data source failed to erase; the request stays partial",
+      );
       failures.push({ dataSource: name, reason: "data_source_failed", at: deps.now().toISOString() });
     }
   }
@@ -181,7 +202,15 @@ async function eraseFromSources(deps: ErasureDeps, subjectId: string, names: str
 
 async function finish(
   deps: ErasureDeps,
-  r: { id: string; subjectId: string; region: string; receivedAt: Date; tables: ErasedCounts; erased: Record<string, number>; failures: DataSourceFailure[] },
+  r: {
+    id: string;
+    subjectId: string;
+    region: string;
+    receivedAt: Date;
+    tables: ErasedCounts;
+    erased: Record<string, number>;
+    failures: DataSourceFailure[];
+  },
 ): Promise<ErasureCertificate> {
   const status = r.failures.length === 0 ? "completed" : "partial";
   const completedAt = deps.now();

@@ -50,14 +50,22 @@ class DownloadAborted extends Error {}
 
 /** A registered data source threw while exporting; `cause` is for the logger only. */
 class DataSourceFailed extends Error {
-  constructor(readonly dataSource: string, cause: unknown) {
+  constructor(
+    readonly dataSource: string,
+    cause: unknown,
+  ) {
     super(`data source "${dataSource}" failed to export`, { cause });
   }
 }
 
 type Write = (chunk: string) => Promise<void>;
 
-export async function streamExport(deps: ExportDeps, target: Target, signals: { region: string; gpc: boolean }, res: Response): Promise<void> {
+export async function streamExport(
+  deps: ExportDeps,
+  target: Target,
+  signals: { region: string; gpc: boolean },
+  res: Response,
+): Promise<void> {
   const request = await receiveRequest(deps, "export", target, signals.region);
   const download = openDownload(res);
   try {
@@ -75,7 +83,14 @@ export async function streamExport(deps: ExportDeps, target: Target, signals: { 
   res.end();
 }
 
-async function writeDocument(deps: ExportDeps, target: Target, signals: { gpc: boolean }, request: ReceivedRequest, res: Response, write: Write): Promise<void> {
+async function writeDocument(
+  deps: ExportDeps,
+  target: Target,
+  signals: { gpc: boolean },
+  request: ReceivedRequest,
+  res: Response,
+  write: Write,
+): Promise<void> {
   const { policy } = deps;
   const { subjectId } = target;
   const { id, receivedAt, dueAt, region } = request;
@@ -114,9 +129,17 @@ async function writeDocument(deps: ExportDeps, target: Target, signals: { gpc: b
     request: { id, receivedAt: receivedAt.toISOString(), dueAt: dueAt.toISOString() },
     purposes,
   };
-  const current = Object.fromEntries([...choices].map(([purpose, c]) => [purpose, { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() }]));
+  const current = Object.fromEntries(
+    [...choices].map(([purpose, c]) => [
+      purpose,
+      { granted: c.granted, receiptId: c.receiptId, at: c.at.toISOString() },
+    ]),
+  );
   await write(`${JSON.stringify(head).slice(0, -1)},"consents":{"current":${JSON.stringify(current)},"history":`);
-  await writeArray(mapped(deps.consentStore.events(subjectId), (event) => receiptOf(deps.keyring, event)), write);
+  await writeArray(
+    mapped(deps.consentStore.events(subjectId), (event) => receiptOf(deps.keyring, event)),
+    write,
+  );
 
   // Windows bound what is held per purpose, so one read holds it all.
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));
@@ -159,11 +182,17 @@ async function recordUnfinished(deps: ExportDeps, request: ReceivedRequest, erro
   if (error instanceof DownloadAborted) {
     status = "aborted";
     details = { format: EXPORT_FORMAT, reason: "client_closed" };
-    deps.logger.info(log, "consentgate: the client closed an export before it ended; the request is recorded as aborted");
+    deps.logger.info(
+      log,
+      "consentgate: the client closed an export before it ended; the request is recorded as aborted",
+    );
   } else if (error instanceof DataSourceFailed) {
     status = "failed";
     details = { format: EXPORT_FORMAT, reason: "data_source_failed", dataSource: error.dataSource };
-    deps.logger.error({ ...log, err: error.cause, dataSource: error.dataSource }, "consentgate: a data source failed to export; the download was cut");
+    deps.logger.error(
+      { ...log, err: error.cause, dataSource: error.dataSource },
+      "consentgate: a data source failed to export; the download was cut",
+    );
   } else {
     status = "failed";
     details = { format: EXPORT_FORMAT, reason: "export_failed" };
@@ -172,7 +201,10 @@ async function recordUnfinished(deps: ExportDeps, request: ReceivedRequest, erro
   try {
     await finishRequest(deps, request, status, deps.now(), details, { reason: details.reason });
   } catch (finishError) {
-    deps.logger.error({ ...log, err: finishError }, `consentgate: the ${status} export could not be recorded; it stays received`);
+    deps.logger.error(
+      { ...log, err: finishError },
+      `consentgate: the ${status} export could not be recorded; it stays received`,
+    );
   }
 }
 
@@ -184,7 +216,11 @@ async function writeSource(name: string, exported: () => unknown, write: Write):
   } catch (error) {
     throw new DataSourceFailed(name, error);
   }
-  const iterable = value !== null && typeof value === "object" && !Array.isArray(value) && (Symbol.asyncIterator in value || Symbol.iterator in value);
+  const iterable =
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    (Symbol.asyncIterator in value || Symbol.iterator in value);
   if (!iterable) return write(JSON.stringify(value ?? null));
   await writeArray(guarded(name, value as AsyncIterable<unknown> | Iterable<unknown>), write);
 }
@@ -206,7 +242,8 @@ async function* mapped<T, U>(items: AsyncIterable<T>, map: (item: T) => U): Asyn
 
 /** The source's items, with an error the source raises (not one raised while writing them) marked as its failure. */
 async function* guarded(name: string, items: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<unknown> {
-  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+  const iterator =
+    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
   let done = false;
   try {
     for (;;) {

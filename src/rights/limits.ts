@@ -70,7 +70,10 @@ export function createRightsLimiters(limits: RateLimits, logger: Logger): Rights
       handler: (_req, res) => {
         const seconds = Number(res.getHeader("Retry-After"));
         const wait = seconds > 90 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
-        sendError(res, new ConsentgateError("too_many_requests", `too many requests in a short time; please try again in ${wait}`));
+        sendError(
+          res,
+          new ConsentgateError("too_many_requests", `too many requests in a short time; please try again in ${wait}`),
+        );
       },
       store: limits.store(group),
       logger: {
@@ -83,7 +86,13 @@ export function createRightsLimiters(limits: RateLimits, logger: Logger): Rights
       limiter(req, res, (error?: unknown) => {
         if (error === undefined) return next();
         logger.error({ err: error, group }, "consentgate: the rate-limit store failed; the request is refused");
-        sendError(res, new ConsentgateError("consent_unavailable", "privacy requests cannot be taken right now; nothing was changed"));
+        sendError(
+          res,
+          new ConsentgateError(
+            "consent_unavailable",
+            "privacy requests cannot be taken right now; nothing was changed",
+          ),
+        );
       });
   };
   return { consentChanges: make("consentChanges"), requests: make("requests"), reads: make("reads") };

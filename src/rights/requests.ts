@@ -30,13 +30,33 @@ export interface ReceivedRequest {
   dueAt: Date;
 }
 
-export async function receiveRequest(deps: RequestDeps, type: RequestType, target: Target, regionName: string): Promise<ReceivedRequest> {
+export async function receiveRequest(
+  deps: RequestDeps,
+  type: RequestType,
+  target: Target,
+  regionName: string,
+): Promise<ReceivedRequest> {
   const region = regionRules(deps.policy, regionName);
   const receivedAt = deps.now();
-  const request = { id: randomUUID(), type, subjectId: target.subjectId, region: region.name, receivedAt, dueAt: addDuration(receivedAt, region.requestDeadline) };
+  const request = {
+    id: randomUUID(),
+    type,
+    subjectId: target.subjectId,
+    region: region.name,
+    receivedAt,
+    dueAt: addDuration(receivedAt, region.requestDeadline),
+  };
   // The request and its log entry commit together: a failure stores neither, and a retry is one new request.
-  const logged = deps.audit.prepare({ region: region.name, event: LOG_EVENT.requestReceived, subjectId: target.subjectId, details: { requestId: request.id, type, onBehalf: target.onBehalf } });
-  await unavailableOnFailure(deps.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged), region.name);
+  const logged = deps.audit.prepare({
+    region: region.name,
+    event: LOG_EVENT.requestReceived,
+    subjectId: target.subjectId,
+    details: { requestId: request.id, type, onBehalf: target.onBehalf },
+  });
+  await unavailableOnFailure(
+    deps.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged),
+    region.name,
+  );
   return request;
 }
 
@@ -49,7 +69,12 @@ export async function finishRequest(
   details: object,
   logged: Record<string, unknown> = {},
 ): Promise<void> {
-  const entry = deps.audit.prepare({ region: request.region, event: LOG_EVENT.requestCompleted, subjectId: request.subjectId, details: { requestId: request.id, type: request.type, status, ...logged } });
+  const entry = deps.audit.prepare({
+    region: request.region,
+    event: LOG_EVENT.requestCompleted,
+    subjectId: request.subjectId,
+    details: { requestId: request.id, type: request.type, status, ...logged },
+  });
   await unavailableOnFailure(deps.requests.finish(request.id, status, completedAt, details, entry), request.region);
 }
 
@@ -58,6 +83,11 @@ async function unavailableOnFailure(write: Promise<void>, region: string): Promi
   try {
     await write;
   } catch (error) {
-    throw new ConsentgateError("consent_unavailable", "the request could not be recorded; try again", { region }, { cause: error });
+    throw new ConsentgateError(
+      "consent_unavailable",
+      "the request could not be recorded; try again",
+      { region },
+      { cause: error },
+    );
   }
 }

@@ -46,7 +46,8 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
     next();
   });
 
-  const route = (handler: Handler) => (req: Request, res: Response) => handler(req, res).catch((error: unknown) => sendError(res, error));
+  const route = (handler: Handler) => (req: Request, res: Response) =>
+    handler(req, res).catch((error: unknown) => sendError(res, error));
 
   router.get(
     "/consents",
@@ -55,20 +56,22 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       const target = targetOf(req);
       const { region, signals } = req.privacy;
       const choices = await deps.consents.choices(target.subjectId);
-      const purposes = effectiveDecisions(deps.policy, { region, gpc: signals.gpc }, choices).map(({ purpose, choice, decision }) => {
-        return {
-          purpose: purpose.name,
-          description: purpose.description,
-          granted: decision.allowed,
-          source: decision.source,
-          legalBasis: purpose.legalBasis,
-          saleOrShare: purpose.saleOrShare,
-          region,
-          // A grant the GPC signal overrides: the page shows the conflict and offers overrideGpc.
-          gpcConflict: decision.source === "gpc" && choice?.granted === true,
-          ...(choice ? { receiptId: choice.receiptId, choiceAt: choice.at.toISOString() } : {}),
-        };
-      });
+      const purposes = effectiveDecisions(deps.policy, { region, gpc: signals.gpc }, choices).map(
+        ({ purpose, choice, decision }) => {
+          return {
+            purpose: purpose.name,
+            description: purpose.description,
+            granted: decision.allowed,
+            source: decision.source,
+            legalBasis: purpose.legalBasis,
+            saleOrShare: purpose.saleOrShare,
+            region,
+            // A grant the GPC signal overrides: the page shows the conflict and offers overrideGpc.
+            gpcConflict: decision.source === "gpc" && choice?.granted === true,
+            ...(choice ? { receiptId: choice.receiptId, choiceAt: choice.at.toISOString() } : {}),
+          };
+        },
+      );
       res.json({ subject: target.subjectId, region, gpc: signals.gpc, policyVersion: deps.policy.version, purposes });
     }),
   );
@@ -80,7 +83,10 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       const target = targetOf(req);
       const parsed = choiceBody.safeParse(req.body);
       if (!parsed.success) {
-        throw new ConsentgateError("invalid_body", `expected { "granted": true | false, "overrideGpc"?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
+        throw new ConsentgateError(
+          "invalid_body",
+          `expected { "granted": true | false, "overrideGpc"?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`,
+        );
       }
       const { receipt } = await recordChoice(deps, {
         subjectId: target.subjectId,

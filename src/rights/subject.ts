@@ -28,7 +28,9 @@ export function targetOf(req: Request): Target {
     }
     return { subjectId: named, actorId: actor.id, onBehalf: named !== subject };
   }
-  if (subject === undefined) throw new ConsentgateError("unauthenticated", "sign in to see or change your privacy choices");
-  if (unstorableText(subject)) throw new ConsentgateError("invalid_body", "this subject id cannot be stored (it holds NUL or a lone surrogate)");
+  if (subject === undefined)
+    throw new ConsentgateError("unauthenticated", "sign in to see or change your privacy choices");
+  if (unstorableText(subject))
+    throw new ConsentgateError("invalid_body", "this subject id cannot be stored (it holds NUL or a lone surrogate)");
   return { subjectId: subject, actorId: actor?.id ?? subject, onBehalf: false };
 }

@@ -119,7 +119,8 @@ export interface ComplianceLogStore {
 }
 
 /** HMAC-SHA256 of `text` (a SQL expression) under the pads in $10 (inner) and $11 (outer), hex. */
-const hmac = (text: string) => `encode(sha256(decode($11::text, 'hex') || sha256(decode($10::text, 'hex') || convert_to(${text}, 'UTF8'))), 'hex')`;
+const hmac = (text: string) =>
+  `encode(sha256(decode($11::text, 'hex') || sha256(decode($10::text, 'hex') || convert_to(${text}, 'UTF8'))), 'hex')`;
 
 const APPEND_SQL = `
 WITH head AS (
@@ -136,7 +137,17 @@ SELECT $1, seq, $2::timestamptz, $3, $4, $5::jsonb, "prevHash", hash FROM head
 RETURNING seq::text AS seq, "prevHash", hash`;
 
 const appendParams = (e: PendingLogEntry) => [
-  e.region, e.at, e.event, e.subject, e.details, e.hash.genesis, e.hash.before, e.hash.between, e.hash.after, e.hash.innerPad, e.hash.outerPad,
+  e.region,
+  e.at,
+  e.event,
+  e.subject,
+  e.details,
+  e.hash.genesis,
+  e.hash.before,
+  e.hash.between,
+  e.hash.after,
+  e.hash.innerPad,
+  e.hash.outerPad,
 ];
 
 /**
@@ -192,7 +203,10 @@ export function createComplianceLogStore(connection: Connection): ComplianceLogS
   const { prisma } = connection;
   return {
     async append(entry) {
-      const [row] = await connection.query<{ seq: string; prevHash: string; hash: string }>(APPEND_SQL, appendParams(entry));
+      const [row] = await connection.query<{ seq: string; prevHash: string; hash: string }>(
+        APPEND_SQL,
+        appendParams(entry),
+      );
       return { seq: Number(row!.seq), prevHash: row!.prevHash, hash: row!.hash };
     },
 
@@ -211,17 +225,28 @@ export function createComplianceLogStore(connection: Connection): ComplianceLogS
     },
 
     async seqRange(region) {
-      const { _min, _max } = await prisma.complianceLogEntry.aggregate({ where: { region }, _min: { seq: true }, _max: { seq: true } });
+      const { _min, _max } = await prisma.complianceLogEntry.aggregate({
+        where: { region },
+        _min: { seq: true },
+        _max: { seq: true },
+      });
       return _min.seq == null || _max.seq == null ? undefined : { first: Number(_min.seq), last: Number(_max.seq) };
     },
 
     async firstSeqSince(region, at) {
-      const row = await prisma.complianceLogEntry.findFirst({ where: { region, at: { gte: at } }, orderBy: { seq: "asc" }, select: { seq: true } });
+      const row = await prisma.complianceLogEntry.findFirst({
+        where: { region, at: { gte: at } },
+        orderBy: { seq: "asc" },
+        select: { seq: true },
+      });
       return row ? Number(row.seq) : undefined;
     },
 
     async prevHashOf(region, seq) {
-      const row = await prisma.complianceLogEntry.findUnique({ where: { region_seq: { region, seq } }, select: { prevHash: true } });
+      const row = await prisma.complianceLogEntry.findUnique({
+        where: { region_seq: { region, seq } },
+        select: { prevHash: true },
+      });
       return row?.prevHash;
     },
 
@@ -248,21 +273,28 @@ export function createComplianceLogStore(connection: Connection): ComplianceLogS
     },
 
     async overdueLogged(region, requestIds) {
-      const rows = await connection.query<{ id: string }>(OVERDUE_LOGGED_SQL, [region, LOG_EVENT.requestOverdue, requestIds]);
+      const rows = await connection.query<{ id: string }>(OVERDUE_LOGGED_SQL, [
+        region,
+        LOG_EVENT.requestOverdue,
+        requestIds,
+      ]);
       return new Set(rows.map((r) => r.id));
     },
 
     async reportCounts(region, from, to) {
       const range = [region, from?.toISOString() ?? "-infinity", to?.toISOString() ?? "infinity"];
-      const [events] = await connection.query<Omit<LogCounts, "requestsCompletedByStatus" | "purgedByPurpose" | "blockedByPurpose">>(EVENTS_SQL, [
+      const [events] = await connection.query<
+        Omit<LogCounts, "requestsCompletedByStatus" | "purgedByPurpose" | "blockedByPurpose">
+      >(EVENTS_SQL, [...range, LOG_EVENT.consentChanged, LOG_EVENT.requestReceived, LOG_EVENT.requestOverdue]);
+      const completed = await connection.query<{ status: string | null; n: number }>(COMPLETED_SQL, [
         ...range,
-        LOG_EVENT.consentChanged,
-        LOG_EVENT.requestReceived,
-        LOG_EVENT.requestOverdue,
+        LOG_EVENT.requestCompleted,
       ]);
-      const completed = await connection.query<{ status: string | null; n: number }>(COMPLETED_SQL, [...range, LOG_EVENT.requestCompleted]);
       const purged = await connection.query<{ purpose: string; n: number }>(PURGED_SQL, [...range, LOG_EVENT.purgeRan]);
-      const blocked = await connection.query<{ purpose: string; n: number }>(BLOCKED_SQL, [...range, LOG_EVENT.writeBlocked]);
+      const blocked = await connection.query<{ purpose: string; n: number }>(BLOCKED_SQL, [
+        ...range,
+        LOG_EVENT.writeBlocked,
+      ]);
       return { ...events!, requestsCompletedByStatus: completed, purgedByPurpose: purged, blockedByPurpose: blocked };
     },
   };

@@ -47,16 +47,23 @@ export function parseDatabase(database: string | undefined, cwd = process.cwd())
     );
   }
   // The embedded files somewhere other than the working directory (a data folder, a test's scratch folder).
-  if (url.protocol === "file:") return { kind: "pglite-files", directory: path.join(embeddedFolder(url, database), "pgdata") };
+  if (url.protocol === "file:")
+    return { kind: "pglite-files", directory: path.join(embeddedFolder(url, database), "pgdata") };
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConsentgateError("invalid_option", `database: unsupported protocol "${url.protocol}" (use postgres:// or postgresql://)`);
+    throw new ConsentgateError(
+      "invalid_option",
+      `database: unsupported protocol "${url.protocol}" (use postgres:// or postgresql://)`,
+    );
   }
   // @prisma/adapter-pg fails obscurely without a user name, even under trust authentication.
   if (url.username === "") {
     throw new ConsentgateError("invalid_option", `database: the URL needs a user name (postgres://USER@host/db)`);
   }
   if (url.pathname.length <= 1) {
-    throw new ConsentgateError("invalid_option", `database: the URL needs a database name (postgres://user@host/DBNAME)`);
+    throw new ConsentgateError(
+      "invalid_option",
+      `database: the URL needs a database name (postgres://user@host/DBNAME)`,
+    );
   }
   return { kind: "postgres", url: database };
 }
@@ -66,7 +73,10 @@ function embeddedFolder(url: URL, database: string): string {
   try {
     return fileURLToPath(url);
   } catch {
-    throw new ConsentgateError("invalid_option", `database: a file: URL must name a local folder (file:///path/to/folder); got ${redact(database)}`);
+    throw new ConsentgateError(
+      "invalid_option",
+      `database: a file: URL must name a local folder (file:///path/to/folder); got ${redact(database)}`,
+    );
   }
 }
 
@@ -150,7 +160,8 @@ async function connectPglite(db: PGlite, kind: DatabaseKind, unlock: () => Promi
     prisma,
     session: async () => session,
     query: (sql, params, name) => (name === undefined ? session.query(sql, params) : named(name, sql, params ?? [])),
-    transaction: (work) => db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params)).rows as never })),
+    transaction: (work) =>
+      db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params)).rows as never })),
     close: async () => {
       await prisma.$disconnect();
       await db.close();
@@ -179,7 +190,8 @@ async function connectPostgres(url: string, poolSize: number): Promise<Connectio
         release: () => client.release(),
       };
     },
-    query: async (sql, params, name) => (await pool.query(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params })).rows,
+    query: async (sql, params, name) =>
+      (await pool.query(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params })).rows,
     async transaction(work) {
       const client = await pool.connect();
       let broken: unknown;

@@ -53,7 +53,9 @@ export function createConsentCache(connection: Connection, options: ConsentCache
     if (subjectId === undefined) entries.clear();
     else entries.delete(subjectId);
   };
-  const listener = connection.dedicatedClient ? listen(connection.dedicatedClient, invalidate, maxStalenessMs, options.logger) : undefined;
+  const listener = connection.dedicatedClient
+    ? listen(connection.dedicatedClient, invalidate, maxStalenessMs, options.logger)
+    : undefined;
   const fresh = () => listener === undefined || listener.freshSince() >= Date.now() - maxStalenessMs;
 
   return {
@@ -83,7 +85,12 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([work, timeout])
     .catch((error: unknown) => {
-      throw new ConsentgateError("consent_unavailable", "consent state cannot be read right now; nothing was stored", {}, { cause: error });
+      throw new ConsentgateError(
+        "consent_unavailable",
+        "consent state cannot be read right now; nothing was stored",
+        {},
+        { cause: error },
+      );
     })
     .finally(() => clearTimeout(timer));
 }
@@ -94,7 +101,12 @@ interface Listener {
   close(): Promise<void>;
 }
 
-function listen(newClient: () => pg.Client, invalidate: (subjectId?: string) => void, maxStalenessMs: number, logger: Logger): Listener {
+function listen(
+  newClient: () => pg.Client,
+  invalidate: (subjectId?: string) => void,
+  maxStalenessMs: number,
+  logger: Logger,
+): Listener {
   let client: pg.Client | undefined;
   let freshSince = 0;
   let closed = false;
@@ -103,7 +115,10 @@ function listen(newClient: () => pg.Client, invalidate: (subjectId?: string) => 
 
   const drop = (reason: unknown) => {
     if (client === undefined) return;
-    logger.warn({ err: reason }, "consentgate: consent listener lost; reading choices from the database until it is back");
+    logger.warn(
+      { err: reason },
+      "consentgate: consent listener lost; reading choices from the database until it is back",
+    );
     const dead = client;
     client = undefined;
     freshSince = 0;

@@ -46,7 +46,11 @@ export interface SaveChoiceOptions {
  * (An interactive transaction: the log entry is built from the erased count.
  * Nothing outside it is awaited inside it, so PGlite cannot deadlock.)
  */
-export async function saveChoice(connection: Connection, event: ConsentEventRecord, options: SaveChoiceOptions): Promise<{ erased: number }> {
+export async function saveChoice(
+  connection: Connection,
+  event: ConsentEventRecord,
+  options: SaveChoiceOptions,
+): Promise<{ erased: number }> {
   const { subjectId, purpose } = event;
   const erase = options.purgeInteractions && !event.granted;
   return connection.prisma.$transaction(
@@ -57,8 +61,22 @@ export async function saveChoice(connection: Connection, event: ConsentEventReco
       await tx.consentEvent.create({ data: { ...event, actorId: event.actorId ?? null } });
       await tx.consentState.upsert({
         where: { subjectId_purpose: { subjectId, purpose } },
-        create: { subjectId, purpose, granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
-        update: { granted: event.granted, overrideGpc: event.overrideGpc, receiptId: event.id, policyVersion: event.policyVersion, updatedAt: event.at },
+        create: {
+          subjectId,
+          purpose,
+          granted: event.granted,
+          overrideGpc: event.overrideGpc,
+          receiptId: event.id,
+          policyVersion: event.policyVersion,
+          updatedAt: event.at,
+        },
+        update: {
+          granted: event.granted,
+          overrideGpc: event.overrideGpc,
+          receiptId: event.id,
+          policyVersion: event.policyVersion,
+          updatedAt: event.at,
+        },
       });
       const erased = erase ? (await deleteSubjectInteractionsInTransaction(tx, subjectId, purpose)).interactions : 0;
       await announceChoicesChanged(connection, tx, subjectId);
@@ -77,12 +95,19 @@ export async function saveChoice(connection: Connection, event: ConsentEventReco
  * the subject (src/store/consent-cache.ts), delivered when (and only if) the
  * transaction commits. PostgreSQL only: on PGlite there is one process.
  */
-export async function announceChoicesChanged(connection: Pick<Connection, "kind">, tx: Prisma.TransactionClient, subjectId: string): Promise<void> {
+export async function announceChoicesChanged(
+  connection: Pick<Connection, "kind">,
+  tx: Prisma.TransactionClient,
+  subjectId: string,
+): Promise<void> {
   if (connection.kind === "postgres") await tx.$executeRaw`SELECT pg_notify(${CONSENT_CHANNEL}, ${subjectId})`;
 }
 
 /** In an erasure's transaction: deletes the subject's consent history and state; answers how many rows went. */
-export async function deleteSubjectConsentsInTransaction(tx: Prisma.TransactionClient, subjectId: string): Promise<{ consentEvents: number; consentState: number }> {
+export async function deleteSubjectConsentsInTransaction(
+  tx: Prisma.TransactionClient,
+  subjectId: string,
+): Promise<{ consentEvents: number; consentState: number }> {
   return {
     consentEvents: (await tx.consentEvent.deleteMany({ where: { subjectId } })).count,
     consentState: (await tx.consentState.deleteMany({ where: { subjectId } })).count,
@@ -91,7 +116,12 @@ export async function deleteSubjectConsentsInTransaction(tx: Prisma.TransactionC
 
 export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {
   const rows = await connection.prisma.consentState.findMany({ where: { subjectId } });
-  return new Map(rows.map((r) => [r.purpose, { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt }]));
+  return new Map(
+    rows.map((r) => [
+      r.purpose,
+      { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt },
+    ]),
+  );
 }
 
 /**
@@ -161,7 +191,11 @@ export async function consentHistory(connection: Connection, subjectId: string):
 export const HISTORY_PAGE = 500;
 
 /** Every consent event of the subject, oldest first, fetched HISTORY_PAGE at a time (keyset on seq). */
-export async function* consentEvents(connection: Connection, subjectId: string, pageSize = HISTORY_PAGE): AsyncGenerator<ConsentEvent> {
+export async function* consentEvents(
+  connection: Connection,
+  subjectId: string,
+  pageSize = HISTORY_PAGE,
+): AsyncGenerator<ConsentEvent> {
   let after: bigint | undefined;
   for (;;) {
     const page = await connection.prisma.consentEvent.findMany({
@@ -176,7 +210,11 @@ export async function* consentEvents(connection: Connection, subjectId: string, 
 }
 
 /** The subject's newest `limit` consent events, newest first, and how many there are in all. */
-export async function latestConsentEvents(connection: Connection, subjectId: string, limit: number): Promise<{ events: ConsentEvent[]; total: number }> {
+export async function latestConsentEvents(
+  connection: Connection,
+  subjectId: string,
+  limit: number,
+): Promise<{ events: ConsentEvent[]; total: number }> {
   const { prisma } = connection;
   const [events, total] = await Promise.all([
     prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "desc" }, take: limit }),

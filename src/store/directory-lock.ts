@@ -32,7 +32,10 @@ export async function lockDirectory(directory: string): Promise<DirectoryLock> {
         );
       }
       if (owner === process.pid) {
-        throw new ConsentgateError("invalid_option", `the embedded database in ${directory} is already open in this process; share one gate`);
+        throw new ConsentgateError(
+          "invalid_option",
+          `the embedded database in ${directory} is already open in this process; share one gate`,
+        );
       }
       // The owner is gone: its lock is stale.
       await rm(file, { force: true });

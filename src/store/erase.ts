@@ -41,7 +41,12 @@ export interface ErasedCounts {
  * commit (a crash, a failed completion) can be finished later with the
  * counts of what it erased. `before`: counts from an earlier pass, added in.
  */
-export async function eraseSubject(connection: Connection, subjectId: string, keepRequestId: string, before?: ErasedCounts): Promise<ErasedCounts> {
+export async function eraseSubject(
+  connection: Connection,
+  subjectId: string,
+  keepRequestId: string,
+  before?: ErasedCounts,
+): Promise<ErasedCounts> {
   return connection.prisma.$transaction(async (tx) => {
     // First, so that record() batches in flight for the subject either commit
     // before this (and are erased below) or wait and see the erasure.

@@ -51,7 +51,10 @@ export function createGroupCommit<Item, Result>(options: GroupCommitOptions<Item
       options
         .flush(batch.map((p) => p.item))
         .then(
-          (outcomes) => batch.forEach((p, i) => (outcomes[i] instanceof Error ? p.reject(outcomes[i]) : p.resolve(outcomes[i] as Result))),
+          (outcomes) =>
+            batch.forEach((p, i) =>
+              outcomes[i] instanceof Error ? p.reject(outcomes[i]) : p.resolve(outcomes[i] as Result),
+            ),
           (error: unknown) => batch.forEach((p) => p.reject(error)),
         )
         .finally(() => {

@@ -111,8 +111,15 @@ export interface Interaction {
 }
 
 export function toInteraction(row: {
-  purpose: string; kind: string; data: unknown; createdAt: Date; expiresAt: Date;
-  source: string; receiptId: string | null; legalBasis: string; policyVersion: string;
+  purpose: string;
+  kind: string;
+  data: unknown;
+  createdAt: Date;
+  expiresAt: Date;
+  source: string;
+  receiptId: string | null;
+  legalBasis: string;
+  policyVersion: string;
 }): Interaction {
   return {
     purpose: row.purpose,
@@ -120,7 +127,12 @@ export function toInteraction(row: {
     data: row.data,
     at: row.createdAt,
     expiresAt: row.expiresAt,
-    provenance: { source: row.source, receiptId: row.receiptId, legalBasis: row.legalBasis, policyVersion: row.policyVersion },
+    provenance: {
+      source: row.source,
+      receiptId: row.receiptId,
+      legalBasis: row.legalBasis,
+      policyVersion: row.policyVersion,
+    },
   };
 }
 
@@ -156,9 +168,16 @@ export interface InteractionStore {
    * lacks) and the heads left with nothing. `next` is where the walk goes on,
    * undefined at the end.
    */
-  deleteOutsideWindows(after: RingKey, limit: number, windows: readonly PurposeWindow[]): Promise<{ deleted: PurgedCount[]; emptied: number; next: RingKey | undefined }>;
+  deleteOutsideWindows(
+    after: RingKey,
+    limit: number,
+    windows: readonly PurposeWindow[],
+  ): Promise<{ deleted: PurgedCount[]; emptied: number; next: RingKey | undefined }>;
   /** Purge, dry run: what the two passes would delete at `now`, deleting nothing. */
-  countPurgeable(now: Date, windows: readonly PurposeWindow[]): Promise<{ expired: PurgedCount[]; outOfWindow: PurgedCount[]; emptyWindows: number }>;
+  countPurgeable(
+    now: Date,
+    windows: readonly PurposeWindow[],
+  ): Promise<{ expired: PurgedCount[]; outOfWindow: PurgedCount[]; emptyWindows: number }>;
   drain(): Promise<void>;
 }
 
@@ -186,7 +205,10 @@ export interface InteractionStoreOptions {
   concurrency?: number;
 }
 
-export function createInteractionStore(connection: Connection, options: InteractionStoreOptions = {}): InteractionStore {
+export function createInteractionStore(
+  connection: Connection,
+  options: InteractionStoreOptions = {},
+): InteractionStore {
   const commit = createGroupCommit<Queued, true>({
     maxBatch: options.maxBatch ?? 256,
     // PGlite has one connection: a second batch in flight would only queue behind the first.
@@ -220,13 +242,21 @@ export function createInteractionStore(connection: Connection, options: Interact
       const groups = await connection.prisma.interaction.groupBy({
         by: ["purpose"],
         _count: { _all: true },
-        where: { ...(subjectId === undefined ? {} : { subjectId }), ...(unexpiredAt === undefined ? {} : { expiresAt: { gt: unexpiredAt } }) },
+        where: {
+          ...(subjectId === undefined ? {} : { subjectId }),
+          ...(unexpiredAt === undefined ? {} : { expiresAt: { gt: unexpiredAt } }),
+        },
       });
       return Object.fromEntries(groups.map((g) => [g.purpose, g._count._all]));
     },
     deleteExpired: (now, limit) => connection.query<PurgedCount>(EXPIRED_SQL, [now.toISOString(), limit]),
     async deleteOutsideWindows(after, limit, windows) {
-      const rows = await connection.query<RingRow>(RINGS_SQL, [after.subjectId, after.purpose, limit, ...windowParams(windows)]);
+      const rows = await connection.query<RingRow>(RINGS_SQL, [
+        after.subjectId,
+        after.purpose,
+        limit,
+        ...windowParams(windows),
+      ]);
       const last = rows.find((r) => r.lastSubject !== null);
       return {
         deleted: rows.filter((r) => r.lastSubject === null).map(({ region, purpose, n }) => ({ region, purpose, n })),
@@ -236,11 +266,18 @@ export function createInteractionStore(connection: Connection, options: Interact
     },
     async countPurgeable(now, windows) {
       const at = now.toISOString();
-      const rows = await connection.query<{ region: string | null; purpose: string; expired: number; outOfWindow: number }>(DRY_RUN_SQL, [at, ...windowParams(windows)]);
+      const rows = await connection.query<{
+        region: string | null;
+        purpose: string;
+        expired: number;
+        outOfWindow: number;
+      }>(DRY_RUN_SQL, [at, ...windowParams(windows)]);
       const [heads] = await connection.query<{ n: number }>(DRY_RUN_HEADS_SQL, [at, ...windowParams(windows)]);
       return {
         expired: rows.filter((r) => r.expired > 0).map((r) => ({ region: r.region, purpose: r.purpose, n: r.expired })),
-        outOfWindow: rows.filter((r) => r.outOfWindow > 0).map((r) => ({ region: r.region, purpose: r.purpose, n: r.outOfWindow })),
+        outOfWindow: rows
+          .filter((r) => r.outOfWindow > 0)
+          .map((r) => ({ region: r.region, purpose: r.purpose, n: r.outOfWindow })),
         emptyWindows: heads!.n,
       };
     },
@@ -336,7 +373,10 @@ WHERE NOT EXISTS (SELECT 1 FROM interactions i
 type RingRow = { region: string | null; purpose: string; n: number; lastSubject: string | null };
 
 /** The purposes' windows as the statements take them: names, then windows. */
-const windowParams = (windows: readonly PurposeWindow[]) => [windows.map((w) => w.purpose), windows.map((w) => w.window)];
+const windowParams = (windows: readonly PurposeWindow[]) => [
+  windows.map((w) => w.purpose),
+  windows.map((w) => w.window),
+];
 
 type Queued = NewInteraction & { json: string };
 
@@ -352,7 +392,13 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   // cannot update the same slot twice.
   const keep = newestPerWindow(rows);
   const first = await writeAllowed(rows, keep, refused, (indexes) =>
-    retried(() => connection.query<Outcome>(BATCH_SQL, batchOf(rows, indexes, connection.kind === "postgres"), "consentgate_record_batch")),
+    retried(() =>
+      connection.query<Outcome>(
+        BATCH_SQL,
+        batchOf(rows, indexes, connection.kind === "postgres"),
+        "consentgate_record_batch",
+      ),
+    ),
   );
   const stored = new Set(first.written);
   // Rare (a window changed): reshape the rings and write their rows in one
@@ -367,7 +413,9 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
           // every writer takes them, so a withdrawal waiting on one cannot deadlock us.
           await lockSubjectsShared(tx, [...new Set(first.waiting.map((i) => rows[i]!.subjectId))]);
           await reshapeRings(tx, ringsOf(first.waiting.map((i) => rows[i]!)));
-          return writeAllowed(rows, first.waiting, refused, (indexes) => tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes, connection.kind === "postgres")));
+          return writeAllowed(rows, first.waiting, refused, (indexes) =>
+            tx.query<Outcome>(BATCH_SQL, batchOf(rows, indexes, connection.kind === "postgres")),
+          );
         }),
       );
       for (const i of again.written) stored.add(i);
@@ -382,10 +430,15 @@ async function writeBatch(connection: Connection, rows: Queued[]): Promise<(true
   const failedRings = new Set(reshapeFailure === undefined ? [] : first.waiting.map((i) => ringKey(rows[i]!)));
   return rows.map((r, i) => {
     if (stored.has(i) || (!keptSet.has(i) && storedRings.has(ringKey(r)))) return true;
-    if (failedRings.has(ringKey(r))) return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
-    return new ConsentgateError("consent_required", `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`, {
-      purpose: r.purpose,
-    });
+    if (failedRings.has(ringKey(r)))
+      return reshapeFailure instanceof Error ? reshapeFailure : new Error(String(reshapeFailure));
+    return new ConsentgateError(
+      "consent_required",
+      `consent for "${r.purpose}" was withdrawn or the subject's data erased before this write committed; nothing was stored`,
+      {
+        purpose: r.purpose,
+      },
+    );
   });
 }
 

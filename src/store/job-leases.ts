@@ -40,18 +40,29 @@ export function createJobLeases(connection: Connection): JobLeases {
   const { prisma } = connection;
   return {
     async claim(job, fireAt, holder, expiresAt, now) {
-      const won = await connection.query(CLAIM_SQL, [job, fireAt.toISOString(), holder, expiresAt.toISOString(), now.toISOString()]);
+      const won = await connection.query(CLAIM_SQL, [
+        job,
+        fireAt.toISOString(),
+        holder,
+        expiresAt.toISOString(),
+        now.toISOString(),
+      ]);
       return won.length > 0;
     },
     async renew(job, fireAt, holder, expiresAt) {
-      const { count } = await prisma.jobLease.updateMany({ where: { job, fireAt, holder, finishedAt: null }, data: { expiresAt } });
+      const { count } = await prisma.jobLease.updateMany({
+        where: { job, fireAt, holder, finishedAt: null },
+        data: { expiresAt },
+      });
       return count > 0;
     },
     async finish(job, fireAt, holder, at) {
       await prisma.jobLease.updateMany({ where: { job, fireAt, holder }, data: { finishedAt: at, expiresAt: at } });
     },
     async deleteOld(job, before, now) {
-      await prisma.jobLease.deleteMany({ where: { job, fireAt: { lt: before }, OR: [{ finishedAt: { not: null } }, { expiresAt: { lt: now } }] } });
+      await prisma.jobLease.deleteMany({
+        where: { job, fireAt: { lt: before }, OR: [{ finishedAt: { not: null } }, { expiresAt: { lt: now } }] },
+      });
     },
   };
 }

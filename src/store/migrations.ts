@@ -41,7 +41,10 @@ export interface Migration {
 
 export async function readMigrations(directory = MIGRATIONS_DIRECTORY): Promise<Migration[]> {
   const entries = await readdir(directory, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(`${directory}/${name}/migration.sql`, "utf8");
@@ -64,7 +67,9 @@ export async function migrate(connection: Connection, migrations: Migration[]): 
            applied_at timestamptz NOT NULL DEFAULT now()
          )`,
       );
-      const rows = await session.query<{ name: string; checksum: string }>("SELECT name, checksum FROM consentgate_migrations");
+      const rows = await session.query<{ name: string; checksum: string }>(
+        "SELECT name, checksum FROM consentgate_migrations",
+      );
       const applied = new Map(rows.map((r) => [r.name, r.checksum]));
       for (const migration of migrations) {
         const checksum = applied.get(migration.name);
@@ -78,11 +83,19 @@ export async function migrate(connection: Connection, migrations: Migration[]): 
         await session.exec("BEGIN");
         try {
           await session.exec(migration.sql);
-          await session.query("INSERT INTO consentgate_migrations (name, checksum) VALUES ($1, $2)", [migration.name, migration.checksum]);
+          await session.query("INSERT INTO consentgate_migrations (name, checksum) VALUES ($1, $2)", [
+            migration.name,
+            migration.checksum,
+          ]);
           await session.exec("COMMIT");
         } catch (error) {
           await session.exec("ROLLBACK");
-          throw new ConsentgateError("migration_failed", `migration ${migration.name} failed: ${(error as Error).message}`, {}, { cause: error });
+          throw new ConsentgateError(
+            "migration_failed",
+            `migration ${migration.name} failed: ${(error as Error).message}`,
+            {},
+            { cause: error },
+          );
         }
         appliedNow.push(migration.name);
       }

@@ -24,8 +24,12 @@ export function namedStatements(db: PGlite) {
     return exclusive(async () => {
       let types = prepared.get(name);
       if (types === undefined) {
-        const { messages } = await db.execProtocol(concat(serialize.parse({ name, text: sql }), serialize.describe({ type: "S", name }), serialize.sync()));
-        const description = messages.find((m) => m.name === "parameterDescription") as { dataTypeIDs: number[] } | undefined;
+        const { messages } = await db.execProtocol(
+          concat(serialize.parse({ name, text: sql }), serialize.describe({ type: "S", name }), serialize.sync()),
+        );
+        const description = messages.find((m) => m.name === "parameterDescription") as
+          | { dataTypeIDs: number[] }
+          | undefined;
         types = description?.dataTypeIDs ?? [];
         prepared.set(name, types);
       }
@@ -35,7 +39,12 @@ export function namedStatements(db: PGlite) {
         return serializer ? serializer(value) : String(value);
       });
       const { messages } = await db.execProtocol(
-        concat(serialize.bind({ statement: name, values }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync()),
+        concat(
+          serialize.bind({ statement: name, values }),
+          serialize.describe({ type: "P" }),
+          serialize.execute({}),
+          serialize.sync(),
+        ),
       );
       return (parse.parseResults(messages, db.parsers)[0]?.rows ?? []) as Row[];
     });

@@ -108,7 +108,18 @@ export interface NewRequest {
   dueAt: Date;
 }
 
-type Row = { id: string; subjectId: string; type: string; status: string; region: string; receivedAt: Date; dueAt: Date; completedAt: Date | null; actorId: string | null; details: unknown };
+type Row = {
+  id: string;
+  subjectId: string;
+  type: string;
+  status: string;
+  region: string;
+  receivedAt: Date;
+  dueAt: Date;
+  completedAt: Date | null;
+  actorId: string | null;
+  details: unknown;
+};
 
 const view = (r: Row): PrivacyRequestView => ({
   id: r.id,
@@ -130,18 +141,31 @@ const NEWEST_FIRST = [{ receivedAt: "desc" }, { id: "asc" }] satisfies Prisma.Pr
 export function createRequests(connection: Connection) {
   const { prisma } = connection;
   /** The log entry's append, last in the change's transaction: it holds the region's log head until the commit. */
-  const alongside = (logged: PendingLogEntry | undefined) => (logged === undefined ? [] : [appendLogEntry(prisma, logged)]);
+  const alongside = (logged: PendingLogEntry | undefined) =>
+    logged === undefined ? [] : [appendLogEntry(prisma, logged)];
   return {
     /** Records a request as received, with its compliance log entry (`logged`) in the same transaction. */
     async open(request: NewRequest, logged?: PendingLogEntry): Promise<void> {
-      const created = prisma.privacyRequest.create({ data: { ...request, actorId: request.actorId ?? null, status: REQUEST_STATUS.received } });
+      const created = prisma.privacyRequest.create({
+        data: { ...request, actorId: request.actorId ?? null, status: REQUEST_STATUS.received },
+      });
       await prisma.$transaction([created, ...alongside(logged)]);
     },
     /** Records how a request ended (`details`: the subject's record of it), with its log entry in the same transaction. */
-    async finish(id: string, status: FinishedStatus, completedAt: Date, details: object, logged?: PendingLogEntry): Promise<void> {
+    async finish(
+      id: string,
+      status: FinishedStatus,
+      completedAt: Date,
+      details: object,
+      logged?: PendingLogEntry,
+    ): Promise<void> {
       const updated = prisma.privacyRequest.update({
         where: { id },
-        data: { status, completedAt: status === REQUEST_STATUS.partial ? null : completedAt, details: details as Prisma.InputJsonValue },
+        data: {
+          status,
+          completedAt: status === REQUEST_STATUS.partial ? null : completedAt,
+          details: details as Prisma.InputJsonValue,
+        },
       });
       await prisma.$transaction([updated, ...alongside(logged)]);
     },
@@ -150,7 +174,10 @@ export function createRequests(connection: Connection) {
       return rows.map(view);
     },
     /** The subject's newest `limit` requests, newest first, and how many there are in all. */
-    async latestForSubject(subjectId: string, limit: number): Promise<{ requests: PrivacyRequestView[]; total: number }> {
+    async latestForSubject(
+      subjectId: string,
+      limit: number,
+    ): Promise<{ requests: PrivacyRequestView[]; total: number }> {
       const [rows, total] = await Promise.all([
         prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: NEWEST_FIRST, take: limit }),
         prisma.privacyRequest.count({ where: { subjectId } }),
@@ -183,7 +210,10 @@ export function createRequests(connection: Connection) {
     },
     /** Erasures a data source failed, oldest first. For the erasure-retry job. */
     async partial(): Promise<SubjectRequest[]> {
-      const rows = await prisma.privacyRequest.findMany({ where: { type: REQUEST_TYPE.erasure, status: REQUEST_STATUS.partial }, orderBy: { receivedAt: "asc" } });
+      const rows = await prisma.privacyRequest.findMany({
+        where: { type: REQUEST_TYPE.erasure, status: REQUEST_STATUS.partial },
+        orderBy: { receivedAt: "asc" },
+      });
       return rows.map(withSubject);
     },
     /** Marks `received` requests due by `now` as `overdue`; answers how many it marked. For the deadlines job. */
@@ -197,14 +227,20 @@ export function createRequests(connection: Connection) {
     /** Requests due by `now` and still open (`overdue`, or `partial` erasures), by due date. For the deadlines job. */
     async pastDeadline(now: Date): Promise<SubjectRequest[]> {
       const rows = await prisma.privacyRequest.findMany({
-        where: { status: { in: [REQUEST_STATUS.overdue, REQUEST_STATUS.partial] }, completedAt: null, dueAt: { lte: now } },
+        where: {
+          status: { in: [REQUEST_STATUS.overdue, REQUEST_STATUS.partial] },
+          completedAt: null,
+          dueAt: { lte: now },
+        },
         orderBy: [{ dueAt: "asc" }, { id: "asc" }],
       });
       return rows.map(withSubject);
     },
     /** How many of the region's requests are past their deadline at `now` and not completed. For the compliance report. */
     countOpenOverdue(region: string, now: Date): Promise<number> {
-      return prisma.privacyRequest.count({ where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } } });
+      return prisma.privacyRequest.count({
+        where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } },
+      });
     },
   };
 }
@@ -212,11 +248,19 @@ export function createRequests(connection: Connection) {
 export type Requests = ReturnType<typeof createRequests>;
 
 /** In an erasure's transaction: deletes the subject's requests but the erasure's own (`keepId`); answers how many went. */
-export async function deleteSubjectRequestsInTransaction(tx: Prisma.TransactionClient, subjectId: string, keepId: string): Promise<number> {
+export async function deleteSubjectRequestsInTransaction(
+  tx: Prisma.TransactionClient,
+  subjectId: string,
+  keepId: string,
+): Promise<number> {
   return (await tx.privacyRequest.deleteMany({ where: { subjectId, id: { not: keepId } } })).count;
 }
 
 /** In an erasure's transaction: notes on the erasure request what its tables' erasure deleted, so an interrupted erasure can be finished with them. */
-export async function noteErasedInTransaction(tx: Prisma.TransactionClient, id: string, tables: Record<string, number>): Promise<void> {
+export async function noteErasedInTransaction(
+  tx: Prisma.TransactionClient,
+  id: string,
+  tables: Record<string, number>,
+): Promise<void> {
   await tx.privacyRequest.update({ where: { id }, data: { details: { erased: { tables: { ...tables } } } } });
 }

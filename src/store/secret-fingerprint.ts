@@ -18,7 +18,10 @@ const ROW = 1;
  *
  * @throws ConsentgateError `secret_mismatch` when the database was started with another secret.
  */
-export async function checkSecretFingerprint(connection: Pick<Connection, "prisma">, fingerprint: string): Promise<void> {
+export async function checkSecretFingerprint(
+  connection: Pick<Connection, "prisma">,
+  fingerprint: string,
+): Promise<void> {
   const { secretFingerprint } = connection.prisma;
   // Instances starting together on one database: the first insert wins, the others compare with it.
   await secretFingerprint.createMany({ data: [{ id: ROW, fingerprint }], skipDuplicates: true });
@@ -32,7 +35,10 @@ export async function checkSecretFingerprint(connection: Pick<Connection, "prism
  *
  * @throws ConsentgateError `secret_mismatch` when the database was started with another secret.
  */
-export async function compareSecretFingerprint(connection: Pick<Connection, "prisma">, fingerprint: string): Promise<void> {
+export async function compareSecretFingerprint(
+  connection: Pick<Connection, "prisma">,
+  fingerprint: string,
+): Promise<void> {
   const recorded = await connection.prisma.secretFingerprint.findUnique({ where: { id: ROW } });
   if (recorded === null || recorded.fingerprint === fingerprint) return;
   throw new ConsentgateError(

@@ -5,7 +5,8 @@
  */
 
 /** Why a value was refused, for error messages. */
-export const UNSTORABLE_TEXT = "text cannot contain the NUL character (U+0000) or an unpaired surrogate (invalid UTF-16)";
+export const UNSTORABLE_TEXT =
+  "text cannot contain the NUL character (U+0000) or an unpaired surrogate (invalid UTF-16)";
 
 /**
  * What JSON.stringify writes for U+0000 and for a lone surrogate (a pair it

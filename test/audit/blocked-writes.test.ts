@@ -35,7 +35,10 @@ describe("flushBlockedWrites", () => {
     blocked.add("US-CA", "advertising", T0);
     const { log, logged } = logFailing(2);
     await assert.rejects(flushBlockedWrites(blocked, log), /connection lost/);
-    assert.deepEqual(logged.map((e) => e.details), [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }]);
+    assert.deepEqual(
+      logged.map((e) => e.details),
+      [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }],
+    );
     blocked.add("EU", "advertising", T0);
     assert.equal(await flushBlockedWrites(blocked, log), 2);
     assert.deepEqual(
@@ -51,19 +54,30 @@ describe("flushBlockedWrites", () => {
 });
 
 describe(`blocked-write counts and a failing log, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
-  test("a compliance-report run whose write.blocked append fails loses no count: the next run logs it", { skip: !onPostgres && "needs a second connection to the gate's database" }, async (ctx) => {
+  test("a compliance-report run whose write.blocked append fails loses no count: the next run logs it", {
+    skip: !onPostgres && "needs a second connection to the gate's database",
+  }, async (ctx) => {
     const db = await testDatabase(ctx);
     const t = await testApp(ctx, { database: db.option, now: () => T0 });
     const admin = await sqlClient(ctx, db);
-    for (let i = 0; i < 2; i++) await request(t.app).post("/api/plays").set(eu("blocked-1")).send({ itemId: "a" }).expect(403);
+    for (let i = 0; i < 2; i++)
+      await request(t.app).post("/api/plays").set(eu("blocked-1")).send({ itemId: "a" }).expect(403);
     // The database refuses write.blocked entries for a while.
-    await admin.query(`ALTER TABLE compliance_log ADD CONSTRAINT refuse_blocked CHECK (event <> 'write.blocked') NOT VALID`);
+    await admin.query(
+      `ALTER TABLE compliance_log ADD CONSTRAINT refuse_blocked CHECK (event <> 'write.blocked') NOT VALID`,
+    );
     await assert.rejects(t.gate.runJob("compliance-report"), /refuse_blocked/);
     await admin.query(`ALTER TABLE compliance_log DROP CONSTRAINT refuse_blocked`);
     await request(t.app).post("/api/plays").set(eu("blocked-2")).send({ itemId: "a" }).expect(403);
     const second = await t.gate.runJob("compliance-report");
     assert.equal(second.blockedWrites, 1);
-    assert.deepEqual(eventsOf(await logOf(t.app, "EU"), "write.blocked").map((e) => e.details), [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }]);
-    assert.deepEqual((await request(t.app).get("/privacy/admin/compliance/EU/verify").set(DPO).expect(200)).body.ok, true);
+    assert.deepEqual(
+      eventsOf(await logOf(t.app, "EU"), "write.blocked").map((e) => e.details),
+      [{ purpose: "personalization", hour: "2026-04-10T09:00:00.000Z", count: 3 }],
+    );
+    assert.deepEqual(
+      (await request(t.app).get("/privacy/admin/compliance/EU/verify").set(DPO).expect(200)).body.ok,
+      true,
+    );
   });
 });

@@ -18,11 +18,22 @@ import { onCleanup, suiteScope } from "../support/scope.ts";
 import { findChromium, inCi } from "./find-chromium.ts";
 
 const CHROMIUM = findChromium();
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const ARTIFACTS = path.resolve("test-artifacts");
-const MISSING = "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
+const MISSING =
+  "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
 
-describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, { skip: CHROMIUM === undefined && !inCi() && MISSING }, () => {
+describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
+  skip: CHROMIUM === undefined && !inCi() && MISSING,
+}, () => {
   const suite = suiteScope();
   let origin: string;
   let browser: BrowserContext;
@@ -35,7 +46,12 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     onCleanup(suite, () => gate.close());
     origin = await serve(suite, createMusicApp(gate));
     const profile = await scratchFolder(suite, "consentgate-chromium-");
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ARGS,
+      headless: true,
+      acceptDownloads: true,
+    });
     onCleanup(suite, () => browser.close());
     await mkdir(ARTIFACTS, { recursive: true });
   });
@@ -52,7 +68,8 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
     page.on("request", (request) => {
-      if (!request.url().startsWith(origin) && !request.url().startsWith("blob:")) problems.push(`third-party request: ${request.url()}`);
+      if (!request.url().startsWith(origin) && !request.url().startsWith("blob:"))
+        problems.push(`third-party request: ${request.url()}`);
     });
     page.on("response", (response) => {
       if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
@@ -85,7 +102,10 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     await page.goto(`${origin}/`);
     for (const title of ["Circuit Bloom", "Afterimage"]) {
       // The page reloads once the play is recorded.
-      await Promise.all([page.waitForEvent("load"), page.getByRole("listitem").filter({ hasText: title }).getByRole("button", { name: "Play" }).click()]);
+      await Promise.all([
+        page.waitForEvent("load"),
+        page.getByRole("listitem").filter({ hasText: title }).getByRole("button", { name: "Play" }).click(),
+      ]);
     }
     await page.getByRole("heading", { name: "Recommended from your recent listening" }).waitFor();
 
@@ -103,7 +123,10 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     assert.equal(await advertising.isChecked(), false);
     assert.equal(await page.locator(".receipts > li").count(), 3, "one receipt per choice");
 
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download a copy of your data" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download a copy of your data" }).click(),
+    ]);
     await status(page).getByText("Downloaded your data").waitFor();
     const exported = JSON.parse(await readFile((await download.path())!, "utf8"));
     assert.equal(exported.subject, "alice");
@@ -123,7 +146,11 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     assert.equal(await page.locator("#held-summary").innerText(), "We hold no personal data about you.");
     assert.equal(await personalization.isChecked(), false, "consent must be given again");
     assert.match(await page.locator("#certificate").innerText(), /records: 2/);
-    assert.deepEqual(await page.locator("#requests tbody th").allInnerTexts(), ["Erasure of your data"], "only the proof of the erasure is kept");
+    assert.deepEqual(
+      await page.locator("#requests tbody th").allInnerTexts(),
+      ["Erasure of your data"],
+      "only the proof of the erasure is kept",
+    );
 
     await page.screenshot({ path: path.join(ARTIFACTS, "privacy-center-erased.png"), fullPage: true });
     // 200% zoom on a 1280 px screen leaves 640 CSS pixels: nothing may need sideways scrolling.
@@ -141,7 +168,11 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     assert.match(await page.locator("#gpc-state").innerText(), /opts you out of any selling or sharing/);
     const advertising = page.getByRole("switch", { name: "Allow: Show ads from partners" });
     assert.equal(await advertising.isChecked(), false, "GPC opts out of a sale or share");
-    assert.equal(await page.getByRole("switch", { name: "Allow: Recommend music from recent listening" }).isChecked(), true, "US-CA is opt-out");
+    assert.equal(
+      await page.getByRole("switch", { name: "Allow: Recommend music from recent listening" }).isChecked(),
+      true,
+      "US-CA is opt-out",
+    );
 
     await advertising.click();
     const dialog = page.getByRole("dialog", { name: "Allow despite Global Privacy Control?" });
@@ -155,7 +186,10 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     await dialog.getByRole("button", { name: "Allow anyway" }).click();
     await status(page).getByText("Allowed: Show ads from partners").waitFor();
     assert.equal(await advertising.isChecked(), true);
-    assert.match(await page.locator("#explain-advertising").innerText(), /over your browser's Global Privacy Control signal/);
+    assert.match(
+      await page.locator("#explain-advertising").innerText(),
+      /over your browser's Global Privacy Control signal/,
+    );
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -41,14 +41,19 @@ describe("consentgate check", () => {
     const table = decisions(out);
     assert.equal(table.size, 15);
     assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
-    assert.deepEqual(table.get("personalization/EU"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    assert.deepEqual(table.get("personalization/EU"), [
+      "denied until consent (opt-in)",
+      "denied until consent (opt-in)",
+    ]);
     assert.deepEqual(table.get("personalization/US-CA"), ["allowed (opt-out)", "allowed (opt-out)"]);
     assert.deepEqual(table.get("advertising/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/US-CO"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/UK"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
     // Window and retention on each purpose's first row; request deadlines in the regions table.
     assert.ok(out.some((line) => /^personalization\s+EU\s+.*\s50\s+90d$/.test(line)));
-    assert.ok(out.some((line) => /^US-CA\s+opt-out\s+CCPA\s+opt-out-of-sale-or-share\s+45d\s+24mo\s+US-CA$/.test(line)));
+    assert.ok(
+      out.some((line) => /^US-CA\s+opt-out\s+CCPA\s+opt-out-of-sale-or-share\s+45d\s+24mo\s+US-CA$/.test(line)),
+    );
     assert.ok(out.some((line) => /^EU\s+opt-in\s+GDPR\s+-\s+1mo\s+3y\s+30 countries$/.test(line)));
     assert.ok(out.includes("POST /api/likes  personalization"));
   });
@@ -58,7 +63,10 @@ describe("consentgate check", () => {
     assert.equal(code, 0);
     const table = decisions(out);
     assert.deepEqual(table.get("telemetry/EU"), ["allowed (legitimate-interest)", "allowed (legitimate-interest)"]);
-    assert.deepEqual(table.get("health/US-CA"), ["denied until consent (sensitive)", "denied until consent (sensitive)"]);
+    assert.deepEqual(table.get("health/US-CA"), [
+      "denied until consent (sensitive)",
+      "denied until consent (sensitive)",
+    ]);
     assert.deepEqual(table.get("ads/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("ads/US"), ["allowed (opt-out)", "allowed (opt-out)"]);
     assert.ok(out.some((line) => /^ads\s+EU\s+.*\snone\s+-$/.test(line)));

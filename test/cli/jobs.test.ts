@@ -33,8 +33,16 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     // A month ago: EU and US-CA listeners whose service plays (7 days' retention) have expired since.
     const clock = testClock(Date.now() - 30 * DAY);
     const t = await testApp(suite, { database: db.option, now: clock.now });
-    for (const [user, code] of [["cli-eu", "DE"], ["cli-ca", "US-CA"]] as const) {
-      for (let i = 0; i < 3; i++) await request(t.app).post("/api/service").set(subject(user, region(code))).send({ itemId: `t${i}` }).expect(201);
+    for (const [user, code] of [
+      ["cli-eu", "DE"],
+      ["cli-ca", "US-CA"],
+    ] as const) {
+      for (let i = 0; i < 3; i++)
+        await request(t.app)
+          .post("/api/service")
+          .set(subject(user, region(code)))
+          .send({ itemId: `t${i}` })
+          .expect(201);
     }
     await grant(t.app, eu("cli-eu"), "personalization").expect(200);
     await request(t.app).post("/api/plays").set(eu("cli-eu")).send({ itemId: "kept" }).expect(201);
@@ -71,20 +79,36 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     await store.close();
     const broken = await cli("verify", "US-CA", "--policies", policies, ...database);
     assert.equal(broken.code, 1);
-    assert.deepEqual(broken.out, ["US-CA: the compliance log is broken at entry 2: entry 2 was changed (its content no longer matches its hash)."]);
+    assert.deepEqual(broken.out, [
+      "US-CA: the compliance log is broken at entry 2: entry 2 was changed (its content no longer matches its hash).",
+    ]);
   });
 
   test("report: the region's summary, as text or JSON; exit 1 once a request is past its deadline", async (ctx) => {
     const text = await cli("report", "EU", "--policies", policies, ...database);
     assert.equal(text.code, 0, text.err.join("\n"));
     assert.match(text.out[0] ?? "", /^Compliance report for EU, from the oldest kept entry to now \(as of .+\)$/);
-    assert.ok(text.out.some((line) => /^consents given\s+1$/.test(line)), text.out.join("\n"));
-    assert.ok(text.out.some((line) => /^service\s+3\s+0$/.test(line)), text.out.join("\n"));
+    assert.ok(
+      text.out.some((line) => /^consents given\s+1$/.test(line)),
+      text.out.join("\n"),
+    );
+    assert.ok(
+      text.out.some((line) => /^service\s+3\s+0$/.test(line)),
+      text.out.join("\n"),
+    );
     assert.equal(text.out.at(-1), "No request is past its legal deadline.");
 
     const store = await testStore(ctx, db);
     await store.connection.prisma.privacyRequest.create({
-      data: { id: randomUUID(), subjectId: "cli-late", type: "export", status: "received", region: "EU", receivedAt: new Date(Date.now() - 40 * DAY), dueAt: new Date(Date.now() - 9 * DAY) },
+      data: {
+        id: randomUUID(),
+        subjectId: "cli-late",
+        type: "export",
+        status: "received",
+        region: "EU",
+        receivedAt: new Date(Date.now() - 40 * DAY),
+        dueAt: new Date(Date.now() - 9 * DAY),
+      },
     });
     await store.close();
     const json = await cli("report", "EU", "--json", "--from", "2000-01-01", "--policies", policies, ...database);
@@ -95,7 +119,9 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     assert.deepEqual(summary.rowsPurged, { total: 3, byPurpose: { service: 3 } });
   });
 
-  test("the database comes from DATABASE_URL when --database is not given", { skip: !onPostgres && "PGlite files are found in the working directory" }, async () => {
+  test("the database comes from DATABASE_URL when --database is not given", {
+    skip: !onPostgres && "PGlite files are found in the working directory",
+  }, async () => {
     env.DATABASE_URL = db.option;
     try {
       assert.equal((await cli("verify", "EU", "--policies", policies)).code, 0);

@@ -46,7 +46,8 @@ describe(`consentgate when it cannot open the database, on ${onPostgres ? "Postg
     await mkdir(dir);
     return dir;
   }
-  const consentgate = (args: string[], cwd: string, env: Record<string, string> = {}) => runFile(bin, args, { cwd, env, timeoutMs: TIMEOUT });
+  const consentgate = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+    runFile(bin, args, { cwd, env, timeoutMs: TIMEOUT });
 
   test("the embedded database held by another process: the code, the owner, and --database or DATABASE_URL", async () => {
     const cwd = await folder();
@@ -56,26 +57,43 @@ describe(`consentgate when it cannot open the database, on ${onPostgres ? "Postg
     const { code, stderr } = await consentgate(["purge", ...policies], cwd, { CONSENTGATE_SECRET: SECRET_A });
     assert.equal(code, 1, stderr);
     const line = oneLine(stderr);
-    assert.match(line, new RegExp(`^consentgate purge: invalid_option: the embedded database in .* is open in process ${process.pid}`));
+    assert.match(
+      line,
+      new RegExp(`^consentgate purge: invalid_option: the embedded database in .* is open in process ${process.pid}`),
+    );
     assert.match(line, /--database postgres/);
     assert.match(line, /DATABASE_URL/);
     assert.doesNotMatch(line, /database: "postgres/, "no code option: the person reading this is not writing code");
   });
 
   test("a server that refuses connections: the code, the database without its password, and what to check", async () => {
-    const { code, stderr } = await consentgate(["report", "EU", ...policies, "--database", "postgres://app:hunter2@127.0.0.1:1/app"], await folder());
+    const { code, stderr } = await consentgate(
+      ["report", "EU", ...policies, "--database", "postgres://app:hunter2@127.0.0.1:1/app"],
+      await folder(),
+    );
     assert.equal(code, 1, stderr);
     const line = oneLine(stderr);
-    assert.match(line, /^consentgate report: database_unavailable: cannot open the database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app: .*ECONNREFUSED/);
+    assert.match(
+      line,
+      /^consentgate report: database_unavailable: cannot open the database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app: .*ECONNREFUSED/,
+    );
     assert.ok(!line.includes("hunter2"));
   });
 
-  test("a database that does not exist on the server", { skip: !onPostgres && "needs a PostgreSQL server" }, async () => {
+  test("a database that does not exist on the server", {
+    skip: !onPostgres && "needs a PostgreSQL server",
+  }, async () => {
     const missing = new URL(process.env.TEST_DATABASE_URL!);
     missing.pathname = "/consentgate_no_such_database";
-    const { code, stderr } = await consentgate(["report", "EU", ...policies, "--database", missing.toString()], await folder());
+    const { code, stderr } = await consentgate(
+      ["report", "EU", ...policies, "--database", missing.toString()],
+      await folder(),
+    );
     assert.equal(code, 1, stderr);
-    assert.match(oneLine(stderr), /^consentgate report: database_unavailable: .*consentgate_no_such_database.*does not exist/);
+    assert.match(
+      oneLine(stderr),
+      /^consentgate report: database_unavailable: .*consentgate_no_such_database.*does not exist/,
+    );
   });
 
   // That the app's own secret still opens the database after a refusal is test/store/secret-fingerprint.test.ts's.
@@ -90,7 +108,10 @@ describe(`consentgate when it cannot open the database, on ${onPostgres ? "Postg
       const wrong = await consentgate([...command, ...policies, ...database], cwd, { CONSENTGATE_SECRET: SECRET_B });
       assert.equal(wrong.code, 1, wrong.stderr);
       assert.equal(wrong.stdout, "", "nothing done under the wrong key");
-      assert.match(oneLine(wrong.stderr), new RegExp(`^consentgate ${command[0]}: secret_mismatch: .*check CONSENTGATE_SECRET`));
+      assert.match(
+        oneLine(wrong.stderr),
+        new RegExp(`^consentgate ${command[0]}: secret_mismatch: .*check CONSENTGATE_SECRET`),
+      );
     }
   });
 });

@@ -55,9 +55,12 @@ describe("a checkout that was never built", () => {
   test("`npx consentgate check policies` runs inside it", async () => {
     // npx installs the checkout into its cache and links its bin. With scripts on, that install
     // runs "prepare" (a full build, half a minute); the bin must not depend on it, so here it is skipped.
-    const { stdout } = await run("npx", ["consentgate", "check", "policies"], checkout, 120_000, { npm_config_ignore_scripts: "true" }).then(
+    const { stdout } = await run("npx", ["consentgate", "check", "policies"], checkout, 120_000, {
+      npm_config_ignore_scripts: "true",
+    }).then(
       (result) => result,
-      (error: { stdout?: string; stderr?: string; message: string }) => assert.fail(`npx consentgate failed: ${error.stderr || error.message}`),
+      (error: { stdout?: string; stderr?: string; message: string }) =>
+        assert.fail(`npx consentgate failed: ${error.stderr || error.message}`),
     );
     assert.match(stdout, /^Policy 2026-11-01 is valid: 3 purposes, 5 regions, 2 routes\.$/m);
   });
@@ -70,7 +73,13 @@ describe("a checkout that was never built", () => {
     assert.ok(tarball, `no tarball in ${packed}`);
     const { stdout: listing } = await run("tar", ["-tzf", path.join(packed, tarball)], packed, 30_000);
     const files = new Set(listing.split("\n").filter(Boolean));
-    for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/dist/cli/main.js", "package/bin/consentgate.js", "package/prisma/migrations/0001_init/migration.sql"]) {
+    for (const file of [
+      "package/dist/index.js",
+      "package/dist/index.d.ts",
+      "package/dist/cli/main.js",
+      "package/bin/consentgate.js",
+      "package/prisma/migrations/0001_init/migration.sql",
+    ]) {
       assert.ok(files.has(file), `${file} is not in the tarball`);
     }
     assert.ok(![...files].some((file) => file.startsWith("package/src/")), "the sources stay out: the bin runs dist/");
@@ -79,7 +88,12 @@ describe("a checkout that was never built", () => {
     await run("tar", ["-xzf", path.join(packed, tarball), "-C", packed], packed, 30_000);
     const installed = path.join(packed, "package");
     await symlink(path.join(root, "node_modules"), path.join(installed, "node_modules"), "dir");
-    const { stdout } = await run(process.execPath, [path.join(installed, "bin", "consentgate.js"), "check", path.join(installed, "policies")], packed, 60_000);
+    const { stdout } = await run(
+      process.execPath,
+      [path.join(installed, "bin", "consentgate.js"), "check", path.join(installed, "policies")],
+      packed,
+      60_000,
+    );
     assert.match(stdout, /^Policy 2026-11-01 is valid/m);
   });
 });

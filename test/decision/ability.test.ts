@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildAbility, collectableFields, complianceLog, purposeSubject, subjectData } from "../../src/decision/ability.ts";
+import {
+  buildAbility,
+  collectableFields,
+  complianceLog,
+  purposeSubject,
+  subjectData,
+} from "../../src/decision/ability.ts";
 import { type Choice, decide } from "../../src/decision/decide.ts";
 import { effectiveDecisions } from "../../src/decision/effective.ts";
 import type { Policy } from "../../src/policy/types.ts";
@@ -47,7 +53,8 @@ describe("buildAbility", () => {
 
   test("an agent acts on anyone's data; a DPO reads compliance logs; other roles add nothing", () => {
     const agent = ability({ subjectId: "agent-1", roles: ["agent"] });
-    for (const action of ["read", "export", "erase", "change"] as const) assert.equal(agent.can(action, subjectData("bob")), true, action);
+    for (const action of ["read", "export", "erase", "change"] as const)
+      assert.equal(agent.can(action, subjectData("bob")), true, action);
     assert.equal(agent.can("read", complianceLog("EU")), false);
     const dpo = ability({ subjectId: "dpo-1", roles: ["dpo"] });
     assert.equal(dpo.can("read", complianceLog("EU")), true);
@@ -66,7 +73,12 @@ describe("buildAbility", () => {
 
 describe("effectiveDecisions", () => {
   test("every purpose of the policy, in order, with the subject's choice and the decision here", () => {
-    const granted: Choice = { granted: true, overrideGpc: false, receiptId: "r-1", at: new Date("2026-11-02T10:00:00Z") };
+    const granted: Choice = {
+      granted: true,
+      overrideGpc: false,
+      receiptId: "r-1",
+      at: new Date("2026-11-02T10:00:00Z"),
+    };
     const choices = new Map([["personalization", granted]]);
     const where = { region: "US-CA", gpc: true };
     const effective = effectiveDecisions(policy, where, choices);
@@ -92,7 +104,14 @@ describe("decide with a policy whose default region is missing", () => {
   test("consent purposes are refused as opt-in, with or without GPC", () => {
     for (const gpc of [false, true]) {
       const decision = decide({ policy: broken, purpose: "advertising", region: "US-CA", gpc, choice: undefined });
-      assert.deepEqual(decision, { allowed: false, purpose: "advertising", region: "NOWHERE", source: "region-default", legalBasis: "consent", reason: "consent_required" });
+      assert.deepEqual(decision, {
+        allowed: false,
+        purpose: "advertising",
+        region: "NOWHERE",
+        source: "region-default",
+        legalBasis: "consent",
+        reason: "consent_required",
+      });
     }
   });
 });

@@ -22,10 +22,17 @@ const REGIONS = ["EU", "US-CA", "OTHER", "MARS"] as const;
  * What the fixture's purposes and regions should give, written from what each
  * purpose is rather than from the order of the rules.
  */
-function oracle(purpose: (typeof PURPOSES)[number], asked: (typeof REGIONS)[number], gpc: boolean, choice: ChoiceName): Decision {
+function oracle(
+  purpose: (typeof PURPOSES)[number],
+  asked: (typeof REGIONS)[number],
+  gpc: boolean,
+  choice: ChoiceName,
+): Decision {
   const region = asked === "MARS" ? "EU" : asked;
-  if (purpose === "karaoke") return { allowed: false, purpose, region, source: "unknown", legalBasis: undefined, reason: "unknown_purpose" };
-  const legalBasis = ({ service: "contract", analytics: "legitimate-interest" } as const)[purpose as string] ?? "consent";
+  if (purpose === "karaoke")
+    return { allowed: false, purpose, region, source: "unknown", legalBasis: undefined, reason: "unknown_purpose" };
+  const legalBasis =
+    ({ service: "contract", analytics: "legitimate-interest" } as const)[purpose as string] ?? "consent";
   const yes = (source: "explicit" | "legal-basis" | "region-default"): Decision => ({
     allowed: true,
     purpose,
@@ -34,10 +41,18 @@ function oracle(purpose: (typeof PURPOSES)[number], asked: (typeof REGIONS)[numb
     legalBasis,
     receiptId: source === "explicit" ? RECEIPT : undefined,
   });
-  const no = (source: "explicit" | "gpc" | "region-default"): Decision => ({ allowed: false, purpose, region, source, legalBasis, reason: "consent_required" });
+  const no = (source: "explicit" | "gpc" | "region-default"): Decision => ({
+    allowed: false,
+    purpose,
+    region,
+    source,
+    legalBasis,
+    reason: "consent_required",
+  });
 
   // Advertising is the only sale or share, and only California gives GPC a meaning.
-  if (purpose === "advertising" && region === "US-CA" && gpc) return choice === "granted with overrideGpc" ? yes("explicit") : no("gpc");
+  if (purpose === "advertising" && region === "US-CA" && gpc)
+    return choice === "granted with overrideGpc" ? yes("explicit") : no("gpc");
   if (choice === "withdrawn") return no("explicit");
   if (choice !== "none") return yes("explicit");
   if (purpose === "service" || purpose === "analytics") return yes("legal-basis");

@@ -28,15 +28,27 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     await agent.post("/signin").type("form").send({ name, region }).expect(303).expect("location", "/");
     return agent;
   }
-  const play = (itemId: string, durationMs = 200_000) => ({ itemId, action: "play", durationMs, userAgent: "Mozilla/5.0", location: { lat: 52.52, lon: 13.405 } });
+  const play = (itemId: string, durationMs = 200_000) => ({
+    itemId,
+    action: "play",
+    durationMs,
+    userAgent: "Mozilla/5.0",
+    location: { lat: 52.52, lon: 13.405 },
+  });
   const genresOf = (tracks: { genre: string }[]) => new Set(tracks.map((t) => t.genre));
 
   test("signing in takes a name and a region; anything else is refused", async () => {
-    await request(app).get("/").expect(200).expect(/<form method="post" action="\/signin">/);
+    await request(app)
+      .get("/")
+      .expect(200)
+      .expect(/<form method="post" action="\/signin">/);
     await request(app).post("/signin").type("form").send({ name: "alice", region: "XX" }).expect(400);
     await request(app).post("/signin").type("form").send({ name: "<b>", region: "DE" }).expect(400);
     const alice = await listener("alice-home", "DE");
-    await alice.get("/").expect(200).expect(/Signed in as <strong>alice-home<\/strong> in DE/);
+    await alice
+      .get("/")
+      .expect(200)
+      .expect(/Signed in as <strong>alice-home<\/strong> in DE/);
     await alice.post("/signout").expect(303);
     await alice.get("/").expect(/action="\/signin"/);
   });
@@ -50,7 +62,11 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
 
     await alice.put("/privacy/consents/personalization").send({ granted: true }).expect(200);
     const played = await alice.post("/api/plays").send(play("trk_04", 183_456)).expect(201);
-    assert.deepEqual(played.body.recorded, { itemId: "trk_04", action: "play", durationMs: 183_000, location: "u33dc" }, "minimized: no user agent, coarse place");
+    assert.deepEqual(
+      played.body.recorded,
+      { itemId: "trk_04", action: "play", durationMs: 183_000, location: "u33dc" },
+      "minimized: no user agent, coarse place",
+    );
     await alice.post("/api/likes").send({ itemId: "trk_05", action: "like" }).expect(201);
 
     const recs = (await alice.get("/api/recommendations").expect(200)).body;
@@ -58,13 +74,19 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     assert.equal(recs.tracks[0].genre, "jazz", "jazz first after a jazz play and like");
     assert.ok(!recs.tracks.some((t: { id: string }) => ["trk_04", "trk_05"].includes(t.id)), "nothing just heard");
     await alice.get("/").expect(/Recommended from your recent listening/);
-    await alice.get("/privacy-center").expect(200).expect(/id="held-personalization">2 records</);
+    await alice
+      .get("/privacy-center")
+      .expect(200)
+      .expect(/id="held-personalization">2 records</);
   });
 
   test("a Californian: opt-out, so listening counts at once, until they withdraw", async () => {
     const bob = await listener("bob", "US-CA");
     await bob.post("/api/plays").send(play("trk_10")).expect(201);
-    assert.deepEqual(genresOf((await bob.get("/api/recommendations").expect(200)).body.tracks.slice(0, 1)), new Set(["classical"]));
+    assert.deepEqual(
+      genresOf((await bob.get("/api/recommendations").expect(200)).body.tracks.slice(0, 1)),
+      new Set(["classical"]),
+    );
 
     await bob.put("/privacy/consents/personalization").send({ granted: false }).expect(200);
     assert.equal((await bob.get("/api/recommendations").expect(200)).body.basedOn, "popular");
@@ -82,7 +104,10 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     const recs = (await request(app).get("/api/recommendations").expect(200)).body;
     assert.equal(recs.basedOn, "popular");
     await request(app).post("/api/plays").send(play("trk_01")).expect(403);
-    await request(app).get("/privacy-center").expect(401).expect(/href="\/"/);
+    await request(app)
+      .get("/privacy-center")
+      .expect(401)
+      .expect(/href="\/"/);
     await request(app).get("/privacy/consents").expect(401);
   });
 

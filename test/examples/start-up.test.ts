@@ -57,7 +57,12 @@ describe(`npm start when it cannot start, on ${onPostgres ? "PostgreSQL" : "PGli
       const line = oneLine(stderr);
       assert.match(line, new RegExp(`port ${port} is already in use`));
       assert.match(line, /PORT=\d+ npm start/);
-      if (!db) assert.equal(existsSync(path.join(cwd, ".consentgate", "pgdata.lock")), false, "the embedded database's lock was released");
+      if (!db)
+        assert.equal(
+          existsSync(path.join(cwd, ".consentgate", "pgdata.lock")),
+          false,
+          "the embedded database's lock was released",
+        );
     } finally {
       await new Promise((resolve) => holder.close(resolve));
       await db?.drop();
@@ -72,16 +77,28 @@ describe(`npm start when it cannot start, on ${onPostgres ? "PostgreSQL" : "PGli
     const { code, stderr } = await runFile(server, [], { cwd, timeoutMs: TIMEOUT });
     assert.equal(code, 1, stderr);
     const line = oneLine(stderr);
-    assert.match(line, new RegExp(`^music app: cannot start: invalid_option: the embedded database in .* is open in process ${process.pid}`));
+    assert.match(
+      line,
+      new RegExp(
+        `^music app: cannot start: invalid_option: the embedded database in .* is open in process ${process.pid}`,
+      ),
+    );
     assert.match(line, /DATABASE_URL=postgres/);
   });
 
   test("a database that refuses connections: the code, the database without its password, and what to check", async () => {
     const cwd = await folder();
-    const { code, stderr } = await runFile(server, [], { cwd, env: { DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/app" }, timeoutMs: TIMEOUT });
+    const { code, stderr } = await runFile(server, [], {
+      cwd,
+      env: { DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/app" },
+      timeoutMs: TIMEOUT,
+    });
     assert.equal(code, 1, stderr);
     const line = oneLine(stderr);
-    assert.match(line, /^music app: cannot start: database_unavailable: cannot open the database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app: .*ECONNREFUSED/);
+    assert.match(
+      line,
+      /^music app: cannot start: database_unavailable: cannot open the database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app: .*ECONNREFUSED/,
+    );
     assert.match(line, /DATABASE_URL/);
     assert.ok(!line.includes("hunter2"));
   });

@@ -19,7 +19,12 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
   // Every test elects fires of a job of its own, so one database serves the whole file.
   const freshJob = () => `job-${++n}`;
   const instance = (i: number, options: { clock?: () => Date } = {}) => {
-    const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), { holder: `instance-${i}`, clock: clock.now, logger: silentLogger, ...options });
+    const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), {
+      holder: `instance-${i}`,
+      clock: clock.now,
+      logger: silentLogger,
+      ...options,
+    });
     coordinators.push(coordinator);
     return coordinator;
   };
@@ -59,7 +64,10 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     const winner = results[0] ? a : b;
     assert.deepEqual([...results].sort(), [false, true]);
     await winner.onComplete!(key);
-    assert.deepEqual((await leases(job)).map((r) => [r.fireAt.toISOString(), r.finished]), [[fire(0).toISOString(), true]]);
+    assert.deepEqual(
+      (await leases(job)).map((r) => [r.fireAt.toISOString(), r.finished]),
+      [[fire(0).toISOString(), true]],
+    );
   });
 
   test("a job runs on one instance at a time: the next fire waits for a running one", async () => {
@@ -82,9 +90,19 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     clock.advance(2_000);
     assert.equal(await b.claim(job, fire(15), 60_000), true, "expired: the job's next fire runs");
     await b.finish(job, fire(15));
-    assert.equal(await c.claim(job, fire(0), 60_000), true, "the dead runner's own fire is taken over by whoever asks for it late");
+    assert.equal(
+      await c.claim(job, fire(0), 60_000),
+      true,
+      "the dead runner's own fire is taken over by whoever asks for it late",
+    );
     await c.finish(job, fire(0));
-    assert.deepEqual((await leases(job)).map((r) => [r.holder, r.finished]), [["instance-2", true], ["instance-1", true]]);
+    assert.deepEqual(
+      (await leases(job)).map((r) => [r.holder, r.finished]),
+      [
+        ["instance-2", true],
+        ["instance-1", true],
+      ],
+    );
   });
 
   test("a live runner renews its lease, so a long run is never taken over", async () => {
@@ -96,7 +114,12 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     const own = testClock(start);
     const [a, b] = [instance(0, { clock: own.now }), instance(1, { clock: own.now })];
     const at = (ms: number) => new Date(start.getTime() + ms);
-    const expiry = async () => (await stores[0]!.connection.query<{ expiresAt: Date }>(`SELECT "expiresAt" FROM job_leases WHERE job = $1`, [job]))[0]!.expiresAt.getTime();
+    const expiry = async () =>
+      (
+        await stores[0]!.connection.query<{ expiresAt: Date }>(`SELECT "expiresAt" FROM job_leases WHERE job = $1`, [
+          job,
+        ])
+      )[0]!.expiresAt.getTime();
     assert.equal(await a.claim(job, start, 150), true);
     assert.equal(await expiry(), at(150).getTime());
     own.set(at(100));
@@ -123,6 +146,10 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
     clock.advance(8 * DAY);
     const b = instance(1);
     assert.equal(await b.claim(job, new Date(clock.now().getTime()), 60_000), true);
-    assert.deepEqual((await leases(job)).map((r) => r.holder), ["instance-1"], "the week-old finished lease is gone");
+    assert.deepEqual(
+      (await leases(job)).map((r) => r.holder),
+      ["instance-1"],
+      "the week-old finished lease is gone",
+    );
   });
 });

@@ -29,7 +29,14 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       data: [
         { ...slow, type: "export", status: "received", region: "EU", receivedAt: RECEIVED, dueAt: DUE },
         // Due more than EU's 3 years of log retention ago: its entry, if it had one, would be trimmed by now.
-        { ...ancient, type: "export", status: "received", region: "EU", receivedAt: new Date("2022-01-01T00:00:00Z"), dueAt: new Date("2022-02-01T00:00:00Z") },
+        {
+          ...ancient,
+          type: "export",
+          status: "received",
+          region: "EU",
+          receivedAt: new Date("2022-01-01T00:00:00Z"),
+          dueAt: new Date("2022-02-01T00:00:00Z"),
+        },
       ],
     });
     await store.close();
@@ -49,7 +56,11 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(partial.status, "partial");
 
     clock.set(DUE.getTime() - 1);
-    assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 1, logged: 0 }, "only the ancient request is due; it is too old to log again");
+    assert.deepEqual(
+      await t.gate.runJob("deadlines"),
+      { marked: 1, logged: 0 },
+      "only the ancient request is due; it is too old to log again",
+    );
 
     clock.set(DUE.getTime() + HOUR);
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 1, logged: 2 });
@@ -63,16 +74,37 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(partialStatus.body.status, "partial", "a partial erasure stays partial, so the retry job keeps at it");
 
     const keyring = createKeyring(TEST_SECRET);
-    const overdue = eventsOf(await logOf(t.app, "EU"), "request.overdue").sort((x, y) => String(x.details["type"]).localeCompare(String(y.details["type"])));
+    const overdue = eventsOf(await logOf(t.app, "EU"), "request.overdue").sort((x, y) =>
+      String(x.details["type"]).localeCompare(String(y.details["type"])),
+    );
     assert.deepEqual(
       overdue.map((e) => [e.subject, e.details]),
       [
-        [keyring.pseudonym("erased-1"), { requestId: partial.requestId, type: "erasure", status: "partial", receivedAt: RECEIVED.toISOString(), dueAt: DUE.toISOString() }],
-        [keyring.pseudonym(slow.subjectId), { requestId: slow.id, type: "export", status: "overdue", receivedAt: RECEIVED.toISOString(), dueAt: DUE.toISOString() }],
+        [
+          keyring.pseudonym("erased-1"),
+          {
+            requestId: partial.requestId,
+            type: "erasure",
+            status: "partial",
+            receivedAt: RECEIVED.toISOString(),
+            dueAt: DUE.toISOString(),
+          },
+        ],
+        [
+          keyring.pseudonym(slow.subjectId),
+          {
+            requestId: slow.id,
+            type: "export",
+            status: "overdue",
+            receivedAt: RECEIVED.toISOString(),
+            dueAt: DUE.toISOString(),
+          },
+        ],
       ],
     );
 
-    const report = async () => (await request(t.app).get("/privacy/admin/report/EU").set(DPO).expect(200)).body.requests;
+    const report = async () =>
+      (await request(t.app).get("/privacy/admin/report/EU").set(DPO).expect(200)).body.requests;
     assert.deepEqual(await report(), { received: 1, completed: 0, overdue: 2, openOverdue: 3 });
     failing = false;
     assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 1, completed: 1 });

@@ -26,8 +26,23 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     clock.set(T0);
     return testApp(scope, { now: clock.now, ...options });
   };
-  const write = (t: TestApp, user: string, code: string, path: string, times: number, body: object = { itemId: "trk" }) =>
-    Promise.all(Array.from({ length: times }, () => request(t.app).post(path).set(subject(user, region(code))).send(body).expect(201)));
+  const write = (
+    t: TestApp,
+    user: string,
+    code: string,
+    path: string,
+    times: number,
+    body: object = { itemId: "trk" },
+  ) =>
+    Promise.all(
+      Array.from({ length: times }, () =>
+        request(t.app)
+          .post(path)
+          .set(subject(user, region(code)))
+          .send(body)
+          .expect(201),
+      ),
+    );
 
   test("removes exactly the expired rows and logs the counts per region and purpose", async (ctx) => {
     const t = await gate(ctx);
@@ -42,18 +57,36 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const before = await t.gate.runJob("purge", { dryRun: true });
 
     const result = await t.gate.runJob("purge");
-    assert.deepEqual(result, { dryRun: false, expired: { EU: { service: 2 }, "US-CA": { service: 4 } }, outOfWindow: {}, emptyWindows: 1, interrupted: false });
+    assert.deepEqual(result, {
+      dryRun: false,
+      expired: { EU: { service: 2 }, "US-CA": { service: 4 } },
+      outOfWindow: {},
+      emptyWindows: 1,
+      interrupted: false,
+    });
     assert.deepEqual({ ...before, dryRun: false }, result, "the dry run predicted it exactly");
     assert.deepEqual(await t.gate.store.interactions.countByPurpose("eu-1"), { personalization: 3 });
-    assert.deepEqual(await t.gate.store.interactions.countByPurpose("ca-1"), { personalization: 2, service: 1, analytics: 1 });
+    assert.deepEqual(await t.gate.store.interactions.countByPurpose("ca-1"), {
+      personalization: 2,
+      service: 1,
+      analytics: 1,
+    });
 
     const ran = (entries: Awaited<ReturnType<typeof logOf>>) => eventsOf(entries, "purge.ran").map((e) => e.details);
     const at = clock.now().toISOString();
     assert.deepEqual(ran(await logOf(t.app, "EU")), [{ before: at, expired: { service: 2 }, outOfWindow: {} }]);
     assert.deepEqual(ran(await logOf(t.app, "US-CA")), [{ before: at, expired: { service: 4 }, outOfWindow: {} }]);
-    assert.deepEqual(ran(await logOf(t.app, "OTHER")), [{ before: at, expired: {}, outOfWindow: {} }], "every region logs the run, even with nothing due");
+    assert.deepEqual(
+      ran(await logOf(t.app, "OTHER")),
+      [{ before: at, expired: {}, outOfWindow: {} }],
+      "every region logs the run, even with nothing due",
+    );
 
-    assert.deepEqual(await t.gate.runJob("purge"), { dryRun: false, expired: {}, outOfWindow: {}, emptyWindows: 0, interrupted: false }, "a rerun finds nothing");
+    assert.deepEqual(
+      await t.gate.runJob("purge"),
+      { dryRun: false, expired: {}, outOfWindow: {}, emptyWindows: 0, interrupted: false },
+      "a rerun finds nothing",
+    );
     const report = await request(t.app).get("/privacy/admin/report/US-CA").set(DPO).expect(200);
     assert.deepEqual(report.body.rowsPurged, { total: 4, byPurpose: { service: 4 } });
   });
@@ -64,7 +97,13 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     clock.set(T0.getTime() + 8 * DAY);
     const logged = (await logOf(t.app, "US-CA")).length;
     const result = await t.gate.runJob("purge", { dryRun: true });
-    assert.deepEqual(result, { dryRun: true, expired: { "US-CA": { service: 3 } }, outOfWindow: {}, emptyWindows: 1, interrupted: false });
+    assert.deepEqual(result, {
+      dryRun: true,
+      expired: { "US-CA": { service: 3 } },
+      outOfWindow: {},
+      emptyWindows: 1,
+      interrupted: false,
+    });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), { service: 3 });
     assert.equal((await logOf(t.app, "US-CA")).length, logged);
   });
@@ -85,13 +124,31 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     clock.set(T0.getTime() + 8 * DAY);
 
     const first = await t.gate.runJob("purge", { batchSize: 1, signal: controller.signal });
-    assert.deepEqual(first, { dryRun: false, expired: { "US-CA": { service: 3 } }, outOfWindow: {}, emptyWindows: 0, interrupted: true });
+    assert.deepEqual(first, {
+      dryRun: false,
+      expired: { "US-CA": { service: 3 } },
+      outOfWindow: {},
+      emptyWindows: 0,
+      interrupted: true,
+    });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), { service: 5 });
     const second = await t.gate.runJob("purge", { batchSize: 1 });
-    assert.deepEqual(second, { dryRun: false, expired: { "US-CA": { service: 5 } }, outOfWindow: {}, emptyWindows: 4, interrupted: false });
+    assert.deepEqual(second, {
+      dryRun: false,
+      expired: { "US-CA": { service: 5 } },
+      outOfWindow: {},
+      emptyWindows: 4,
+      interrupted: false,
+    });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), {});
     const ran = eventsOf(await logOf(t.app, "US-CA"), "purge.ran").map((e) => e.details);
-    assert.deepEqual(ran.map((d) => [d["expired"], d["interrupted"]]), [[{ service: 3 }, true], [{ service: 5 }, undefined]]);
+    assert.deepEqual(
+      ran.map((d) => [d["expired"], d["interrupted"]]),
+      [
+        [{ service: 3 }, true],
+        [{ service: 5 }, undefined],
+      ],
+    );
   });
 
   test("a purge the database fails mid-way logs what it deleted, as interrupted, and reports the failure", async (ctx) => {
@@ -100,8 +157,16 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     for (let i = 0; i < 4; i++) {
       await interactions.record(
         interactionRow(`failing-${i}`, {
-          purpose: "service", window: 20, data: {}, createdAt: T0, expiresAt: T0,
-          source: "legal-basis", legalBasis: "contract", policyVersion: "test-1", decidedAt: T0, region: "US-CA",
+          purpose: "service",
+          window: 20,
+          data: {},
+          createdAt: T0,
+          expiresAt: T0,
+          source: "legal-basis",
+          legalBasis: "contract",
+          policyVersion: "test-1",
+          decidedAt: T0,
+          region: "US-CA",
         }),
       );
     }
@@ -115,12 +180,18 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       },
     };
     const keyring = createKeyring(TEST_SECRET);
-    const audit = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => T0 });
+    const audit = createComplianceLog(createComplianceLogStore(store.connection), {
+      pseudonym: keyring.pseudonym,
+      chainKey: keyring.key("log-chain"),
+      now: () => T0,
+    });
     const deps = { interactions: failing, policy: await loadPolicy(testPolicy()), audit, logger: silentLogger };
     await assert.rejects(purge(deps, { now: T0, batchSize: 1 }), /connection lost/);
     const logged: unknown[] = [];
     for await (const entry of audit.entries("US-CA")) logged.push(entry.details);
-    assert.deepEqual(logged, [{ before: T0.toISOString(), expired: { service: 2 }, outOfWindow: {}, interrupted: true }]);
+    assert.deepEqual(logged, [
+      { before: T0.toISOString(), expired: { service: 2 }, outOfWindow: {}, interrupted: true },
+    ]);
   });
 
   test("a shrunk window keeps its newest rows, rows of purposes the policy dropped go; rows of a dropped region count for the default one", async (ctx) => {
@@ -133,18 +204,35 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
     // The test app gates every purpose in code, so the new policy runs in a bare gate.
     const after = await testGate(ctx, {
-      policies: testPolicy({ version: "test-2", purposes: { analytics: null, personalization: { window: 2 } }, regions: { "US-CA": null } }),
+      policies: testPolicy({
+        version: "test-2",
+        purposes: { analytics: null, personalization: { window: 2 } },
+        regions: { "US-CA": null },
+      }),
       database: db.option,
       now: clock.now,
       actor: () => ({ id: "dpo-1", roles: ["dpo"] }),
     });
 
     const result = await after.runJob("purge", { batchSize: 1 });
-    assert.deepEqual(result, { dryRun: false, expired: {}, outOfWindow: { EU: { personalization: 3, analytics: 2 } }, emptyWindows: 1, interrupted: false });
+    assert.deepEqual(result, {
+      dryRun: false,
+      expired: {},
+      outOfWindow: { EU: { personalization: 3, analytics: 2 } },
+      emptyWindows: 1,
+      interrupted: false,
+    });
     assert.deepEqual(await after.store.interactions.countByPurpose("ca-3"), { personalization: 2, service: 3 });
     const kept = await after.store.interactions.forSubject("ca-3", { purpose: "personalization" });
-    assert.deepEqual(kept.map((r) => (r.data as { itemId: string }).itemId), ["trk-4", "trk-3"], "the newest rows stay");
+    assert.deepEqual(
+      kept.map((r) => (r.data as { itemId: string }).itemId),
+      ["trk-4", "trk-3"],
+      "the newest rows stay",
+    );
     const app = express().use("/privacy", after.router());
-    assert.deepEqual(eventsOf(await logOf(app, "EU"), "purge.ran").at(-1)!.details["outOfWindow"], { personalization: 3, analytics: 2 });
+    assert.deepEqual(eventsOf(await logOf(app, "EU"), "purge.ran").at(-1)!.details["outOfWindow"], {
+      personalization: 3,
+      analytics: 2,
+    });
   });
 });

@@ -18,7 +18,13 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     t.seen.length = 0;
   });
 
-  const play = { itemId: "trk_1", action: "play", durationMs: 183_456, location: { lat: 48.8584, lon: 2.2945 }, userAgent: "Mozilla/5.0" };
+  const play = {
+    itemId: "trk_1",
+    action: "play",
+    durationMs: 183_456,
+    location: { lat: 48.8584, lon: 2.2945 },
+    userAgent: "Mozilla/5.0",
+  };
   const held = async (purpose: string) => (await t.gate.store.interactions.countByPurpose(user))[purpose] ?? 0;
 
   test("EU is opt-in: no consent, no write, nothing stored", async () => {
@@ -37,7 +43,12 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const res = await request(t.app)
       .post("/api/plays")
       .set(subject(user, region("de")))
-      .send({ ...play, device: { os: "android", model: "Pixel 8", id: "IMEI-1" }, context: { at: "2026-11-28T21:34:56.789Z", ip: "203.0.113.77" }, extra: "x" });
+      .send({
+        ...play,
+        device: { os: "android", model: "Pixel 8", id: "IMEI-1" },
+        context: { at: "2026-11-28T21:34:56.789Z", ip: "203.0.113.77" },
+        extra: "x",
+      });
     assert.equal(res.status, 201);
     const expected = {
       itemId: "trk_1",
@@ -48,10 +59,18 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       context: { at: "2026-11-28T21:00:00.000Z", ip: "203.0.113.0" },
     };
     assert.deepEqual(t.seen[0]!.body, expected, "the handler sees only the minimized body");
-    assert.ok(Object.isFrozen(t.seen[0]!.body) && Object.isFrozen((t.seen[0]!.body as { device: object }).device), "and cannot add to it");
+    assert.ok(
+      Object.isFrozen(t.seen[0]!.body) && Object.isFrozen((t.seen[0]!.body as { device: object }).device),
+      "and cannot add to it",
+    );
     const [row] = await t.gate.store.interactions.forSubject(user);
     assert.deepEqual(row!.data, expected);
-    assert.deepEqual(row!.provenance, { source: "explicit", receiptId: receipt.id, legalBasis: "consent", policyVersion: "test-1" });
+    assert.deepEqual(row!.provenance, {
+      source: "explicit",
+      receiptId: receipt.id,
+      legalBasis: "consent",
+      policyVersion: "test-1",
+    });
   });
 
   test("US-CA is opt-out: writes pass without a choice", async () => {
@@ -62,7 +81,10 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   });
 
   test("an unknown region falls back to the default (strictest) region", async () => {
-    const res = await request(t.app).post("/api/plays").set(subject(user, region("ZZ"))).send(play);
+    const res = await request(t.app)
+      .post("/api/plays")
+      .set(subject(user, region("ZZ")))
+      .send(play);
     assert.equal(res.status, 403);
     assert.equal(res.body.error.region, "EU");
     assert.equal(t.seen.length, 0, "the handler never ran");
@@ -102,7 +124,10 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   });
 
   test("unknown purposes are refused: in code at start-up, over HTTP as 400", async () => {
-    assert.throws(() => t.gate.purpose("personalisation"), (e) => isConsentgateError(e, "unknown_purpose"));
+    assert.throws(
+      () => t.gate.purpose("personalisation"),
+      (e) => isConsentgateError(e, "unknown_purpose"),
+    );
     const res = await grant(t.app, subject(user), "nope");
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, "unknown_purpose");
@@ -127,8 +152,13 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("prototype-polluting bodies store nothing of the pollution", async () => {
     await grant(t.app, subject(user), "personalization").expect(200);
-    const body = '{"itemId":"t","__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"device":{"__proto__":{"polluted":1},"os":"ios"}}';
-    await request(t.app).post("/api/plays").set(subject(user, { "content-type": "application/json" })).send(body).expect(201);
+    const body =
+      '{"itemId":"t","__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"device":{"__proto__":{"polluted":1},"os":"ios"}}';
+    await request(t.app)
+      .post("/api/plays")
+      .set(subject(user, { "content-type": "application/json" }))
+      .send(body)
+      .expect(201);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     const [row] = await t.gate.store.interactions.forSubject(user);
     assert.deepEqual(row!.data, { itemId: "t", device: { os: "ios" } });
@@ -136,7 +166,11 @@ describe(`the write gate on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("bodies the gate cannot minimize get clear 4xx errors and store nothing", async () => {
     await grant(t.app, subject(user), "personalization").expect(200);
-    const send = (body: string) => request(t.app).post("/api/plays").set(subject(user, { "content-type": "application/json" })).send(body);
+    const send = (body: string) =>
+      request(t.app)
+        .post("/api/plays")
+        .set(subject(user, { "content-type": "application/json" }))
+        .send(body);
     const notObject = await send("[1,2,3]");
     assert.equal(notObject.status, 400);
     assert.equal(notObject.body.error.code, "invalid_body");
@@ -195,8 +229,22 @@ describe("the ability's field lists are the minimizer's", () => {
   test("permittedFieldsOf yields each purpose's allow-list", async (ctx) => {
     const gate = await testGate(ctx, { database: "memory" });
     const { buildAbility } = await import("../../src/decision/ability.ts");
-    const ability = buildAbility({ policy: gate.policy, allowedPurposes: ["personalization"], subjectId: "s", roles: [] });
-    assert.deepEqual(collectableFields(ability, "personalization").sort(), ["action", "context.at", "context.ip", "device.model", "device.os", "durationMs", "itemId", "location"]);
+    const ability = buildAbility({
+      policy: gate.policy,
+      allowedPurposes: ["personalization"],
+      subjectId: "s",
+      roles: [],
+    });
+    assert.deepEqual(collectableFields(ability, "personalization").sort(), [
+      "action",
+      "context.at",
+      "context.ip",
+      "device.model",
+      "device.os",
+      "durationMs",
+      "itemId",
+      "location",
+    ]);
     assert.deepEqual(collectableFields(ability, "advertising"), []);
   });
 });

@@ -35,12 +35,19 @@ describe("several instances on one PostgreSQL database", { skip: !onPostgres && 
     // The event to wait for: B's answer from its own (warm) cache changes. Only
     // the announcement from A can change it; the store's re-check inside a
     // write would refuse too, but after B's handler ran, which is not enough.
-    await until(async () => (await request(b.app).get("/api/can/personalization").set(cross).expect(200)).body.can === false, "B never heard of A's withdrawal");
+    await until(
+      async () => (await request(b.app).get("/api/can/personalization").set(cross).expect(200)).body.can === false,
+      "B never heard of A's withdrawal",
+    );
     const refused = await request(b.app).post("/api/plays").set(cross).send(play);
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, "consent_required");
     assert.equal(b.seen.length, 2, "B refused at its gate: the handler did not run");
-    assert.equal((await a.gate.store.interactions.countByPurpose("cross-1")).personalization ?? 0, 0, "the withdrawal erased what was held, and nothing came back");
+    assert.equal(
+      (await a.gate.store.interactions.countByPurpose("cross-1")).personalization ?? 0,
+      0,
+      "the withdrawal erased what was held, and nothing came back",
+    );
   });
 });
 

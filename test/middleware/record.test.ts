@@ -17,7 +17,11 @@ const play = { itemId: "trk_1", action: "play", durationMs: 183_456, userAgent: 
 const minimizedPlay = { itemId: "trk_1", action: "play", durationMs: 183_000 };
 
 /** A test gate on `database` and a host app whose handlers record what the test asks them to. */
-async function openApp(scope: Scope, database: string, handlers: Record<string, RequestHandler>): Promise<{ app: Express; gate: Consentgate; ran: string[] }> {
+async function openApp(
+  scope: Scope,
+  database: string,
+  handlers: Record<string, RequestHandler>,
+): Promise<{ app: Express; gate: Consentgate; ran: string[] }> {
   const gate = await testGate(scope, { database });
   const ran: string[] = [];
   const app = hostApp(gate, (app) => {
@@ -54,7 +58,12 @@ describe(`record() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       },
       // A handler that records an object of its own, unrelated to the body.
       "/fresh": async (req, res) => {
-        await req.privacy.record("play", { itemId: "trk_2", durationMs: 5_999, location: { lat: 48.8584, lon: 2.2945 }, secret: "s" });
+        await req.privacy.record("play", {
+          itemId: "trk_2",
+          durationMs: 5_999,
+          location: { lat: 48.8584, lon: 2.2945 },
+          secret: "s",
+        });
         res.status(201).end();
       },
       // The database goes away after the gate admitted the request, before the write.

@@ -25,7 +25,11 @@ describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQ
   before(async () => {
     gate = await testGate(suite, {
       policies: testPolicy({
-        routes: { "POST /api/plays": "personalization", "MERGE /api/merge": "personalization", "PURGE /api/purge": "service" },
+        routes: {
+          "POST /api/plays": "personalization",
+          "MERGE /api/merge": "personalization",
+          "PURGE /api/purge": "service",
+        },
       }),
     });
   });
@@ -82,7 +86,11 @@ describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQ
   test("a handler mounted with router.use is an ungated handler, and so is a route's app.param callback", async () => {
     const api = express.Router();
     api.use(answers("router.use"));
-    await refused(hostApp((a) => a.use("/api", api)), "post", "/api/anything");
+    await refused(
+      hostApp((a) => a.use("/api", api)),
+      "post",
+      "/api/anything",
+    );
 
     const withParam = hostApp((a) => {
       a.param("id", (req, _res, next) => {
@@ -141,7 +149,10 @@ describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQ
     await request(app).purge("/api/purge").set(user).send({ itemId: "x", secret: "raw" }).expect(201);
     assert.deepEqual(ran, [{ at: "purge", body: { itemId: "x" } }]);
     ran = [];
-    for (const method of ["get", "head", "options"] as const) await request(app)[method]("/api/anything").expect((res) => assert.notEqual(res.status, 403));
+    for (const method of ["get", "head", "options"] as const)
+      await request(app)
+        [method]("/api/anything")
+        .expect((res) => assert.notEqual(res.status, 403));
   });
 
   test("a route registered after a first request for its path is scanned again", async () => {
@@ -158,7 +169,9 @@ describe(`write routing on Express ${expressMajor} and ${onPostgres ? "PostgreSQ
   });
 
   test("a gate placed after an ungated handler on the same route, or on a later route, is too late", async () => {
-    const sameRoute = hostApp((a) => a.post("/api/late-gate", peeks("first"), gate.purpose("service"), answers("second")));
+    const sameRoute = hostApp((a) =>
+      a.post("/api/late-gate", peeks("first"), gate.purpose("service"), answers("second")),
+    );
     await refused(sameRoute, "post", "/api/late-gate");
 
     const laterRoute = hostApp((a) => {

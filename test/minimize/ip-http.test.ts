@@ -24,9 +24,17 @@ describe(`the ip rule on stored plays, on ${onPostgres ? "PostgreSQL" : "PGlite"
     ];
     // One user per address: the purpose's window (5) would push the first ones out.
     for (const [i, ip] of sent.entries()) {
-      await request(t.app).post("/api/plays").set(ca(`ip-${i}`)).send({ itemId: "trk", context: { ip } }).expect(201);
+      await request(t.app)
+        .post("/api/plays")
+        .set(ca(`ip-${i}`))
+        .send({ itemId: "trk", context: { ip } })
+        .expect(201);
       const stored = await t.gate.store.interactions.forSubject(`ip-${i}`);
-      assert.deepEqual(stored.map((row) => (row.data as { context: unknown }).context), [{ ip: "203.0.113.0" }], ip);
+      assert.deepEqual(
+        stored.map((row) => (row.data as { context: unknown }).context),
+        [{ ip: "203.0.113.0" }],
+        ip,
+      );
     }
   });
 });

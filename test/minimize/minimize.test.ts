@@ -58,13 +58,33 @@ const personalization: Record<string, FieldRule> = {
 
 describe("compileMinimizer: selection", () => {
   test("the shipped personalization purpose keeps, buckets and coarsens, and drops the rest", () => {
-    const body = { itemId: "trk_1", action: "play", durationMs: 183_456, location: { lat: 52.52, lon: 13.405 }, userAgent: "Firefox", email: "a@b.c" };
-    assert.deepEqual(minimizer(personalization)(body), { itemId: "trk_1", action: "play", durationMs: 183_000, location: "u33dc" });
+    const body = {
+      itemId: "trk_1",
+      action: "play",
+      durationMs: 183_456,
+      location: { lat: 52.52, lon: 13.405 },
+      userAgent: "Firefox",
+      email: "a@b.c",
+    };
+    assert.deepEqual(minimizer(personalization)(body), {
+      itemId: "trk_1",
+      action: "play",
+      durationMs: 183_000,
+      location: "u33dc",
+    });
   });
 
   test("nested paths rebuild objects with only the listed descendants", () => {
-    const minimize = minimizer({ "device.os": { kind: "keep" }, "context.geo.country": { kind: "keep" }, "context.page": { kind: "maxLength", length: 3 } });
-    const body = { device: { os: "ios", model: "x", serial: "123" }, context: { geo: { country: "DE", city: "Berlin" }, page: "/home", ref: "q" }, other: 1 };
+    const minimize = minimizer({
+      "device.os": { kind: "keep" },
+      "context.geo.country": { kind: "keep" },
+      "context.page": { kind: "maxLength", length: 3 },
+    });
+    const body = {
+      device: { os: "ios", model: "x", serial: "123" },
+      context: { geo: { country: "DE", city: "Berlin" }, page: "/home", ref: "q" },
+      other: 1,
+    };
     assert.deepEqual(minimize(body), { device: { os: "ios" }, context: { geo: { country: "DE" }, page: "/ho" } });
   });
 
@@ -102,8 +122,16 @@ describe("compileMinimizer: selection", () => {
   });
 
   test("a listed parent holding something other than an object is invalid", () => {
-    throwsInvalid(() => minimizer({ "device.os": { kind: "keep" } })({ device: "iphone" }), "device", /^device: expected an object/);
-    throwsInvalid(() => minimizer({ "device.os": { kind: "keep" } })({ device: [{ os: "ios" }] }), "device", /expected an object/);
+    throwsInvalid(
+      () => minimizer({ "device.os": { kind: "keep" } })({ device: "iphone" }),
+      "device",
+      /^device: expected an object/,
+    );
+    throwsInvalid(
+      () => minimizer({ "device.os": { kind: "keep" } })({ device: [{ os: "ios" }] }),
+      "device",
+      /expected an object/,
+    );
   });
 
   test("a body with a null prototype is accepted", () => {
@@ -170,7 +198,11 @@ describe("compileMinimizer: purity and safety", () => {
     const output = minimizer(fields)(input);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal(Object.getPrototypeOf(output), Object.prototype);
-    assert.deepEqual(output, { itemId: "a", meta: { ok: { x: 1 } }, account: minimizer({ account: { kind: "hash" } })({ account: { id: 7 } }).account });
+    assert.deepEqual(output, {
+      itemId: "a",
+      meta: { ok: { x: 1 } },
+      account: minimizer({ account: { kind: "hash" } })({ account: { id: 7 } }).account,
+    });
     assert.ok(!JSON.stringify(output).includes("polluted"));
     for (const object of objectsIn(output)) {
       for (const key of ["__proto__", "constructor", "prototype"]) assert.ok(!Object.hasOwn(object, key), key);
@@ -178,14 +210,30 @@ describe("compileMinimizer: purity and safety", () => {
   });
 
   test("kept values must be JSON data", () => {
-    throwsInvalid(() => minimizer({ meta: { kind: "keep" } })({ meta: { at: new Date() } }), "meta", /expected JSON data, got an object/);
-    throwsInvalid(() => minimizer({ meta: { kind: "keep" } })({ meta: [() => 1] }), "meta", /expected JSON data, got function/);
+    throwsInvalid(
+      () => minimizer({ meta: { kind: "keep" } })({ meta: { at: new Date() } }),
+      "meta",
+      /expected JSON data, got an object/,
+    );
+    throwsInvalid(
+      () => minimizer({ meta: { kind: "keep" } })({ meta: [() => 1] }),
+      "meta",
+      /expected JSON data, got function/,
+    );
     throwsInvalid(() => minimizer({ meta: { kind: "hash" } })({ meta: [undefined] }), "meta", /expected JSON data/);
   });
 
   test("error messages name the field and never echo the value", () => {
-    throwsInvalid(() => one({ kind: "ip", bits: 24 }, "secret-value"), "f", /^f: expected an IPv4 or IPv6 address, got a string$/);
-    throwsInvalid(() => minimizer({ "a.b": { kind: "bucket", size: 10 } })({ a: { b: "secret-value" } }), "a.b", /^a\.b: expected a finite number, got a string$/);
+    throwsInvalid(
+      () => one({ kind: "ip", bits: 24 }, "secret-value"),
+      "f",
+      /^f: expected an IPv4 or IPv6 address, got a string$/,
+    );
+    throwsInvalid(
+      () => minimizer({ "a.b": { kind: "bucket", size: 10 } })({ a: { b: "secret-value" } }),
+      "a.b",
+      /^a\.b: expected a finite number, got a string$/,
+    );
   });
 });
 
@@ -220,12 +268,21 @@ describe("compileMinimizer: rules", () => {
     test("depends on the key; a Buffer key with the same bytes is the same key", () => {
       const other = compileMinimizer({ f: { kind: "hash" } }, { hashKey: "o".repeat(32) })({ f: "x" }).f;
       assert.notEqual(one({ kind: "hash" }, "x"), other);
-      assert.equal(compileMinimizer({ f: { kind: "hash" } }, { hashKey: Buffer.from(KEY) })({ f: "x" }).f, one({ kind: "hash" }, "x"));
+      assert.equal(
+        compileMinimizer({ f: { kind: "hash" } }, { hashKey: Buffer.from(KEY) })({ f: "x" }).f,
+        one({ kind: "hash" }, "x"),
+      );
     });
 
     test("an empty key is refused", () => {
-      assert.throws(() => compileMinimizer({}, { hashKey: "" }), (e) => isConsentgateError(e, "invalid_option"));
-      assert.throws(() => compileMinimizer({}, { hashKey: Buffer.alloc(0) }), (e) => isConsentgateError(e, "invalid_option"));
+      assert.throws(
+        () => compileMinimizer({}, { hashKey: "" }),
+        (e) => isConsentgateError(e, "invalid_option"),
+      );
+      assert.throws(
+        () => compileMinimizer({}, { hashKey: Buffer.alloc(0) }),
+        (e) => isConsentgateError(e, "invalid_option"),
+      );
     });
   });
 
@@ -258,7 +315,18 @@ describe("compileMinimizer: rules", () => {
     });
 
     test("refuses anything else", () => {
-      for (const value of [{ lat: 91, lon: 0 }, { lat: 0, lon: 180.5 }, { lat: "52", lon: "13" }, { lat: Number.NaN, lon: 0 }, { lon: 1 }, "", "abc", "u33 dc", 52.5, [52.5, 13.4]]) {
+      for (const value of [
+        { lat: 91, lon: 0 },
+        { lat: 0, lon: 180.5 },
+        { lat: "52", lon: "13" },
+        { lat: Number.NaN, lon: 0 },
+        { lon: 1 },
+        "",
+        "abc",
+        "u33 dc",
+        52.5,
+        [52.5, 13.4],
+      ]) {
         throwsInvalid(() => geohash(value), "f", /expected a \{lat, lon\} in range or a geohash string/);
       }
     });
@@ -311,11 +379,44 @@ describe("compileMinimizer: rules", () => {
     });
 
     test("refuses what is not a timestamp, and date-times without a time zone", () => {
-      const outside = ["0000-01-01T00:30+01:00", Date.parse("0000-01-01T00:00:00Z") - 1, Date.parse("+010000-01-01T00:00:00Z"), 8.64e15];
-      const malformed = ["yesterday", "2026-03-07T18:42:17", "2026-02-30", "2026-04-31", "2026-13-01", "2026-00-10", "2026-03-00", "07/03/2026", ""];
-      const impossible = ["2026-03-07T24:00Z", "2026-03-07T18:60Z", "2026-03-07T18:42:60Z", "2026-03-07T18:42+24:00", "2026-03-07T18:42+05:60"];
-      for (const value of [...outside, ...malformed, ...impossible, Number.NaN, Number.POSITIVE_INFINITY, true, { at: 1 }]) {
-        throwsInvalid(() => day(value), "f", /expected an ISO-8601 date, or date-time with a time zone, or epoch milliseconds/);
+      const outside = [
+        "0000-01-01T00:30+01:00",
+        Date.parse("0000-01-01T00:00:00Z") - 1,
+        Date.parse("+010000-01-01T00:00:00Z"),
+        8.64e15,
+      ];
+      const malformed = [
+        "yesterday",
+        "2026-03-07T18:42:17",
+        "2026-02-30",
+        "2026-04-31",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-03-00",
+        "07/03/2026",
+        "",
+      ];
+      const impossible = [
+        "2026-03-07T24:00Z",
+        "2026-03-07T18:60Z",
+        "2026-03-07T18:42:60Z",
+        "2026-03-07T18:42+24:00",
+        "2026-03-07T18:42+05:60",
+      ];
+      for (const value of [
+        ...outside,
+        ...malformed,
+        ...impossible,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        true,
+        { at: 1 },
+      ]) {
+        throwsInvalid(
+          () => day(value),
+          "f",
+          /expected an ISO-8601 date, or date-time with a time zone, or epoch milliseconds/,
+        );
       }
     });
   });
@@ -381,7 +482,18 @@ describe("compileMinimizer: rules", () => {
     });
 
     test("refuses what is not an address", () => {
-      for (const value of ["not-an-ip", "203.0.113", "203.0.113.256", "0x7f.0.0.1", "010.0.0.1", " 203.0.113.77", "203.0.113.77/24", "", 3405803853, { ip: "203.0.113.77" }]) {
+      for (const value of [
+        "not-an-ip",
+        "203.0.113",
+        "203.0.113.256",
+        "0x7f.0.0.1",
+        "010.0.0.1",
+        " 203.0.113.77",
+        "203.0.113.77/24",
+        "",
+        3405803853,
+        { ip: "203.0.113.77" },
+      ]) {
         throwsInvalid(() => ip(value), "f", /expected an IPv4 or IPv6 address/);
       }
     });
@@ -399,7 +511,12 @@ describe("compileMinimizer: rules", () => {
   });
 
   test("a rule that does not take objects refuses an object", () => {
-    for (const rule of [{ kind: "bucket", size: 10 }, { kind: "truncate", unit: "day" }, { kind: "ip", bits: 24 }, { kind: "maxLength", length: 5 }] as const) {
+    for (const rule of [
+      { kind: "bucket", size: 10 },
+      { kind: "truncate", unit: "day" },
+      { kind: "ip", bits: 24 },
+      { kind: "maxLength", length: 5 },
+    ] as const) {
       throwsInvalid(() => one(rule, { value: 1 }), "f", /got an object$/);
     }
   });
@@ -416,12 +533,22 @@ describe("compileMinimizer: body limits", () => {
     assert.deepEqual(minimize({ tree: nested(15) }), { tree: nested(15) });
     throwsInvalid(() => minimize({ tree: nested(16) }), "tree", /body nests deeper than 16 levels \(in tree\)/);
     throwsInvalid(() => minimizer({ tree: { kind: "hash" } })({ tree: nested(16) }), "tree", /nests deeper/);
-    throwsInvalid(() => minimizer({ tree: { kind: "keep" } }, { maxDepth: 3 })({ tree: nested(3) }), "tree", /deeper than 3 levels/);
+    throwsInvalid(
+      () => minimizer({ tree: { kind: "keep" } }, { maxDepth: 3 })({ tree: nested(3) }),
+      "tree",
+      /deeper than 3 levels/,
+    );
   });
 
   test("listed paths count toward depth", () => {
-    throwsInvalid(() => minimizer({ "a.b.c": { kind: "keep" } }, { maxDepth: 3 })({ a: { b: { c: {} } } }), "a.b.c", /deeper than 3/);
-    assert.deepEqual(minimizer({ "a.b.c": { kind: "keep" } }, { maxDepth: 3 })({ a: { b: { c: 1 } } }), { a: { b: { c: 1 } } });
+    throwsInvalid(
+      () => minimizer({ "a.b.c": { kind: "keep" } }, { maxDepth: 3 })({ a: { b: { c: {} } } }),
+      "a.b.c",
+      /deeper than 3/,
+    );
+    assert.deepEqual(minimizer({ "a.b.c": { kind: "keep" } }, { maxDepth: 3 })({ a: { b: { c: 1 } } }), {
+      a: { b: { c: 1 } },
+    });
   });
 
   test("an unlisted subtree is not walked, however deep", () => {
@@ -432,7 +559,11 @@ describe("compileMinimizer: body limits", () => {
     const wide = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]));
     assert.deepEqual(minimizer(personalization)(wide), {});
     throwsInvalid(() => minimizer(personalization)({ ...wide, extra: 1 }), undefined, /^body has more than 1000 keys$/);
-    throwsInvalid(() => minimizer({ "a.b": { kind: "keep" } }, { maxKeys: 3 })({ a: { b: 1, c: 2, d: 3 } }), "a", /more than 3 keys \(in a\)/);
+    throwsInvalid(
+      () => minimizer({ "a.b": { kind: "keep" } }, { maxKeys: 3 })({ a: { b: 1, c: 2, d: 3 } }),
+      "a",
+      /more than 3 keys \(in a\)/,
+    );
   });
 
   test("elements of kept arrays count toward the key limit", () => {
@@ -442,12 +573,19 @@ describe("compileMinimizer: body limits", () => {
   });
 
   test("a limit left undefined keeps its default", () => {
-    throwsInvalid(() => minimizer({ tree: { kind: "keep" } }, { maxDepth: undefined, maxKeys: 2 })({ tree: [1, 2] }), "tree", /more than 2 keys/);
+    throwsInvalid(
+      () => minimizer({ tree: { kind: "keep" } }, { maxDepth: undefined, maxKeys: 2 })({ tree: [1, 2] }),
+      "tree",
+      /more than 2 keys/,
+    );
   });
 
   test("limits must be positive integers", () => {
     for (const limits of [{ maxDepth: 0 }, { maxKeys: -1 }, { maxKeys: 1.5 }, { maxDepth: Number.POSITIVE_INFINITY }]) {
-      assert.throws(() => compileMinimizer({}, { hashKey: KEY, limits }), (e) => isConsentgateError(e, "invalid_option"));
+      assert.throws(
+        () => compileMinimizer({}, { hashKey: KEY, limits }),
+        (e) => isConsentgateError(e, "invalid_option"),
+      );
     }
   });
 });
@@ -460,8 +598,14 @@ describe("compileMinimizer: rules that cannot be applied", () => {
   });
 
   test("a rule on an object and on a field inside it is refused", () => {
-    throwsPolicy(() => minimizer({ device: { kind: "keep" }, "device.os": { kind: "hash" } }), /field "device" has a rule and so do fields inside it/);
-    throwsPolicy(() => minimizer({ "device.os": { kind: "hash" }, device: { kind: "drop" } }), /field "device" has a rule/);
+    throwsPolicy(
+      () => minimizer({ device: { kind: "keep" }, "device.os": { kind: "hash" } }),
+      /field "device" has a rule and so do fields inside it/,
+    );
+    throwsPolicy(
+      () => minimizer({ "device.os": { kind: "hash" }, device: { kind: "drop" } }),
+      /field "device" has a rule/,
+    );
   });
 
   test("parameters out of range are refused, all problems at once", () => {
@@ -475,7 +619,10 @@ describe("compileMinimizer: rules that cannot be applied", () => {
           e: { kind: "truncate", unit: "week" as "day" },
           f: { kind: "blur" } as unknown as FieldRule,
         }),
-      (e) => isConsentgateError(e, "policy_invalid") && e.details.problems?.length === 6 && /field "f": unknown rule "blur"/.test(e.message),
+      (e) =>
+        isConsentgateError(e, "policy_invalid") &&
+        e.details.problems?.length === 6 &&
+        /field "f": unknown rule "blur"/.test(e.message),
     );
   });
 });

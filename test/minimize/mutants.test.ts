@@ -49,13 +49,23 @@ describe("geohash ranges and shapes", () => {
     assert.equal(hash({ lat: 90, lon: 0 }), ngeohash.encode(90, 0, 5));
     assert.equal(hash({ lat: 0, lon: 180 }), ngeohash.encode(0, 180, 5));
     assert.equal(hash({ lat: 0, lon: -180 }), ngeohash.encode(0, -180, 5));
-    for (const value of [{ lat: -90.5, lon: 0 }, { lat: 90.5, lon: 0 }, { lat: 0, lon: -180.5 }, { lat: 0, lon: 180.5 }]) {
+    for (const value of [
+      { lat: -90.5, lon: 0 },
+      { lat: 90.5, lon: 0 },
+      { lat: 0, lon: -180.5 },
+      { lat: 0, lon: 180.5 },
+    ]) {
       refused(() => hash(value), /expected a \{lat, lon\}/);
     }
   });
 
   test("lat and lon must both be numbers: numeric strings are not coordinates", () => {
-    for (const value of [{ lat: "48.8", lon: "2.2" }, { lat: 48.8, lon: "2.2" }, { lat: "48.8", lon: 2.2 }, { lat: 48.8 }]) {
+    for (const value of [
+      { lat: "48.8", lon: "2.2" },
+      { lat: 48.8, lon: "2.2" },
+      { lat: "48.8", lon: 2.2 },
+      { lat: 48.8 },
+    ]) {
       refused(() => hash(value), /expected a \{lat, lon\}/);
     }
   });
@@ -131,7 +141,8 @@ describe("keep and hash", () => {
   });
 
   test("hash: strings as they are, numbers and booleans as String() writes them (non-finite ones too)", () => {
-    const pseudonym = (text: string) => PSEUDONYM_PREFIX + createHmac("sha256", Buffer.from(KEY, "utf8")).update(text, "utf8").digest("hex");
+    const pseudonym = (text: string) =>
+      PSEUDONYM_PREFIX + createHmac("sha256", Buffer.from(KEY, "utf8")).update(text, "utf8").digest("hex");
     const hash = (value: unknown) => one({ kind: "hash" }, value);
     assert.equal(hash("alice@example.com"), pseudonym("alice@example.com"));
     assert.equal(hash(42), pseudonym("42"));
@@ -148,7 +159,10 @@ describe("keep and hash", () => {
 
   test("an empty key is refused", () => {
     for (const hashKey of ["", Buffer.alloc(0)]) {
-      assert.throws(() => compileMinimizer({ f: { kind: "hash" } }, { hashKey }), (e) => isConsentgateError(e, "invalid_option") && e.message === "hashKey must not be empty");
+      assert.throws(
+        () => compileMinimizer({ f: { kind: "hash" } }, { hashKey }),
+        (e) => isConsentgateError(e, "invalid_option") && e.message === "hashKey must not be empty",
+      );
     }
   });
 });
@@ -159,7 +173,10 @@ describe("limits and rule problems", () => {
     assert.deepEqual(tiny({ f: 1 }), { f: 1 });
     for (const limits of [{ maxDepth: 0 }, { maxKeys: 0 }, { maxDepth: 1.5 }]) {
       const name = Object.keys(limits)[0];
-      assert.throws(() => minimizer({ f: { kind: "keep" } }, limits), (e) => isConsentgateError(e, "invalid_option") && e.message === `limits.${name} must be a positive integer`);
+      assert.throws(
+        () => minimizer({ f: { kind: "keep" } }, limits),
+        (e) => isConsentgateError(e, "invalid_option") && e.message === `limits.${name} must be a positive integer`,
+      );
     }
   });
 
@@ -168,7 +185,8 @@ describe("limits and rule problems", () => {
       () => minimizer({ a: { kind: "bucket", size: 0 }, b: { kind: "geohash", precision: 13 } }),
       (e) =>
         isConsentgateError(e, "policy_invalid") &&
-        e.message === 'field rules: field "a": bucket must be a positive number; field "b": geohash precision must be an integer from 1 to 12' &&
+        e.message ===
+          'field rules: field "a": bucket must be a positive number; field "b": geohash precision must be an integer from 1 to 12' &&
         (e.details.problems as string[]).length === 2,
     );
   });

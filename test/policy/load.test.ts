@@ -6,7 +6,8 @@ import { isConsentgateError } from "../../src/errors.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 
 /** Fixture folders as a user would name them: relative to the current directory. */
-const fixture = (name: string) => path.relative(process.cwd(), fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
+const fixture = (name: string) =>
+  path.relative(process.cwd(), fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
 
 async function problemsOf(source: string | Record<string, unknown>): Promise<string[]> {
   const error = await loadPolicy(source).then(
@@ -36,12 +37,17 @@ function assertProblems(problems: readonly string[], folder: string, expected: r
 describe("loadPolicy: folders that cannot be read", () => {
   test("an empty folder", async () => {
     const folder = fixture("empty");
-    assert.deepEqual(await problemsOf(folder), [`no policy files in ${folder} (expected files ending in .yaml or .yml)`]);
+    assert.deepEqual(await problemsOf(folder), [
+      `no policy files in ${folder} (expected files ending in .yaml or .yml)`,
+    ]);
   });
   test("a missing folder", async () => {
     const problems = await problemsOf("test/policy/fixtures/no-such-folder");
     assert.equal(problems.length, 1);
-    assert.match(problems[0] ?? "", /^policy folder test\/policy\/fixtures\/no-such-folder not found \(looked in \/.*no-such-folder\)$/);
+    assert.match(
+      problems[0] ?? "",
+      /^policy folder test\/policy\/fixtures\/no-such-folder not found \(looked in \/.*no-such-folder\)$/,
+    );
   });
   test("a file instead of a folder", async () => {
     const file = `${fixture("with-other-files")}/policy.yaml`;
@@ -75,7 +81,11 @@ describe("loadPolicy: files", () => {
     const folder = fixture("syntax-error");
     assertProblems(await problemsOf(folder), folder, [
       ["defaults.yaml:3:11", "", "YAML syntax error: Nested mappings are not allowed in compact mappings"],
-      ["regions.yaml:3:3", "", "YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }"],
+      [
+        "regions.yaml:3:3",
+        "",
+        "YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }",
+      ],
       ["purposes.yaml:5:25", "purposes.service.fields.itemId.bucket", "must be a number greater than 0"],
       // Not reported: "regions is missing", since the broken regions.yaml may well define them.
     ]);
@@ -124,18 +134,21 @@ describe("loadPolicy: every rule", () => {
 
     const telemetry = policy.purposes["telemetry"];
     assert.ok(telemetry);
-    assert.deepEqual({ ...telemetry.fields }, {
-      action: { kind: "keep" },
-      debug: { kind: "drop" },
-      email: { kind: "hash" },
-      durationMs: { kind: "bucket", size: 250 },
-      location: { kind: "geohash", precision: 7 },
-      at: { kind: "truncate", unit: "hour" },
-      day: { kind: "truncate", unit: "day" },
-      ip: { kind: "ip", bits: 24 },
-      query: { kind: "maxLength", length: 80 },
-      "device.os": { kind: "keep" },
-    });
+    assert.deepEqual(
+      { ...telemetry.fields },
+      {
+        action: { kind: "keep" },
+        debug: { kind: "drop" },
+        email: { kind: "hash" },
+        durationMs: { kind: "bucket", size: 250 },
+        location: { kind: "geohash", precision: 7 },
+        at: { kind: "truncate", unit: "hour" },
+        day: { kind: "truncate", unit: "day" },
+        ip: { kind: "ip", bits: 24 },
+        query: { kind: "maxLength", length: 80 },
+        "device.os": { kind: "keep" },
+      },
+    );
     assert.equal(telemetry.name, "telemetry");
     assert.equal(telemetry.legalBasis, "legitimate-interest");
     assert.equal(telemetry.window, 10000);
@@ -169,7 +182,13 @@ describe("loadPolicy: every rule", () => {
     });
     assert.equal(policy.regions["US-CA"]?.gpc, "opt-out-of-sale-or-share");
     assert.deepEqual(policy.regions["US"]?.frameworks, []);
-    assert.deepEqual(Object.fromEntries(policy.countryRegions), { DE: "EU", FR: "EU", "ES-CT": "EU", "US-CA": "US-CA", US: "US" });
+    assert.deepEqual(Object.fromEntries(policy.countryRegions), {
+      DE: "EU",
+      FR: "EU",
+      "ES-CT": "EU",
+      "US-CA": "US-CA",
+      US: "US",
+    });
   });
 
   test("routes match like Express 5 does", async () => {
@@ -220,14 +239,26 @@ describe("loadPolicy: every rule", () => {
     const folder = fixture("purposes");
     const window = "must be a whole number from 1 to 10000";
     assertProblems(await problemsOf(folder), folder, [
-      ["policy.yaml:6:5", "purposes.typo.legalBasis", '"consnet" is not a valid choice (did you mean "consent"?); choose one of: consent, contract, legitimate-interest, legal-obligation'],
+      [
+        "policy.yaml:6:5",
+        "purposes.typo.legalBasis",
+        '"consnet" is not a valid choice (did you mean "consent"?); choose one of: consent, contract, legitimate-interest, legal-obligation',
+      ],
       ["policy.yaml:7:3", "purposes.undescribed.description", "is missing; describe the purpose"],
       ["policy.yaml:12:5", "purposes.flags.saleOrShare", 'must be true or false, not "yes"'],
       ["policy.yaml:13:5", "purposes.flags.onWithdrawal", '"delete" is not a valid choice; choose one of: purge, keep'],
-      ["policy.yaml:17:5", "purposes.zero.window", `${window} (the most recent interactions kept per user; leave window out to store none), not 0`],
+      [
+        "policy.yaml:17:5",
+        "purposes.zero.window",
+        `${window} (the most recent interactions kept per user; leave window out to store none), not 0`,
+      ],
       ["policy.yaml:22:5", "purposes.huge.window", `${window}`],
       ["policy.yaml:27:5", "purposes.fraction.window", `${window}`],
-      ["policy.yaml:29:3", "purposes.forever.retention", "is missing; a purpose with a window must say how long interactions are kept"],
+      [
+        "policy.yaml:29:3",
+        "purposes.forever.retention",
+        "is missing; a purpose with a window must say how long interactions are kept",
+      ],
       ["policy.yaml:36:5", "purposes.pointless.retention", "has no effect without window"],
       ["policy.yaml:37:3", 'purposes."ads/partners"', 'purpose names may use only letters, digits, "-" and "_"'],
     ]);
@@ -238,7 +269,11 @@ describe("loadPolicy: every rule", () => {
     const fields = "purposes.rules.fields";
     assertProblems(await problemsOf(folder), folder, [
       ["policy.yaml:8:7", `${fields}.blurred`, 'unknown field rule "blur"; use keep, drop, hash, { bucket: n }'],
-      ["policy.yaml:9:19", `${fields}.negative.bucket`, "must be a number greater than 0 (numbers are rounded down to a multiple of it), not -5"],
+      [
+        "policy.yaml:9:19",
+        `${fields}.negative.bucket`,
+        "must be a number greater than 0 (numbers are rounded down to a multiple of it), not -5",
+      ],
       ["policy.yaml:10:15", `${fields}.zero.bucket`, "must be a number greater than 0"],
       ["policy.yaml:11:15", `${fields}.typo.buckt`, 'unknown field rule "buckt" (did you mean "bucket"?)'],
       ["policy.yaml:12:21", `${fields}.tooPrecise.geohash`, "must be a whole number from 1 to 12"],
@@ -258,12 +293,28 @@ describe("loadPolicy: every rule", () => {
   test("routes: unknown purpose, read methods, malformed keys and patterns", async () => {
     const folder = fixture("routes");
     assertProblems(await problemsOf(folder), folder, [
-      ["policy.yaml:7:3", 'routes."POST /api/plays/:id"', 'no purpose named "personalisation" (did you mean "personalization"?); purposes are: service, personalization'],
-      ["policy.yaml:8:3", 'routes."GET /api/plays"', '"GET" is not a write method: GET, HEAD and OPTIONS requests are reads and always pass'],
+      [
+        "policy.yaml:7:3",
+        'routes."POST /api/plays/:id"',
+        'no purpose named "personalisation" (did you mean "personalization"?); purposes are: service, personalization',
+      ],
+      [
+        "policy.yaml:8:3",
+        'routes."GET /api/plays"',
+        '"GET" is not a write method: GET, HEAD and OPTIONS requests are reads and always pass',
+      ],
       ["policy.yaml:9:3", 'routes."post /api/likes"', 'write the method in capitals: "POST /api/likes"'],
       ["policy.yaml:10:3", 'routes."POST api/likes"', 'the path must start with "/"'],
-      ["policy.yaml:11:3", 'routes."POST /api/*"', "the path pattern is not valid: Missing parameter name at index 6: /api/*"],
-      ["policy.yaml:12:3", 'routes."POST/api/skips"', 'write routes as "METHOD /path" with METHOD one of POST, PUT, PATCH, DELETE'],
+      [
+        "policy.yaml:11:3",
+        'routes."POST /api/*"',
+        "the path pattern is not valid: Missing parameter name at index 6: /api/*",
+      ],
+      [
+        "policy.yaml:12:3",
+        'routes."POST/api/skips"',
+        'write routes as "METHOD /path" with METHOD one of POST, PUT, PATCH, DELETE',
+      ],
     ]);
   });
 
@@ -272,15 +323,27 @@ describe("loadPolicy: every rule", () => {
     const duration = "is not a duration: write a whole number followed by d (days), mo (calendar months) or y (years)";
     assertProblems(await problemsOf(folder), folder, [
       ["policy.yaml:2:13", "defaults.region", 'no region named "Europe"; regions are: EU, US-CA, eu'],
-      ["policy.yaml:7:21", "regions.EU.countries[1]", '"Germany" is not a country code: use ISO 3166-1 (DE) or, for a state or province, ISO 3166-2 (US-CA)'],
+      [
+        "policy.yaml:7:21",
+        "regions.EU.countries[1]",
+        '"Germany" is not a country code: use ISO 3166-1 (DE) or, for a state or province, ISO 3166-2 (US-CA)',
+      ],
       ["policy.yaml:7:30", "regions.EU.countries[2]", '"D" is not a country code'],
       ["policy.yaml:7:44", "regions.EU.countries[5]", '"DE" is listed twice in this region'],
-      ["policy.yaml:8:5", "regions.EU.model", '"optin" is not a valid choice (did you mean "opt-in"?); choose one of: opt-in, opt-out'],
+      [
+        "policy.yaml:8:5",
+        "regions.EU.model",
+        '"optin" is not a valid choice (did you mean "opt-in"?); choose one of: opt-in, opt-out',
+      ],
       ["policy.yaml:9:5", "regions.EU.gpc", '"opt-out" is not a valid choice; choose opt-out-of-sale-or-share'],
       ["policy.yaml:10:5", "regions.EU.requestDeadline", `"30 days" ${duration}`],
       ["policy.yaml:11:5", "regions.EU.logRetention", `"0d" ${duration}`],
       ["policy.yaml:12:3", "regions.US-CA.logRetention", "is missing; write a whole number followed by d (days)"],
-      ["policy.yaml:13:17", "regions.US-CA.countries[0]", '"US-CA" is also in region EU; a country belongs to one region'],
+      [
+        "policy.yaml:13:17",
+        "regions.US-CA.countries[0]",
+        '"US-CA" is also in region EU; a country belongs to one region',
+      ],
       ["policy.yaml:15:5", "regions.US-CA.requestDeadline", `"1w" ${duration}`],
       ["policy.yaml:16:3", "regions.eu", 'differs from region "EU" only in capitals'],
     ]);
@@ -289,12 +352,24 @@ describe("loadPolicy: every rule", () => {
   test("unknown keys suggest the key that was meant", async () => {
     const folder = fixture("unknown-keys");
     assertProblems(await problemsOf(folder), folder, [
-      ["policy.yaml:4:3", "defaults.unmapedWrites", 'unknown key (did you mean "unmappedWrites"?); allowed here: region, unmappedWrites'],
+      [
+        "policy.yaml:4:3",
+        "defaults.unmapedWrites",
+        'unknown key (did you mean "unmappedWrites"?); allowed here: region, unmappedWrites',
+      ],
       ["policy.yaml:6:3", "purposes.service.retention", "is missing; a purpose with a window must say how long"],
-      ["policy.yaml:10:5", "purposes.service.retension", 'unknown key (did you mean "retention"?); allowed here: description, legalBasis'],
+      [
+        "policy.yaml:10:5",
+        "purposes.service.retension",
+        'unknown key (did you mean "retention"?); allowed here: description, legalBasis',
+      ],
       ["policy.yaml:11:1", "purpose", 'unknown key (did you mean "purposes"?)'],
       ["policy.yaml:14:9", "regions.EU.modle", 'unknown key (did you mean "model"?)'],
-      ["policy.yaml:16:3", "jobs.purg", 'unknown key (did you mean "purge"?); allowed here: purge, deadlines, compliance-report, log-retention, erasure-retry'],
+      [
+        "policy.yaml:16:3",
+        "jobs.purg",
+        'unknown key (did you mean "purge"?); allowed here: purge, deadlines, compliance-report, log-retention, erasure-retry',
+      ],
     ]);
   });
 
@@ -313,8 +388,18 @@ describe("loadPolicy: an object instead of a folder", () => {
   const valid = () => ({
     version: "1",
     defaults: { region: "EU" },
-    purposes: { service: { description: "Play music", legalBasis: "contract", fields: { itemId: "keep" }, window: 5, retention: "7d" } },
-    regions: { EU: { countries: ["de"], model: "opt-in", frameworks: ["GDPR"], requestDeadline: "1mo", logRetention: "3y" } },
+    purposes: {
+      service: {
+        description: "Play music",
+        legalBasis: "contract",
+        fields: { itemId: "keep" },
+        window: 5,
+        retention: "7d",
+      },
+    },
+    regions: {
+      EU: { countries: ["de"], model: "opt-in", frameworks: ["GDPR"], requestDeadline: "1mo", logRetention: "3y" },
+    },
   });
 
   test("is validated and compiled the same way, with no sources", async () => {

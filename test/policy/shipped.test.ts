@@ -19,7 +19,14 @@ describe("the shipped policy", () => {
   test("has the three purposes the README describes", () => {
     const { service, personalization, advertising } = policy.purposes;
     assert.deepEqual(
-      [service, personalization, advertising].map((p) => [p?.legalBasis, p?.window, p?.retention?.text, p?.saleOrShare, p?.sensitive, p?.onWithdrawal]),
+      [service, personalization, advertising].map((p) => [
+        p?.legalBasis,
+        p?.window,
+        p?.retention?.text,
+        p?.saleOrShare,
+        p?.sensitive,
+        p?.onWithdrawal,
+      ]),
       [
         ["contract", 20, "7d", false, false, "purge"],
         ["consent", 50, "90d", false, false, "purge"],
@@ -27,13 +34,16 @@ describe("the shipped policy", () => {
       ],
     );
     assert.deepEqual({ ...service?.fields }, { itemId: { kind: "keep" }, action: { kind: "keep" } });
-    assert.deepEqual({ ...personalization?.fields }, {
-      itemId: { kind: "keep" },
-      action: { kind: "keep" },
-      durationMs: { kind: "bucket", size: 1000 },
-      location: { kind: "geohash", precision: 5 },
-      userAgent: { kind: "drop" },
-    });
+    assert.deepEqual(
+      { ...personalization?.fields },
+      {
+        itemId: { kind: "keep" },
+        action: { kind: "keep" },
+        durationMs: { kind: "bucket", size: 1000 },
+        location: { kind: "geohash", precision: 5 },
+        userAgent: { kind: "drop" },
+      },
+    );
     assert.deepEqual({ ...advertising?.fields }, { itemId: { kind: "keep" } });
   });
 
@@ -47,7 +57,10 @@ describe("the shipped policy", () => {
   test("the EU region covers the 27 member states and the EEA", () => {
     const eu = policy.regions["EU"];
     assert.deepEqual([...(eu?.countries ?? [])].sort(), [...EU_MEMBERS, "IS", "LI", "NO"].sort());
-    assert.deepEqual([eu?.model, eu?.frameworks, eu?.gpc, eu?.requestDeadline.text, eu?.logRetention.text], ["opt-in", ["GDPR"], undefined, "1mo", "3y"]);
+    assert.deepEqual(
+      [eu?.model, eu?.frameworks, eu?.gpc, eu?.requestDeadline.text, eu?.logRetention.text],
+      ["opt-in", ["GDPR"], undefined, "1mo", "3y"],
+    );
   });
 
   test("UK, California, Colorado and the rest of the world", () => {

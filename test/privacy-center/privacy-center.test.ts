@@ -16,7 +16,14 @@ const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ance
 const policy = () =>
   testPolicy({
     purposes: {
-      health: { description: "Suggest calm music from your heart rate", legalBasis: "consent", sensitive: true, fields: { bpm: "keep" }, window: 5, retention: "1mo" },
+      health: {
+        description: "Suggest calm music from your heart rate",
+        legalBasis: "consent",
+        sensitive: true,
+        fields: { bpm: "keep" },
+        window: 5,
+        retention: "1mo",
+      },
     },
   });
 
@@ -31,7 +38,10 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     gate = await testGate(suite, { policies: policy() });
     app = hostApp(gate, (host) => {
       host.use("/center", gate.privacyCenter());
-      host.use("/custom", gate.privacyCenter({ api: "/rights/", title: "Privacy at Example", signIn: "/login?next=/custom" }));
+      host.use(
+        "/custom",
+        gate.privacyCenter({ api: "/rights/", title: "Privacy at Example", signIn: "/login?next=/custom" }),
+      );
       host.use("/short", gate.privacyCenter({ latest: 3 }));
     });
   });
@@ -39,7 +49,8 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     user = `center-${++n}`;
   });
 
-  const page = (headers: Record<string, string> = {}, path = "/center") => request(app).get(path).set(subject(user, headers));
+  const page = (headers: Record<string, string> = {}, path = "/center") =>
+    request(app).get(path).set(subject(user, headers));
   const choose = (purpose: string, body: object, headers: Record<string, string> = {}) =>
     request(app).put(`/privacy/consents/${purpose}`).set(subject(user, headers)).send(body).expect(200);
   /** The text of the element with this id, tags stripped. */
@@ -47,7 +58,10 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     const found = new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</`).exec(html);
     assert.ok(found, `no element #${id}`);
     const entities: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'" };
-    return found[1]!.replace(/<[^>]+>/g, "").replace(/&(amp|lt|gt|quot|#39);/g, (e) => entities[e]!).trim();
+    return found[1]!
+      .replace(/<[^>]+>/g, "")
+      .replace(/&(amp|lt|gt|quot|#39);/g, (e) => entities[e]!)
+      .trim();
   };
   const switchOf = (html: string, purpose: string) => {
     const found = new RegExp(`<input[^>]*id="switch-${purpose}"[^>]*>`).exec(html);
@@ -75,7 +89,10 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     assert.doesNotMatch(res.text, /https?:\/\//, "nothing from another origin");
     const ids = [...res.text.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
     assert.equal(new Set(ids).size, ids.length, "ids are unique");
-    for (const [path, type] of [["/center/assets/center.js", /^text\/javascript/], ["/center/assets/center.css", /^text\/css/]] as const) {
+    for (const [path, type] of [
+      ["/center/assets/center.js", /^text\/javascript/],
+      ["/center/assets/center.css", /^text\/css/],
+    ] as const) {
       assert.ok(res.text.includes(`"${path}"`), `the page links ${path}`);
       const asset = await request(app).get(path).expect(200);
       assert.match(asset.headers["content-type"]!, type);
@@ -85,7 +102,10 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
 
   test("each purpose in plain words, with its legal basis, retention, window, sale/share flag and choice", async () => {
     const res = await page({ "x-region": "DE" }).expect(200);
-    assert.match(res.text, /The rules of EU \(GDPR\) apply to you: anything that needs your permission stays off until you turn it on/);
+    assert.match(
+      res.text,
+      /The rules of EU \(GDPR\) apply to you: anything that needs your permission stays off until you turn it on/,
+    );
     assert.match(textOf(res.text, "title-personalization"), /^Recommend music from recent listening$/);
     assert.match(res.text, /<strong>Your consent\.<\/strong> We rely on your permission/);
     assert.match(res.text, /<strong>Legitimate interest\.<\/strong>/);
@@ -94,9 +114,15 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     assert.match(res.text, /Only your 5 most recent records/);
     assert.match(res.text, /Yes: this counts as selling or sharing your data/);
     assert.doesNotMatch(switchOf(res.text, "personalization"), /checked/, "EU is opt-in");
-    assert.match(textOf(res.text, "explain-personalization"), /^Off until you allow it: under the rules of EU this needs your permission\.$/);
+    assert.match(
+      textOf(res.text, "explain-personalization"),
+      /^Off until you allow it: under the rules of EU this needs your permission\.$/,
+    );
     assert.match(switchOf(res.text, "analytics"), /checked/, "a legitimate interest allows until the user objects");
-    assert.match(textOf(res.text, "explain-analytics"), /^On: we rely on a legitimate interest\. Turn it off to object\.$/);
+    assert.match(
+      textOf(res.text, "explain-analytics"),
+      /^On: we rely on a legitimate interest\. Turn it off to object\.$/,
+    );
     assert.match(switchOf(res.text, "personalization"), /role="switch"[\s\S]*disabled/, "controls wait for the script");
     assert.match(res.text, /<label for="switch-personalization">Allow: Recommend music from recent listening<\/label>/);
   });
@@ -105,14 +131,20 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     const res = await page({ "x-region": "US-CA" }).expect(200);
     assert.match(switchOf(res.text, "personalization"), /checked/, "US-CA is opt-out");
     assert.doesNotMatch(switchOf(res.text, "health"), /checked/);
-    assert.match(textOf(res.text, "explain-health"), /sensitive, so it needs your explicit permission wherever you are/);
+    assert.match(
+      textOf(res.text, "explain-health"),
+      /sensitive, so it needs your explicit permission wherever you are/,
+    );
   });
 
   test("a choice shows with its date, and its receipt is listed", async () => {
     const receipt = (await choose("personalization", { granted: true }, { "x-region": "DE" })).body;
     const res = await page({ "x-region": "DE" }).expect(200);
     assert.match(switchOf(res.text, "personalization"), /checked/);
-    assert.match(textOf(res.text, "explain-personalization"), /^On: you allowed this on \d{1,2} \w{3} \d{4}, \d\d:\d\d UTC\.$/);
+    assert.match(
+      textOf(res.text, "explain-personalization"),
+      /^On: you allowed this on \d{1,2} \w{3} \d{4}, \d\d:\d\d UTC\.$/,
+    );
     assert.ok(res.text.includes(`<summary>Receipt ${receipt.id}</summary>`));
     assert.ok(res.text.includes(receipt.signature));
     assert.match(textOf(res.text, "held-summary"), /We hold nothing and 1 privacy choice about you/);
@@ -125,14 +157,20 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     assert.match(textOf(res.text, "gpc-state"), /opts you out of any selling or sharing/);
     assert.match(switchOf(res.text, "advertising"), /data-gpc/);
     assert.doesNotMatch(switchOf(res.text, "advertising"), /checked/, "GPC wins over the earlier grant");
-    assert.match(textOf(res.text, "explain-advertising"), /you allowed this on .*, but your browser now sends Global Privacy Control/);
+    assert.match(
+      textOf(res.text, "explain-advertising"),
+      /you allowed this on .*, but your browser now sends Global Privacy Control/,
+    );
     assert.doesNotMatch(switchOf(res.text, "personalization"), /data-gpc/, "GPC only concerns sales and sharing");
 
     await choose("advertising", { granted: true, overrideGpc: true }, gpc);
     res = await page(gpc).expect(200);
     assert.match(switchOf(res.text, "advertising"), /checked/);
     assert.doesNotMatch(switchOf(res.text, "advertising"), /data-gpc/);
-    assert.match(textOf(res.text, "explain-advertising"), /confirming it over your browser's Global Privacy Control signal/);
+    assert.match(
+      textOf(res.text, "explain-advertising"),
+      /confirming it over your browser's Global Privacy Control signal/,
+    );
     assert.match(res.text, /\(over Global Privacy Control\)/);
   });
 
@@ -172,32 +210,51 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
 
   test("a long history shows only its newest receipts and requests, and points to the download for the rest", async () => {
     const receipts: string[] = [];
-    for (const granted of [true, false, true, false, true]) receipts.push((await choose("personalization", { granted })).body.id);
+    for (const granted of [true, false, true, false, true])
+      receipts.push((await choose("personalization", { granted })).body.id);
     for (let i = 0; i < 4; i++) await request(app).get("/privacy/export").set(subject(user)).expect(200);
     const res = await page({}, "/short").expect(200);
     const listed = [...res.text.matchAll(/<summary>Receipt ([0-9a-f-]+)<\/summary>/g)].map((m) => m[1]);
     assert.deepEqual(listed, receipts.slice(-3).reverse(), "the three newest, newest first");
     const more = (what: string, shown: number, total: number) =>
-      new RegExp(`id="${what}-more">Only your ${shown} most recent ${what} of ${total} are listed here\\. <a href="/privacy/export" download>Download a copy of your data</a> for all of them\\.</p>`);
+      new RegExp(
+        `id="${what}-more">Only your ${shown} most recent ${what} of ${total} are listed here\\. <a href="/privacy/export" download>Download a copy of your data</a> for all of them\\.</p>`,
+      );
     assert.match(res.text, more("receipts", 3, 5));
     assert.equal([...res.text.matchAll(/<th scope="row">Copy of your data<\/th>/g)].length, 3);
     assert.match(res.text, more("requests", 3, 4));
-    assert.match(textOf(res.text, "held-summary"), /and 5 privacy choices about you/, "the count covers the whole history");
+    assert.match(
+      textOf(res.text, "held-summary"),
+      /and 5 privacy choices about you/,
+      "the count covers the whole history",
+    );
 
     const full = await page().expect(200);
-    assert.equal([...full.text.matchAll(/<summary>Receipt /g)].length, 5, "under the default of 20 everything is listed");
+    assert.equal(
+      [...full.text.matchAll(/<summary>Receipt /g)].length,
+      5,
+      "under the default of 20 everything is listed",
+    );
     assert.doesNotMatch(full.text, /id="receipts-more"|id="requests-more"/);
   });
 
   test("a latest option that is not a count from 1 to 500 is refused at start-up", () => {
     for (const latest of [0, -1, 2.5, 501, Number.NaN]) {
-      assert.throws(() => gate.privacyCenter({ latest }), (e) => isConsentgateError(e, "invalid_option"), String(latest));
+      assert.throws(
+        () => gate.privacyCenter({ latest }),
+        (e) => isConsentgateError(e, "invalid_option"),
+        String(latest),
+      );
     }
   });
 
   test("an api option that is not a path on this origin is refused at start-up", () => {
     for (const api of ["https://elsewhere.example/privacy", "//elsewhere.example", "privacy", "/"]) {
-      assert.throws(() => gate.privacyCenter({ api }), (e) => isConsentgateError(e, "invalid_option"), api);
+      assert.throws(
+        () => gate.privacyCenter({ api }),
+        (e) => isConsentgateError(e, "invalid_option"),
+        api,
+      );
     }
   });
 });

@@ -19,16 +19,29 @@ const targets = [
   { path: "/api/service", purpose: "service", region: "DE", allowed: true }, // gated; contract
 ] as const;
 
-const LISTED = { personalization: ["itemId", "action", "durationMs", "location", "device", "context"], service: ["itemId", "action"] } as const;
+const LISTED = {
+  personalization: ["itemId", "action", "durationMs", "location", "device", "context"],
+  service: ["itemId", "action"],
+} as const;
 
 describe(`property: random bodies on write routes, ${RUNS} cases, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const t = sharedTestApp();
 
   // Found by the property below: the parser's 415 went past the gate's error handler to Express's HTML page.
-  for (const [header, value] of [["content-type", "application/json; charset=latin1"], ["content-encoding", "br-unknown"]] as const) {
+  for (const [header, value] of [
+    ["content-type", "application/json; charset=latin1"],
+    ["content-encoding", "br-unknown"],
+  ] as const) {
     test(`a body the parser cannot read (${header}: ${value}) is a coded 400 and reaches no handler`, async () => {
       const before = t.seen.length;
-      const res = await request(t.app).post("/api/service").set({ "x-user": "unreadable", [header]: value, "content-type": header === "content-type" ? value : "application/json" }).send('{"itemId":"a"}');
+      const res = await request(t.app)
+        .post("/api/service")
+        .set({
+          "x-user": "unreadable",
+          [header]: value,
+          "content-type": header === "content-type" ? value : "application/json",
+        })
+        .send('{"itemId":"a"}');
       assert.equal(res.status, 400);
       assert.equal(res.body.error.code, "invalid_body");
       assert.equal(t.seen.length, before);
@@ -41,30 +54,46 @@ describe(`property: random bodies on write routes, ${RUNS} cases, on ${onPostgre
     let stored = 0;
     const started = Date.now();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...targets), bodyText, contentType, fc.boolean(), async (target, text, type, signedIn) => {
-        const subject = `body-${++n}`;
-        const headers: Record<string, string> = { "x-region": target.region, "content-type": type, ...(signedIn ? { "x-user": subject } : {}) };
-        const res = await request(t.app).post(target.path).set(headers).send(text);
-        const context = `POST ${target.path} (${target.region}, ${type}) ${JSON.stringify(text.slice(0, 200))}`;
-        assert.ok(res.status < 500, `${context}: ${res.status} ${res.text.slice(0, 300)}`);
-        // Anonymous writes are checked all at once below: every row held must come from a 201.
-        const held = signedIn ? ((await t.gate.store.interactions.countByPurpose(subject))[target.purpose] ?? 0) : 0;
-        if (res.status !== 201) {
-          assertCoded4xx(res.status, res.body, context);
-          assert.equal(held, 0, `${context}: refused with ${res.body.error.code}, yet ${held} row(s) stored`);
-          if (!target.allowed) assert.ok([400, 403, 413].includes(res.status), `${context}: ${res.status}`);
-          return;
-        }
-        assert.ok(target.allowed && signedIn, `${context}: 201 where the gate should refuse`);
-        assert.equal(held, 1, `${context}: 201 must store exactly one row`);
-        stored++;
-        const [row] = await t.gate.store.interactions.forSubject(subject, { purpose: target.purpose });
-        const extra = Object.keys(row!.data as object).filter((k) => !(LISTED[target.purpose] as readonly string[]).includes(k));
-        assert.deepEqual(extra, [], `${context}: stored fields the purpose does not list`);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...targets),
+        bodyText,
+        contentType,
+        fc.boolean(),
+        async (target, text, type, signedIn) => {
+          const subject = `body-${++n}`;
+          const headers: Record<string, string> = {
+            "x-region": target.region,
+            "content-type": type,
+            ...(signedIn ? { "x-user": subject } : {}),
+          };
+          const res = await request(t.app).post(target.path).set(headers).send(text);
+          const context = `POST ${target.path} (${target.region}, ${type}) ${JSON.stringify(text.slice(0, 200))}`;
+          assert.ok(res.status < 500, `${context}: ${res.status} ${res.text.slice(0, 300)}`);
+          // Anonymous writes are checked all at once below: every row held must come from a 201.
+          const held = signedIn ? ((await t.gate.store.interactions.countByPurpose(subject))[target.purpose] ?? 0) : 0;
+          if (res.status !== 201) {
+            assertCoded4xx(res.status, res.body, context);
+            assert.equal(held, 0, `${context}: refused with ${res.body.error.code}, yet ${held} row(s) stored`);
+            if (!target.allowed) assert.ok([400, 403, 413].includes(res.status), `${context}: ${res.status}`);
+            return;
+          }
+          assert.ok(target.allowed && signedIn, `${context}: 201 where the gate should refuse`);
+          assert.equal(held, 1, `${context}: 201 must store exactly one row`);
+          stored++;
+          const [row] = await t.gate.store.interactions.forSubject(subject, { purpose: target.purpose });
+          const extra = Object.keys(row!.data as object).filter(
+            (k) => !(LISTED[target.purpose] as readonly string[]).includes(k),
+          );
+          assert.deepEqual(extra, [], `${context}: stored fields the purpose does not list`);
+        },
+      ),
       propertyParameters(),
     );
-    assert.equal(total(await t.gate.store.interactions.countByPurpose()), stored, "rows held beyond those answered 201");
+    assert.equal(
+      total(await t.gate.store.interactions.countByPurpose()),
+      stored,
+      "rows held beyond those answered 201",
+    );
     console.log(`# bodies: ${RUNS} cases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 });

@@ -49,7 +49,14 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
 
   // Found by the property below: run() rethrew the driver's error, which the bin turns into an unhandled rejection.
   test("a database that cannot be reached: exit 1 with the reason, no exception, no password", async () => {
-    const { code, out, err } = await cli(["report", "EU", "--policies", "valid", "--database", `postgres://u:${PASSWORD}@127.0.0.1:1/db`]);
+    const { code, out, err } = await cli([
+      "report",
+      "EU",
+      "--policies",
+      "valid",
+      "--database",
+      `postgres://u:${PASSWORD}@127.0.0.1:1/db`,
+    ]);
     assert.equal(code, 1);
     assert.deepEqual(out, []);
     assert.match(err.join("\n"), /^consentgate report: .*ECONNREFUSED/);
@@ -58,7 +65,21 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
 
   test("exit code 0, 1 or 2 with a message; no exception; no password echoed", async () => {
     const database = fc.oneof(
-      { arbitrary: fc.constantFrom("memory", "", "garbage", "postgres://", "postgres://127.0.0.1/db", "http://x/y", "postgres://u@127.0.0.1/", `postgres://u:${PASSWORD}@127.0.0.1:1/db`, "postgres://u@127.0.0.1:1/db", "postgresql://u@[::1/db"), weight: 6 },
+      {
+        arbitrary: fc.constantFrom(
+          "memory",
+          "",
+          "garbage",
+          "postgres://",
+          "postgres://127.0.0.1/db",
+          "http://x/y",
+          "postgres://u@127.0.0.1/",
+          `postgres://u:${PASSWORD}@127.0.0.1:1/db`,
+          "postgres://u@127.0.0.1:1/db",
+          "postgresql://u@[::1/db",
+        ),
+        weight: 6,
+      },
       { arbitrary: weirdString, weight: 2 },
       { arbitrary: fc.constantFrom(...(reachable.length > 0 ? reachable : ["memory"])), weight: 1 },
     );
@@ -67,9 +88,29 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
       { arbitrary: fc.constantFrom("policies", "broken", "none", "/etc/passwd", ".", ""), weight: 4 },
       { arbitrary: weirdString, weight: 2 },
     );
-    const when = fc.oneof(fc.constantFrom("2026-11-01", "2026-11-01T00:00:00Z", "yesterday", "", "0", "2026-02-31", "-271821-04-20"), weirdString);
+    const when = fc.oneof(
+      fc.constantFrom("2026-11-01", "2026-11-01T00:00:00Z", "yesterday", "", "0", "2026-02-31", "-271821-04-20"),
+      weirdString,
+    );
     const token = fc.oneof(
-      { arbitrary: fc.constantFrom("--json", "--dry-run", "--help", "-h", "--", "-x", "--unknown", "--json=1", "--database", "--policies", "--from", "--to", "-"), weight: 4 },
+      {
+        arbitrary: fc.constantFrom(
+          "--json",
+          "--dry-run",
+          "--help",
+          "-h",
+          "--",
+          "-x",
+          "--unknown",
+          "--json=1",
+          "--database",
+          "--policies",
+          "--from",
+          "--to",
+          "-",
+        ),
+        weight: 4,
+      },
       { arbitrary: fc.constantFrom("EU", "US-CA", "OTHER", "eu", "XX", "__proto__", "constructor"), weight: 3 },
       { arbitrary: database.map((d) => ["--database", d]), weight: 3 },
       { arbitrary: database.map((d) => [`--database=${d}`]), weight: 1 },
@@ -80,7 +121,20 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
     );
     const command = fc.oneof(
       { arbitrary: fc.constantFrom("check", "purge", "report", "verify"), weight: 8 },
-      { arbitrary: fc.constantFrom("help", "--help", "-h", "", "chek", "purge ", "__proto__", "constructor", "toString"), weight: 2 },
+      {
+        arbitrary: fc.constantFrom(
+          "help",
+          "--help",
+          "-h",
+          "",
+          "chek",
+          "purge ",
+          "__proto__",
+          "constructor",
+          "toString",
+        ),
+        weight: 2,
+      },
       { arbitrary: weirdString, weight: 1 },
     );
     const argv = fc.tuple(command, fc.array(token, { maxLength: 6 })).map(([name, tokens]) => [name, ...tokens.flat()]);
@@ -101,15 +155,31 @@ describe(`property: random command lines, ${RUNS} cases, on ${onPostgres ? "Post
         const { code, out, err } = result;
         assert.ok([0, 1, 2].includes(code), `${context}: exit code ${code}`);
         codes[code]!++;
-        if (code === 0 && ["purge", "report", "verify"].includes(args[0]!) && !args.includes("--help") && !args.includes("-h")) ranJobs++;
+        if (
+          code === 0 &&
+          ["purge", "report", "verify"].includes(args[0]!) &&
+          !args.includes("--help") &&
+          !args.includes("-h")
+        )
+          ranJobs++;
         if (code === 0) assert.ok(out.length > 0, `${context}: exit 0 and nothing said`);
-        else assert.ok(err.some((line) => line.trim() !== ""), `${context}: exit ${code} and no reason on stderr`);
+        else
+          assert.ok(
+            err.some((line) => line.trim() !== ""),
+            `${context}: exit ${code} and no reason on stderr`,
+          );
         // Only where it is a database option: as a folder or region name (check's positionals, or after "--") it is quoted back like any name.
         const asDatabaseOption = args[0] !== "check" && !args.includes("--");
-        if (asDatabaseOption) assert.ok(![...out, ...err].some((line) => line.includes(PASSWORD)), `${context}: the database password was echoed`);
+        if (asDatabaseOption)
+          assert.ok(
+            ![...out, ...err].some((line) => line.includes(PASSWORD)),
+            `${context}: the database password was echoed`,
+          );
       }),
       propertyParameters(),
     );
-    console.log(`# cli: ${RUNS} cases (exit 0/1/2: ${codes[0]}/${codes[1]}/${codes[2]}; ${ranJobs} jobs ran on the database) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `# cli: ${RUNS} cases (exit 0/1/2: ${codes[0]}/${codes[1]}/${codes[2]}; ${ranJobs} jobs ran on the database) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   });
 });

@@ -23,7 +23,24 @@ import { suiteScope } from "../support/scope.ts";
 
 const base = { ...testPolicy(), jobs: { purge: "15 * * * *", "compliance-report": "0 3 * * *" } };
 
-const duration = fc.constantFrom("7d", "1mo", "3y", "24mo", "0d", "-1d", "1.5mo", "7 days", "1w", "99999999999999y", "d", "7D", "1e3d", "", "30", "P7D");
+const duration = fc.constantFrom(
+  "7d",
+  "1mo",
+  "3y",
+  "24mo",
+  "0d",
+  "-1d",
+  "1.5mo",
+  "7 days",
+  "1w",
+  "99999999999999y",
+  "d",
+  "7D",
+  "1e3d",
+  "",
+  "30",
+  "P7D",
+);
 const fieldRule = fc.oneof(
   fc.constantFrom("keep", "drop", "hash", "KEEP", "", "bucket"),
   fc.record({ bucket: fc.oneof(fc.integer(), fc.double(), fc.constant("10")) }),
@@ -33,28 +50,103 @@ const fieldRule = fc.oneof(
   fc.record({ maxLength: fc.oneof(fc.integer(), fc.constant(null)) }),
   fc.record({ bucket: fc.constant(10), ip: fc.constant(24) }),
 );
-const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), weirdString.map((s) => s.slice(0, 200)));
+const scalar = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double(),
+  weirdString.map((s) => s.slice(0, 200)),
+);
 const policyValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: duration, weight: 3 },
   { arbitrary: fieldRule, weight: 3 },
-  { arbitrary: fc.constantFrom("opt-in", "opt-out", "consent", "contract", "legitimate-interest", "reject", "allow", "EU", "US-CA", "OTHER", "personalization", "opt-out-of-sale-or-share", "* * * * *", "61 * * * *", "0 0 31 2 *", "@daily"), weight: 3 },
+  {
+    arbitrary: fc.constantFrom(
+      "opt-in",
+      "opt-out",
+      "consent",
+      "contract",
+      "legitimate-interest",
+      "reject",
+      "allow",
+      "EU",
+      "US-CA",
+      "OTHER",
+      "personalization",
+      "opt-out-of-sale-or-share",
+      "* * * * *",
+      "61 * * * *",
+      "0 0 31 2 *",
+      "@daily",
+    ),
+    weight: 3,
+  },
   { arbitrary: scalar, weight: 3 },
   { arbitrary: fc.array(scalar, { maxLength: 4 }), weight: 1 },
   { arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), scalar, { maxKeys: 3 }), weight: 1 },
 );
-const newKey = fc.oneof(fc.constantFrom("__proto__", "constructor", "prototype", "window", "retention", "fields", "regions", "POST /api/x", "GET /api/plays", "a.b", "", "x.__proto__"), fc.string({ maxLength: 10 }));
+const newKey = fc.oneof(
+  fc.constantFrom(
+    "__proto__",
+    "constructor",
+    "prototype",
+    "window",
+    "retention",
+    "fields",
+    "regions",
+    "POST /api/x",
+    "GET /api/plays",
+    "a.b",
+    "",
+    "x.__proto__",
+  ),
+  fc.string({ maxLength: 10 }),
+);
 
 /** One edit of the parsed policy, at the `pick`-th of its paths. */
-const edit = fc.record({ pick: fc.nat(), action: fc.constantFrom("set", "set", "delete", "add"), value: policyValue, key: newKey });
+const edit = fc.record({
+  pick: fc.nat(),
+  action: fc.constantFrom("set", "set", "delete", "add"),
+  value: policyValue,
+  key: newKey,
+});
 /** One edit of a file's text: syntax the parser must report, a line written twice (a duplicate key in one file). */
-const textEdit = fc.record({ at: fc.nat(), action: fc.constantFrom("insert", "cut", "repeat-line", "tab"), text: fc.oneof(fc.constantFrom(":", "- ", "&a ", "*a", "<<: *a", "!!binary ", "{", "]", "'", '"', "\n  ", "\t", "? ", "%YAML 1.1\n---\n"), weirdString.map((s) => s.slice(0, 20))) });
+const textEdit = fc.record({
+  at: fc.nat(),
+  action: fc.constantFrom("insert", "cut", "repeat-line", "tab"),
+  text: fc.oneof(
+    fc.constantFrom(
+      ":",
+      "- ",
+      "&a ",
+      "*a",
+      "<<: *a",
+      "!!binary ",
+      "{",
+      "]",
+      "'",
+      '"',
+      "\n  ",
+      "\t",
+      "? ",
+      "%YAML 1.1\n---\n",
+    ),
+    weirdString.map((s) => s.slice(0, 20)),
+  ),
+});
 
 const folderContent = fc.record({
-  edits: fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: fc.array(edit, { minLength: 1, maxLength: 3 }), weight: 3 }),
+  edits: fc.oneof(
+    { arbitrary: fc.constant([]), weight: 1 },
+    { arbitrary: fc.array(edit, { minLength: 1, maxLength: 3 }), weight: 3 },
+  ),
   split: fc.nat(),
   /** A top-level entry also written in the other file. */
   duplicate: fc.option(fc.nat(), { nil: undefined, freq: 5 }),
-  textEdits: fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(textEdit, { minLength: 1, maxLength: 2 }), weight: 1 }),
+  textEdits: fc.oneof(
+    { arbitrary: fc.constant([]), weight: 3 },
+    { arbitrary: fc.array(textEdit, { minLength: 1, maxLength: 2 }), weight: 1 },
+  ),
 });
 
 type Tree = Record<string, unknown>;
@@ -64,21 +156,29 @@ function paths(value: unknown, at: string[] = []): string[][] {
   return [at, ...Object.keys(value).flatMap((k) => paths((value as Tree)[k], [...at, k]))];
 }
 
-function applyEdit(tree: Tree, { pick, action, value, key }: { pick: number; action: string; value: unknown; key: string }): void {
+function applyEdit(
+  tree: Tree,
+  { pick, action, value, key }: { pick: number; action: string; value: unknown; key: string },
+): void {
   const all = paths(tree).filter((p) => p.length > 0);
   const where = all[pick % all.length]!;
   const parent = where.slice(0, -1).reduce<Tree>((node, k) => node[k] as Tree, tree);
   const last = where.at(-1)!;
-  const define = (target: Tree, k: string, v: unknown) => Object.defineProperty(target, k, { value: v, enumerable: true, configurable: true, writable: true });
+  const define = (target: Tree, k: string, v: unknown) =>
+    Object.defineProperty(target, k, { value: v, enumerable: true, configurable: true, writable: true });
   // An array's length is not a key a YAML mapping can add: defining it would throw inside the test itself.
   if (action === "add" && Array.isArray(parent) && key === "length") return;
   if (action === "delete") delete parent[last];
   else if (action === "set") define(parent, last, value);
-  else if (parent[last] !== null && typeof parent[last] === "object" && !Array.isArray(parent[last])) define(parent[last] as Tree, key, value);
+  else if (parent[last] !== null && typeof parent[last] === "object" && !Array.isArray(parent[last]))
+    define(parent[last] as Tree, key, value);
   else define(parent, key, value);
 }
 
-function applyTextEdit(text: string, { at, action, text: piece }: { at: number; action: string; text: string }): string {
+function applyTextEdit(
+  text: string,
+  { at, action, text: piece }: { at: number; action: string; text: string },
+): string {
   const i = at % (text.length + 1);
   if (action === "insert") return text.slice(0, i) + piece + text.slice(i);
   if (action === "cut") return text.slice(0, i) + text.slice(i + (piece.length || 1));
@@ -100,10 +200,16 @@ describe(`property: random policy folders, ${RUNS} cases`, () => {
   test("a policy file with a top-level __proto__ entry is refused at start-up and pollutes nothing", async () => {
     const folder = path.join(root, "proto");
     mkdirSync(folder);
-    writeFileSync(path.join(folder, "policy.yaml"), `${YAML.stringify(base)}__proto__:\n  polluted: true\n  window: 1\n`);
+    writeFileSync(
+      path.join(folder, "policy.yaml"),
+      `${YAML.stringify(base)}__proto__:\n  polluted: true\n  window: 1\n`,
+    );
     await assert.rejects(createConsentgate({ policies: folder, database: "memory" }), (error: unknown) => {
       assert.ok(isConsentgateError(error, "policy_invalid"), String(error));
-      assert.ok(error.details.problems?.some((p) => p.startsWith(`${folder}/policy.yaml:`) && p.includes("__proto__")), error.details.problems?.join("\n"));
+      assert.ok(
+        error.details.problems?.some((p) => p.startsWith(`${folder}/policy.yaml:`) && p.includes("__proto__")),
+        error.details.problems?.join("\n"),
+      );
       return true;
     });
     assert.equal(({} as Record<string, unknown>).polluted, undefined, "Object.prototype.polluted was set");
@@ -112,9 +218,23 @@ describe(`property: random policy folders, ${RUNS} cases`, () => {
 
   // Found by the property below: these passed the loader and failed later in start-up with no file or line.
   for (const [name, change, expected] of [
-    ["a field named prototype", (p: Tree) => Object.assign((p.purposes as Record<string, Tree>).service!.fields as Tree, { "device.prototype": "keep" }), /policy\.yaml:\d+:\d+: purposes\.service\.fields\."device\.prototype": .*prototype/],
-    ["a rule on a field and on a field inside it", (p: Tree) => Object.assign((p.purposes as Record<string, Tree>).personalization!.fields as Tree, { device: "keep" }), /policy\.yaml:\d+:\d+: purposes\.personalization\.fields\.device: has a rule and so do fields inside it/],
-    ["a cron expression no job runner accepts", (p: Tree) => Object.assign(p.jobs as Tree, { purge: "0 0 31 2 *" }), /policy\.yaml:\d+:\d+: jobs\.purge: "0 0 31 2 \*" is not a schedule/],
+    [
+      "a field named prototype",
+      (p: Tree) =>
+        Object.assign((p.purposes as Record<string, Tree>).service!.fields as Tree, { "device.prototype": "keep" }),
+      /policy\.yaml:\d+:\d+: purposes\.service\.fields\."device\.prototype": .*prototype/,
+    ],
+    [
+      "a rule on a field and on a field inside it",
+      (p: Tree) =>
+        Object.assign((p.purposes as Record<string, Tree>).personalization!.fields as Tree, { device: "keep" }),
+      /policy\.yaml:\d+:\d+: purposes\.personalization\.fields\.device: has a rule and so do fields inside it/,
+    ],
+    [
+      "a cron expression no job runner accepts",
+      (p: Tree) => Object.assign(p.jobs as Tree, { purge: "0 0 31 2 *" }),
+      /policy\.yaml:\d+:\d+: jobs\.purge: "0 0 31 2 \*" is not a schedule/,
+    ],
   ] as const) {
     test(`${name} is refused at start-up with its file and line`, async () => {
       const folder = path.join(root, name.replaceAll(" ", "-"));
@@ -124,7 +244,10 @@ describe(`property: random policy folders, ${RUNS} cases`, () => {
       writeFileSync(path.join(folder, "policy.yaml"), YAML.stringify(policy));
       await assert.rejects(createConsentgate({ policies: folder, database: "memory" }), (error: unknown) => {
         assert.ok(isConsentgateError(error, "policy_invalid"), String(error));
-        assert.ok(error.details.problems?.some((p) => expected.test(p)), error.details.problems?.join("\n"));
+        assert.ok(
+          error.details.problems?.some((p) => expected.test(p)),
+          error.details.problems?.join("\n"),
+        );
         return true;
       });
     });
@@ -142,14 +265,21 @@ describe(`property: random policy folders, ${RUNS} cases`, () => {
         for (const e of edits) applyEdit(tree, e);
         // Top-level keys go to a.yaml or b.yaml by the bits of `split`; one may be written in both.
         const files: Record<string, Tree> = { "a.yaml": {}, "b.yaml": {} };
-        Object.keys(tree).forEach((k, i) => Object.defineProperty(files[(split >> i) & 1 ? "b.yaml" : "a.yaml"]!, k, { value: tree[k], enumerable: true }));
+        Object.keys(tree).forEach((k, i) =>
+          Object.defineProperty(files[(split >> i) & 1 ? "b.yaml" : "a.yaml"]!, k, {
+            value: tree[k],
+            enumerable: true,
+          }),
+        );
         const keys = Object.keys(tree);
         if (duplicate !== undefined && keys.length > 0) {
           const k = keys[duplicate % keys.length]!;
           const other = k in files["a.yaml"]! ? "b.yaml" : "a.yaml";
           Object.defineProperty(files[other]!, k, { value: tree[k], enumerable: true });
         }
-        const texts = Object.entries(files).map(([name, content]) => [name, YAML.stringify(content)] as [string, string]);
+        const texts = Object.entries(files).map(
+          ([name, content]) => [name, YAML.stringify(content)] as [string, string],
+        );
         for (const e of textEdits) texts[e.at % 2]![1] = applyTextEdit(texts[e.at % 2]![1], e);
         mkdirSync(folder);
         for (const [name, text] of texts) writeFileSync(path.join(folder, name), text);
@@ -159,18 +289,25 @@ describe(`property: random policy folders, ${RUNS} cases`, () => {
           const policy = await loadPolicy(folder);
           // What start-up does next with the policy, before it opens the database.
           resolveSchedules(policy);
-          for (const purpose of Object.values(policy.purposes)) compileMinimizer(purpose.fields, { hashKey: "property-test-key" });
+          for (const purpose of Object.values(policy.purposes))
+            compileMinimizer(purpose.fields, { hashKey: "property-test-key" });
           valid++;
         } catch (error) {
-          if (!isConsentgateError(error, "policy_invalid")) throw new Error(`not policy_invalid: ${String((error as Error)?.stack ?? error)}\n${context}`);
+          if (!isConsentgateError(error, "policy_invalid"))
+            throw new Error(`not policy_invalid: ${String((error as Error)?.stack ?? error)}\n${context}`);
           const problems = error.details.problems ?? [];
           assert.ok(problems.length > 0, `policy_invalid without problems\n${context}`);
           const located = new RegExp(`^${escape(folder)}(/[ab]\\.yaml:\\d+:\\d+)?: \\S`);
-          for (const problem of problems) assert.match(problem, located, `a problem without file:line: ${problem}\n${context}`);
+          for (const problem of problems)
+            assert.match(problem, located, `a problem without file:line: ${problem}\n${context}`);
         } finally {
           rmSync(folder, { recursive: true, force: true });
         }
-        assert.equal(Object.getOwnPropertyNames(Object.prototype).join(), prototypeKeys, `Object.prototype changed: ${Object.getOwnPropertyNames(Object.prototype).join()}\n${context}`);
+        assert.equal(
+          Object.getOwnPropertyNames(Object.prototype).join(),
+          prototypeKeys,
+          `Object.prototype changed: ${Object.getOwnPropertyNames(Object.prototype).join()}\n${context}`,
+        );
       }),
       propertyParameters(),
     );

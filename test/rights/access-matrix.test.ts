@@ -84,21 +84,57 @@ interface Naming {
 
 const namings: Naming[] = [
   { name: "nobody", apply: (r) => ({ path: r.path, query: "", headers: {} }) },
-  { name: "path /…/bob", apply: (r, bob) => ({ path: r.name === "GET /requests/:id" ? `/requests/${bob.requestId}` : `${r.path}/${bob.id}`, query: "", headers: {} }) },
-  { name: "path with bob before the route", apply: (r, bob) => ({ path: `/${bob.id}${r.path}`, query: "", headers: {} }) },
-  { name: "?subject=bob", agentQuery: true, apply: (r, bob) => ({ path: r.name === "GET /requests/:id" ? `/requests/${bob.requestId}` : r.path, query: `subject=${bob.id}`, headers: {} }) },
+  {
+    name: "path /…/bob",
+    apply: (r, bob) => ({
+      path: r.name === "GET /requests/:id" ? `/requests/${bob.requestId}` : `${r.path}/${bob.id}`,
+      query: "",
+      headers: {},
+    }),
+  },
+  {
+    name: "path with bob before the route",
+    apply: (r, bob) => ({ path: `/${bob.id}${r.path}`, query: "", headers: {} }),
+  },
+  {
+    name: "?subject=bob",
+    agentQuery: true,
+    apply: (r, bob) => ({
+      path: r.name === "GET /requests/:id" ? `/requests/${bob.requestId}` : r.path,
+      query: `subject=${bob.id}`,
+      headers: {},
+    }),
+  },
   { name: "?subjectId=bob", apply: (r, bob) => ({ path: r.path, query: `subjectId=${bob.id}`, headers: {} }) },
   { name: "?user=bob", apply: (r, bob) => ({ path: r.path, query: `user=${bob.id}`, headers: {} }) },
   { name: "?subject[]=bob", apply: (r, bob) => ({ path: r.path, query: `subject[]=${bob.id}`, headers: {} }) },
-  { name: "?subject=bob&subject=alice", apply: (r, bob) => ({ path: r.path, query: `subject=${bob.id}&subject=alice`, headers: {} }) },
+  {
+    name: "?subject=bob&subject=alice",
+    apply: (r, bob) => ({ path: r.path, query: `subject=${bob.id}&subject=alice`, headers: {} }),
+  },
   { name: "?subject[id]=bob", apply: (r, bob) => ({ path: r.path, query: `subject[id]=${bob.id}`, headers: {} }) },
   { name: "?SUBJECT=bob", apply: (r, bob) => ({ path: r.path, query: `SUBJECT=${bob.id}`, headers: {} }) },
-  { name: "body subject", apply: (r, bob) => ({ path: r.path, query: "", body: { ...r.body, subject: bob.id }, headers: {} }) },
-  { name: "body subjectId", apply: (r, bob) => ({ path: r.path, query: "", body: { ...r.body, subjectId: bob.id }, headers: {} }) },
+  {
+    name: "body subject",
+    apply: (r, bob) => ({ path: r.path, query: "", body: { ...r.body, subject: bob.id }, headers: {} }),
+  },
+  {
+    name: "body subjectId",
+    apply: (r, bob) => ({ path: r.path, query: "", body: { ...r.body, subjectId: bob.id }, headers: {} }),
+  },
   { name: "header x-subject", apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-subject": bob.id } }) },
-  { name: "header x-subject-id", apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-subject-id": bob.id } }) },
-  { name: "header x-on-behalf-of", apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-on-behalf-of": bob.id } }) },
-  { name: "header x-forwarded-user", apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-forwarded-user": bob.id } }) },
+  {
+    name: "header x-subject-id",
+    apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-subject-id": bob.id } }),
+  },
+  {
+    name: "header x-on-behalf-of",
+    apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-on-behalf-of": bob.id } }),
+  },
+  {
+    name: "header x-forwarded-user",
+    apply: (r, bob) => ({ path: r.path, query: "", headers: { "x-forwarded-user": bob.id } }),
+  },
 ];
 
 /** What is held about bob, as comparable JSON. */
@@ -161,8 +197,15 @@ describe(`access matrix: ${routes.length} routes × ${namings.length} namings ×
   for (const route of routes.filter((r) => !r.admin && !r.public)) {
     test(`${route.name}: an agent naming a subject id the database cannot hold gets a coded 400`, async () => {
       for (const tail of unstorable) {
-        const res = await request(app)[route.method](`/privacy${route.path}?subject=bob${tail}`).set({ "x-user": "agent-1", "x-actor": JSON.stringify({ id: "agent-1", roles: ["agent"] }) }).send(route.body);
-        assert.deepEqual([res.status, res.body.error?.code], [400, "invalid_body"], `?subject=bob${tail}: ${res.status} ${res.text.slice(0, 200)}`);
+        const res = await request(app)
+          [route.method](`/privacy${route.path}?subject=bob${tail}`)
+          .set({ "x-user": "agent-1", "x-actor": JSON.stringify({ id: "agent-1", roles: ["agent"] }) })
+          .send(route.body);
+        assert.deepEqual(
+          [res.status, res.body.error?.code],
+          [400, "invalid_body"],
+          `?subject=bob${tail}: ${res.status} ${res.text.slice(0, 200)}`,
+        );
       }
     });
   }
@@ -200,24 +243,42 @@ describe(`access matrix: ${routes.length} routes × ${namings.length} namings ×
             check(res.status === 200, `an agent naming bob with ?subject= was refused: ${res.text.slice(0, 200)}`);
             const actorId = (caller.actor as { id: string }).id;
             if (route.name === "PUT /consents/:purpose") {
-              const last = (await gate.store.consents.history(bob.id)).at(-1) as { actorId?: string | null; granted?: boolean } | undefined;
-              check(last?.granted === false && last.actorId === actorId, `bob's withdrawal is not recorded with the agent as actor: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+              const last = (await gate.store.consents.history(bob.id)).at(-1) as
+                | { actorId?: string | null; granted?: boolean }
+                | undefined;
+              check(
+                last?.granted === false && last.actorId === actorId,
+                `bob's withdrawal is not recorded with the agent as actor: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`,
+              );
             }
             if (route.name === "GET /export" || route.name === "DELETE /data") {
               const [newest] = await gate.store.requests.forSubject(bob.id);
-              check(newest?.actorId === actorId, `bob's ${route.name} request does not name the agent: ${JSON.stringify(newest)}`);
+              check(
+                newest?.actorId === actorId,
+                `bob's ${route.name} request does not name the agent: ${JSON.stringify(newest)}`,
+              );
             }
-            if (route.method === "get" && route.name !== "GET /export") check(res.text.includes(bob.id) || res.text.includes(bob.requestId), "the agent's answer is not about bob");
+            if (route.method === "get" && route.name !== "GET /export")
+              check(
+                res.text.includes(bob.id) || res.text.includes(bob.requestId),
+                "the agent's answer is not about bob",
+              );
           } else {
             for (const key of Object.keys(baseline) as (keyof typeof baseline)[]) {
               check(after[key] === baseline[key], `bob's ${key} changed: ${baseline[key]} → ${after[key]}`);
             }
             if (!(caller.dpo && route.admin)) {
               const text = res.text;
-              const leaked = [bob.item, bob.receiptId, `"subject":"${bob.id}"`, ...(url.includes(bob.requestId) ? [] : [bob.requestId])].filter((marker) => text.includes(marker));
+              const leaked = [
+                bob.item,
+                bob.receiptId,
+                `"subject":"${bob.id}"`,
+                ...(url.includes(bob.requestId) ? [] : [bob.requestId]),
+              ].filter((marker) => text.includes(marker));
               check(leaked.length === 0, `bob's data in the answer: ${leaked.join(", ")}`);
             }
-            if (route.admin && !caller.dpo) check(res.status === 401 || res.status === 403 || res.status === 404, "a non-DPO read an admin route");
+            if (route.admin && !caller.dpo)
+              check(res.status === 401 || res.status === 403 || res.status === 404, "a non-DPO read an admin route");
           }
           if (forBob && route.method !== "get") {
             bob = await seedBob();

@@ -33,7 +33,12 @@ function actor(req: Request): Actor | undefined {
 describe(`a malformed actor is no actor, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("it reaches nobody else's data, reads no compliance log, and is reported to the logger once", async (ctx) => {
     const warnings: { obj: object; msg: string | undefined }[] = [];
-    const logger = { debug() {}, info() {}, error() {}, warn: (obj: object, msg?: string) => warnings.push({ obj, msg }) };
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (obj: object, msg?: string) => warnings.push({ obj, msg }),
+    };
     const t = await testApp(ctx, { actor, logger });
     const victim = eu("victim");
     await grant(t.app, victim, "personalization").expect(200);
@@ -41,7 +46,12 @@ describe(`a malformed actor is no actor, on ${onPostgres ? "PostgreSQL" : "PGlit
 
     for (const shape of Object.keys(MALFORMED)) {
       const caller = eu(`mallory-${shape}`, { "x-actor": shape });
-      for (const [method, path] of [["get", "/privacy/export?subject=victim"], ["delete", "/privacy/data?subject=victim"], ["get", "/privacy/consents?subject=victim"], ["put", "/privacy/consents/personalization?subject=victim"]] as const) {
+      for (const [method, path] of [
+        ["get", "/privacy/export?subject=victim"],
+        ["delete", "/privacy/data?subject=victim"],
+        ["get", "/privacy/consents?subject=victim"],
+        ["put", "/privacy/consents/personalization?subject=victim"],
+      ] as const) {
         const res = await request(t.app)[method](path).set(caller).send({ granted: false });
         assert.equal(res.status, 403, `${shape}: ${method} ${path}`);
         assert.equal(res.body.error.code, "forbidden");
@@ -58,13 +68,24 @@ describe(`a malformed actor is no actor, on ${onPostgres ? "PostgreSQL" : "PGlit
 
     assert.equal((await t.gate.store.interactions.forSubject("victim")).length, 1, "the victim's data is untouched");
     assert.equal((await t.gate.store.consents.current("victim")).personalization?.granted, true);
-    assert.deepEqual(await t.gate.store.requests.forSubject("victim"), [], "no export or erasure was opened for the victim");
+    assert.deepEqual(
+      await t.gate.store.requests.forSubject("victim"),
+      [],
+      "no export or erasure was opened for the victim",
+    );
     assert.equal(warnings.length, 1, "reported once, not once per request");
     assert.match(warnings[0]!.msg ?? "", /malformed actor/);
-    assert.doesNotMatch(JSON.stringify(warnings[0]!.obj), /support_agent_readonly|not_a_dpo/, "the report names the problem, not the actor's content");
+    assert.doesNotMatch(
+      JSON.stringify(warnings[0]!.obj),
+      /support_agent_readonly|not_a_dpo/,
+      "the report names the problem, not the actor's content",
+    );
 
     // A well-formed agent still acts for the subject.
-    const consents = await request(t.app).get("/privacy/consents?subject=victim").set(agent("agent-1", { "x-region": "DE" })).expect(200);
+    const consents = await request(t.app)
+      .get("/privacy/consents?subject=victim")
+      .set(agent("agent-1", { "x-region": "DE" }))
+      .expect(200);
     assert.equal(consents.body.subject, "victim");
   });
 });

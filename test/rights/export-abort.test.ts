@@ -83,7 +83,10 @@ describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}
     assert.equal(request?.status, "aborted");
     assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
     // Where the abort lands depends on when the server sees it (over PostgreSQL, often before the sources are reached).
-    assert.ok(yielded < 4 && (yielded === 0 || stopped), `the source was not read to its end for nobody, and was closed (${yielded} items read)`);
+    assert.ok(
+      yielded < 4 && (yielded === 0 || stopped),
+      `the source was not read to its end for nobody, and was closed (${yielded} items read)`,
+    );
   });
 
   test("is recorded as aborted when the client leaves while the server waits for it to read", async (ctx) => {
@@ -107,6 +110,9 @@ describe(`an export the client aborts on ${onPostgres ? "PostgreSQL" : "PGlite"}
     const request = await settledExport(t, "impatient");
     assert.equal(request?.status, "aborted");
     assert.deepEqual(request?.details, { format: "consentgate-export/1", reason: "client_closed" });
-    assert.ok(read < 4096 && (read === 0 || stopped), `the source was not read to its end for nobody, and was closed (${read} items read)`);
+    assert.ok(
+      read < 4096 && (read === 0 || stopped),
+      `the source was not read to its end for nobody, and was closed (${read} items read)`,
+    );
   });
 });

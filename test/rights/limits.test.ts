@@ -11,7 +11,10 @@ function assertLimited(res: request.Response, what: string) {
   assert.equal(res.body.error.code, "too_many_requests", what);
   assert.equal(typeof res.body.error.message, "string");
   const retryAfter = Number(res.headers["retry-after"]);
-  assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 15 * 60, `Retry-After: ${res.headers["retry-after"]}`);
+  assert.ok(
+    Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 15 * 60,
+    `Retry-After: ${res.headers["retry-after"]}`,
+  );
 }
 
 describe(`rate limits on the rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
@@ -23,7 +26,10 @@ describe(`rate limits on the rights endpoints on ${onPostgres ? "PostgreSQL" : "
     assertLimited(await request(t.app).delete("/privacy/data").set(eu("greedy")), "an erasure shares the count");
     assert.deepEqual(
       (await t.gate.store.requests.forSubject("greedy")).map((r) => [r.type, r.status]),
-      [["export", "completed"], ["export", "completed"]],
+      [
+        ["export", "completed"],
+        ["export", "completed"],
+      ],
       "no request row and no erasure for the refused calls",
     );
     // Another subject has a count of its own.
@@ -37,7 +43,11 @@ describe(`rate limits on the rights endpoints on ${onPostgres ? "PostgreSQL" : "
     }
     assertLimited(await withdraw(t.app, eu("flipper"), "personalization"), "fourth change");
     assert.equal((await t.gate.store.consents.history("flipper")).length, 3);
-    assert.equal((await t.gate.store.consents.current("flipper")).personalization?.granted, true, "the refused withdrawal changed nothing");
+    assert.equal(
+      (await t.gate.store.consents.current("flipper")).personalization?.granted,
+      true,
+      "the refused withdrawal changed nothing",
+    );
   });
 
   test("reads have their own, larger count", async (ctx) => {

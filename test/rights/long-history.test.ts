@@ -43,7 +43,13 @@ describe(`a subject with a long consent history, on ${onPostgres ? "PostgreSQL" 
 
     const center = await request(t.app).get("/center").set(subject("longtime")).expect(200);
     const listed = [...center.text.matchAll(/<summary>Receipt ([0-9a-f-]+)<\/summary>/g)].map((m) => m[1]);
-    assert.deepEqual(listed, events.slice(-20).map((e) => e.id).reverse());
+    assert.deepEqual(
+      listed,
+      events
+        .slice(-20)
+        .map((e) => e.id)
+        .reverse(),
+    );
     assert.match(center.text, new RegExp(`Only your 20 most recent receipts of ${CHOICES} are listed here`));
     assert.ok(center.text.length < 100_000, `the page stays small (${center.text.length} characters)`);
   });

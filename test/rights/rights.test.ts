@@ -42,11 +42,15 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     clock.set("2026-01-31T10:00:00Z");
   });
 
-  const play = (who: string) => request(t.app).post("/api/plays").set(eu(who)).send({ itemId: "trk", action: "play", durationMs: 1234 });
+  const play = (who: string) =>
+    request(t.app).post("/api/plays").set(eu(who)).send({ itemId: "trk", action: "play", durationMs: 1234 });
   const exportOf = async (who: string, query = "", headers: Record<string, string> = {}) => {
     const res = await asText(request(t.app).get(`/privacy/export${query}`).set(eu(who, headers)));
     assert.equal(res.status, 200, String(res.body));
-    assert.match(res.headers["content-disposition"] ?? "", /^attachment; filename="?consentgate-export-2026-\d\d-\d\d\.json/);
+    assert.match(
+      res.headers["content-disposition"] ?? "",
+      /^attachment; filename="?consentgate-export-2026-\d\d-\d\d\.json/,
+    );
     return JSON.parse(res.body as string);
   };
 
@@ -57,7 +61,10 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(res.body.region, "EU");
     assert.deepEqual([byPurpose.personalization.granted, byPurpose.personalization.source], [true, "explicit"]);
     assert.deepEqual([byPurpose.advertising.granted, byPurpose.advertising.source], [false, "region-default"]);
-    assert.deepEqual([byPurpose.service.granted, byPurpose.service.source, byPurpose.service.legalBasis], [true, "legal-basis", "contract"]);
+    assert.deepEqual(
+      [byPurpose.service.granted, byPurpose.service.source, byPurpose.service.legalBasis],
+      [true, "legal-basis", "contract"],
+    );
   });
 
   test("receipts verify with the secret and fail when tampered with", async () => {
@@ -78,11 +85,17 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
   test("PUT /consents validates its body and stores nothing on bad input", async () => {
     for (const body of [{}, { granted: "yes" }, { granted: true, subject: other }, [true]]) {
-      const res = await request(t.app).put("/privacy/consents/personalization").set(eu(user)).send(body as object);
+      const res = await request(t.app)
+        .put("/privacy/consents/personalization")
+        .set(eu(user))
+        .send(body as object);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.error.code, "invalid_body");
     }
-    const res = await request(t.app).put("/privacy/consents/personalization").set({ ...eu(user), "content-type": "application/json" }).send("{nope");
+    const res = await request(t.app)
+      .put("/privacy/consents/personalization")
+      .set({ ...eu(user), "content-type": "application/json" })
+      .send("{nope");
     assert.equal(res.body.error.code, "invalid_body");
     assert.deepEqual(await t.gate.store.consents.history(user), []);
   });
@@ -104,7 +117,11 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       decision: { granted: true, source: "explicit" },
     });
     assert.equal(doc.consents.history.length, 1);
-    assert.equal(verifyReceipt(createKeyring(TEST_SECRET), doc.consents.history[0]), true, "exported receipts still verify");
+    assert.equal(
+      verifyReceipt(createKeyring(TEST_SECRET), doc.consents.history[0]),
+      true,
+      "exported receipts still verify",
+    );
     assert.equal(doc.interactions.personalization.length, 1);
     assert.deepEqual(doc.interactions.personalization[0].data, { itemId: "trk", action: "play", durationMs: 1000 });
     assert.equal(doc.interactions.personalization[0].provenance.receiptId, doc.consents.history[0].id);
@@ -127,7 +144,13 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await exportOf(user);
     const certificate = (await request(t.app).delete("/privacy/data").set(eu(user)).expect(200)).body;
     assert.equal(certificate.status, "completed");
-    assert.deepEqual(certificate.erased.tables, { interactions: 2, interactionWindows: 2, consentEvents: 1, consentState: 1, privacyRequests: 1 });
+    assert.deepEqual(certificate.erased.tables, {
+      interactions: 2,
+      interactionWindows: 2,
+      consentEvents: 1,
+      consentState: 1,
+      privacyRequests: 1,
+    });
     assert.deepEqual(certificate.erased.dataSources, { favourites: 1 });
     const { signature, ...body } = certificate;
     assert.equal(createKeyring(TEST_SECRET).verify(body, signature), true);
@@ -150,7 +173,10 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     const certificate = (await request(t.app).delete("/privacy/data").set(eu(user)).expect(200)).body;
     assert.equal(certificate.status, "partial");
     assert.equal(certificate.completedAt, null);
-    assert.deepEqual(certificate.failures.map((f: { dataSource: string; reason: string }) => [f.dataSource, f.reason]), [["favourites", "data_source_failed"]]);
+    assert.deepEqual(
+      certificate.failures.map((f: { dataSource: string; reason: string }) => [f.dataSource, f.reason]),
+      [["favourites", "data_source_failed"]],
+    );
     const status = await request(t.app).get(`/privacy/requests/${certificate.requestId}`).set(eu(user)).expect(200);
     assert.equal(status.body.status, "partial");
 
@@ -166,7 +192,13 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await grant(t.app, eu(other), "personalization").expect(200);
     await play(other).expect(201);
     const theirExport = await exportOf(other);
-    for (const [method, path] of [["get", "/privacy/consents"], ["get", "/privacy/export"], ["delete", "/privacy/data"], ["get", "/privacy/requests"], ["put", "/privacy/consents/personalization"]] as const) {
+    for (const [method, path] of [
+      ["get", "/privacy/consents"],
+      ["get", "/privacy/export"],
+      ["delete", "/privacy/data"],
+      ["get", "/privacy/requests"],
+      ["put", "/privacy/consents/personalization"],
+    ] as const) {
       const res = await request(t.app)[method](`${path}?subject=${other}`).set(eu(user)).send({ granted: false });
       assert.equal(res.status, 403, `${method} ${path}`);
       assert.equal(res.body.error.code, "forbidden");
@@ -175,7 +207,9 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(peek.status, 404);
     assert.equal(peek.body.error.code, "not_found");
     for (const id of ["not-a-uuid", "' OR 1=1 --", "x".repeat(300)]) {
-      const res = await request(t.app).get(`/privacy/requests/${encodeURIComponent(id)}`).set(eu(user));
+      const res = await request(t.app)
+        .get(`/privacy/requests/${encodeURIComponent(id)}`)
+        .set(eu(user));
       assert.equal(res.status, 404, id);
       assert.equal(res.body.error.code, "not_found");
     }
@@ -186,22 +220,41 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("an agent acts for a named subject and is recorded as the actor", async () => {
     await grant(t.app, eu(other), "personalization").expect(200);
     const agent = roles("agent");
-    const consents = await request(t.app).get(`/privacy/consents?subject=${other}`).set(eu("agent-1", agent)).expect(200);
-    const ambiguous = await request(t.app).get(`/privacy/consents?subject=${other}&subject=${user}`).set(eu("agent-1", agent));
+    const consents = await request(t.app)
+      .get(`/privacy/consents?subject=${other}`)
+      .set(eu("agent-1", agent))
+      .expect(200);
+    const ambiguous = await request(t.app)
+      .get(`/privacy/consents?subject=${other}&subject=${user}`)
+      .set(eu("agent-1", agent));
     assert.equal(ambiguous.status, 400);
     assert.equal(ambiguous.body.error.code, "invalid_body");
     assert.equal(consents.body.subject, other);
     const doc = await exportOf("agent-1", `?subject=${other}`, agent);
     assert.equal(doc.subject, other);
-    const status = await request(t.app).get(`/privacy/requests/${doc.request.id}?subject=${other}`).set(eu("agent-1", agent)).expect(200);
+    const status = await request(t.app)
+      .get(`/privacy/requests/${doc.request.id}?subject=${other}`)
+      .set(eu("agent-1", agent))
+      .expect(200);
     assert.equal(status.body.actorId, "agent-1");
-    await request(t.app).put(`/privacy/consents/personalization?subject=${other}`).set(eu("agent-1", agent)).send({ granted: false }).expect(200);
+    await request(t.app)
+      .put(`/privacy/consents/personalization?subject=${other}`)
+      .set(eu("agent-1", agent))
+      .send({ granted: false })
+      .expect(200);
     const [, withdrawal] = await t.gate.store.consents.history(other);
     assert.equal(withdrawal!.actorId, "agent-1");
   });
 
   test("anonymous callers get 401 on every subject route; unknown routes 404", async () => {
-    for (const [method, path] of [["get", "/privacy/consents"], ["put", "/privacy/consents/personalization"], ["get", "/privacy/export"], ["delete", "/privacy/data"], ["get", "/privacy/requests"], ["get", "/privacy/requests/x"]] as const) {
+    for (const [method, path] of [
+      ["get", "/privacy/consents"],
+      ["put", "/privacy/consents/personalization"],
+      ["get", "/privacy/export"],
+      ["delete", "/privacy/data"],
+      ["get", "/privacy/requests"],
+      ["get", "/privacy/requests/x"],
+    ] as const) {
       const res = await request(t.app)[method](path).send({ granted: true });
       assert.equal(res.status, 401, `${method} ${path}`);
       assert.equal(res.body.error.code, "unauthenticated");
@@ -212,8 +265,14 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   });
 
   test("registerDataSource refuses bad and duplicate sources", () => {
-    assert.throws(() => t.gate.registerDataSource({ name: "favourites", export: () => [], erase: () => 0 }), /registered already/);
-    assert.throws(() => t.gate.registerDataSource({ name: "bad name!", export: () => [], erase: () => 0 }), /name must be/);
+    assert.throws(
+      () => t.gate.registerDataSource({ name: "favourites", export: () => [], erase: () => 0 }),
+      /registered already/,
+    );
+    assert.throws(
+      () => t.gate.registerDataSource({ name: "bad name!", export: () => [], erase: () => 0 }),
+      /name must be/,
+    );
     assert.throws(() => t.gate.registerDataSource({ name: "noerase", export: () => [] } as never), /must be functions/);
   });
 });

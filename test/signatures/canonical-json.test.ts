@@ -13,7 +13,7 @@ describe("canonicalJson", () => {
     assert.equal(canonicalJson(false), "false");
     assert.equal(canonicalJson(0), "0");
     assert.equal(canonicalJson(-1.5), "-1.5");
-    assert.equal(canonicalJson("a\"b\n"), '"a\\"b\\n"');
+    assert.equal(canonicalJson('a"b\n'), '"a\\"b\\n"');
     assert.equal(canonicalJson(""), '""');
   });
 
@@ -24,13 +24,19 @@ describe("canonicalJson", () => {
 
   test("non-finite numbers are refused rather than written as null", () => {
     for (const n of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
-      assert.throws(() => canonicalJson(n), (e) => e instanceof TypeError && /non-finite/.test(e.message));
+      assert.throws(
+        () => canonicalJson(n),
+        (e) => e instanceof TypeError && /non-finite/.test(e.message),
+      );
       assert.throws(() => canonicalJson({ a: [n] }), TypeError);
     }
   });
 
   test("object keys are sorted at every level, with no whitespace", () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 4, e: 5 }] } }), '{"a":{"c":[3,{"e":5,"f":4}],"d":2},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 4, e: 5 }] } }),
+      '{"a":{"c":[3,{"e":5,"f":4}],"d":2},"b":1}',
+    );
     assert.equal(canonicalJson({ b: 1, a: 2 }), canonicalJson({ a: 2, b: 1 }));
     assert.equal(canonicalJson({}), "{}");
     assert.equal(canonicalJson([]), "[]");
@@ -50,6 +56,9 @@ describe("canonicalJson", () => {
   test("dates are their ISO text, at any depth", () => {
     const at = new Date("2026-05-01T12:34:56.789Z");
     assert.equal(canonicalJson(at), '"2026-05-01T12:34:56.789Z"');
-    assert.equal(canonicalJson({ at, list: [at] }), '{"at":"2026-05-01T12:34:56.789Z","list":["2026-05-01T12:34:56.789Z"]}');
+    assert.equal(
+      canonicalJson({ at, list: [at] }),
+      '{"at":"2026-05-01T12:34:56.789Z","list":["2026-05-01T12:34:56.789Z"]}',
+    );
   });
 });

@@ -11,13 +11,20 @@ import { createKeyring } from "../../src/signatures/hmac.ts";
 
 const SECRET = "keyring-test-secret-keyring-test-secret";
 const derived = (use: string) => createHmac("sha256", SECRET).update(`consentgate:${use}`).digest();
-const receipt = { id: "r-1", subjectId: "alice", purpose: "personalization", granted: true, at: new Date("2026-05-01T00:00:00.000Z") };
+const receipt = {
+  id: "r-1",
+  subjectId: "alice",
+  purpose: "personalization",
+  granted: true,
+  at: new Date("2026-05-01T00:00:00.000Z"),
+};
 
 describe("createKeyring", () => {
   const keyring = createKeyring(SECRET);
 
   test("each use has its own key, derived from the secret", () => {
-    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const) assert.deepEqual(keyring.key(use), derived(use), use);
+    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const)
+      assert.deepEqual(keyring.key(use), derived(use), use);
     assert.notDeepEqual(keyring.key("signature"), keyring.key("pseudonym"));
     assert.notDeepEqual(createKeyring(`${SECRET}!`).key("signature"), keyring.key("signature"));
   });
@@ -35,7 +42,11 @@ describe("createKeyring", () => {
     assert.equal(keyring.verify(receipt, signature), true);
     assert.equal(keyring.verify({ ...receipt, granted: false }, signature), false, "a changed field");
     assert.equal(keyring.verify({ ...receipt, extra: 1 }, signature), false, "an added field");
-    assert.equal(keyring.verify(receipt, createKeyring(`${SECRET}!`).sign(receipt)), false, "another secret's signature");
+    assert.equal(
+      keyring.verify(receipt, createKeyring(`${SECRET}!`).sign(receipt)),
+      false,
+      "another secret's signature",
+    );
     assert.equal(keyring.verify(receipt, signature.slice(0, 62)), false, "a shortened signature");
     assert.equal(keyring.verify(receipt, signature.slice(0, 32)), false, "half a signature");
     assert.equal(keyring.verify(receipt, ""), false, "no signature");
@@ -56,6 +67,7 @@ describe("createKeyring", () => {
   test("the fingerprint databases record is the HMAC of its own label under the secret, and none of the keys", () => {
     assert.equal(keyring.fingerprint, derived("secret-fingerprint").toString("hex"));
     assert.notEqual(createKeyring(`${SECRET}!`).fingerprint, keyring.fingerprint);
-    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const) assert.notEqual(keyring.fingerprint, keyring.key(use).toString("hex"), use);
+    for (const use of ["signature", "pseudonym", "field-hash", "log-chain"] as const)
+      assert.notEqual(keyring.fingerprint, keyring.key(use).toString("hex"), use);
   });
 });

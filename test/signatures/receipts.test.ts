@@ -19,7 +19,13 @@ const AGENT = agent("agent-7", region("DE"));
 describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   test("an agent's choice for a subject carries the agent in the signed receipt; the subject's own carries none", async (ctx) => {
     const t = await testApp(ctx);
-    const byAgent: Receipt = (await request(t.app).put("/privacy/consents/personalization?subject=alice").set(AGENT).send({ granted: true }).expect(200)).body;
+    const byAgent: Receipt = (
+      await request(t.app)
+        .put("/privacy/consents/personalization?subject=alice")
+        .set(AGENT)
+        .send({ granted: true })
+        .expect(200)
+    ).body;
     assert.equal(byAgent.subject, "alice");
     assert.equal(byAgent.actor, "agent-7");
     assert.equal(verifyReceipt(keyring, byAgent), true);
@@ -36,12 +42,25 @@ describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PG
     for (const receipt of exported.consents.history) assert.equal(verifyReceipt(keyring, receipt), true);
   });
 
-  test("an agent's receipt signed before actors were signed is exported as issued, without the actor, and verifies", { skip: !onPostgres && "needs a second connection to the gate's database" }, async (ctx) => {
+  test("an agent's receipt signed before actors were signed is exported as issued, without the actor, and verifies", {
+    skip: !onPostgres && "needs a second connection to the gate's database",
+  }, async (ctx) => {
     const db = await testDatabase(ctx);
     const t = await testApp(ctx, { database: db.option });
     const client = await sqlClient(ctx, db);
     const at = new Date("2026-01-05T10:00:00.000Z");
-    const body = { version: RECEIPT_VERSION, id: randomUUID(), subject: "bob", purpose: "personalization", granted: true, policyVersion: "test-1", region: "EU", at: at.toISOString(), gpc: false, overrideGpc: false };
+    const body = {
+      version: RECEIPT_VERSION,
+      id: randomUUID(),
+      subject: "bob",
+      purpose: "personalization",
+      granted: true,
+      policyVersion: "test-1",
+      region: "EU",
+      at: at.toISOString(),
+      gpc: false,
+      overrideGpc: false,
+    };
     const signature = keyring.sign(body);
     await client.query(
       `INSERT INTO consent_events (id, "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId", signature, at) VALUES ($1, 'bob', 'personalization', true, false, false, 'EU', 'test-1', 'agent-old', $2, $3)`,

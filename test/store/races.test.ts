@@ -99,12 +99,19 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
       await grant(a.app, eu(user), "personalization").expect(200);
       await request(b.app).post("/api/plays").set(eu(user)).send(play).expect(201);
       let withdrawal!: Promise<unknown>;
-      const statuses = await writeUntil(eu(user), 30, (async () => {
-        await new Promise((r) => setTimeout(r, 30));
-        withdrawal = withdraw(a.app, eu(user), "personalization").expect(200);
-        await withdrawal;
-      })());
-      assert.ok(statuses.every((s) => s === 201 || s === 403), `only 201 or 403: ${[...new Set(statuses)]}`);
+      const statuses = await writeUntil(
+        eu(user),
+        30,
+        (async () => {
+          await new Promise((r) => setTimeout(r, 30));
+          withdrawal = withdraw(a.app, eu(user), "personalization").expect(200);
+          await withdrawal;
+        })(),
+      );
+      assert.ok(
+        statuses.every((s) => s === 201 || s === 403),
+        `only 201 or 403: ${[...new Set(statuses)]}`,
+      );
       assert.equal(await held_rows(user), 0, "a write that raced the withdrawal survived it");
       if (onPostgres) {
         const heads = await sql(`SELECT 1 FROM interaction_windows WHERE "subjectId" = $1`, [user]);
@@ -126,12 +133,19 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
       const statuses = await writeUntil(ca(user), 30, erasure);
       const certificate = (await erasure).body;
       assert.equal(certificate.status, "completed");
-      assert.ok(statuses.every((s) => s === 201 || s === 403), `only 201 or 403: ${[...new Set(statuses)]}`);
+      assert.ok(
+        statuses.every((s) => s === 201 || s === 403),
+        `only 201 or 403: ${[...new Set(statuses)]}`,
+      );
       // Writes decided after the erasure are new data the region's default lets in;
       // the promise is that nothing from before the erasure is left.
       const erasedAt = new Date(certificate.receivedAt);
       const rows = await a.gate.store.interactions.forSubject(user);
-      assert.deepEqual(rows.filter((r) => r.at < erasedAt), [], "a write that raced the erasure survived it");
+      assert.deepEqual(
+        rows.filter((r) => r.at < erasedAt),
+        [],
+        "a write that raced the erasure survived it",
+      );
     });
   }
 
@@ -139,7 +153,12 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
     const user = "regrant";
     held = latch();
     held.expect(5);
-    const inFlight = Array.from({ length: 5 }, (_, i) => request((i % 2 === 0 ? a : b).app).post("/api/held-plays").set(ca(user)).send(play));
+    const inFlight = Array.from({ length: 5 }, (_, i) =>
+      request((i % 2 === 0 ? a : b).app)
+        .post("/api/held-plays")
+        .set(ca(user))
+        .send(play),
+    );
     const results = Promise.all(inFlight.map((r) => r.then((res) => res.status)));
     await held.allArrived;
     await withdraw(a.app, ca(user), "personalization").expect(200);
@@ -150,7 +169,10 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
     // The re-grant itself lets new writes in, under its own receipt.
     await request(b.app).post("/api/plays").set(ca(user)).send(play).expect(201);
     const rows = await a.gate.store.interactions.forSubject(user);
-    assert.deepEqual(rows.map((r) => r.provenance.receiptId), [regrant.body.id]);
+    assert.deepEqual(
+      rows.map((r) => r.provenance.receiptId),
+      [regrant.body.id],
+    );
   });
 
   test("a write held between its decision and record() across an erasure is refused", async () => {
@@ -159,7 +181,13 @@ describe(`writes racing withdrawals and erasures on ${onPostgres ? "PostgreSQL, 
     held = latch();
     held.expect(4);
     const results = Promise.all(
-      Array.from({ length: 4 }, (_, i) => request((i % 2 === 0 ? a : b).app).post("/api/held-plays").set(eu(user)).send(play).then((r) => r.status)),
+      Array.from({ length: 4 }, (_, i) =>
+        request((i % 2 === 0 ? a : b).app)
+          .post("/api/held-plays")
+          .set(eu(user))
+          .send(play)
+          .then((r) => r.status),
+      ),
     );
     await held.allArrived;
     await request(b.app).delete("/privacy/data").set(eu(user)).expect(200);
@@ -189,7 +217,11 @@ describe(`writes racing the purge on ${onPostgres ? "PostgreSQL, two instances" 
         subjects.map(async (user, s) => {
           for (let n = 0; n < perSubject; n++) {
             const app = ((s + n) % 2 === 0 ? a : b).app;
-            await request(app).post("/api/plays").set(ca(user)).send({ itemId: `r${round}-${n}`, action: "play" }).expect(201);
+            await request(app)
+              .post("/api/plays")
+              .set(ca(user))
+              .send({ itemId: `r${round}-${n}`, action: "play" })
+              .expect(201);
           }
         }),
       );
@@ -219,7 +251,11 @@ describe(`writes racing the purge on ${onPostgres ? "PostgreSQL, two instances" 
     const expected = Array.from({ length: window }, (_, i) => `r1-${7 - i}`);
     for (const user of subjects) {
       const rows = await a.gate.store.interactions.forSubject(user);
-      assert.deepEqual(rows.map((r) => (r.data as { itemId: string }).itemId), expected, `${user}: the window's newest rows, newest first`);
+      assert.deepEqual(
+        rows.map((r) => (r.data as { itemId: string }).itemId),
+        expected,
+        `${user}: the window's newest rows, newest first`,
+      );
     }
     const held = await a.gate.store.interactions.countByPurpose();
     assert.equal(held.personalization, subjects.length * window, "no expired row and nothing past a window is left");

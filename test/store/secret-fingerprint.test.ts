@@ -97,7 +97,9 @@ describe(`the secret's fingerprint on ${onPostgres ? "PostgreSQL" : "PGlite file
     await start(database, SECRET_B);
   });
 
-  test("createConsentgate refuses another secret, and a refused gate leaves the database usable", { skip: !onPostgres && "the gate's embedded files are the working directory's: covered by the CLI's start-up test" }, async () => {
+  test("createConsentgate refuses another secret, and a refused gate leaves the database usable", {
+    skip: !onPostgres && "the gate's embedded files are the working directory's: covered by the CLI's start-up test",
+  }, async () => {
     const database = await persistent();
     const option = database.kind === "postgres" ? database.url : "";
     const gate = (secret: string) => createConsentgate({ policies: testPolicy(), database: option, secret });

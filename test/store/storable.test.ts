@@ -15,7 +15,17 @@ describe("text PostgreSQL cannot store", () => {
   });
 
   test("pairs, other controls and escaped backslashes before look-alike text are fine", () => {
-    for (const good of ["", "plain", "\ud83c\udfb5", "\u0001\u001f", "\\u0000", "\\\\u0000", "\\ud800", "a\\\\\\ud83d\\ude00", "é中"]) {
+    for (const good of [
+      "",
+      "plain",
+      "\ud83c\udfb5",
+      "\u0001\u001f",
+      "\\u0000",
+      "\\\\u0000",
+      "\\ud800",
+      "a\\\\\\ud83d\\ude00",
+      "é中",
+    ]) {
       assert.equal(json({ a: good }), false, JSON.stringify(good));
       assert.equal(unstorableText(good), false, JSON.stringify(good));
     }

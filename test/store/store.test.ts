@@ -6,7 +6,15 @@ import { isConsentgateError } from "../../src/errors.ts";
 import { connect } from "../../src/store/connection.ts";
 import { migrate, readMigrations } from "../../src/store/migrations.ts";
 import { openStore } from "../../src/store/store.ts";
-import { STORE_OPTIONS, type TestDatabase, onPostgres, scratchFolder, storedInteraction, testDatabase, testStore } from "../support/database.ts";
+import {
+  STORE_OPTIONS,
+  type TestDatabase,
+  onPostgres,
+  scratchFolder,
+  storedInteraction,
+  testDatabase,
+  testStore,
+} from "../support/database.ts";
 import { runNode } from "../support/child.ts";
 import { suiteScope } from "../support/scope.ts";
 import { existsSync } from "node:fs";
@@ -21,7 +29,8 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   });
 
   // PGlite in memory starts empty every time, so persistence is checked on PGlite files.
-  const persistent = () => (onPostgres ? db.database : ({ kind: "pglite-files", directory: path.join(scratch, "pgdata") } as const));
+  const persistent = () =>
+    onPostgres ? db.database : ({ kind: "pglite-files", directory: path.join(scratch, "pgdata") } as const);
 
   test("migrations apply on an empty database and are a no-op on the next start", async () => {
     const all = (await readMigrations()).map((m) => m.name);
@@ -33,21 +42,42 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     );
     assert.deepEqual(
       tables.map((t) => t.tablename),
-      ["compliance_log", "compliance_log_heads", "consent_events", "consent_state", "consentgate_migrations", "interaction_windows", "interactions", "job_leases", "privacy_requests", "secret_fingerprint"],
+      [
+        "compliance_log",
+        "compliance_log_heads",
+        "consent_events",
+        "consent_state",
+        "consentgate_migrations",
+        "interaction_windows",
+        "interactions",
+        "job_leases",
+        "privacy_requests",
+        "secret_fingerprint",
+      ],
     );
     await first.close();
 
     const second = await openStore(persistent(), STORE_OPTIONS);
     assert.deepEqual(second.migrated, []);
-    const recorded = await second.connection.query<{ name: string }>("SELECT name FROM consentgate_migrations ORDER BY name");
-    assert.deepEqual(recorded.map((r) => r.name), all);
+    const recorded = await second.connection.query<{ name: string }>(
+      "SELECT name FROM consentgate_migrations ORDER BY name",
+    );
+    assert.deepEqual(
+      recorded.map((r) => r.name),
+      all,
+    );
     await second.close();
   });
 
   test("data written before a restart is there after it", async () => {
     const store = await openStore(persistent(), STORE_OPTIONS);
     await store.connection.prisma.interaction.create({
-      data: storedInteraction("restart-subject", { purpose: "service", data: {}, source: "legal-basis", legalBasis: "contract" }),
+      data: storedInteraction("restart-subject", {
+        purpose: "service",
+        data: {},
+        source: "legal-basis",
+        legalBasis: "contract",
+      }),
     });
     await store.close();
     const again = await openStore(persistent(), STORE_OPTIONS);
@@ -67,7 +97,12 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       empty: {},
     };
     const created = await store.connection.prisma.interaction.create({
-      data: storedInteraction("json-subject", { purpose: "personalization", data, source: "legal-basis", legalBasis: "contract" }),
+      data: storedInteraction("json-subject", {
+        purpose: "personalization",
+        data,
+        source: "legal-basis",
+        legalBasis: "contract",
+      }),
     });
     const read = await store.connection.prisma.interaction.findUniqueOrThrow({
       where: { subjectId_purpose_slot: { subjectId: created.subjectId, purpose: created.purpose, slot: created.slot } },
@@ -76,12 +111,16 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await store.close();
   });
 
-  test("concurrent start-ups apply each migration once", { skip: !onPostgres && "PGlite is one process's database" }, async (ctx) => {
+  test("concurrent start-ups apply each migration once", {
+    skip: !onPostgres && "PGlite is one process's database",
+  }, async (ctx) => {
     const fresh = await testDatabase(ctx);
     const stores = await Promise.all(Array.from({ length: 4 }, () => testStore(ctx, fresh, { poolSize: 2 })));
     const applied = stores.flatMap((s) => s.migrated);
     assert.deepEqual(applied.sort(), (await readMigrations()).map((m) => m.name).sort());
-    const [count] = await stores[0]!.connection.query<{ n: number }>("SELECT count(*)::int AS n FROM consentgate_migrations");
+    const [count] = await stores[0]!.connection.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM consentgate_migrations",
+    );
     assert.equal(count!.n, applied.length);
   });
 
@@ -91,19 +130,34 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     await mkdir(path.join(dir, "0001_ok"), { recursive: true });
     await mkdir(path.join(dir, "0002_broken"), { recursive: true });
     await writeFile(path.join(dir, "0001_ok", "migration.sql"), "CREATE TABLE ok_table (id int);");
-    await writeFile(path.join(dir, "0002_broken", "migration.sql"), "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;");
+    await writeFile(
+      path.join(dir, "0002_broken", "migration.sql"),
+      "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;",
+    );
     const connection = await connect(fresh.database, STORE_OPTIONS);
     try {
-      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_failed"));
-      const tables = await connection.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-      assert.deepEqual(tables.map((t) => t.tablename), ["consentgate_migrations", "ok_table"]);
+      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) =>
+        isConsentgateError(e, "migration_failed"),
+      );
+      const tables = await connection.query<{ tablename: string }>(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+      );
+      assert.deepEqual(
+        tables.map((t) => t.tablename),
+        ["consentgate_migrations", "ok_table"],
+      );
       const recorded = await connection.query<{ name: string }>("SELECT name FROM consentgate_migrations");
-      assert.deepEqual(recorded.map((r) => r.name), ["0001_ok"]);
+      assert.deepEqual(
+        recorded.map((r) => r.name),
+        ["0001_ok"],
+      );
 
       // Editing an applied migration is refused rather than silently ignored.
       await writeFile(path.join(dir, "0001_ok", "migration.sql"), "CREATE TABLE ok_table (id bigint);");
       await rm(path.join(dir, "0002_broken"), { recursive: true });
-      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) => isConsentgateError(e, "migration_changed"));
+      await assert.rejects(migrate(connection, await readMigrations(dir)), (e) =>
+        isConsentgateError(e, "migration_changed"),
+      );
     } finally {
       await connection.close();
     }
@@ -124,11 +178,16 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(stdout.trim(), "closed");
   });
 
-  test("the embedded database refuses a second process and takes over a dead one's lock", { skip: onPostgres && "PGlite only" }, async () => {
+  test("the embedded database refuses a second process and takes over a dead one's lock", {
+    skip: onPostgres && "PGlite only",
+  }, async () => {
     const directory = path.join(scratch, "locked");
     const store = await openStore({ kind: "pglite-files", directory }, STORE_OPTIONS);
     try {
-      await assert.rejects(openStore({ kind: "pglite-files", directory }, STORE_OPTIONS), /already open in this process/);
+      await assert.rejects(
+        openStore({ kind: "pglite-files", directory }, STORE_OPTIONS),
+        /already open in this process/,
+      );
       const script = `
         import { openStore } from "./src/store/store.ts";
         await openStore({ kind: "pglite-files", directory: process.env.DIR }, ${JSON.stringify(STORE_OPTIONS)}).then(

@@ -53,7 +53,11 @@ export async function testGate(scope: Scope, options: ConsentgateOptions = {}): 
  * bodies, gate.middleware(), the host's own layers (`mount`), the privacy
  * endpoints at /privacy, and the gate's error handler.
  */
-export function hostApp(gate: Consentgate, mount: (app: Express) => void = () => {}, { bodyLimit }: { bodyLimit?: string } = {}): Express {
+export function hostApp(
+  gate: Consentgate,
+  mount: (app: Express) => void = () => {},
+  { bodyLimit }: { bodyLimit?: string } = {},
+): Express {
   const app = express();
   app.use(express.json(bodyLimit === undefined ? {} : { limit: bodyLimit }));
   app.use(gate.middleware());

@@ -20,7 +20,8 @@ export function propertyParameters(): fc.Parameters<unknown> {
 export function assertCoded4xx(status: number, body: unknown, context: string): void {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const code = typeof error?.code === "string" ? error.code : undefined;
-  const expected = code !== undefined && Object.hasOwn(HTTP_STATUS, code) ? (HTTP_STATUS as Record<string, number>)[code] : undefined;
+  const expected =
+    code !== undefined && Object.hasOwn(HTTP_STATUS, code) ? (HTTP_STATUS as Record<string, number>)[code] : undefined;
   if (expected !== status || typeof error?.message !== "string") {
     throw new Error(`${context}: ${status} without a stable error code: ${JSON.stringify(body)?.slice(0, 300)}`);
   }
@@ -65,7 +66,11 @@ export const weirdString: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Around the body limit (8 kB in the test app): some pass, some are too large. */
-export const hugeString: fc.Arbitrary<string> = fc.string({ minLength: 2000, maxLength: 12_000, unit: "grapheme-ascii" });
+export const hugeString: fc.Arbitrary<string> = fc.string({
+  minLength: 2000,
+  maxLength: 12_000,
+  unit: "grapheme-ascii",
+});
 
 /** A number written into JSON text exactly as given, so that -0, 1e309 or 0.1e-400 reach the parser unchanged. */
 export class RawNumber {
@@ -76,7 +81,9 @@ const number: fc.Arbitrary<number | RawNumber> = fc.oneof(
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.constantFrom(-0, 1e308, -1e308, 5e-324, Number.MAX_SAFE_INTEGER + 2, 183_456, 48.8584),
-  fc.constantFrom("-0", "1e309", "-1e309", "1E400", "0.1e-400", "123456789012345678901234567890", "-0.0", "1e-7").map((t) => new RawNumber(t)),
+  fc
+    .constantFrom("-0", "1e309", "-1e309", "1E400", "0.1e-400", "123456789012345678901234567890", "-0.0", "1e-7")
+    .map((t) => new RawNumber(t)),
 );
 
 const key: fc.Arbitrary<string> = fc.oneof(
@@ -84,7 +91,26 @@ const key: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: weirdString, weight: 1 },
   // The fields the test policy lists, so that transforms meet odd values, and prototype keys.
   {
-    arbitrary: fc.constantFrom("itemId", "action", "durationMs", "location", "userAgent", "device", "os", "model", "context", "at", "ip", "lat", "lon", "__proto__", "constructor", "prototype", "hasOwnProperty", "device.os"),
+    arbitrary: fc.constantFrom(
+      "itemId",
+      "action",
+      "durationMs",
+      "location",
+      "userAgent",
+      "device",
+      "os",
+      "model",
+      "context",
+      "at",
+      "ip",
+      "lat",
+      "lon",
+      "__proto__",
+      "constructor",
+      "prototype",
+      "hasOwnProperty",
+      "device.os",
+    ),
     weight: 4,
   },
 );
@@ -108,7 +134,8 @@ export const jsonValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((t
 /** An object as JSON.parse would build it: own keys, `__proto__` included, no prototype tricks. */
 function entries(pairs: [string, unknown][]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of pairs) Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
+  for (const [k, v] of pairs)
+    Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
   return out;
 }
 
@@ -117,7 +144,9 @@ export function toJsonText(value: unknown): string {
   if (value instanceof RawNumber) return value.text;
   if (Array.isArray(value)) return `[${value.map(toJsonText).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).map((k) => `${JSON.stringify(k)}:${toJsonText((value as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .map((k) => `${JSON.stringify(k)}:${toJsonText((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
@@ -139,11 +168,13 @@ const playLike: fc.Arbitrary<unknown> = fc
   .map((v) => v as unknown);
 
 /** An array nested `depth` times, or an object nested as deep: walks that recurse meet their limit. */
-const deepNest = fc.tuple(fc.integer({ min: 10, max: 3000 }), fc.boolean(), fc.constantFrom("itemId", "device", "context", "x")).map(([depth, asArray, k]) => {
-  const open = asArray ? "[".repeat(depth) : `{${JSON.stringify(k)}:`.repeat(depth);
-  const close = asArray ? "]".repeat(depth) : "}".repeat(depth);
-  return `{"itemId":${open}1${close}}`;
-});
+const deepNest = fc
+  .tuple(fc.integer({ min: 10, max: 3000 }), fc.boolean(), fc.constantFrom("itemId", "device", "context", "x"))
+  .map(([depth, asArray, k]) => {
+    const open = asArray ? "[".repeat(depth) : `{${JSON.stringify(k)}:`.repeat(depth);
+    const close = asArray ? "]".repeat(depth) : "}".repeat(depth);
+    return `{"itemId":${open}1${close}}`;
+  });
 
 /** What a client may send as a body: JSON text of any tree, deep nests, and some text that is not JSON at all. */
 export const bodyText: fc.Arbitrary<string> = fc.oneof(
@@ -151,7 +182,12 @@ export const bodyText: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: jsonValue.map(toJsonText), weight: 3 },
   { arbitrary: deepNest, weight: 1 },
   // Broken JSON: truncated, or a string that is not JSON.
-  { arbitrary: fc.tuple(playLike.map(toJsonText), fc.nat()).map(([text, cut]) => text.slice(0, cut % Math.max(1, text.length))), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(playLike.map(toJsonText), fc.nat())
+      .map(([text, cut]) => text.slice(0, cut % Math.max(1, text.length))),
+    weight: 1,
+  },
   { arbitrary: weirdString, weight: 1 },
   { arbitrary: hugeString, weight: 1 },
 );
@@ -173,6 +209,11 @@ export const contentType = fc.constantFrom(
  * server's parser, before any app code runs).
  */
 export const headerValue: fc.Arbitrary<string> = fc.oneof(
-  fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })).map((n) => String.fromCharCode(n)), maxLength: 40 }),
+  fc.string({
+    unit: fc
+      .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff }))
+      .map((n) => String.fromCharCode(n)),
+    maxLength: 40,
+  }),
   fc.string({ unit: "grapheme-ascii", minLength: 500, maxLength: 4000 }),
 );

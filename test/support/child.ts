@@ -12,11 +12,15 @@ import { type Scope, onCleanup } from "./scope.ts";
 export function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // Resolve tsx from this repo, so the child can run in any working directory.
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", source], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", source],
+      {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -41,7 +45,11 @@ const STARTUP_VARIABLES = ["DATABASE_URL", "CONSENTGATE_SECRET", "PORT", "DEBUG"
  * DATABASE_URL, CONSENTGATE_SECRET, PORT or DEBUG unless `env` sets them.
  * Fails when the child has not exited within `timeoutMs`.
  */
-export function runFile(file: string, args: readonly string[], options: { env?: Record<string, string>; cwd: string; timeoutMs: number }) {
+export function runFile(
+  file: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd: string; timeoutMs: number },
+) {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of STARTUP_VARIABLES) delete env[name];
   Object.assign(env, options.env);
@@ -49,7 +57,11 @@ export function runFile(file: string, args: readonly string[], options: { env?: 
   // resolves to the source (its "paths") as under `npm start`, whatever `cwd` the test gives.
   env.TSX_TSCONFIG_PATH ??= fileURLToPath(new URL("../../tsconfig.json", import.meta.url));
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), file, ...args], { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), file, ...args], {
+      cwd: options.cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -107,7 +119,8 @@ export async function cliIn(scope: Scope, cwd: string): Promise<Cli> {
     const call = queue.then(
       () =>
         new Promise<CliResult>((resolve, reject) => {
-          const exited = (code: number | null) => reject(new Error(`the CLI process exited (${code}) during consentgate ${argv.join(" ")}`));
+          const exited = (code: number | null) =>
+            reject(new Error(`the CLI process exited (${code}) during consentgate ${argv.join(" ")}`));
           child.once("exit", exited);
           child.once("message", (answer: CliResult | { threw: string }) => {
             child.off("exit", exited);

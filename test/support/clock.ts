@@ -41,7 +41,11 @@ export function testClock(start?: Date | string | number): TestClock {
  * Polls `done` until it holds, for an event a test cannot await directly;
  * the deadline is only a safety net for a test that would otherwise hang.
  */
-export async function until(done: () => Promise<boolean>, message: string, { safetyMs = 10_000, everyMs = 10 } = {}): Promise<void> {
+export async function until(
+  done: () => Promise<boolean>,
+  message: string,
+  { safetyMs = 10_000, everyMs = 10 } = {},
+): Promise<void> {
   const deadline = Date.now() + safetyMs;
   while (!(await done())) {
     if (Date.now() > deadline) assert.fail(message);

@@ -50,7 +50,10 @@ export async function testDatabase(scope?: Scope): Promise<TestDatabase> {
   const url = new URL(admin);
   url.pathname = `/${name}`;
   let dropped: Promise<void> | undefined;
-  const drop = () => (dropped ??= withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}));
+  const drop = () =>
+    (dropped ??= withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
+      () => {},
+    ));
   if (scope) onCleanup(scope, drop);
   return { option: url.toString(), database: { kind: "postgres", url: url.toString() }, drop };
 }
@@ -120,7 +123,10 @@ export function interactionRow(subjectId: string, fields: Partial<NewInteraction
 }
 
 /** The same as the interactions table holds it (slot 0 of its ring), for writes straight through Prisma around the store. */
-export function storedInteraction(subjectId: string, fields: Partial<NewInteraction> = {}): Prisma.InteractionUncheckedCreateInput {
+export function storedInteraction(
+  subjectId: string,
+  fields: Partial<NewInteraction> = {},
+): Prisma.InteractionUncheckedCreateInput {
   const { window: _window, decidedAt: _decidedAt, receiptId, data, ...row } = interactionRow(subjectId, fields);
   return { ...row, data: data as Prisma.InputJsonObject, receiptId: receiptId ?? null, slot: 0, seq: 0n };
 }

@@ -65,8 +65,21 @@ export function testPolicy(overrides: Record<string, unknown> = {}): Record<stri
       "POST /api/mapped-without-code": "personalization",
     },
     regions: {
-      EU: { countries: ["DE", "FR"], model: "opt-in", frameworks: ["GDPR"], requestDeadline: "1mo", logRetention: "3y" },
-      "US-CA": { countries: ["US-CA"], model: "opt-out", frameworks: ["CCPA"], gpc: "opt-out-of-sale-or-share", requestDeadline: "45d", logRetention: "24mo" },
+      EU: {
+        countries: ["DE", "FR"],
+        model: "opt-in",
+        frameworks: ["GDPR"],
+        requestDeadline: "1mo",
+        logRetention: "3y",
+      },
+      "US-CA": {
+        countries: ["US-CA"],
+        model: "opt-out",
+        frameworks: ["CCPA"],
+        gpc: "opt-out-of-sale-or-share",
+        requestDeadline: "45d",
+        logRetention: "24mo",
+      },
       OTHER: { model: "opt-in", requestDeadline: "1mo", logRetention: "1y" },
     },
   };
@@ -153,7 +166,9 @@ export function compiledPolicy(): Policy {
     regions,
     regionHeader: undefined,
     jobs: {},
-    countryRegions: new Map(Object.values(regions).flatMap((r) => r.countries.map((country) => [country, r.name] as const))),
+    countryRegions: new Map(
+      Object.values(regions).flatMap((r) => r.countries.map((country) => [country, r.name] as const)),
+    ),
     sources: [],
   };
 }

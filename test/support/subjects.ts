@@ -38,10 +38,14 @@ export const DPO: Headers = subject("dpo-1", roles("dpo"));
 
 /** PUT /privacy/consents/:purpose {granted: true} as `who`; more of the body (overrideGpc) in `body`. Add .expect() as the test needs. */
 export const grant = (app: Express, who: Headers, purpose: string, body: object = {}) =>
-  request(app).put(`/privacy/consents/${purpose}`).set(who).send({ granted: true, ...body });
+  request(app)
+    .put(`/privacy/consents/${purpose}`)
+    .set(who)
+    .send({ granted: true, ...body });
 
 /** The same route with {granted: false}: a withdrawal, or an objection to a legitimate interest. */
-export const withdraw = (app: Express, who: Headers, purpose: string) => request(app).put(`/privacy/consents/${purpose}`).set(who).send({ granted: false });
+export const withdraw = (app: Express, who: Headers, purpose: string) =>
+  request(app).put(`/privacy/consents/${purpose}`).set(who).send({ granted: false });
 
 /** The whole answer as text in res.body, whatever its type (exports are attachments, logs JSONL). */
 export const asText = (req: request.Test) =>
@@ -55,7 +59,10 @@ export const asText = (req: request.Test) =>
 export async function logOf(app: Express, region: string): Promise<AuditEntry[]> {
   const res = await asText(request(app).get(`/privacy/admin/compliance/${region}`).set(DPO));
   assert.equal(res.status, 200, String(res.body));
-  return (res.body as string).split("\n").filter(Boolean).map((line) => JSON.parse(line) as AuditEntry);
+  return (res.body as string)
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEntry);
 }
 
 export const eventsOf = (entries: AuditEntry[], event: string) => entries.filter((e) => e.event === event);

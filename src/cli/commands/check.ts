@@ -14,7 +14,11 @@ export const check: Command = {
   usage: "[folder] [--json]",
   summary: "validate a policy folder (default ./policies) and show what it decides; --json prints the compiled policy",
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args: [...args], options: { json: { type: "boolean" } }, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options: { json: { type: "boolean" } },
+      allowPositionals: true,
+    });
     if (positionals.length > 1) throw new UsageError(`check takes one folder, got ${positionals.length}`);
     const folder = positionals[0] ?? "./policies";
     let policy: Policy;
@@ -35,20 +39,39 @@ export const check: Command = {
 
 /** The compiled policy as data: maps become objects, route matchers (functions) are left out. */
 function toJson(policy: Policy): string {
-  return JSON.stringify(policy, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2);
+  return JSON.stringify(
+    policy,
+    (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value),
+    2,
+  );
 }
 
 function describePolicy(policy: Policy, io: Io): void {
   const purposes = Object.values(policy.purposes);
   const regions = Object.values(policy.regions);
-  io.out(`Policy ${policy.version} is valid: ${count(purposes.length, "purpose")}, ${count(regions.length, "region")}, ${count(policy.routes.length, "route")}.`);
+  io.out(
+    `Policy ${policy.version} is valid: ${count(purposes.length, "purpose")}, ${count(regions.length, "region")}, ${count(policy.routes.length, "route")}.`,
+  );
   io.out(`Read from ${policy.sources.join(", ")}.`);
-  io.out(`Region when unknown: ${policy.defaults.region}. Region header: ${policy.regionHeader ?? "none"}. Writes to unmapped routes: ${policy.defaults.unmappedWrites === "reject" ? "rejected" : "allowed"}.`);
+  io.out(
+    `Region when unknown: ${policy.defaults.region}. Region header: ${policy.regionHeader ?? "none"}. Writes to unmapped routes: ${policy.defaults.unmappedWrites === "reject" ? "rejected" : "allowed"}.`,
+  );
 
   io.out("");
   io.out("Regions");
-  const regionRows = regions.map((r) => [r.name, r.model, r.frameworks.join(", ") || "-", r.gpc ?? "-", r.requestDeadline.text, r.logRetention.text, countries(r)]);
-  formatTable(["region", "model", "frameworks", "GPC means", "request deadline", "log retention", "countries"], regionRows).forEach((line) => io.out(line));
+  const regionRows = regions.map((r) => [
+    r.name,
+    r.model,
+    r.frameworks.join(", ") || "-",
+    r.gpc ?? "-",
+    r.requestDeadline.text,
+    r.logRetention.text,
+    countries(r),
+  ]);
+  formatTable(
+    ["region", "model", "frameworks", "GPC means", "request deadline", "log retention", "countries"],
+    regionRows,
+  ).forEach((line) => io.out(line));
 
   io.out("");
   io.out("What a new user gets, before any choice of their own");
@@ -62,12 +85,17 @@ function describePolicy(policy: Policy, io: Io): void {
       index === 0 ? (purpose.retention?.text ?? "-") : "",
     ]),
   );
-  formatTable(["purpose", "region", "by default", "with GPC", "window", "retention"], decisionRows).forEach((line) => io.out(line));
+  formatTable(["purpose", "region", "by default", "with GPC", "window", "retention"], decisionRows).forEach((line) =>
+    io.out(line),
+  );
 
   if (policy.routes.length > 0) {
     io.out("");
     io.out("Routes");
-    formatTable(["route", "purpose"], policy.routes.map((route) => [`${route.method} ${route.path}`, route.purpose])).forEach((line) => io.out(line));
+    formatTable(
+      ["route", "purpose"],
+      policy.routes.map((route) => [`${route.method} ${route.path}`, route.purpose]),
+    ).forEach((line) => io.out(line));
   }
 }
 

@@ -25,10 +25,15 @@ export interface Configured {
   policies: string;
 }
 
-export function configured(values: { database?: string | undefined; policies?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Configured {
+export function configured(
+  values: { database?: string | undefined; policies?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Configured {
   const option = values.database ?? (env.DATABASE_URL || undefined);
   if (option === "memory") {
-    throw new UsageError('an in-memory database starts empty: name the app\'s database with --database or DATABASE_URL (or neither, for ./.consentgate)');
+    throw new UsageError(
+      "an in-memory database starts empty: name the app's database with --database or DATABASE_URL (or neither, for ./.consentgate)",
+    );
   }
   try {
     return { option, database: parseDatabase(option), policies: values.policies ?? "./policies" };
@@ -54,6 +59,7 @@ export function regionOf(policy: Policy, positionals: readonly string[]): string
   const regions = Object.keys(policy.regions);
   if (positionals.length !== 1) throw new UsageError(`name one region (${regions.join(", ")})`);
   const region = positionals[0]!;
-  if (!Object.hasOwn(policy.regions, region)) throw new UsageError(`unknown region "${region}"${didYouMean(region, regions)} (regions: ${regions.join(", ")})`);
+  if (!Object.hasOwn(policy.regions, region))
+    throw new UsageError(`unknown region "${region}"${didYouMean(region, regions)} (regions: ${regions.join(", ")})`);
   return region;
 }

@@ -12,22 +12,36 @@ import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems } fr
 
 export const purge: Command = {
   usage: `[--dry-run] ${CONFIGURED_USAGE}`,
-  summary: "delete expired and out-of-window interactions now and log it per region; --dry-run only counts (needs CONSENTGATE_SECRET)",
+  summary:
+    "delete expired and out-of-window interactions now and log it per region; --dry-run only counts (needs CONSENTGATE_SECRET)",
   async run(args, io) {
-    const { values } = parseArgs({ args: [...args], options: { ...CONFIGURED_OPTIONS, "dry-run": { type: "boolean" } } });
+    const { values } = parseArgs({
+      args: [...args],
+      options: { ...CONFIGURED_OPTIONS, "dry-run": { type: "boolean" } },
+    });
     const target = configured(values);
     const secret = process.env.CONSENTGATE_SECRET;
-    if (!secret) throw new UsageError("set CONSENTGATE_SECRET to the app's secret: the log names subjects by pseudonyms made with it");
+    if (!secret)
+      throw new UsageError(
+        "set CONSENTGATE_SECRET to the app's secret: the log names subjects by pseudonyms made with it",
+      );
     const policy = await policyOrProblems(target.policies, io);
     if (!policy) return 1;
     const dryRun = values["dry-run"] ?? false;
-    const gate = await createConsentgate({ policies: target.policies, ...(target.option === undefined ? {} : { database: target.option }), secret });
+    const gate = await createConsentgate({
+      policies: target.policies,
+      ...(target.option === undefined ? {} : { database: target.option }),
+      secret,
+    });
     try {
       const result = await gate.runJob("purge", { dryRun });
       const rows = tableRows(result.expired, result.outOfWindow);
       const total = rows.reduce((sum, row) => sum + Number(row[2]) + Number(row[3]), 0);
-      if (rows.length > 0) formatTable(["region", "purpose", "expired", "out of window"], rows).forEach((line) => io.out(line));
-      io.out(`${dryRun ? "Would delete" : "Deleted"} ${total} interaction${total === 1 ? "" : "s"} and ${result.emptyWindows} empty window${result.emptyWindows === 1 ? "" : "s"}${dryRun ? " (dry run: nothing changed)" : "; logged per region as purge.ran"}.`);
+      if (rows.length > 0)
+        formatTable(["region", "purpose", "expired", "out of window"], rows).forEach((line) => io.out(line));
+      io.out(
+        `${dryRun ? "Would delete" : "Deleted"} ${total} interaction${total === 1 ? "" : "s"} and ${result.emptyWindows} empty window${result.emptyWindows === 1 ? "" : "s"}${dryRun ? " (dry run: nothing changed)" : "; logged per region as purge.ran"}.`,
+      );
       return 0;
     } finally {
       await gate.close();
@@ -36,7 +50,11 @@ export const purge: Command = {
 };
 
 function tableRows(expired: Counts, outOfWindow: Counts): string[][] {
-  const keys = new Set([...Object.entries(expired), ...Object.entries(outOfWindow)].flatMap(([region, purposes]) => Object.keys(purposes).map((p) => `${region}\u0000${p}`)));
+  const keys = new Set(
+    [...Object.entries(expired), ...Object.entries(outOfWindow)].flatMap(([region, purposes]) =>
+      Object.keys(purposes).map((p) => `${region}\u0000${p}`),
+    ),
+  );
   return [...keys].sort().map((key) => {
     const [region = "", purpose = ""] = key.split("\u0000");
     return [region, purpose, String(expired[region]?.[purpose] ?? 0), String(outOfWindow[region]?.[purpose] ?? 0)];

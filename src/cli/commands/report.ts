@@ -32,7 +32,11 @@ export const report: Command = {
     const store = await openStore(target.database, { poolSize: DEFAULT_POOL_SIZE });
     let summary: RegionReport;
     try {
-      summary = await regionReport({ logStore: createComplianceLogStore(store.connection), requests: createRequests(store.connection) }, region, { ...(from ? { from } : {}), ...(to ? { to } : {}), now });
+      summary = await regionReport(
+        { logStore: createComplianceLogStore(store.connection), requests: createRequests(store.connection) },
+        region,
+        { ...(from ? { from } : {}), ...(to ? { to } : {}), now },
+      );
     } finally {
       await store.close();
     }
@@ -45,12 +49,15 @@ export const report: Command = {
 function date(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw new UsageError(`--${name} must be a date (2026-11-01) or time (2026-11-01T00:00:00Z), got "${value}"`);
+  if (Number.isNaN(parsed.getTime()))
+    throw new UsageError(`--${name} must be a date (2026-11-01) or time (2026-11-01T00:00:00Z), got "${value}"`);
   return parsed;
 }
 
 function describe(r: RegionReport, io: Io): void {
-  io.out(`Compliance report for ${r.region}, ${r.from ?? "from the oldest kept entry"} to ${r.to ?? "now"} (as of ${r.asOf})`);
+  io.out(
+    `Compliance report for ${r.region}, ${r.from ?? "from the oldest kept entry"} to ${r.to ?? "now"} (as of ${r.asOf})`,
+  );
   io.out("");
   formatTable(
     ["", "count"],
@@ -64,12 +71,21 @@ function describe(r: RegionReport, io: Io): void {
       ["writes blocked", String(r.writesBlocked.total)],
     ],
   ).forEach((line) => io.out(line));
-  const purposes = [...new Set([...Object.keys(r.rowsPurged.byPurpose), ...Object.keys(r.writesBlocked.byPurpose)])].sort();
+  const purposes = [
+    ...new Set([...Object.keys(r.rowsPurged.byPurpose), ...Object.keys(r.writesBlocked.byPurpose)]),
+  ].sort();
   if (purposes.length > 0) {
     io.out("");
-    formatTable(["purpose", "rows purged", "writes blocked"], purposes.map((p) => [p, String(r.rowsPurged.byPurpose[p] ?? 0), String(r.writesBlocked.byPurpose[p] ?? 0)])).forEach((line) => io.out(line));
+    formatTable(
+      ["purpose", "rows purged", "writes blocked"],
+      purposes.map((p) => [p, String(r.rowsPurged.byPurpose[p] ?? 0), String(r.writesBlocked.byPurpose[p] ?? 0)]),
+    ).forEach((line) => io.out(line));
   }
   io.out("");
   const open = r.requests.openOverdue;
-  io.out(open === 0 ? "No request is past its legal deadline." : `${open} request${open === 1 ? " is" : "s are"} past the legal deadline and not completed.`);
+  io.out(
+    open === 0
+      ? "No request is past its legal deadline."
+      : `${open} request${open === 1 ? " is" : "s are"} past the legal deadline and not completed.`,
+  );
 }

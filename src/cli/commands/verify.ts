@@ -19,7 +19,8 @@ export const verify: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({ args: [...args], options: CONFIGURED_OPTIONS, allowPositionals: true });
     const secret = process.env.CONSENTGATE_SECRET;
-    if (!secret) throw new UsageError("set CONSENTGATE_SECRET to the app's secret: the log's hash chain is keyed with it");
+    if (!secret)
+      throw new UsageError("set CONSENTGATE_SECRET to the app's secret: the log's hash chain is keyed with it");
     const target = configured(values);
     const policy = await policyOrProblems(target.policies, io);
     if (!policy) return 1;
@@ -29,10 +30,16 @@ export const verify: Command = {
       const keyring = createKeyring(secret);
       // Reads only, so it records nothing; a wrong secret would report every chain as broken.
       await compareSecretFingerprint(store.connection, keyring.fingerprint);
-      const log = createComplianceLog(createComplianceLogStore(store.connection), { pseudonym: keyring.pseudonym, chainKey: keyring.key("log-chain"), now: () => new Date() });
+      const log = createComplianceLog(createComplianceLogStore(store.connection), {
+        pseudonym: keyring.pseudonym,
+        chainKey: keyring.key("log-chain"),
+        now: () => new Date(),
+      });
       const result = await log.verify(region);
       if (result.ok) {
-        io.out(`${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`);
+        io.out(
+          `${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`,
+        );
         return 0;
       }
       io.out(`${region}: the compliance log is broken at entry ${result.brokenAt}: ${result.reason}.`);
