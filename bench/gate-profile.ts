@@ -13,11 +13,9 @@ import { spawn } from "node:child_process";
 import { Session } from "node:inspector/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import express from "express";
-import { createConsentgate } from "../src/index.ts";
+import { gatedBenchApp } from "./gate.ts";
 import { fmt, table } from "./support.ts";
 
-const SECRET = "bench-secret-bench-secret-bench-secret";
 const SECONDS = 10;
 const SRC = new URL("../src/", import.meta.url).href;
 const CALLED_LIBRARIES = /\/node_modules\/(lru-cache|path-to-regexp|ngeohash)\//;
@@ -42,17 +40,7 @@ const body = {
 };
 
 export async function benchGateProfile(): Promise<void> {
-  const gate = await createConsentgate({
-    policies: "policies",
-    database: "memory",
-    secret: SECRET,
-    subject: (req) => req.get("x-user"),
-  });
-  const app = express();
-  app.use(express.json());
-  app.use(gate.middleware());
-  app.use("/privacy", gate.router());
-  app.post("/api/plays", (_req, res) => void res.status(201).end());
+  const { gate, app } = await gatedBenchApp();
   const server = app.listen(0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };

@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import express from "express";
 import { decide } from "../src/decision/decide.ts";
-import { createConsentgate } from "../src/index.ts";
+import { type Consentgate, createConsentgate } from "../src/index.ts";
 import { compileMinimizer } from "../src/minimize/index.ts";
 import { loadPolicy } from "../src/policy/load.ts";
 import { fmt, median, table } from "./support.ts";
@@ -70,18 +70,24 @@ export async function benchGateInProcess(): Promise<void> {
   ]);
 }
 
-export async function benchGateHttp(): Promise<void> {
+/** The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else. */
+export async function gatedBenchApp(): Promise<{ gate: Consentgate; app: express.Express }> {
   const gate = await createConsentgate({
     policies: "policies",
     database: "memory",
     secret: SECRET,
     subject: (req) => req.get("x-user"),
   });
-  const gated = express();
-  gated.use(express.json());
-  gated.use(gate.middleware());
-  gated.use("/privacy", gate.router());
-  gated.post("/api/plays", (_req, res) => void res.status(201).end());
+  const app = express();
+  app.use(express.json());
+  app.use(gate.middleware());
+  app.use("/privacy", gate.router());
+  app.post("/api/plays", (_req, res) => void res.status(201).end());
+  return { gate, app };
+}
+
+export async function benchGateHttp(): Promise<void> {
+  const { gate, app: gated } = await gatedBenchApp();
   const bare = express();
   bare.use(express.json());
   bare.post("/api/plays", (_req, res) => void res.status(201).end());

@@ -8,32 +8,34 @@ import { fork, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type Scope, onCleanup } from "./scope.ts";
 
-/** Runs an ES module source in a child Node; fails on timeout. */
-export function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    // Resolve tsx from this repo, so the child can run in any working directory.
-    const child = spawn(
-      process.execPath,
-      ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", source],
-      {
-        cwd,
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+type ChildResult = { code: number | null; stdout: string; stderr: string };
+
+/** Node with tsx (resolved from this repo, so any working directory works) and `args`; its output once it exits. */
+function runChild(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number, what: string) {
+  return new Promise<ChildResult>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), ...args], {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`child did not exit within ${timeoutMs} ms (an open handle keeps it alive)\n${stderr}`));
+      reject(new Error(`${what} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     child.on("exit", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs an ES module source in a child Node; fails on timeout (an open handle keeps it alive). */
+export function runNode(source: string, env: Record<string, string>, timeoutMs: number, cwd = process.cwd()) {
+  return runChild(["--input-type=module", "-e", source], cwd, { ...process.env, ...env }, timeoutMs, "child");
 }
 
 /** Variables a child inherits from the test run that would change how the example or the CLI starts. */
@@ -56,25 +58,7 @@ export function runFile(
   // tsx reads tsconfig.json from the working directory; name the repo's, so that "consentgate"
   // resolves to the source (its "paths") as under `npm start`, whatever `cwd` the test gives.
   env.TSX_TSCONFIG_PATH ??= fileURLToPath(new URL("../../tsconfig.json", import.meta.url));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), file, ...args], {
-      cwd: options.cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${file} did not exit within ${options.timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runChild([file, ...args], options.cwd, env, options.timeoutMs, file);
 }
 
 export interface CliResult {
