@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { Session } from "node:inspector/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { gatedBenchApp } from "./gate.ts";
+import { body, gatedBenchApp } from "./gate.ts";
 import { fmt, table } from "./support.ts";
 
 const SECONDS = 10;
@@ -25,19 +25,6 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-
-const body = {
-  itemId: "trk_1234",
-  action: "play",
-  durationMs: 183_456,
-  location: { lat: 48.8584, lon: 2.2945 },
-  userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-  device: { os: "android", model: "Pixel 8" },
-  sessionId: "sess-9f8e7d",
-  referrer: "https://example.com/playlists/42",
-  volume: 0.8,
-  shuffle: false,
-};
 
 export async function benchGateProfile(): Promise<void> {
   const { gate, app } = await gatedBenchApp();

@@ -24,7 +24,8 @@ const SECRET = "bench-secret-bench-secret-bench-secret";
 const ROUNDS = 5;
 const SECONDS = 3;
 
-const body = {
+/** The 10-field play both gate benches send. */
+export const body = {
   itemId: "trk_1234",
   action: "play",
   durationMs: 183_456,
