@@ -27,7 +27,7 @@ import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
-import { createConsentCache } from "./store/consent-cache.ts";
+import { createConsentCache, MAX_STALENESS_MS } from "./store/consent-cache.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createConsentStore } from "./store/consents.ts";
 import { createErasures } from "./store/erase.ts";
@@ -288,7 +288,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     await store.close();
     throw error;
   }
-  const consents = createConsentCache(connection, { logger });
+  const consents = createConsentCache(connection, { ...config.consentCache, maxStalenessMs: MAX_STALENESS_MS, logger });
   const interactions = createInteractionStore(connection);
   const logStore = createComplianceLogStore(connection);
   const consentStore = createConsentStore(connection);

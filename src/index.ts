@@ -29,7 +29,7 @@ export { ConsentgateError, isConsentgateError } from "./errors.ts";
 
 // The gate and its options.
 export type { Consentgate } from "./consentgate.ts";
-export type { ConsentgateOptions, RightsLimits } from "./options.ts";
+export type { ConsentCacheOptions, ConsentgateOptions, RightsLimits } from "./options.ts";
 export type { Actor } from "./decision/ability.ts";
 export type { RightsLimitGroup } from "./rights/limits.ts";
 export type { Logger } from "./logger.ts";

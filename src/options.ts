@@ -51,6 +51,37 @@ export interface RightsLimits {
   store?: (group: RightsLimitGroup) => Store;
 }
 
+/**
+ * The in-process cache of consent choices the gate decides from. A change
+ * made on any instance is seen by every instance within one second whatever
+ * the size (docs/deployment.md: Several instances); the size only decides
+ * how many subjects are answered without a database read. Subjects missed at
+ * the same moment are read together in one query.
+ *
+ * @example
+ * ```ts
+ * import { type ConsentCacheOptions, createConsentgate } from "consentgate";
+ *
+ * // Some 60 MB: room for the 100 000 listeners active in an hour.
+ * const consentCache: ConsentCacheOptions = { subjects: 100_000 };
+ * const gate = await createConsentgate({ database: process.env.DATABASE_URL, consentCache });
+ * ```
+ */
+export interface ConsentCacheOptions {
+  /**
+   * Subjects whose choices are kept, least recently used out first. Default
+   * 10 000. Each costs about 0.6 kB with no choice on record (most people)
+   * and 1.5 kB with two (`npm run bench -- cache-memory`), so the default
+   * holds some 6 to 15 MB.
+   */
+  subjects?: number;
+  /** A read of a subject's choices that takes longer fails closed (`503 consent_unavailable`). Default 2000 ms. */
+  timeoutMs?: number;
+}
+
+/** The defaults of ConsentCacheOptions, as its fields document them. */
+const DEFAULT_CONSENT_CACHE = { subjects: 10_000, timeoutMs: 2000 } as const;
+
 /** The defaults of RightsLimits, as its fields document them. */
 const DEFAULT_LIMITS = { windowMs: 15 * 60 * 1000, consentChanges: 60, requests: 10, reads: 300 } as const;
 
@@ -107,6 +138,8 @@ export interface ConsentgateOptions {
   poolSize?: number;
   /** Rate limits on the rights endpoints; see RightsLimits for the defaults. */
   limits?: RightsLimits;
+  /** The consent cache's size and read timeout; see ConsentCacheOptions for the defaults. */
+  consentCache?: ConsentCacheOptions;
 }
 
 /** The `poolSize` default; also what the CLI opens the app's database with. */
@@ -163,6 +196,12 @@ const schema = z.strictObject({
       store: fn("limits.store").optional(),
     })
     .optional(),
+  consentCache: z
+    .strictObject({
+      subjects: z.number().int().min(1).max(100_000_000).optional(),
+      timeoutMs: z.number().int().min(1).max(60_000).optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -187,6 +226,7 @@ export interface Configuration {
   readonly now: () => Date;
   readonly poolSize: number;
   readonly limits: RateLimits;
+  readonly consentCache: Required<ConsentCacheOptions>;
 }
 
 /**
@@ -235,6 +275,10 @@ export function resolveConfiguration(options: unknown): Configuration {
       reads: limits.reads ?? DEFAULT_LIMITS.reads,
       // express-rate-limit's own default: counts in this process's memory, one store per limiter.
       store: limits.store ?? (() => new MemoryStore()),
+    },
+    consentCache: {
+      subjects: given.consentCache?.subjects ?? DEFAULT_CONSENT_CACHE.subjects,
+      timeoutMs: given.consentCache?.timeoutMs ?? DEFAULT_CONSENT_CACHE.timeoutMs,
     },
   };
 }

@@ -12,6 +12,7 @@ import type {
   AppAbility,
   AuditEntry,
   Choice,
+  ConsentCacheOptions,
   ComplianceReportResult,
   ConsentModel,
   ConsentRecord,
@@ -85,6 +86,7 @@ export type Checks = [
   Expect<Equal<NonNullable<ConsentgateOptions["logger"]>, Logger>>,
   Expect<Equal<NonNullable<ConsentgateOptions["limits"]>, RightsLimits>>,
   Expect<Equal<Param<NonNullable<RightsLimits["store"]>>, RightsLimitGroup>>,
+  Expect<Equal<NonNullable<ConsentgateOptions["consentCache"]>, ConsentCacheOptions>>,
   Expect<Equal<keyof NonNullable<ConsentgateOptions["schedules"]>, JobName>>,
   // req.privacy: importing "consentgate" types it on Express's Request.
   Expect<Equal<Request["privacy"], Privacy>>,

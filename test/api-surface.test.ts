@@ -41,6 +41,7 @@ const EXPORTS = [
   "AppAbility",
   "AuditEntry",
   "Choice",
+  "ConsentCacheOptions",
   "ComplianceReportResult",
   "ConsentModel",
   "ConsentRecord",

@@ -20,15 +20,19 @@ import type { Choice } from "../decision/decide.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Connection } from "./connection.ts";
-import { CONSENT_CHANNEL, loadChoices } from "./consents.ts";
+import { CONSENT_CHANNEL, loadChoicesOf, NO_CHOICES } from "./consents.ts";
+import { createGroupCommit } from "./group-commit.ts";
 
-export interface ConsentCacheOptions {
-  /** Subjects kept. Default 10 000. */
-  max?: number;
-  /** A choice read that takes longer fails closed. Default 2000 ms. */
-  timeoutMs?: number;
-  /** The longest a change may go unseen. Default 1000 ms (docs/deployment.md: Several instances). */
-  maxStalenessMs?: number;
+/** The longest a change made on another instance may go unseen (docs/deployment.md: Several instances). */
+export const MAX_STALENESS_MS = 1000;
+
+export interface CacheSettings {
+  /** Subjects whose choices are kept (the `consentCache.subjects` option). */
+  subjects: number;
+  /** A choice read that takes longer fails closed (the `consentCache.timeoutMs` option). */
+  timeoutMs: number;
+  /** The longest a change may go unseen; MAX_STALENESS_MS outside tests. */
+  maxStalenessMs: number;
   logger: Logger;
 }
 
@@ -42,32 +46,85 @@ export interface ConsentCache {
   close(): Promise<void>;
 }
 
-export function createConsentCache(connection: Connection, options: ConsentCacheOptions): ConsentCache {
-  const timeoutMs = options.timeoutMs ?? 2000;
-  const maxStalenessMs = options.maxStalenessMs ?? 1000;
-  const entries = new LRUCache<string, ReadonlyMap<string, Choice>>({ max: options.max ?? 10_000 });
-  // Bumped on every invalidation: a read that raced with one must not be cached.
-  let epoch = 0;
+/** Subjects per query: a 512-element text[] parameter is ~20 kB, one index probe each. */
+const MAX_BATCH = 512;
+/** Batched reads in flight at once: two keep the database busy while the next batch gathers. */
+const READS_IN_FLIGHT = 2;
+
+/** A read in flight for one subject, shared by every request that misses on it meanwhile. */
+interface Read {
+  readonly answer: Promise<ReadonlyMap<string, Choice>>;
+  /** An invalidation arrived while it was in flight: its answer may predate the change, so it is not cached. */
+  stale: boolean;
+}
+
+/**
+ * Cache misses travel together: every subject missed in one event-loop turn
+ * (or while the previous reads are in flight) is read in one prepared
+ * `ANY($1)` query, and requests missing on the same subject share one read.
+ * Under load that turns thousands of misses per second into a few hundred
+ * queries, each barely costlier than a point select.
+ */
+export function createConsentCache(connection: Connection, options: CacheSettings): ConsentCache {
+  const { timeoutMs, maxStalenessMs } = options;
+  // Empty answers are cached like any other (most people never make a choice), as the one shared NO_CHOICES.
+  const entries = new LRUCache<string, ReadonlyMap<string, Choice>>({ max: options.subjects });
+  const inFlight = new Map<string, Read>();
+  const reads = createGroupCommit<string, ReadonlyMap<string, Choice>>({
+    async flush(subjectIds) {
+      const found = await loadChoicesOf(connection, subjectIds);
+      return subjectIds.map((id) => found.get(id) ?? NO_CHOICES);
+    },
+    maxBatch: MAX_BATCH,
+    concurrency: READS_IN_FLIGHT,
+  });
   const invalidate = (subjectId?: string) => {
-    epoch++;
-    if (subjectId === undefined) entries.clear();
-    else entries.delete(subjectId);
+    if (subjectId === undefined) {
+      entries.clear();
+      for (const read of inFlight.values()) read.stale = true;
+      inFlight.clear();
+      return;
+    }
+    entries.delete(subjectId);
+    const read = inFlight.get(subjectId);
+    if (read) {
+      read.stale = true;
+      // Requests arriving from now on start a read that sees the change.
+      inFlight.delete(subjectId);
+    }
   };
   const listener = connection.dedicatedClient
     ? listen(connection.dedicatedClient, invalidate, maxStalenessMs, options.logger)
     : undefined;
   const fresh = () => listener === undefined || listener.freshSince() >= Date.now() - maxStalenessMs;
 
+  const read = (subjectId: string): Read => {
+    const pending: Read = {
+      stale: false,
+      answer: reads.add(subjectId).then(
+        (loaded) => {
+          if (inFlight.get(subjectId) === pending) inFlight.delete(subjectId);
+          if (!pending.stale && fresh()) entries.set(subjectId, loaded);
+          return loaded;
+        },
+        (error: unknown) => {
+          if (inFlight.get(subjectId) === pending) inFlight.delete(subjectId);
+          throw error;
+        },
+      ),
+    };
+    inFlight.set(subjectId, pending);
+    return pending;
+  };
+
   return {
-    async choices(subjectId) {
+    choices(subjectId) {
       if (fresh()) {
         const hit = entries.get(subjectId);
-        if (hit) return hit;
+        if (hit) return Promise.resolve(hit);
       }
-      const started = epoch;
-      const loaded = await withTimeout(loadChoices(connection, subjectId), timeoutMs);
-      if (epoch === started && fresh()) entries.set(subjectId, loaded);
-      return loaded;
+      // Each waiting request has its own deadline: a slow shared read fails every one of them closed in time.
+      return withTimeout((inFlight.get(subjectId) ?? read(subjectId)).answer, timeoutMs);
     },
     peek: (subjectId) => (fresh() ? entries.get(subjectId) : undefined),
     changed: invalidate,

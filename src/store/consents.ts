@@ -114,14 +114,54 @@ export async function deleteSubjectConsentsInTransaction(
   };
 }
 
-export async function loadChoices(connection: Connection, subjectId: string): Promise<Map<string, Choice>> {
-  const rows = await connection.prisma.consentState.findMany({ where: { subjectId } });
-  return new Map(
-    rows.map((r) => [
-      r.purpose,
-      { granted: r.granted, overrideGpc: r.overrideGpc, receiptId: r.receiptId, at: r.updatedAt },
-    ]),
-  );
+/** A subject with no choice on record: most people, so one shared, frozen answer. */
+export const NO_CHOICES: ReadonlyMap<string, Choice> = new Map<string, Choice>();
+
+// One prepared statement for every choice read: the gate's cache misses come
+// in batches (src/store/consent-cache.ts) and a single subject is a batch of
+// one. Prisma's findMany cost about 1 ms of CPU per call here, more than the
+// database's own work, and could not read many subjects in one round trip.
+const CHOICES_SQL = `SELECT "subjectId", purpose, granted, "overrideGpc", "receiptId", "updatedAt"
+FROM consent_state WHERE "subjectId" = ANY ($1::text[])`;
+
+interface ChoiceRow {
+  subjectId: string;
+  purpose: string;
+  granted: boolean;
+  overrideGpc: boolean;
+  receiptId: string;
+  updatedAt: Date;
+}
+
+/**
+ * The latest choice per purpose of each subject, in one query: subjects with
+ * no choice are absent from the answer (callers use NO_CHOICES for them).
+ */
+export async function loadChoicesOf(
+  connection: Pick<Connection, "query">,
+  subjectIds: readonly string[],
+): Promise<Map<string, Map<string, Choice>>> {
+  const rows = await connection.query<ChoiceRow>(CHOICES_SQL, [subjectIds], "consentgate_choices");
+  const bySubject = new Map<string, Map<string, Choice>>();
+  for (const row of rows) {
+    let choices = bySubject.get(row.subjectId);
+    if (choices === undefined) bySubject.set(row.subjectId, (choices = new Map()));
+    choices.set(row.purpose, {
+      granted: row.granted,
+      overrideGpc: row.overrideGpc,
+      receiptId: row.receiptId,
+      at: row.updatedAt,
+    });
+  }
+  return bySubject;
+}
+
+/** One subject's latest choice per purpose. */
+export async function loadChoices(
+  connection: Pick<Connection, "query">,
+  subjectId: string,
+): Promise<ReadonlyMap<string, Choice>> {
+  return (await loadChoicesOf(connection, [subjectId])).get(subjectId) ?? NO_CHOICES;
 }
 
 /**
@@ -232,7 +272,7 @@ export interface ConsentStore {
   /** Records a choice (see saveChoice). */
   save(event: ConsentEventRecord, options: SaveChoiceOptions): Promise<{ erased: number }>;
   /** The subject's latest choice per purpose. */
-  choices(subjectId: string): Promise<Map<string, Choice>>;
+  choices(subjectId: string): Promise<ReadonlyMap<string, Choice>>;
   /** The subject's whole history, oldest first, in one read. */
   history(subjectId: string): Promise<ConsentRecord[]>;
   /** The subject's history, oldest first, a page at a time (exports). */
