@@ -4,6 +4,7 @@
  * ratios against a baseline measured in the same run (these machines are
  * shared and noisy, so absolute numbers drift between runs).
  */
+import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchMinimize } from "./minimize.ts";
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<void>> = {
 /** Diagnostics, run only when named. */
 const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
+  "cache-memory": benchConsentCacheMemory,
 };
 
 const only = process.argv.slice(2);

@@ -62,7 +62,7 @@ export interface RightsLimits {
  * ```ts
  * import { type ConsentCacheOptions, createConsentgate } from "consentgate";
  *
- * // Some 60 MB: room for the 100 000 listeners active in an hour.
+ * // Room for the 100 000 listeners active in an hour: some 12 to 80 MB.
  * const consentCache: ConsentCacheOptions = { subjects: 100_000 };
  * const gate = await createConsentgate({ database: process.env.DATABASE_URL, consentCache });
  * ```
@@ -70,9 +70,9 @@ export interface RightsLimits {
 export interface ConsentCacheOptions {
   /**
    * Subjects whose choices are kept, least recently used out first. Default
-   * 10 000. Each costs about 0.6 kB with no choice on record (most people)
-   * and 1.5 kB with two (`npm run bench -- cache-memory`), so the default
-   * holds some 6 to 15 MB.
+   * 10 000. Each costs about 0.12 kB with no choice on record (most people)
+   * and 0.8 kB with two (`npm run bench -- cache-memory`), so the default
+   * holds some 1 to 8 MB.
    */
   subjects?: number;
   /** A read of a subject's choices that takes longer fails closed (`503 consent_unavailable`). Default 2000 ms. */
