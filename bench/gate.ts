@@ -71,11 +71,14 @@ export async function benchGateInProcess(): Promise<void> {
   ]);
 }
 
-/** The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else. */
-export async function gatedBenchApp(): Promise<{ gate: Consentgate; app: express.Express }> {
+/**
+ * The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else.
+ * In memory unless given a database (bench/traffic.ts runs it on PostgreSQL too).
+ */
+export async function gatedBenchApp(database = "memory"): Promise<{ gate: Consentgate; app: express.Express }> {
   const gate = await createConsentgate({
     policies: "policies",
-    database: "memory",
+    database,
     secret: SECRET,
     subject: (req) => req.get("x-user"),
   });

@@ -12,6 +12,7 @@ import { benchPurge } from "./purge.ts";
 import { benchRecord } from "./record.ts";
 import { benchRights } from "./rights.ts";
 import { benchInserts, benchStartup } from "./store.ts";
+import { benchTraffic } from "./traffic.ts";
 
 const suites: Record<string, () => Promise<void>> = {
   startup: benchStartup,
@@ -22,6 +23,7 @@ const suites: Record<string, () => Promise<void>> = {
   record: benchRecord,
   purge: benchPurge,
   rights: benchRights,
+  traffic: benchTraffic,
 };
 /** Diagnostics, run only when named. */
 const onDemand: Record<string, () => Promise<void>> = {
