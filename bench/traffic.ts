@@ -27,7 +27,7 @@ import express from "express";
 import pg from "pg";
 import { silentLogger } from "../src/logger.ts";
 import { DEFAULT_POOL_SIZE } from "../src/options.ts";
-import { createConsentCache } from "../src/store/consent-cache.ts";
+import { createConsentCache, MAX_STALENESS_MS } from "../src/store/consent-cache.ts";
 import { parseDatabase } from "../src/store/connection.ts";
 import { openStore } from "../src/store/store.ts";
 import { body, gatedBenchApp } from "./gate.ts";
@@ -46,7 +46,7 @@ const SANITY_REQUESTS = 200;
 /** Consent reads: seconds per run, concurrent loops, and the subjects seeded (more than any run reads). */
 const READ_SECONDS = 2;
 const READERS = 20;
-const READ_POPULATION = 200_000;
+const READ_POPULATION = 1_000_000;
 
 /** Where each request's subject id comes from; the counters run on across rounds, so a "new" subject is never reused. */
 let newSubjects = 0;
@@ -236,7 +236,13 @@ async function trafficOn(label: string, database: string): Promise<Record<string
 async function consentReadsOn(url: string): Promise<Record<string, string | number>[]> {
   const store = await openStore(parseDatabase(url), { poolSize: DEFAULT_POOL_SIZE });
   const raw = new pg.Pool({ connectionString: url, max: DEFAULT_POOL_SIZE });
-  const cache = createConsentCache(store.connection, { logger: silentLogger });
+  // The cache as a gate makes it, with the option defaults.
+  const cache = createConsentCache(store.connection, {
+    subjects: 10_000,
+    timeoutMs: 2000,
+    maxStalenessMs: MAX_STALENESS_MS,
+    logger: silentLogger,
+  });
   try {
     // A realistic mix: most people never make a choice (70 % no row); 10 % granted personalization,
     // 10 % withdrew it, 10 % granted it and refused advertising.
