@@ -10,7 +10,7 @@ import { benchMinimize } from "./minimize.ts";
 import { benchPurge } from "./purge.ts";
 import { benchRecord } from "./record.ts";
 import { benchRights } from "./rights.ts";
-import { benchInserts, benchStartup } from "./store.ts";
+import { benchInserts, benchMemoryStart, benchStartup } from "./store.ts";
 
 const suites: Record<string, () => Promise<void>> = {
   startup: benchStartup,
@@ -25,6 +25,7 @@ const suites: Record<string, () => Promise<void>> = {
 /** Diagnostics, run only when named. */
 const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
+  "memory-start": benchMemoryStart,
 };
 
 const only = process.argv.slice(2);
