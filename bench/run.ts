@@ -11,7 +11,7 @@ import { benchMinimize } from "./minimize.ts";
 import { benchPurge } from "./purge.ts";
 import { benchRecord } from "./record.ts";
 import { benchRights } from "./rights.ts";
-import { benchInserts, benchStartup } from "./store.ts";
+import { benchInserts, benchMemoryStart, benchStartup } from "./store.ts";
 import { benchTraffic } from "./traffic.ts";
 
 const suites: Record<string, () => Promise<void>> = {
@@ -29,6 +29,7 @@ const suites: Record<string, () => Promise<void>> = {
 const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
   "cache-memory": benchConsentCacheMemory,
+  "memory-start": benchMemoryStart,
 };
 
 const only = process.argv.slice(2);

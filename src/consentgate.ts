@@ -292,8 +292,19 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const interactions = createInteractionStore(connection);
   const logStore = createComplianceLogStore(connection);
   const consentStore = createConsentStore(connection);
+  if (store.snapshotFailure !== undefined) {
+    logger.warn(
+      { err: store.snapshotFailure },
+      "consentgate: the snapshot of the migrated in-memory database failed; memory gates in this process now start without it (initdb and migrations each)",
+    );
+  }
   logger.info(
-    { database: config.database.kind, migrated: store.migrated, policyVersion: policy.version },
+    {
+      database: config.database.kind,
+      migrated: store.migrated,
+      policyVersion: policy.version,
+      ...(config.database.kind === "pglite-memory" ? { fromSnapshot: store.fromSnapshot } : {}),
+    },
     "consentgate: ready",
   );
 

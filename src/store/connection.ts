@@ -6,7 +6,8 @@
  *
  *   absent           → PGlite files under ./.consentgate/
  *   file:///abs/dir  → PGlite files under that folder instead (what ./.consentgate/ is by default)
- *   "memory"         → PGlite in memory (nothing touches the disk)
+ *   "memory"         → PGlite in memory (nothing touches the disk); later ones in a process
+ *                      start from a migrated snapshot (memory-snapshot.ts)
  *   postgres(ql)://… → PostgreSQL through a pg pool
  */
 import { mkdir } from "node:fs/promises";
@@ -18,6 +19,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ConsentgateError } from "../errors.ts";
 import { lockDirectory } from "./directory-lock.ts";
+import { type MemorySnapshot, createMemoryPglite, takeMemorySnapshot } from "./memory-snapshot.ts";
 import { namedStatements } from "./pglite-statements.ts";
 import { type Prisma, PrismaClient } from "../generated/prisma/client.ts";
 
@@ -114,6 +116,8 @@ export interface Connection {
   readonly pool?: pg.Pool;
   /** A new dedicated client outside the pool, on PostgreSQL only (LISTEN/NOTIFY). */
   dedicatedClient?(): pg.Client;
+  /** In memory only: a copy of the database's files as they are now, for later memory databases to start from. */
+  snapshot?(): Promise<MemorySnapshot>;
   close(): Promise<void>;
 }
 
@@ -133,9 +137,13 @@ export interface ConnectOptions {
   poolSize: number;
 }
 
-export async function connect(database: Database, options: ConnectOptions): Promise<Connection> {
+/** Opens `database`; in memory, on a copy of `from`'s files when given (then PGlite skips initdb). */
+export async function connect(database: Database, options: ConnectOptions, from?: MemorySnapshot): Promise<Connection> {
   if (database.kind === "postgres") return connectPostgres(database.url, options.poolSize);
-  if (database.kind === "pglite-memory") return connectPglite(await PGlite.create(), database.kind, async () => {});
+  if (database.kind === "pglite-memory") {
+    const db = await createMemoryPglite(from);
+    return { ...(await connectPglite(db, database.kind, async () => {})), snapshot: () => takeMemorySnapshot(db) };
+  }
   await mkdir(database.directory, { recursive: true });
   const lock = await lockDirectory(database.directory);
   try {
