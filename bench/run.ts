@@ -8,6 +8,7 @@ import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchPurge } from "./purge.ts";
+import { benchReads } from "./reads.ts";
 import { benchRecord } from "./record.ts";
 import { benchRights } from "./rights.ts";
 import { benchInserts, benchStartup } from "./store.ts";
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<void>> = {
 /** Diagnostics, run only when named. */
 const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
+  reads: benchReads,
 };
 
 const only = process.argv.slice(2);
