@@ -9,6 +9,7 @@ import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchPurge } from "./purge.ts";
+import { benchReads } from "./reads.ts";
 import { benchRecord } from "./record.ts";
 import { benchRights } from "./rights.ts";
 import { benchInserts, benchMemoryStart, benchStartup } from "./store.ts";
@@ -30,6 +31,7 @@ const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
   "cache-memory": benchConsentCacheMemory,
   "memory-start": benchMemoryStart,
+  reads: benchReads,
 };
 
 const only = process.argv.slice(2);

@@ -249,18 +249,57 @@ export async function* consentEvents(
   }
 }
 
+/**
+ * What the privacy center lists on every visit: one prepared statement, the
+ * page of events with the count beside it (a scalar subquery, run once; no
+ * row when the subject has no events, so the total is then 0). It was a
+ * Prisma findMany and count, two queries each costing more in the Prisma
+ * client than in the database. Measured with `npm run bench -- reads` (40
+ * events per subject, the newest 20; time per read against the Prisma pair,
+ * same run, one caller / 20 callers at once):
+ *   PostgreSQL 0.12 / 0.14 of Prisma's time, PGlite 0.27 / 0.20
+ * Both parts find the subject's rows through the (subjectId, purpose, at)
+ * index, in a generic plan too (EXPLAIN under force_generic_plan).
+ * `seq` is bigint as the row type has it (pg answers int8 as text, PGlite as a
+ * number), so it travels as text, under another name: `ORDER BY seq` would
+ * otherwise sort by the output column, the text.
+ */
+const LATEST_EVENTS_SQL = `
+SELECT id, seq::text AS "seqText", "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId",
+       signature, at, (SELECT count(*)::int FROM consent_events WHERE "subjectId" = $1) AS total
+FROM consent_events
+WHERE "subjectId" = $1
+ORDER BY seq DESC
+LIMIT $2`;
+
 /** The subject's newest `limit` consent events, newest first, and how many there are in all. */
 export async function latestConsentEvents(
   connection: Connection,
   subjectId: string,
   limit: number,
 ): Promise<{ events: ConsentEvent[]; total: number }> {
-  const { prisma } = connection;
-  const [events, total] = await Promise.all([
-    prisma.consentEvent.findMany({ where: { subjectId }, orderBy: { seq: "desc" }, take: limit }),
-    prisma.consentEvent.count({ where: { subjectId } }),
-  ]);
-  return { events, total };
+  const rows = await connection.query<Omit<ConsentEvent, "seq"> & { seqText: string; total: number }>(
+    LATEST_EVENTS_SQL,
+    [subjectId, limit],
+    "consentgate_latest_consent_events",
+  );
+  return {
+    events: rows.map((r) => ({
+      id: r.id,
+      seq: BigInt(r.seqText),
+      subjectId: r.subjectId,
+      purpose: r.purpose,
+      granted: r.granted,
+      overrideGpc: r.overrideGpc,
+      gpc: r.gpc,
+      region: r.region,
+      policyVersion: r.policyVersion,
+      actorId: r.actorId,
+      signature: r.signature,
+      at: r.at,
+    })),
+    total: rows[0]?.total ?? 0,
+  };
 }
 
 /**

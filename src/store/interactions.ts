@@ -224,11 +224,11 @@ export function createInteractionStore(
       await commit.add({ ...row, json });
     },
     async recent(subjectId, purpose, { limit, now }) {
-      const rows = await connection.prisma.interaction.findMany({
-        where: { subjectId, purpose, expiresAt: { gt: now } },
-        orderBy: { seq: "desc" },
-        take: limit,
-      });
+      const rows = await connection.query<InteractionRow>(
+        RECENT_SQL,
+        [subjectId, purpose, now.toISOString(), limit],
+        "consentgate_recent",
+      );
       return rows.map(toInteraction);
     },
     async forSubject(subjectId, { now, purpose }) {
@@ -239,6 +239,14 @@ export function createInteractionStore(
       return rows.map(toInteraction);
     },
     async countByPurpose({ subjectId, unexpiredAt } = {}) {
+      if (subjectId !== undefined && unexpiredAt !== undefined) {
+        const held = await connection.query<{ purpose: string; n: number }>(
+          HELD_SQL,
+          [subjectId, unexpiredAt.toISOString()],
+          "consentgate_held",
+        );
+        return Object.fromEntries(held.map((g) => [g.purpose, g.n]));
+      }
       const groups = await connection.prisma.interaction.groupBy({
         by: ["purpose"],
         _count: { _all: true },
@@ -301,6 +309,36 @@ export async function deleteSubjectInteractionsInTransaction(
     interactionWindows: (await tx.interactionWindow.deleteMany({ where })).count,
   };
 }
+
+// The reads made per request: recent() (req.privacy.recent) and what the
+// privacy center says is held (countByPurpose with a subject and a time;
+// gate.store's counts, a host's own reports, stay with Prisma). Prepared
+// statements: the Prisma client's own work per query (building it, mapping
+// its rows) took several times what these index lookups take. Measured with
+// `npm run bench -- reads`: time per read against the Prisma call each
+// replaced, same run, same rows (1 000 subjects, a ring of 50 rows, 45
+// unexpired, per subject and purpose), one caller / 20 callers at once:
+//   recent(), limit 50   PostgreSQL 0.23 / 0.21 of Prisma's time, PGlite 0.32 / 0.41
+//   held per purpose     PostgreSQL 0.19 / 0.15, PGlite 0.17 / 0.10
+// Their generic plans, even one made on empty tables, find the subject's
+// rows through the primary key (EXPLAIN EXECUTE under plan_cache_mode =
+// force_generic_plan, on both databases).
+
+/** The columns toInteraction reads, under its names; timestamps parse to Date and data to its JSON value on both databases. */
+type InteractionRow = Parameters<typeof toInteraction>[0];
+
+const RECENT_SQL = `
+SELECT purpose, kind, data, "createdAt", "expiresAt", source, "receiptId", "legalBasis", "policyVersion"
+FROM interactions
+WHERE "subjectId" = $1 AND purpose = $2 AND "expiresAt" > $3
+ORDER BY seq DESC
+LIMIT $4`;
+
+const HELD_SQL = `
+SELECT purpose, count(*)::int AS n
+FROM interactions
+WHERE "subjectId" = $1 AND "expiresAt" > $2
+GROUP BY purpose`;
 
 // The purge job's statements (src/jobs/purge.ts says what each pass is for).
 // Hand-written for their plans, which Prisma cannot shape: they delete by

@@ -138,6 +138,26 @@ const withSubject = (r: Row): SubjectRequest => ({ ...view(r), subjectId: r.subj
 /** Newest first; ties (one millisecond) in id order, so pages and lists agree. */
 const NEWEST_FIRST = [{ receivedAt: "desc" }, { id: "asc" }] satisfies Prisma.PrivacyRequestOrderByWithRelationInput[];
 
+/**
+ * The privacy center's list, read on every visit: one prepared statement, the
+ * page of requests with the count beside it (a scalar subquery, run once; no
+ * row when there are no requests, so the total is then 0), in NEWEST_FIRST's
+ * order. It was a Prisma findMany and count, two queries each costing more in
+ * the Prisma client than in the database. Measured with `npm run bench --
+ * reads` (5 requests per subject, the newest 20; time per read against the
+ * Prisma pair, same run, one caller / 20 callers at once):
+ *   PostgreSQL 0.13 / 0.08 of Prisma's time, PGlite 0.09 / 0.11
+ * A generic plan walks the (subjectId, receivedAt) index backwards (EXPLAIN
+ * under force_generic_plan).
+ */
+const LATEST_SQL = `
+SELECT id, "subjectId", type, status, region, "receivedAt", "dueAt", "completedAt", "actorId", details,
+       (SELECT count(*)::int FROM privacy_requests WHERE "subjectId" = $1) AS total
+FROM privacy_requests
+WHERE "subjectId" = $1
+ORDER BY "receivedAt" DESC, id ASC
+LIMIT $2`;
+
 export function createRequests(connection: Connection) {
   const { prisma } = connection;
   /** The log entry's append, last in the change's transaction: it holds the region's log head until the commit. */
@@ -178,11 +198,12 @@ export function createRequests(connection: Connection) {
       subjectId: string,
       limit: number,
     ): Promise<{ requests: PrivacyRequestView[]; total: number }> {
-      const [rows, total] = await Promise.all([
-        prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: NEWEST_FIRST, take: limit }),
-        prisma.privacyRequest.count({ where: { subjectId } }),
-      ]);
-      return { requests: rows.map(view), total };
+      const rows = await connection.query<Row & { total: number }>(
+        LATEST_SQL,
+        [subjectId, limit],
+        "consentgate_latest_requests",
+      );
+      return { requests: rows.map(view), total: rows[0]?.total ?? 0 };
     },
     /** A request only its own subject may see: another subject's id reads as missing. */
     async find(subjectId: string, id: string): Promise<PrivacyRequestView | undefined> {

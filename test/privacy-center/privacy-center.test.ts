@@ -3,12 +3,13 @@ import { before, beforeEach, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
 import { type Consentgate, isConsentgateError } from "../../src/index.ts";
-import { hostApp, testGate } from "../support/app.ts";
+import { hostApp, testApp, testGate } from "../support/app.ts";
+import { DAY, testClock } from "../support/clock.ts";
 import { onPostgres } from "../support/database.ts";
 import { express } from "../support/express.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
-import { subject } from "../support/subjects.ts";
+import { ca, subject } from "../support/subjects.ts";
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -192,6 +193,45 @@ describe(`the privacy center page on ${onPostgres ? "PostgreSQL" : "PGlite"}`, (
     assert.match(res.text, /<th scope="row">Erasure of your data<\/th>\s*<td>Done<\/td>/);
     assert.doesNotMatch(res.text, /Copy of your data/, "the erasure took the earlier request with it");
     assert.match(res.text, /You have not made any choices yet\./);
+  });
+
+  test("what is held counts each purpose's unexpired records, not those the purge has yet to delete", async (ctx) => {
+    const clock = testClock("2026-11-28T12:00:00Z");
+    const t = await testApp(ctx, { policies: policy(), now: clock.now });
+    t.app.use("/center", t.gate.privacyCenter());
+    const who = ca("holding"); // US-CA, opt-out: plays are kept without a grant
+    const send = (path: string, itemId: string) => request(t.app).post(path).set(who).send({ itemId }).expect(201);
+    const held = async () => {
+      const res = await request(t.app).get("/center").set(who).expect(200);
+      return {
+        personalization: textOf(res.text, "held-personalization"),
+        analytics: textOf(res.text, "held-analytics"),
+        advertising: textOf(res.text, "held-advertising"),
+        summary: textOf(res.text, "held-summary"),
+      };
+    };
+    for (let i = 0; i < 3; i++) await send("/api/plays", `play-${i}`);
+    for (let i = 0; i < 4; i++) await send("/api/stats", `count-${i}`); // a window of 3
+    assert.deepEqual(await held(), {
+      personalization: "3 records",
+      analytics: "3 records",
+      advertising: "nothing",
+      summary: "We hold 6 records and 0 privacy choices about you.",
+    });
+    // Analytics keeps its records 30 days, personalization 90.
+    clock.advance(31 * DAY);
+    await send("/api/plays", "play-3");
+    assert.deepEqual(await held(), {
+      personalization: "4 records",
+      analytics: "nothing",
+      advertising: "nothing",
+      summary: "We hold 4 records and 0 privacy choices about you.",
+    });
+    assert.deepEqual(
+      await t.gate.store.interactions.countByPurpose("holding"),
+      { personalization: 4, analytics: 3 },
+      "the expired records are still in the table until the purge",
+    );
   });
 
   test("the export link and the script's API follow the api option", async () => {

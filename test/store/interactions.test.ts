@@ -5,7 +5,8 @@ import request from "supertest";
 import { saveChoice } from "../../src/store/consents.ts";
 import { createInteractionStore } from "../../src/store/interactions.ts";
 import type { Store } from "../../src/store/store.ts";
-import { type TestApp, testApp } from "../support/app.ts";
+import type { Interaction } from "../../src/index.ts";
+import { type TestApp, handled, hostApp, testApp, testGate } from "../support/app.ts";
 import { DAY, testClock } from "../support/clock.ts";
 import { interactionRow as row, onPostgres, persistentDatabase, testDatabase, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
@@ -319,6 +320,57 @@ describe(`record and recent over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"}
       { personalization: 1 },
       "still held until the purge",
     );
+  });
+
+  test("req.privacy.recent(purpose, { limit }): newest first, at most the limit and the window, unexpired, with Dates", async (ctx) => {
+    const clock = testClock("2026-11-28T12:00:00Z");
+    const gate = await testGate(ctx, { now: clock.now });
+    const answers: Interaction[][] = [];
+    const app = hostApp(gate, (host) => {
+      host.post(
+        "/api/plays",
+        handled(async (req, res) => {
+          await req.privacy.record("play", req.body);
+          res.status(201).end();
+        }),
+      );
+      host.get(
+        "/api/recent",
+        handled(async (req, res) => {
+          const { limit } = req.query;
+          const recent = await req.privacy.recent(
+            "personalization",
+            limit === undefined ? {} : { limit: Number(limit) },
+          );
+          answers.push(recent);
+          res.json(recent.map((r) => (r.data as { itemId: string }).itemId));
+        }),
+      );
+    });
+    const listener = ca("limits");
+    for (let i = 0; i < 7; i++) {
+      await request(app)
+        .post("/api/plays")
+        .set(listener)
+        .send({ itemId: `trk-${i}` })
+        .expect(201);
+      clock.advance(DAY);
+    }
+    await request(app).post("/api/plays").set(ca("neighbour")).send({ itemId: "theirs" }).expect(201);
+    const recent = async (query = "") => (await request(app).get(`/api/recent${query}`).set(listener).expect(200)).body;
+
+    const window = ["trk-6", "trk-5", "trk-4", "trk-3", "trk-2"];
+    assert.deepEqual(await recent(), window, "the purpose's window (5) by default");
+    assert.deepEqual(await recent("?limit=2"), ["trk-6", "trk-5"]);
+    assert.deepEqual(await recent("?limit=50"), window, "never more than the window");
+    assert.deepEqual(await recent("?limit=0"), []);
+    const newest = answers[1]![0]!;
+    assert.ok(newest.at instanceof Date && newest.expiresAt instanceof Date);
+    assert.equal(newest.at.toISOString(), "2026-12-04T12:00:00.000Z", "recorded on the sixth day");
+    assert.equal(newest.expiresAt.getTime() - newest.at.getTime(), 90 * DAY);
+    // trk-2 and trk-3 (days 2 and 3) have expired 90 days on; trk-4 has a day left.
+    clock.set("2027-03-01T12:00:00.001Z");
+    assert.deepEqual(await recent(), ["trk-6", "trk-5", "trk-4"]);
   });
 
   test("recent() returns nothing for a purpose not allowed now", async (ctx) => {
