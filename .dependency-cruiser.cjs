@@ -7,15 +7,19 @@
  * never needs to know what is built on it, and each consumer says what it
  * uses through a narrow dependency interface that createConsentgate fills.
  *
- *   0  errors.ts, logger.ts, route-marks.ts, signatures/   leaves
+ *   0  errors.ts, logger.ts, route-marks.ts, signatures/, client/   leaves
  *   1  policy/                                            load, validate, compile policies
- *   2  decision/ | minimize/                              pure: policy + inputs -> answers
+ *   2  decision/ | minimize/ | telemetry/                 pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
  *   4  audit/                                             the compliance log's meaning
  *   5  middleware/ | rights/ | jobs/                      the gate, the rights endpoints, the jobs
  *   6  privacy-center/                                    a page over the rights endpoints
  *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
  *   8  cli/
+ *
+ * client/ is what `consentgate/client` ships to browsers: besides being a
+ * leaf, it imports nothing outside itself, not even Node's modules or a
+ * package (client-is-web-only).
  *
  * Type-only imports count (tsPreCompilationDeps): a type from a higher layer
  * ties a lower one to it as much as a value does. The database rules see
@@ -26,9 +30,9 @@
 
 /** Each layer as a path pattern, lowest first. */
 const LAYERS = [
-  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/)",
+  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/)",
   "^src/policy/",
-  "^src/(decision|minimize)/",
+  "^src/(decision|minimize|telemetry)/",
   "^src/(store|generated)/",
   "^src/audit/",
   "^src/(middleware|rights|jobs)/",
@@ -38,9 +42,9 @@ const LAYERS = [
 ];
 
 const NAMES = [
-  "leaves (errors, logger, route marks, signatures)",
+  "leaves (errors, logger, route marks, signatures, client)",
   "policy",
-  "decision and minimize",
+  "decision, minimize and telemetry",
   "store",
   "audit",
   "middleware, rights and jobs",
@@ -68,17 +72,25 @@ module.exports = {
     {
       name: "leaves-import-nothing",
       comment:
-        "errors.ts, logger.ts, route-marks.ts and signatures/ import nothing else of src/: everything may import them.",
+        "errors.ts, logger.ts, route-marks.ts, signatures/ and client/ import nothing else of src/: everything may import them.",
       severity: "error",
-      from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/)" },
+      from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/)" },
       to: { path: "^src/", pathNot: "^src/$1" },
     },
     {
-      name: "layer-2-siblings",
-      comment: "decision/ and minimize/ do not import each other.",
+      name: "client-is-web-only",
+      comment:
+        "client/ runs in browsers (consentgate/client): it imports only its own files, no Node module (node:crypto, node:buffer, …) and no package; use globalThis.crypto and TextEncoder.",
       severity: "error",
-      from: { path: "^src/(decision|minimize)/" },
-      to: { path: "^src/(decision|minimize)/", pathNot: "^src/$1/" },
+      from: { path: "^src/client/" },
+      to: { pathNot: "^src/client/" },
+    },
+    {
+      name: "layer-2-siblings",
+      comment: "decision/, minimize/ and telemetry/ do not import each other.",
+      severity: "error",
+      from: { path: "^src/(decision|minimize|telemetry)/" },
+      to: { path: "^src/(decision|minimize|telemetry)/", pathNot: "^src/$1/" },
     },
     {
       name: "layer-5-siblings",

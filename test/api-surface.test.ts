@@ -12,6 +12,9 @@
  *   interface has a summary; every method of what the gate hands out
  *   (Consentgate, Privacy, StoreAccess) has an `@example`.
  * - Every `@example` and test/api-surface-types.ts compile against dist/.
+ * - `consentgate/client` (the device's side, dist/client/) likewise: exactly
+ *   its runtime exports and names, each with a summary and an `@example`
+ *   that compiles.
  *
  * dist/ comes from `npm run build`. CI builds before it tests, so there a
  * missing or stale dist/ fails this test; elsewhere the test builds first.
@@ -92,6 +95,12 @@ const EXPORTS = [
   "WriteMethod",
 ].sort();
 
+/** What `import * as client from "consentgate/client"` holds at run time: the device's side (src/client/). */
+const CLIENT_RUNTIME_EXPORTS = ["sketchHash", "telemetryReport"];
+
+/** Every name dist/client/index.d.ts exports. */
+const CLIENT_EXPORTS = [...CLIENT_RUNTIME_EXPORTS, "TelemetryParams", "TelemetryRecord"].sort();
+
 /** The objects the gate hands out: each of their methods needs an example of its own. */
 const HANDED_OUT = new Set(["Consentgate", "Privacy", "StoreAccess"]);
 
@@ -167,6 +176,21 @@ describe("runtime exports", () => {
       isConsentgateError: "function",
     });
   });
+
+  test('"consentgate/client" gives exactly the client\'s runtime exports, from ESM and CommonJS', async () => {
+    const expected = { sketchHash: "function", telemetryReport: "function" };
+    const esm = await inHostApp(
+      "module",
+      `import * as api from "consentgate/client";\nconsole.log(JSON.stringify(${describeExports}));`,
+    );
+    assert.deepEqual(esm, expected);
+    assert.deepEqual(Object.keys(esm as object), CLIENT_RUNTIME_EXPORTS);
+    const cjs = await inHostApp(
+      "commonjs",
+      `const api = require("consentgate/client");\nconsole.log(JSON.stringify(${describeExports}));`,
+    );
+    assert.deepEqual(cjs, expected);
+  });
 });
 
 describe("declarations", () => {
@@ -194,32 +218,68 @@ describe("declarations", () => {
 
   test("every @example, and test/api-surface-types.ts, compile against the built package", async () => {
     assert.ok(surface.examples.length >= EXPORTS.length, `only ${surface.examples.length} examples`);
-    // Inside the package, so "consentgate" resolves by self-reference to dist/ and "express" to our node_modules.
-    const dir = join(root, "test-artifacts", "api-examples");
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    const files = [join(dir, "globals.d.ts"), join(root, "test", "api-surface-types.ts")];
-    await writeFile(files[0]!, GLOBALS);
-    for (const [i, example] of surface.examples.entries()) {
-      const file = join(dir, `${String(i).padStart(3, "0")}-${example.name.replace(/[^A-Za-z0-9]+/g, "-")}.ts`);
-      // A module either way, so examples may await at the top level and declare the same names.
-      await writeFile(file, `${example.code}\nexport {};\n`);
-      files.push(file);
-    }
-    const examples = ts.createProgram(files, COMPILER_OPTIONS, undefined, program);
-    const ours = examples
-      .getSourceFiles()
-      .filter((f) => files.includes(resolve(f.fileName)) || isOurDeclaration(f.fileName));
-    const problems = ours.flatMap((f) => [
-      ...examples.getSyntacticDiagnostics(f),
-      ...examples.getSemanticDiagnostics(f),
+    const problems = await compileExamples(program, surface.examples, "api-examples", [
+      join(root, "test", "api-surface-types.ts"),
     ]);
-    const resolved = ts.resolveModuleName("consentgate", files[1]!, COMPILER_OPTIONS, ts.sys).resolvedModule
-      ?.resolvedFileName;
-    assert.equal(resolved && resolve(resolved), join(dist, "index.d.ts"), '"consentgate" does not resolve to dist/');
-    assert.deepEqual(problems.map(formatDiagnostic), []);
+    assert.deepEqual(problems, []);
   });
 });
+
+describe("declarations of consentgate/client", () => {
+  let program: ts.Program;
+  let surface: ReturnType<typeof walkSurface>;
+
+  before(() => {
+    program = ts.createProgram([join(dist, "client", "index.d.ts")], COMPILER_OPTIONS);
+    surface = walkSurface(program, join(dist, "client", "index.d.ts"));
+  });
+
+  test("dist/client/index.d.ts exports exactly the client's names, each documented with an @example", () => {
+    assert.deepEqual(surface.exports, CLIENT_EXPORTS);
+    assert.deepEqual(surface.unexported, [], "types a host meets but cannot import");
+    assert.deepEqual(surface.undocumented, []);
+    assert.deepEqual(surface.withoutExample, []);
+  });
+
+  test('every @example compiles against the built package, importing "consentgate/client"', async () => {
+    assert.ok(surface.examples.length >= CLIENT_EXPORTS.length, `only ${surface.examples.length} examples`);
+    assert.deepEqual(await compileExamples(program, surface.examples, "client-examples"), []);
+  });
+});
+
+/**
+ * Compiles each example as a module of its own (so examples may await at the
+ * top level and declare the same names), with GLOBALS and `extra` files,
+ * inside the package so that "consentgate" resolves by self-reference to
+ * dist/ and "express" to our node_modules. Returns the problems found in
+ * them and in our declarations.
+ */
+async function compileExamples(
+  program: ts.Program,
+  examples: readonly { name: string; code: string }[],
+  folder: string,
+  extra: readonly string[] = [],
+): Promise<string[]> {
+  const dir = join(root, "test-artifacts", folder);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const files = [join(dir, "globals.d.ts"), ...extra];
+  await writeFile(files[0]!, GLOBALS);
+  for (const [i, example] of examples.entries()) {
+    const file = join(dir, `${String(i).padStart(3, "0")}-${example.name.replace(/[^A-Za-z0-9]+/g, "-")}.ts`);
+    await writeFile(file, `${example.code}\nexport {};\n`);
+    files.push(file);
+  }
+  const compiled = ts.createProgram(files, COMPILER_OPTIONS, undefined, program);
+  const ours = compiled
+    .getSourceFiles()
+    .filter((f) => files.includes(resolve(f.fileName)) || isOurDeclaration(f.fileName));
+  const problems = ours.flatMap((f) => [...compiled.getSyntacticDiagnostics(f), ...compiled.getSemanticDiagnostics(f)]);
+  const resolved = ts.resolveModuleName("consentgate", files[0]!, COMPILER_OPTIONS, ts.sys).resolvedModule
+    ?.resolvedFileName;
+  assert.equal(resolved && resolve(resolved), join(dist, "index.d.ts"), '"consentgate" does not resolve to dist/');
+  return problems.map(formatDiagnostic);
+}
 
 /** What an example may take as given, as hono's examples take `app`. */
 const GLOBALS = `import type { Consentgate } from "consentgate";
