@@ -41,6 +41,9 @@ export const LOG_EVENT = {
   logTrimmed: "log.trimmed",
   // Written before old entries are trimmed: where the kept part of the chain starts, and the hash it continues from.
   logCheckpoint: "log.checkpoint",
+  // A differentially private release, or one refused because it would overspend its budget (logged in every region).
+  insightsReleased: "insights.released",
+  insightsRefused: "insights.refused",
 } as const;
 
 export type LogEvent = (typeof LOG_EVENT)[keyof typeof LOG_EVENT];

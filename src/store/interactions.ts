@@ -310,6 +310,94 @@ export async function deleteSubjectInteractionsInTransaction(
   };
 }
 
+/**
+ * Who may be counted in an insight release, and what is counted: the
+ * purpose's unexpired rows, the key at `keyPath` in their data, each
+ * subject's region taken from their newest such row. A subject counts when
+ * their current choice for the purpose, in that region, allows it: the
+ * region lists are worked out from the decision rules by the caller
+ * (src/decision/insight-subjects.ts); consent_state is read here only
+ * through this join, as the record batch's re-check reads it.
+ */
+export interface KeyCountSpec {
+  purpose: string;
+  /** The key's path in the stored data, e.g. ["itemId"]. */
+  keyPath: readonly string[];
+  /** Rows that expire after this count. */
+  now: Date;
+  /** The region a row without one (or with one the policy no longer has) counts under. */
+  defaultRegion: string;
+  /** The regions the policy defines. */
+  regions: readonly string[];
+  /** Regions where a subject with no choice is counted; with a grant; with a grant that overrides GPC; with a withdrawal. */
+  allowedWith: {
+    none: readonly string[];
+    granted: readonly string[];
+    override: readonly string[];
+    withdrawn: readonly string[];
+  };
+  /** The most distinct keys one subject adds (l0). */
+  maxKeys: number;
+  /**
+   * A fresh random salt (node:crypto) for this release: each subject's keys
+   * are ordered by md5(salt, subject, key) and the first maxKeys kept, a
+   * sample of their keys that is uniform for each subject and independent
+   * between subjects and between releases.
+   */
+  salt: string;
+}
+
+// One statement: the distinct subjects per key, each subject bounded to
+// maxKeys keys. Its answer is the raw count, which only src/store/insights.ts
+// sees, inside the release's transaction.
+const KEY_COUNTS_SQL = `
+WITH live AS (
+  SELECT "subjectId", data #>> $2::text[] AS key, CASE WHEN region = ANY ($5::text[]) THEN region ELSE $4 END AS region, seq
+  FROM interactions WHERE purpose = $1 AND "expiresAt" > $3
+),
+subjects AS (
+  SELECT DISTINCT ON ("subjectId") "subjectId", region FROM live ORDER BY "subjectId", seq DESC
+),
+allowed AS (
+  SELECT s."subjectId" FROM subjects s
+  LEFT JOIN consent_state c ON c."subjectId" = s."subjectId" AND c.purpose = $1
+  WHERE CASE
+    WHEN c."subjectId" IS NULL THEN s.region = ANY ($6::text[])
+    WHEN c.granted AND c."overrideGpc" THEN s.region = ANY ($8::text[])
+    WHEN c.granted THEN s.region = ANY ($7::text[])
+    ELSE s.region = ANY ($9::text[])
+  END
+),
+keyed AS (
+  SELECT DISTINCT l."subjectId", l.key FROM live l JOIN allowed a ON a."subjectId" = l."subjectId" WHERE l.key IS NOT NULL
+),
+sampled AS (
+  SELECT key, row_number() OVER (PARTITION BY "subjectId" ORDER BY md5($10 || "subjectId" || chr(31) || key)) AS n FROM keyed
+)
+SELECT key, count(*)::int AS count FROM sampled WHERE n <= $11 GROUP BY key`;
+
+/** In an insight release's transaction: distinct allowed subjects per key (see KeyCountSpec). */
+export async function countKeysInTransaction(
+  tx: Prisma.TransactionClient,
+  spec: KeyCountSpec,
+): Promise<Map<string, number>> {
+  const rows = await tx.$queryRawUnsafe<{ key: string; count: number }[]>(
+    KEY_COUNTS_SQL,
+    spec.purpose,
+    spec.keyPath,
+    spec.now,
+    spec.defaultRegion,
+    spec.regions,
+    spec.allowedWith.none,
+    spec.allowedWith.granted,
+    spec.allowedWith.override,
+    spec.allowedWith.withdrawn,
+    spec.salt,
+    spec.maxKeys,
+  );
+  return new Map(rows.map((row) => [row.key, row.count]));
+}
+
 // The reads made per request: recent() (req.privacy.recent) and what the
 // privacy center says is held (countByPurpose with a subject and a time;
 // gate.store's counts, a host's own reports, stay with Prisma). Prepared

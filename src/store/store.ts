@@ -11,6 +11,7 @@
  *   privacy_requests                         requests.ts
  *   compliance_log, compliance_log_heads     compliance-log.ts
  *   job_leases                               job-leases.ts
+ *   insight_releases, privacy_budget_spends  insights.ts (counting through interactions.ts)
  *   consentgate_migrations                   migrations.ts
  *   consentgate_lock_subjects (a function)   write-lock.ts
  *

@@ -22,7 +22,7 @@ import {
 import { readMigrations } from "../../src/store/migrations.ts";
 import { TEST_SECRET, testApp, testGateOptions } from "../support/app.ts";
 import { runNode } from "../support/child.ts";
-import { type TestDatabase, testStore } from "../support/database.ts";
+import { CONSENTGATE_TABLES, type TestDatabase, testStore } from "../support/database.ts";
 import { eu, grant } from "../support/subjects.ts";
 
 const MEMORY: TestDatabase = { option: "memory", database: { kind: "pglite-memory" }, drop: async () => {} };
@@ -131,18 +131,7 @@ describe("in-memory gates after the first start from its migrated snapshot", () 
     );
     assert.deepEqual(
       tables.map((r) => r.tablename),
-      [
-        "compliance_log",
-        "compliance_log_heads",
-        "consent_events",
-        "consent_state",
-        "consentgate_migrations",
-        "interaction_windows",
-        "interactions",
-        "job_leases",
-        "privacy_requests",
-        "secret_fingerprint",
-      ],
+      CONSENTGATE_TABLES,
     );
     // The batch function of migration 0005 came along too (it is not a table).
     const [fn] = await store.connection.query<{ n: number }>(

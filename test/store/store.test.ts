@@ -14,6 +14,7 @@ import {
   storedInteraction,
   testDatabase,
   testStore,
+  CONSENTGATE_TABLES,
 } from "../support/database.ts";
 import { runNode } from "../support/child.ts";
 import { suiteScope } from "../support/scope.ts";
@@ -42,18 +43,7 @@ describe(`store on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     );
     assert.deepEqual(
       tables.map((t) => t.tablename),
-      [
-        "compliance_log",
-        "compliance_log_heads",
-        "consent_events",
-        "consent_state",
-        "consentgate_migrations",
-        "interaction_windows",
-        "interactions",
-        "job_leases",
-        "privacy_requests",
-        "secret_fingerprint",
-      ],
+      CONSENTGATE_TABLES,
     );
     await first.close();
 

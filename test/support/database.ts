@@ -21,6 +21,22 @@ import { type Scope, onCleanup } from "./scope.ts";
 export const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
 /** What tests open a store with directly (openStore, connect): the pool createConsentgate opens by default. */
+/** Every table a migrated database holds, in name order. */
+export const CONSENTGATE_TABLES = [
+  "compliance_log",
+  "compliance_log_heads",
+  "consent_events",
+  "consent_state",
+  "consentgate_migrations",
+  "insight_releases",
+  "interaction_windows",
+  "interactions",
+  "job_leases",
+  "privacy_budget_spends",
+  "privacy_requests",
+  "secret_fingerprint",
+];
+
 export const STORE_OPTIONS: ConnectOptions = { poolSize: DEFAULT_POOL_SIZE };
 
 export interface TestDatabase {
