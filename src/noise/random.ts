@@ -116,12 +116,19 @@ export function byteSource(fill: (bytes: Uint8Array) => void, words = DEFAULT_WO
     }
   };
 
+  let lastBound = 0n;
+  let lastBits = 0;
   const belowBig = (n: bigint): bigint => {
     if (n <= BIG_TWO_53) {
       if (n < 1n) throw invalidParameter("RandomSource.belowBig", "n", `must be ≥ 1, got ${n}`);
       return BigInt(below(Number(n)));
     }
-    const bits = bitLength(n - 1n);
+    // The samplers ask for the same bound over and over (a scale's numerator): remember its length.
+    if (n !== lastBound) {
+      lastBound = n;
+      lastBits = bitLength(n - 1n);
+    }
+    const bits = lastBits;
     const fullWords = Math.floor(bits / 32);
     const topBits = bits % 32;
     for (;;) {
@@ -156,7 +163,15 @@ export function byteSource(fill: (bytes: Uint8Array) => void, words = DEFAULT_WO
   return { below, belowBig, bernoulli, bernoulliBig };
 }
 
-/** The number of bits of a positive bigint. */
+/**
+ * The number of bits of a positive bigint.
+ *
+ * @example
+ * ```ts
+ * bitLength(255n); // 8
+ * bitLength(256n); // 9
+ * ```
+ */
 export function bitLength(n: bigint): number {
   const hex = n.toString(16);
   return (hex.length - 1) * 4 + (32 - Math.clz32(Number.parseInt(hex[0]!, 16)));

@@ -41,19 +41,40 @@ export type RationalInput = Rational | bigint | number;
  * The error every sampler and threshold raises for a bad parameter: a
  * ConsentgateError with code `invalid_option` (a misuse of the API, never a
  * client's fault), naming the function and the parameter in `details`.
+ *
+ * @example
+ * ```ts
+ * throw invalidParameter("discreteLaplace", "scale", "must be > 0, got 0/1");
+ * ```
  */
 export function invalidParameter(fn: string, parameter: string, problem: string): ConsentgateError {
   return new ConsentgateError("invalid_option", `${fn}: ${parameter} ${problem}`, { function: fn, parameter });
 }
 
-/** A bigint from an integer input, or the invalid_option error. */
+/**
+ * A bigint from an integer input, or the invalid_option error.
+ *
+ * @example
+ * ```ts
+ * toInteger(7, "uniformBelow", "n");   // 7n
+ * toInteger(2.5, "uniformBelow", "n"); // throws invalid_option
+ * ```
+ */
 export function toInteger(value: unknown, fn: string, parameter: string): bigint {
   if (typeof value === "bigint") return value;
   if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
   throw invalidParameter(fn, parameter, `must be an integer (a bigint or a safe integer), got ${describe(value)}`);
 }
 
-/** The checked rational of an input; den > 0 afterwards (the sign moves to num). Not reduced. */
+/**
+ * The checked rational of an input; den > 0 afterwards (the sign moves to num). Not reduced.
+ *
+ * @example
+ * ```ts
+ * toRational({ num: 1n, den: -2n }, "bernoulliExp", "x"); // { num: -1n, den: 2n }
+ * toRational(3, "discreteLaplace", "scale");              // { num: 3n, den: 1n }
+ * ```
+ */
 export function toRational(value: unknown, fn: string, parameter: string): Rational {
   if (typeof value === "bigint" || typeof value === "number") {
     if (typeof value === "number" && !Number.isSafeInteger(value)) {
@@ -87,7 +108,14 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** The greatest common divisor of |a| and |b| (gcd(0, 0) = 0). */
+/**
+ * The greatest common divisor of |a| and |b| (gcd(0, 0) = 0).
+ *
+ * @example
+ * ```ts
+ * gcd(12n, -18n); // 6n
+ * ```
+ */
 export function gcd(a: bigint, b: bigint): bigint {
   if (a < 0n) a = -a;
   if (b < 0n) b = -b;

@@ -8,17 +8,18 @@
  * sample_discrete_gaussian) and Steinke's reference code
  * (github.com/IBM/discrete-gaussian-differential-privacy, discretegauss.py).
  *
- * Every random decision is a comparison of a uniform integer (from a
- * {@link RandomSource}, node:crypto by default) with an integer, so each
- * output has exactly the probability the algorithm's proof gives it: there
- * is no floating-point inverse CDF whose rounding could leak the input
- * (Mironov 2012).
+ * Every random decision is a uniform integer or a Bernoulli of a rational,
+ * both exact, from a {@link RandomSource} (node:crypto by default), and the
+ * arithmetic on them is on integers, so each output has exactly the
+ * probability the algorithm's proof gives it: there is no floating-point
+ * inverse CDF whose rounding could leak the input (Mironov 2012).
  *
  * Speed: each algorithm runs on JavaScript numbers while every integer it
  * handles is below 2^53 (where doubles are exact integers: every product is
  * checked against 2^53 before it is trusted) and on BigInt otherwise. The two
- * paths are the same algorithm; test/noise/samplers.test.ts drives both
- * through the same exact-distribution checks.
+ * paths are the same algorithm, and both are tested on the same parameters:
+ * exactly for Bernoulli(exp(-x)) (test/noise/exact.test.ts, which enumerates
+ * every draw), by χ² for the distributions (test/noise/samplers.test.ts).
  */
 import { cryptoRandom, type RandomSource } from "./random.ts";
 import { invalidParameter, type RationalInput, toInteger, toRational } from "./rational.ts";
@@ -27,8 +28,8 @@ const TWO_53 = 2 ** 53;
 const BIG_TWO_53 = 2n ** 53n;
 
 // The functions below come in pairs: …Number while every integer is below 2^53, …Big otherwise. They are
-// exported for test/noise/samplers.test.ts, which checks both paths' exact distributions on the same
-// (small) parameters; the package exposes only the checked functions at the end of each section.
+// exported for the tests, which drive both paths on the same (small) parameters; index.ts exposes only the
+// checked functions at the end of each section.
 
 // ---------------------------------------------------------------------------
 // Bernoulli(exp(-x)): CKS 2020 Algorithm 1.
@@ -39,6 +40,11 @@ const BIG_TWO_53 = 2n ** 53n;
  * for k = 1, 2, … until one is 0; the k it stops at is odd with probability
  * Σ_{k odd} (1/(k−1)! − 1/k!) = e^{-1}. Bernoulli(1/1) is always 1, so the
  * loop starts at k = 2. (k never nears 2^53: reaching k has probability 1/(k−1)!.)
+ *
+ * @example
+ * ```ts
+ * bernoulliExpMinusOne(cryptoRandom); // true with probability 1/e
+ * ```
  */
 export function bernoulliExpMinusOne(source: RandomSource): boolean {
   for (let k = 2; ; k++) {
@@ -46,7 +52,14 @@ export function bernoulliExpMinusOne(source: RandomSource): boolean {
   }
 }
 
-/** Bernoulli(exp(-num/den)) for integers 0 ≤ num ≤ den ≤ 2^53 (CKS 2020 Algorithm 1, γ ∈ [0, 1]). */
+/**
+ * Bernoulli(exp(-num/den)) for integers 0 ≤ num ≤ den ≤ 2^53 (CKS 2020 Algorithm 1, γ ∈ [0, 1]).
+ *
+ * @example
+ * ```ts
+ * bernoulliExp1Number(cryptoRandom, 1, 2); // true with probability e^{-1/2}
+ * ```
+ */
 export function bernoulliExp1Number(source: RandomSource, num: number, den: number): boolean {
   for (let k = 1; ; k++) {
     // Bernoulli(γ/k) = Bernoulli(num/(den·k)). The product is exact while it is ≤ 2^53: rounding is monotone
@@ -57,14 +70,28 @@ export function bernoulliExp1Number(source: RandomSource, num: number, den: numb
   }
 }
 
-/** Bernoulli(exp(-num/den)) for bigints 0 ≤ num ≤ den, den ≥ 1 (CKS 2020 Algorithm 1, γ ∈ [0, 1]), from step k on. */
+/**
+ * Bernoulli(exp(-num/den)) for bigints 0 ≤ num ≤ den, den ≥ 1 (CKS 2020 Algorithm 1, γ ∈ [0, 1]), from step k on.
+ *
+ * @example
+ * ```ts
+ * bernoulliExp1Big(cryptoRandom, 2n ** 60n, 2n ** 61n); // true with probability e^{-1/2}
+ * ```
+ */
 export function bernoulliExp1Big(source: RandomSource, num: bigint, den: bigint, k = 1n): boolean {
   for (; ; k++) {
     if (!source.bernoulliBig(num, den * k)) return (k & 1n) === 1n;
   }
 }
 
-/** Bernoulli(exp(-num/den)) for integers num ≥ 0, den ≥ 1, both ≤ 2^53. */
+/**
+ * Bernoulli(exp(-num/den)) for integers num ≥ 0, den ≥ 1, both ≤ 2^53.
+ *
+ * @example
+ * ```ts
+ * bernoulliExpNumber(cryptoRandom, 7, 2); // true with probability e^{-7/2}
+ * ```
+ */
 export function bernoulliExpNumber(source: RandomSource, num: number, den: number): boolean {
   // CKS 2020 Algorithm 1 for γ > 1: exp(-γ) = exp(-1)^(⌈γ⌉−1) · exp(-(γ − ⌈γ⌉ + 1)), one Bernoulli per
   // factor, stopping at the first 0. Like OpenDP, whole units come off while γ > 1, leaving γ in [0, 1].
@@ -75,7 +102,14 @@ export function bernoulliExpNumber(source: RandomSource, num: number, den: numbe
   return bernoulliExp1Number(source, num, den);
 }
 
-/** Bernoulli(exp(-num/den)) for bigints num ≥ 0, den ≥ 1, any size: the same steps as {@link bernoulliExpNumber}. */
+/**
+ * Bernoulli(exp(-num/den)) for bigints num ≥ 0, den ≥ 1, any size: the same steps as {@link bernoulliExpNumber}.
+ *
+ * @example
+ * ```ts
+ * bernoulliExpBig(cryptoRandom, 7n << 60n, 2n << 60n); // true with probability e^{-7/2}
+ * ```
+ */
 export function bernoulliExpBig(source: RandomSource, num: bigint, den: bigint): boolean {
   const whole = num > den ? (num - 1n) / den : 0n; // ⌈γ⌉ − 1 units of exp(-1), leaving γ in (0, 1]
   for (let i = 0n; i < whole; i++) {
@@ -122,6 +156,11 @@ export function bernoulliExp(x: RationalInput, source: RandomSource = cryptoRand
  * count of Bernoulli(e^{-1}) successes before a failure, its integer part;
  * ⌊(U + t·V)/s⌋ rescales it to rate s/t. A number, or a bigint when U + t·V
  * passes 2^53 (which takes V ≥ 2^53/t, probability e^{-2^53/t}).
+ *
+ * @example
+ * ```ts
+ * geometricNumber(cryptoRandom, 1, 10); // P(g) = (1 − e^{-1/10})·e^{-g/10}
+ * ```
  */
 export function geometricNumber(source: RandomSource, s: number, t: number): number | bigint {
   let u: number;
@@ -135,7 +174,14 @@ export function geometricNumber(source: RandomSource, s: number, t: number): num
   return (BigInt(t) * BigInt(v) + BigInt(u)) / BigInt(s);
 }
 
-/** {@link geometricNumber} for any integers s, t ≥ 1. */
+/**
+ * {@link geometricNumber} for any integers s, t ≥ 1.
+ *
+ * @example
+ * ```ts
+ * geometricBig(cryptoRandom, 1n << 60n, 10n << 60n); // P(g) = (1 − e^{-1/10})·e^{-g/10}
+ * ```
+ */
 export function geometricBig(source: RandomSource, s: bigint, t: bigint): bigint {
   let u: bigint;
   do u = source.belowBig(t);
@@ -148,6 +194,11 @@ export function geometricBig(source: RandomSource, s: bigint, t: bigint): bigint
 /**
  * Discrete Laplace of scale t/s (CKS 2020 Algorithm 2) for integers
  * 1 ≤ s, t ≤ 2^53: a number, or a bigint when the magnitude passes 2^53.
+ *
+ * @example
+ * ```ts
+ * discreteLaplaceNumber(cryptoRandom, 1, 10); // scale 10: P(z) ∝ e^{-|z|/10}
+ * ```
  */
 export function discreteLaplaceNumber(source: RandomSource, s: number, t: number): number | bigint {
   for (;;) {
@@ -163,7 +214,14 @@ export function discreteLaplaceNumber(source: RandomSource, s: number, t: number
   }
 }
 
-/** {@link discreteLaplaceNumber} for any integers s, t ≥ 1. */
+/**
+ * {@link discreteLaplaceNumber} for any integers s, t ≥ 1.
+ *
+ * @example
+ * ```ts
+ * discreteLaplaceBig(cryptoRandom, 1n << 60n, 10n << 60n); // scale 10, on BigInt
+ * ```
+ */
 export function discreteLaplaceBig(source: RandomSource, s: bigint, t: bigint): bigint {
   for (;;) {
     const magnitude = geometricBig(source, s, t);
@@ -234,7 +292,15 @@ export function discreteLaplaceSampler(scale: RationalInput, source: RandomSourc
 // Discrete Gaussian: CKS 2020 Algorithm 3.
 // ---------------------------------------------------------------------------
 
-/** ⌊√n⌋ for a bigint n ≥ 0 (Newton's method on integers). */
+/**
+ * ⌊√n⌋ for a bigint n ≥ 0 (Newton's method on integers).
+ *
+ * @example
+ * ```ts
+ * floorSqrt(99n);       // 9n
+ * floorSqrt(10n ** 40n); // 10n ** 20n
+ * ```
+ */
 export function floorSqrt(n: bigint): bigint {
   if (n < 0n) throw invalidParameter("floorSqrt", "n", "must be ≥ 0");
   if (n < BIG_TWO_53) {
@@ -255,7 +321,7 @@ export function floorSqrt(n: bigint): bigint {
 /**
  * CKS 2020 Algorithm 3's constants for σ² = a/b (a, b ≥ 1): t = ⌊σ⌋ + 1
  * (= ⌊√⌊a/b⌋⌋ + 1, as ⌊√x⌋ = ⌊√⌊x⌋⌋), b·t, and the acceptance test's
- * denominator 2σ²t² = 2ab·t² (over b²). Each draw: Y ← discrete Laplace of
+ * denominator 2·a·b·t² (= 2σ²·(b·t)²). Each draw: Y ← discrete Laplace of
  * scale t, kept with probability exp(−(|Y| − σ²/t)²/(2σ²)), that is
  * exp(−(|Y|·b·t − a)² / (2·a·b·t²)).
  */
@@ -265,7 +331,15 @@ function gaussianConstants(a: bigint, b: bigint): { t: bigint; bt: bigint; den: 
   return { t, bt, den: 2n * a * bt * t };
 }
 
-/** The discrete Gaussian of σ² = a/b when 2·a·b·t² < 2^53 (so a, b·t, t < 2^53 too), in numbers while exact. */
+/**
+ * The discrete Gaussian of σ² = a/b when 2·a·b·t² < 2^53 (so a, b·t, t < 2^53 too), in numbers while exact.
+ *
+ * @example
+ * ```ts
+ * const noise = gaussianNumberSampler(9n, 4n, cryptoRandom); // σ² = 9/4
+ * noise(); // P(z) ∝ e^{-z²/(2·9/4)}
+ * ```
+ */
 export function gaussianNumberSampler(a: bigint, b: bigint, source: RandomSource): () => bigint {
   const { t, bt, den } = gaussianConstants(a, b);
   if (den >= BIG_TWO_53) throw new RangeError("gaussianNumberSampler: 2·a·b·t² must be below 2^53");
@@ -290,7 +364,15 @@ export function gaussianNumberSampler(a: bigint, b: bigint, source: RandomSource
   };
 }
 
-/** The discrete Gaussian of σ² = a/b for any a, b ≥ 1, in BigInt (the candidate in numbers when t < 2^53). */
+/**
+ * The discrete Gaussian of σ² = a/b for any a, b ≥ 1, in BigInt (the candidate in numbers when t < 2^53).
+ *
+ * @example
+ * ```ts
+ * const noise = gaussianBigSampler(2n ** 32n, 1n, cryptoRandom); // σ = 2^16
+ * noise();
+ * ```
+ */
 export function gaussianBigSampler(a: bigint, b: bigint, source: RandomSource): () => bigint {
   const { t, bt, den } = gaussianConstants(a, b);
   const T = t <= BIG_TWO_53 ? Number(t) : 0;

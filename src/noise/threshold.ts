@@ -8,7 +8,8 @@
  * present in both neighbouring datasets; the threshold gives delta to the at
  * most l0 keys present in only one. (Korolova, Kenthapadi, Mishra, Ntoulas
  * 2009, "Releasing search queries and clicks privately"; Wilson et al. 2020,
- * "Differentially private SQL with bounded user contribution", §3.)
+ * "Differentially private SQL with bounded user contribution"; the argument is
+ * written out in the comment of Google's go/noise/laplace_noise.go Threshold.)
  *
  * Two thresholds live here:
  *
@@ -30,7 +31,8 @@
  *   which is HEAVIER than the continuous Laplace's ½·e^{-k/λ} = ½·q^k at the
  *   same scale (1 + q < 2). Releasing at ⌈Google's τ⌉ would let a single
  *   person's key through with probability up to 2/(1 + q) times δ_p (5 % more
- *   at λ = 10, almost twice as much at λ < 1). Solving q^k/(1 + q) ≤ δ_p
+ *   at λ = 10, 46 % more at λ = 1, twice as much as λ → 0; the test "by
+ *   sampling" in test/noise/threshold.test.ts shows it). Solving q^k/(1 + q) ≤ δ_p
  *   exactly instead gives, for every δ_p ≤ ½ (so every delta ≤ ½),
  *       τ_discrete = l∞ + ⌈λ·ln(1/((1 + q)·δ_p))⌉ = ⌈τ_Google + c⌉,
  *       c = λ·ln(2/(1 + q)) ∈ (0, ½]
@@ -95,7 +97,7 @@ function checkDelta(fn: string, delta: number): void {
  *
  * @example
  * ```ts
- * perPartitionDelta(1e-9, 10); // ≈ 1.0000000004e-10
+ * perPartitionDelta(1e-9, 10); // 1.000000000045e-10 (δ/l0, to first order)
  * ```
  */
 export function perPartitionDelta(delta: number, l0: number): number {
@@ -175,6 +177,11 @@ export function laplaceDeltaForThreshold(p: PartitionNoise, threshold: number): 
  * P(Z ≥ k) for Z discrete Laplace of scale λ (q = e^{-1/λ}):
  * q^k/(1 + q) for k ≥ 1, and 1 − q^{1−k}/(1 + q) for k ≤ 0 (by symmetry,
  * P(Z ≥ k) = 1 − P(Z ≥ 1 − k)). From the pmf (1 − q)/(1 + q)·q^{|z|}.
+ *
+ * @example
+ * ```ts
+ * discreteLaplaceTail(1, 3); // e^{-3}/(1 + e^{-1}) ≈ 0.0364
+ * ```
  */
 export function discreteLaplaceTail(lambda: number, k: number): number {
   const q = Math.exp(-1 / lambda);
@@ -208,8 +215,8 @@ export function discreteLaplaceTail(lambda: number, k: number): number {
  *
  * @example
  * ```ts
- * discreteLaplaceThreshold({ l0: 10, lInf: 1, epsilon: 1, delta: 1e-9 }); // 229n
- * // then: keep a key when trueCount + discreteLaplace({ num: 10n, den: 1n }) >= 229n
+ * discreteLaplaceThreshold({ l0: 10, lInf: 1, epsilon: 1, delta: 1e-9 }); // 225n
+ * // then: keep a key when trueCount + discreteLaplace({ num: 10n, den: 1n }) >= 225n
  * ```
  */
 export function discreteLaplaceThreshold(p: PartitionSelection): bigint {
@@ -244,7 +251,7 @@ export function discreteLaplaceThreshold(p: PartitionSelection): bigint {
  *
  * @example
  * ```ts
- * discreteLaplaceDeltaForThreshold({ l0: 10, lInf: 1, epsilon: 1 }, 229n); // ≤ 1e-9
+ * discreteLaplaceDeltaForThreshold({ l0: 10, lInf: 1, epsilon: 1 }, 225n); // ≤ 1e-9
  * ```
  */
 export function discreteLaplaceDeltaForThreshold(p: PartitionNoise, threshold: bigint): number {
