@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { isConsentgateError } from "../../errors.ts";
 import { loadPolicy } from "../../policy/load.ts";
-import type { Policy, Purpose, Region } from "../../policy/types.ts";
+import type { InsightRelease, Policy, Purpose, Region, TelemetryMetric } from "../../policy/types.ts";
 import { type Command, type Io, UsageError } from "../command.ts";
 import { formatTable } from "../table.ts";
 
@@ -49,8 +49,14 @@ function toJson(policy: Policy): string {
 function describePolicy(policy: Policy, io: Io): void {
   const purposes = Object.values(policy.purposes);
   const regions = Object.values(policy.regions);
+  const releases = Object.values(policy.insights);
+  const metrics = Object.values(policy.telemetry);
+  const extras = [
+    ...(releases.length > 0 ? [count(releases.length, "release")] : []),
+    ...(metrics.length > 0 ? [count(metrics.length, "telemetry metric")] : []),
+  ];
   io.out(
-    `Policy ${policy.version} is valid: ${count(purposes.length, "purpose")}, ${count(regions.length, "region")}, ${count(policy.routes.length, "route")}.`,
+    `Policy ${policy.version} is valid: ${[count(purposes.length, "purpose"), count(regions.length, "region"), count(policy.routes.length, "route"), ...extras].join(", ")}.`,
   );
   io.out(`Read from ${policy.sources.join(", ")}.`);
   io.out(
@@ -97,6 +103,52 @@ function describePolicy(policy: Policy, io: Io): void {
       policy.routes.map((route) => [`${route.method} ${route.path}`, route.purpose]),
     ).forEach((line) => io.out(line));
   }
+
+  if (releases.length > 0) describeReleases(releases, io);
+  if (metrics.length > 0) describeMetrics(metrics, io);
+}
+
+/** DESIGN §10's releases: what each one counts, its privacy parameters, and the noise they imply. */
+function describeReleases(releases: readonly InsightRelease[], io: Io): void {
+  io.out("");
+  io.out("Insights: differentially private releases");
+  formatTable(
+    ["release", "purpose", "key", "epsilon", "delta", "maxKeys", "noise scale", "every", "budget"],
+    releases.map((r) => [
+      r.name,
+      r.purpose,
+      r.key,
+      String(r.epsilon),
+      String(r.delta),
+      String(r.maxKeys),
+      significant(r.maxKeys / r.epsilon),
+      r.every.text,
+      `epsilon ${r.budget.epsilon} per ${r.budget.per.text}`,
+    ]),
+  ).forEach((line) => io.out(line));
+  io.out("Noise scale: maxKeys / epsilon, of the discrete Laplace noise added to each count.");
+}
+
+/** DESIGN §10's telemetry metrics: the sketch each one's devices report into, and how often they may. */
+function describeMetrics(metrics: readonly TelemetryMetric[], io: Io): void {
+  io.out("");
+  io.out("Telemetry: local differential privacy, randomized on the device");
+  formatTable(
+    ["metric", "purpose", "epsilon", "hashes (k)", "width (m)", "limit per subject"],
+    metrics.map((m) => [
+      m.name,
+      m.purpose,
+      String(m.epsilon),
+      String(m.sketch.hashes),
+      String(m.sketch.width),
+      `${count(m.limit.reports, "report")} per ${m.limit.per.text}`,
+    ]),
+  ).forEach((line) => io.out(line));
+}
+
+/** At most 4 significant digits, without trailing zeros: 10, 0.3333, 12350. */
+function significant(x: number): string {
+  return String(Number(x.toPrecision(4)));
 }
 
 /** Decision rules 4 to 6 (docs/decision-rules.md), for a subject with no explicit choice. */
