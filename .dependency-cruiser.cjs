@@ -3,11 +3,12 @@
  *
  * A module imports only from its own layer's group or from layers below it;
  * siblings on one line (layer 2, layer 5) do not import each other, and the
- * leaves of layer 0 import nothing of ours. So a change low in the stack
+ * leaves of layer 0 import nothing of ours (noise/ takes errors.ts's
+ * ConsentgateError, nothing else). So a change low in the stack
  * never needs to know what is built on it, and each consumer says what it
  * uses through a narrow dependency interface that createConsentgate fills.
  *
- *   0  errors.ts, logger.ts, route-marks.ts, signatures/, client/   leaves
+ *   0  errors.ts, logger.ts, route-marks.ts, signatures/, client/, noise/   leaves
  *   1  policy/                                            load, validate, compile policies
  *   2  decision/ | minimize/ | telemetry/                 pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
@@ -30,7 +31,7 @@
 
 /** Each layer as a path pattern, lowest first. */
 const LAYERS = [
-  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/)",
+  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/|noise/)",
   "^src/policy/",
   "^src/(decision|minimize|telemetry)/",
   "^src/(store|generated)/",
@@ -42,7 +43,7 @@ const LAYERS = [
 ];
 
 const NAMES = [
-  "leaves (errors, logger, route marks, signatures, client)",
+  "leaves (errors, logger, route marks, signatures, client, noise)",
   "policy",
   "decision, minimize and telemetry",
   "store",
@@ -76,6 +77,14 @@ module.exports = {
       severity: "error",
       from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/)" },
       to: { path: "^src/", pathNot: "^src/$1" },
+    },
+    {
+      name: "noise-imports-only-errors",
+      comment:
+        "noise/ (the differential-privacy samplers) is a leaf: of src/ it imports only errors.ts, for the ConsentgateError its parameter checks raise.",
+      severity: "error",
+      from: { path: "^src/noise/" },
+      to: { path: "^src/", pathNot: ["^src/noise/", "^src/errors\\.ts$"] },
     },
     {
       name: "client-is-web-only",

@@ -8,6 +8,7 @@ import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchMinimize } from "./minimize.ts";
+import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
 import { benchReads } from "./reads.ts";
 import { benchRecord } from "./record.ts";
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<void>> = {
   purge: benchPurge,
   rights: benchRights,
   traffic: benchTraffic,
+  noise: benchNoise,
 };
 /** Diagnostics, run only when named. */
 const onDemand: Record<string, () => Promise<void>> = {
