@@ -4,10 +4,11 @@
  * They read the raw merged data defensively, so that they report alongside
  * the schema's problems instead of waiting for those to be fixed first.
  */
+import { discreteLaplaceThreshold } from "../noise/index.ts";
 import { describe, type Problem } from "./problem.ts";
 import { isSketchHashes, isSketchWidth } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
-import { MAX_SKETCH_CELLS } from "./types.ts";
+import { MAX_DELTA, MAX_KEYS_LIMIT, MAX_SKETCH_CELLS } from "./types.ts";
 
 export function checkRelations(data: Record<string, unknown>): Problem[] {
   const purposes = asRecord(data["purposes"]);
@@ -19,6 +20,7 @@ export function checkRelations(data: Record<string, unknown>): Problem[] {
     ...(purposes ? releaseKeysAreKept(purposes) : []),
     ...(purposes ? releaseNamesUnique(purposes) : []),
     ...(purposes ? budgetsHoldOneRelease(purposes) : []),
+    ...(purposes ? thresholdsFinite(purposes) : []),
     ...(telemetry && purposes ? metricsNamePurposes(telemetry, Object.keys(purposes)) : []),
     ...(telemetry ? sketchesFit(telemetry) : []),
     ...(purposes ? routesNamePurposes(asRecord(data["routes"]) ?? {}, Object.keys(purposes)) : []),
@@ -140,6 +142,33 @@ function budgetsHoldOneRelease(purposes: Record<string, unknown>): Problem[] {
         message: `${budget} is less than one release's epsilon (${epsilon}), so every release would be refused; raise budget.epsilon to at least ${epsilon} or lower epsilon`,
       },
     ];
+  });
+}
+
+/**
+ * Each value the schema allows can still combine into a threshold too large
+ * for a double (an epsilon of 1e-320, a delta of 1e-320 over maxKeys keys):
+ * the release could never compute it, so the policy is refused here, where
+ * the line can be named. The threshold is src/noise's, the one releases use.
+ */
+function thresholdsFinite(purposes: Record<string, unknown>): Problem[] {
+  return releasesOf(purposes).flatMap(([purpose, name, release]) => {
+    const epsilon = release?.["epsilon"];
+    const delta = release?.["delta"];
+    const maxKeys = release?.["maxKeys"];
+    if (!isPositive(epsilon) || !isPositive(delta) || delta > MAX_DELTA) return [];
+    if (!Number.isInteger(maxKeys) || (maxKeys as number) < 1 || (maxKeys as number) > MAX_KEYS_LIMIT) return [];
+    try {
+      discreteLaplaceThreshold({ l0: maxKeys as number, lInf: 1, epsilon, delta });
+      return [];
+    } catch {
+      return [
+        {
+          path: ["purposes", purpose, "insights", name],
+          message: `with epsilon ${epsilon}, delta ${delta} and maxKeys ${maxKeys as number}, the threshold a key must reach to be released is too large to compute, so nothing could ever be released; raise epsilon or delta`,
+        },
+      ];
+    }
   });
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.ts";
+import { discreteLaplaceDeltaForThreshold, laplaceDeltaForThreshold } from "../../src/noise/index.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -105,14 +106,37 @@ describe("consentgate check", () => {
       "delta",
       "maxKeys",
       "noise scale",
+      "threshold",
+      "Google τ",
       "every",
       "budget",
     ]);
-    // Noise scale maxKeys / epsilon: 10 / 1 and 1 / 0.5.
-    assert.deepEqual(releases.slice(1), [
-      ["popular", "personalization", "itemId", "1", "1e-9", "10", "10", "1d", "epsilon 8 per 30d"],
-      ["popular-artists", "personalization", "artist", "0.5", "0.001", "1", "2", "1mo", "epsilon 0.5 per 1y"],
-    ]);
+    // Noise scale maxKeys / epsilon: 10 / 1 and 1 / 0.5. The thresholds are checked below against their definition.
+    assert.deepEqual(
+      releases.slice(1).map((row) => [...row.slice(0, 7), ...row.slice(9)]),
+      [
+        ["popular", "personalization", "itemId", "1", "1e-9", "10", "10", "1d", "epsilon 8 per 30d"],
+        ["popular-artists", "personalization", "artist", "0.5", "0.001", "1", "2", "1mo", "epsilon 0.5 per 1y"],
+      ],
+    );
+    for (const [row, l0, epsilon, delta] of [
+      [releases[1], 10, 1, 1e-9],
+      [releases[2], 1, 0.5, 1e-3],
+    ] as const) {
+      const noise = { l0, lInf: 1, epsilon };
+      // The threshold is the smallest integer at which one subject's key (true count 1) passes with at most delta.
+      const threshold = BigInt(row?.[7] ?? "");
+      assert.ok(discreteLaplaceDeltaForThreshold(noise, threshold) <= delta, `threshold ${threshold} too low`);
+      assert.ok(discreteLaplaceDeltaForThreshold(noise, threshold - 1n) > delta, `threshold ${threshold} too high`);
+      // Google's, printed to two decimals, gives delta back for continuous Laplace noise.
+      const google = Number(row?.[8]);
+      assert.ok(laplaceDeltaForThreshold(noise, google + 0.005) <= delta);
+      assert.ok(laplaceDeltaForThreshold(noise, google - 0.005) >= delta);
+      assert.ok(
+        google <= Number(threshold) && Number(threshold) <= Math.ceil(google + 0.5),
+        "exact = Google's rounded up",
+      );
+    }
     const metrics = tableAfter(out, "Telemetry: local differential privacy, randomized on the device");
     assert.deepEqual(metrics, [
       ["metric", "purpose", "epsilon", "hashes (k)", "width (m)", "limit per subject"],
@@ -137,6 +161,18 @@ describe("consentgate check", () => {
     };
     assert.deepEqual(json["purposes"].personalization.insights.popular, popular);
     assert.deepEqual(json["insights"].popular, popular);
+    // What the parameters imply, as the table prints it.
+    const table = tableAfter(
+      (await cli("check", fixture("insights"))).out,
+      "Insights: differentially private releases",
+    );
+    assert.deepEqual(json["implied"].insights.popular, {
+      noiseScale: 10,
+      threshold: Number(table[1]?.[7]),
+      googleThreshold: json["implied"].insights.popular.googleThreshold,
+    });
+    assert.equal(json["implied"].insights.popular.googleThreshold.toFixed(2), table[1]?.[8]);
+    assert.equal(json["implied"].insights["popular-artists"].noiseScale, 2);
     assert.deepEqual(json["telemetry"]["genre-skips"], {
       name: "genre-skips",
       purpose: "diagnostics",

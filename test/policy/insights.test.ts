@@ -332,6 +332,21 @@ describe("insights and telemetry: every rule, with file and line", () => {
     ]);
   });
 
+  test("parameters each allowed whose threshold is too large to compute are refused together", async () => {
+    const problems = await problemsOf(
+      withBlocks({
+        tiny: { ...popular(), epsilon: 5e-324 },
+        rare: { ...popular(), epsilon: 1e-6, delta: 5e-324, maxKeys: 10_000 },
+        // Huge, but a number: allowed (nothing will reach it, which check shows).
+        huge: { ...popular(), epsilon: 1e-6, delta: 1e-300, maxKeys: 10_000 },
+      }),
+    );
+    assert.deepEqual(problems, [
+      "purposes.personalization.insights.tiny: with epsilon 5e-324, delta 1e-9 and maxKeys 10, the threshold a key must reach to be released is too large to compute, so nothing could ever be released; raise epsilon or delta",
+      "purposes.personalization.insights.rare: with epsilon 0.000001, delta 5e-324 and maxKeys 10000, the threshold a key must reach to be released is too large to compute, so nothing could ever be released; raise epsilon or delta",
+    ]);
+  });
+
   test("limits at their edges: delta just over 0.001, telemetry epsilon just over 10, a width of 2^32", async () => {
     const problems = await problemsOf(
       withBlocks(
