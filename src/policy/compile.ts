@@ -4,13 +4,15 @@
  * checkRelations have already said everything that is wrong.
  */
 import type { PolicyInput } from "./schema.ts";
-import type { JobName, Policy, Purpose, Region } from "./types.ts";
+import type { InsightRelease, JobName, Policy, Purpose, Region, TelemetryMetric } from "./types.ts";
 
 export function compilePolicy(input: PolicyInput, sources: readonly string[]): Policy {
   const purposes = recordOf(
     Object.entries(input.purposes).map(([name, p]) => [name, compilePurpose(name, p)] as const),
   );
   const regions = recordOf(Object.entries(input.regions).map(([name, r]) => [name, compileRegion(name, r)] as const));
+  // Release names are unique in the policy (checkRelations), so this lookup loses nothing.
+  const insights = recordOf(Object.values(purposes).flatMap((purpose) => Object.entries(purpose.insights)));
   return deepFreeze({
     version: input.version,
     defaults: { region: input.defaults.region, unmappedWrites: input.defaults.unmappedWrites },
@@ -19,6 +21,10 @@ export function compilePolicy(input: PolicyInput, sources: readonly string[]): P
     regions,
     regionHeader: input.regionHeader,
     jobs: recordOf(Object.entries(input.jobs).filter((entry): entry is [JobName, string] => entry[1] !== undefined)),
+    insights,
+    telemetry: recordOf(
+      Object.entries(input.telemetry).map(([name, metric]) => [name, compileMetric(name, metric)] as const),
+    ),
     countryRegions: new ReadOnlyMap(
       Object.values(regions).flatMap((region) => region.countries.map((code) => [code, region.name] as const)),
     ),
@@ -37,6 +43,36 @@ function compilePurpose(name: string, p: PolicyInput["purposes"][string]): Purpo
     window: p.window,
     retention: p.retention,
     onWithdrawal: p.onWithdrawal,
+    insights: recordOf(
+      Object.entries(p.insights).map(([release, r]) => [release, compileRelease(release, name, r)] as const),
+    ),
+  };
+}
+
+function compileRelease(
+  name: string,
+  purpose: string,
+  r: PolicyInput["purposes"][string]["insights"][string],
+): InsightRelease {
+  return {
+    name,
+    purpose,
+    key: r.key,
+    epsilon: r.epsilon,
+    delta: r.delta,
+    maxKeys: r.maxKeys,
+    every: r.every,
+    budget: { epsilon: r.budget.epsilon, per: r.budget.per },
+  };
+}
+
+function compileMetric(name: string, m: PolicyInput["telemetry"][string]): TelemetryMetric {
+  return {
+    name,
+    purpose: m.purpose,
+    epsilon: m.epsilon,
+    sketch: { hashes: m.sketch.hashes, width: m.sketch.width },
+    limit: { reports: m.limit.reports, per: m.limit.per },
   };
 }
 

@@ -4,14 +4,25 @@
  * They read the raw merged data defensively, so that they report alongside
  * the schema's problems instead of waiting for those to be fixed first.
  */
+import { discreteLaplaceThreshold } from "../noise/index.ts";
 import { describe, type Problem } from "./problem.ts";
+import { isSketchHashes, isSketchWidth } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
+import { MAX_DELTA, MAX_KEYS_LIMIT, MAX_SKETCH_CELLS } from "./types.ts";
 
 export function checkRelations(data: Record<string, unknown>): Problem[] {
   const purposes = asRecord(data["purposes"]);
   const regions = asRecord(data["regions"]);
+  const telemetry = asRecord(data["telemetry"]);
   return [
     ...(purposes ? windowsNeedRetention(purposes) : []),
+    ...(purposes ? insightsNeedWindow(purposes) : []),
+    ...(purposes ? releaseKeysAreKept(purposes) : []),
+    ...(purposes ? releaseNamesUnique(purposes) : []),
+    ...(purposes ? budgetsHoldOneRelease(purposes) : []),
+    ...(purposes ? thresholdsFinite(purposes) : []),
+    ...(telemetry && purposes ? metricsNamePurposes(telemetry, Object.keys(purposes)) : []),
+    ...(telemetry ? sketchesFit(telemetry) : []),
     ...(purposes ? routesNamePurposes(asRecord(data["routes"]) ?? {}, Object.keys(purposes)) : []),
     ...(regions ? defaultRegionExists(asRecord(data["defaults"])?.["region"], Object.keys(regions)) : []),
     ...(regions ? regionNamesDistinct(Object.keys(regions)) : []),
@@ -39,6 +50,157 @@ function windowsNeedRetention(purposes: Record<string, unknown>): Problem[] {
         },
       ];
     return [];
+  });
+}
+
+/** Each purpose's releases as [purpose, release name, raw release] (the release may be anything a file wrote). */
+function releasesOf(purposes: Record<string, unknown>): [string, string, Record<string, unknown> | undefined][] {
+  return Object.entries(purposes).flatMap(([purpose, value]) =>
+    Object.entries(asRecord(asRecord(value)?.["insights"]) ?? {}).map(
+      ([name, release]) => [purpose, name, asRecord(release)] as [string, string, Record<string, unknown> | undefined],
+    ),
+  );
+}
+
+/** A release counts what the purpose's windows hold; a purpose without a window holds nothing. */
+function insightsNeedWindow(purposes: Record<string, unknown>): Problem[] {
+  return Object.entries(purposes).flatMap(([name, value]) => {
+    const purpose = asRecord(value);
+    const insights = asRecord(purpose?.["insights"]);
+    if (purpose === undefined || insights === undefined || Object.keys(insights).length === 0 || "window" in purpose)
+      return [];
+    return [
+      {
+        path: ["purposes", name, "insights"],
+        message:
+          "has no effect without window: this purpose stores no interactions, so every release would be empty; add window or remove insights",
+      },
+    ];
+  });
+}
+
+/**
+ * A release counts the stored values of its key, so the key must be stored as
+ * written (keep) or as a pseudonym that stays equal for equal values (hash).
+ * A coarsened value (bucket, geohash, …) is refused: DESIGN §10 counts keys,
+ * not ranges. A rule the schema already refuses is left to the schema.
+ */
+function releaseKeysAreKept(purposes: Record<string, unknown>): Problem[] {
+  return releasesOf(purposes).flatMap(([purpose, name, release]) => {
+    const key = release?.["key"];
+    if (typeof key !== "string" || key === "") return [];
+    const fields = asRecord(asRecord(purposes[purpose])?.["fields"]) ?? {};
+    const path = ["purposes", purpose, "insights", name, "key"];
+    const kept = Object.keys(fields).filter((field) => fields[field] === "keep" || fields[field] === "hash");
+    const candidates = `fields this purpose keeps or hashes: ${list(kept)}`;
+    if (!Object.hasOwn(fields, key))
+      return [{ path, message: `"${key}" is not a field of this purpose${didYouMean(key, kept)}; ${candidates}` }];
+    const rule = fields[key];
+    if (rule === "keep" || rule === "hash") return [];
+    if (rule === "drop")
+      return [{ path, message: `field "${key}" is dropped by this purpose, so no window holds it; ${candidates}` }];
+    // An unknown word or a malformed rule is the schema's to report; a well-formed coarsening rule is ours.
+    const coarsened = asRecord(rule);
+    if (coarsened === undefined || Object.keys(coarsened).length !== 1) return [];
+    return [
+      {
+        path,
+        message: `field "${key}" is stored coarsened ({ ${Object.keys(coarsened)[0]}: … }); a release key must be kept (keep) or pseudonymized (hash), so that equal values are counted together; ${candidates}`,
+      },
+    ];
+  });
+}
+
+/** A release is addressed by its name alone (GET /insights/<name>), whichever purpose it belongs to. */
+function releaseNamesUnique(purposes: Record<string, unknown>): Problem[] {
+  const owner = new Map<string, string>();
+  return releasesOf(purposes).flatMap(([purpose, name]) => {
+    const previous = owner.get(name);
+    if (previous === undefined) {
+      owner.set(name, purpose);
+      return [];
+    }
+    return [
+      {
+        path: ["purposes", purpose, "insights", name],
+        message: `is also a release of purpose ${previous}; releases are addressed by name alone (GET /insights/${name}), so each name may be used once in the policy`,
+      },
+    ];
+  });
+}
+
+/** A budget that cannot hold one release would refuse every release: surely not what was meant. */
+function budgetsHoldOneRelease(purposes: Record<string, unknown>): Problem[] {
+  return releasesOf(purposes).flatMap(([purpose, name, release]) => {
+    const epsilon = release?.["epsilon"];
+    const budget = asRecord(release?.["budget"])?.["epsilon"];
+    // Values the schema refuses are reported there; comparing them would only repeat it.
+    if (!isPositive(epsilon) || !isPositive(budget) || budget >= epsilon) return [];
+    return [
+      {
+        path: ["purposes", purpose, "insights", name, "budget", "epsilon"],
+        message: `${budget} is less than one release's epsilon (${epsilon}), so every release would be refused; raise budget.epsilon to at least ${epsilon} or lower epsilon`,
+      },
+    ];
+  });
+}
+
+/**
+ * Each value the schema allows can still combine into a threshold too large
+ * for a double (an epsilon of 1e-320, a delta of 1e-320 over maxKeys keys):
+ * the release could never compute it, so the policy is refused here, where
+ * the line can be named. The threshold is src/noise's, the one releases use.
+ */
+function thresholdsFinite(purposes: Record<string, unknown>): Problem[] {
+  return releasesOf(purposes).flatMap(([purpose, name, release]) => {
+    const epsilon = release?.["epsilon"];
+    const delta = release?.["delta"];
+    const maxKeys = release?.["maxKeys"];
+    if (!isPositive(epsilon) || !isPositive(delta) || delta > MAX_DELTA) return [];
+    if (!Number.isInteger(maxKeys) || (maxKeys as number) < 1 || (maxKeys as number) > MAX_KEYS_LIMIT) return [];
+    try {
+      discreteLaplaceThreshold({ l0: maxKeys as number, lInf: 1, epsilon, delta });
+      return [];
+    } catch {
+      return [
+        {
+          path: ["purposes", purpose, "insights", name],
+          message: `with epsilon ${epsilon}, delta ${delta} and maxKeys ${maxKeys as number}, the threshold a key must reach to be released is too large to compute, so nothing could ever be released; raise epsilon or delta`,
+        },
+      ];
+    }
+  });
+}
+
+function metricsNamePurposes(telemetry: Record<string, unknown>, purposes: readonly string[]): Problem[] {
+  return Object.entries(telemetry).flatMap(([metric, value]) => {
+    const purpose = asRecord(value)?.["purpose"];
+    return typeof purpose === "string" && purpose !== "" && !purposes.includes(purpose)
+      ? [
+          {
+            path: ["telemetry", metric, "purpose"],
+            message: `no purpose named "${purpose}"${didYouMean(purpose, purposes)}; purposes are: ${list(purposes)}`,
+            needsEveryFile: true,
+          },
+        ]
+      : [];
+  });
+}
+
+/** The server holds a metric's whole sketch in memory (src/telemetry/sketch.ts refuses more than MAX_CELLS). */
+function sketchesFit(telemetry: Record<string, unknown>): Problem[] {
+  return Object.entries(telemetry).flatMap(([metric, value]) => {
+    const sketch = asRecord(asRecord(value)?.["sketch"]);
+    const hashes = sketch?.["hashes"];
+    const width = sketch?.["width"];
+    if (typeof hashes !== "number" || typeof width !== "number") return [];
+    if (!isSketchHashes(hashes) || !isSketchWidth(width) || hashes * width <= MAX_SKETCH_CELLS) return [];
+    return [
+      {
+        path: ["telemetry", metric, "sketch"],
+        message: `has ${hashes} × ${width} = ${hashes * width} cells; the server holds a sketch in memory, 4 bytes a cell, and allows at most 2^28 = ${MAX_SKETCH_CELLS} (1 GiB): lower hashes or width`,
+      },
+    ];
   });
 }
 
@@ -105,6 +267,10 @@ function countriesInOneRegion(regions: Record<string, unknown>): Problem[] {
     });
   }
   return problems;
+}
+
+function isPositive(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0;
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

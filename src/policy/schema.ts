@@ -6,11 +6,20 @@
  */
 import nodeCron from "node-cron";
 import { z } from "zod";
+import { MAX_WIDTH } from "../client/params.ts";
 import { parseDuration } from "./duration.ts";
 import { describe, type PolicyPath, type Problem } from "./problem.ts";
 import { parseRoute } from "./route.ts";
 import { didYouMean } from "./suggest.ts";
-import { type FieldRule, JOB_NAMES, LEGAL_BASES } from "./types.ts";
+import {
+  type FieldRule,
+  JOB_NAMES,
+  LEGAL_BASES,
+  MAX_DELTA,
+  MAX_KEYS_LIMIT,
+  MAX_SKETCH_HASHES,
+  MAX_TELEMETRY_EPSILON,
+} from "./types.ts";
 
 class Invalid {
   constructor(
@@ -143,6 +152,63 @@ const windowMessage = {
     `must be a whole number from 1 to 10000 (the most recent interactions kept per user; leave window out to store none), not ${describe(issue.input)}`,
 };
 
+/**
+ * A number that `accepts` must allow. Every way of failing (missing, not a
+ * number, Infinity, out of range) gives one message saying what the number
+ * is for, so that a privacy officer never sees "expected number".
+ */
+function numberWhere(rule: string, missing: string, accepts: (n: number) => boolean) {
+  const error = (issue: { input?: unknown }) =>
+    issue.input === undefined ? `is missing; ${missing}` : `${rule}, not ${describe(issue.input)}`;
+  // z.number() already refuses NaN and ±Infinity (YAML's .nan and .inf).
+  return z.number({ error }).refine(accepts, { error });
+}
+
+// `&` works on 32 bits: exact for every n up to 2^31 (2^31 itself becomes -2^31, and -2^31 & (2^31 - 1) is 0),
+// and widths above MAX_WIDTH = 2^31 are refused by the range check beside it.
+const isPowerOfTwo = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+/** The rules for a sketch's k and m; relations.ts compares only values that pass them. */
+export const isSketchHashes = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_SKETCH_HASHES;
+export const isSketchWidth = (n: number) => isPowerOfTwo(n) && n >= 2 && n <= MAX_WIDTH;
+
+// DESIGN §10: `purposes.<p>.insights.<release>`. Every privacy parameter is required: each is a decision for
+// the privacy officer, and a default would make it for them without their seeing it.
+const insightRelease = z.strictObject({
+  key: z
+    .string(whenMissing("name the field whose values are counted: a field this purpose keeps (keep or hash)"))
+    .min(1),
+  epsilon: numberWhere(
+    "must be a number greater than 0 (the privacy loss one release may cause: smaller is more private and noisier)",
+    "give the privacy loss one release may cause, e.g. epsilon: 1",
+    (n) => n > 0,
+  ),
+  delta: numberWhere(
+    `must be a number greater than 0 and at most ${MAX_DELTA} (the small chance that a key only a few people hold is released anyway; 1e-9 is usual)`,
+    "give the chance that a key only a few people hold is released anyway, e.g. delta: 1e-9",
+    (n) => n > 0 && n <= MAX_DELTA,
+  ),
+  maxKeys: numberWhere(
+    `must be a whole number from 1 to ${MAX_KEYS_LIMIT} (the most distinct keys one person adds to a release)`,
+    "give the most distinct keys one person adds to a release, e.g. maxKeys: 10",
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_KEYS_LIMIT,
+  ),
+  every: duration,
+  budget: z.strictObject(
+    {
+      epsilon: numberWhere(
+        "must be a number greater than 0 (the most epsilon this release may spend in any period of budget.per)",
+        "give the most epsilon this release may spend in any period of budget.per, e.g. epsilon: 8",
+        (n) => n > 0,
+      ),
+      per: duration,
+    },
+    whenMissing(
+      "give the most epsilon this release may spend in any rolling period, e.g. budget: { epsilon: 8, per: 30d }",
+    ),
+  ),
+});
+
 const purpose = z.strictObject({
   description: z
     .string(whenMissing("describe the purpose in words users understand: it appears in their data export"))
@@ -154,6 +220,46 @@ const purpose = z.strictObject({
   window: z.number(windowMessage).int(windowMessage).min(1, windowMessage).max(10_000, windowMessage).optional(),
   retention: duration.optional(),
   onWithdrawal: z.enum(["purge", "keep"]).default("purge"),
+  insights: z.record(nameOf("release", "GET /insights/<release>"), insightRelease).default({}),
+});
+
+// DESIGN §10: top-level `telemetry.<metric>`, Apple's Hadamard count-mean sketch. The client
+// (src/client/params.ts) accepts more (k up to 2^31, any finite epsilon); the policy is stricter on purpose.
+const telemetryMetric = z.strictObject({
+  purpose: z
+    .string(whenMissing("name the purpose reports are collected for: they are gated like writes for it"))
+    .min(1),
+  epsilon: numberWhere(
+    `must be a number greater than 0 and at most ${MAX_TELEMETRY_EPSILON} (the privacy loss of one report; above ${MAX_TELEMETRY_EPSILON} a report is almost never randomized and estimates get no more accurate)`,
+    "give the privacy loss of one report, e.g. epsilon: 4",
+    (n) => n > 0 && n <= MAX_TELEMETRY_EPSILON,
+  ),
+  sketch: z.strictObject(
+    {
+      hashes: numberWhere(
+        `must be a whole number from 1 to ${MAX_SKETCH_HASHES} (k, the sketch's number of hash functions)`,
+        "give k, the sketch's number of hash functions, e.g. hashes: 1024",
+        isSketchHashes,
+      ),
+      width: numberWhere(
+        `must be a power of two from 2 to ${MAX_WIDTH} (m, the width of each row of the sketch, e.g. 32768)`,
+        "give m, the width of each row of the sketch, a power of two, e.g. width: 32768",
+        isSketchWidth,
+      ),
+    },
+    whenMissing("give the sketch's size, e.g. sketch: { hashes: 1024, width: 32768 }"),
+  ),
+  limit: z.strictObject(
+    {
+      reports: numberWhere(
+        "must be a whole number of at least 1 (the reports one person may send per period; more are refused with 429 report_limit)",
+        "give the reports one person may send per period, e.g. reports: 1",
+        (n) => Number.isSafeInteger(n) && n >= 1,
+      ),
+      per: duration,
+    },
+    whenMissing("say how many reports one person may send, e.g. limit: { reports: 1, per: 1d }"),
+  ),
 });
 
 const COUNTRY = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/i;
@@ -251,6 +357,7 @@ const policySchema = z.strictObject({
       >,
     )
     .default({}),
+  telemetry: z.record(nameOf("metric", "POST /telemetry/<metric>"), telemetryMetric).default({}),
 });
 
 export type PolicyInput = z.output<typeof policySchema>;

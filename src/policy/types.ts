@@ -103,6 +103,108 @@ export type FieldRule =
  */
 export type WithdrawalAction = "purge" | "keep";
 
+/** The largest `delta` a release may have (issue 16): beyond it, "a few people's keys leak" is no longer rare. */
+export const MAX_DELTA = 1e-3;
+/** The largest `maxKeys`: no window holds more than 10000 interactions, so no one has more distinct keys. */
+export const MAX_KEYS_LIMIT = 10_000;
+/**
+ * The largest telemetry `epsilon` per report. A report's sign is flipped with
+ * probability 1 / (e^ε + 1): 4.5e-5 at ε = 10, 2.1e-9 at ε = 20. Estimates do
+ * not get better past it: their standard error is about proportional to
+ * c_ε = (e^ε + 1) / (e^ε − 1) (docs/telemetry.md), which is 1.037 at ε = 4,
+ * 1.00067 at ε = 8 and 1.00009 at ε = 10, against 1 with no randomization at
+ * all (node -e 'for (const e of [4, 8, 10, 20]) console.log(e, (Math.expm1(e) + 2) / Math.expm1(e),
+ * 1 / (Math.exp(e) + 1))'). Above 10 a policy would give up privacy for no accuracy.
+ */
+export const MAX_TELEMETRY_EPSILON = 10;
+/** The largest telemetry `sketch.hashes` (k). */
+export const MAX_SKETCH_HASHES = 65_536;
+/**
+ * The most cells (k × m) a telemetry sketch may have: the server holds the
+ * whole sketch in memory, 4 bytes a cell. Equal to MAX_CELLS of
+ * src/telemetry/sketch.ts, which the policy layer may not import
+ * (test/policy/insights.test.ts checks that the two agree).
+ */
+export const MAX_SKETCH_CELLS = 2 ** 28;
+
+/**
+ * One differentially private release of a purpose (`purposes.<p>.insights.<name>`,
+ * docs/policy-reference.md): which field's values are counted, with what
+ * privacy loss per release, how often, and within what budget. A release is
+ * addressed by its name alone, which is unique in the policy.
+ *
+ * @example
+ * ```ts
+ * import type { InsightRelease } from "consentgate";
+ *
+ * const noiseScale = (r: InsightRelease) => r.maxKeys / r.epsilon; // of the discrete Laplace noise
+ * const popular = gate.policy.insights.popular;
+ * if (popular) console.log(`${popular.name} counts ${popular.purpose}.${popular.key}, noise scale ${noiseScale(popular)}`);
+ * ```
+ */
+export interface InsightRelease {
+  /** Its key in the purpose's `insights`; unique in the policy (`GET /insights/<name>`). */
+  readonly name: string;
+  /** The purpose whose windows it counts, and whose decision a subject must allow to be counted. */
+  readonly purpose: string;
+  /** The field whose values are counted: one the purpose keeps with rule `keep` or `hash`. */
+  readonly key: string;
+  /** The privacy loss of one release: a finite number > 0. */
+  readonly epsilon: number;
+  /** The chance that partition selection releases a key it should not: in (0, 0.001]. */
+  readonly delta: number;
+  /** The most distinct keys one subject adds to a release (l0), from 1 to 10000. */
+  readonly maxKeys: number;
+  /** The insights job releases at most this often. */
+  readonly every: Duration;
+  /** The most epsilon this release may spend in any rolling period. */
+  readonly budget: {
+    /** Total epsilon allowed per period; at least the release's own `epsilon`. */
+    readonly epsilon: number;
+    /** The rolling period. */
+    readonly per: Duration;
+  };
+}
+
+/**
+ * One local-DP telemetry metric (`telemetry.<name>`, docs/policy-reference.md):
+ * the purpose its reports are gated for, the privacy loss of one report, the
+ * shape of Apple's Hadamard count-mean sketch, and how many reports one
+ * subject may send. A device's `telemetryReport(value, params)` takes
+ * `{ epsilon, ...sketch }`.
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryMetric } from "consentgate";
+ *
+ * const params = (m: TelemetryMetric) => ({ epsilon: m.epsilon, hashes: m.sketch.hashes, width: m.sketch.width });
+ * const skips = gate.policy.telemetry["genre-skips"];
+ * if (skips) console.log(params(skips), `at most ${skips.limit.reports} per ${skips.limit.per.text}`);
+ * ```
+ */
+export interface TelemetryMetric {
+  /** Its key in the policy's `telemetry`. */
+  readonly name: string;
+  /** The purpose reports are gated for, like writes. */
+  readonly purpose: string;
+  /** The privacy loss of one report (ε of local differential privacy): in (0, 10]. */
+  readonly epsilon: number;
+  /** The count-mean sketch's shape. */
+  readonly sketch: {
+    /** k, the number of hash functions (rows): from 1 to 65536. */
+    readonly hashes: number;
+    /** m, the width of each row: a power of two from 2 to 2^31; k × m is at most 2^28. */
+    readonly width: number;
+  };
+  /** How many reports one subject may send; more are refused with `429 report_limit`. */
+  readonly limit: {
+    /** Reports allowed per period: a whole number ≥ 1. */
+    readonly reports: number;
+    /** The period. */
+    readonly per: Duration;
+  };
+}
+
 /**
  * One purpose of the policy: why data is collected, under which legal
  * basis, which fields it keeps and for how long (docs/policy-reference.md).
@@ -135,6 +237,8 @@ export interface Purpose {
   readonly retention: Duration | undefined;
   /** What a withdrawal does to interactions collected under the consent. Default "purge". */
   readonly onWithdrawal: WithdrawalAction;
+  /** Its differentially private releases, by name; empty when it has none. */
+  readonly insights: Readonly<Record<string, InsightRelease>>;
 }
 
 /**
@@ -276,6 +380,10 @@ export interface Policy {
   readonly regionHeader: string | undefined;
   /** Cron expressions overriding the default job schedules. */
   readonly jobs: Readonly<Partial<Record<JobName, string>>>;
+  /** Every purpose's releases, by name (release names are unique in the policy); each names its purpose. */
+  readonly insights: Readonly<Record<string, InsightRelease>>;
+  /** The local-DP telemetry metrics, by name. */
+  readonly telemetry: Readonly<Record<string, TelemetryMetric>>;
   /** Upper-case country or subdivision code → region name, from every region's `countries`. */
   readonly countryRegions: ReadonlyMap<string, string>;
   /** The files it was loaded from (empty for a policy given as an object). */

@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.ts";
+import { discreteLaplaceDeltaForThreshold, laplaceDeltaForThreshold } from "../../src/noise/index.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -32,6 +33,19 @@ function decisions(out: readonly string[]): Map<string, [string, string]> {
   return rows;
 }
 
+/** The table printed under `title`: its header and rows, split into cells (the dashed rule left out). */
+function tableAfter(out: readonly string[], title: string): string[][] {
+  const start = out.indexOf(title);
+  assert.ok(start >= 0, `no "${title}" in:\n${out.join("\n")}`);
+  const rows: string[][] = [];
+  for (const [index, line] of out.slice(start + 1).entries()) {
+    if (index === 1) continue;
+    if (line.trim() === "" || !line.includes("  ")) break;
+    rows.push(line.split(/ {2,}/));
+  }
+  return rows;
+}
+
 describe("consentgate check", () => {
   test("the shipped policy: a table of purposes × regions, exit 0", async () => {
     const { code, out, err } = await cli("check", shipped);
@@ -56,6 +70,8 @@ describe("consentgate check", () => {
     );
     assert.ok(out.some((line) => /^EU\s+opt-in\s+GDPR\s+-\s+1mo\s+3y\s+30 countries$/.test(line)));
     assert.ok(out.includes("POST /api/likes  personalization"));
+    // The shipped policy has no releases or metrics, so neither table is printed.
+    assert.ok(!out.some((line) => line.startsWith("Insights") || line.startsWith("Telemetry")));
   });
 
   test("legal bases other than consent, sensitive purposes, and GPC where the region gives it no meaning", async () => {
@@ -70,6 +86,113 @@ describe("consentgate check", () => {
     assert.deepEqual(table.get("ads/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("ads/US"), ["allowed (opt-out)", "allowed (opt-out)"]);
     assert.ok(out.some((line) => /^ads\s+EU\s+.*\snone\s+-$/.test(line)));
+  });
+
+  test("releases and telemetry metrics: one row each, with their parameters", async () => {
+    const folder = fixture("insights");
+    const { code, out, err } = await cli("check", folder);
+    assert.equal(code, 0);
+    assert.deepEqual(err, []);
+    assert.equal(
+      out[0],
+      "Policy 2026-11-01 is valid: 2 purposes, 1 region, 0 routes, 2 releases, 2 telemetry metrics.",
+    );
+    const releases = tableAfter(out, "Insights: differentially private releases");
+    assert.deepEqual(releases[0], [
+      "release",
+      "purpose",
+      "key",
+      "epsilon",
+      "delta",
+      "maxKeys",
+      "noise scale",
+      "threshold",
+      "Google τ",
+      "every",
+      "budget",
+    ]);
+    // Noise scale maxKeys / epsilon: 10 / 1 and 1 / 0.5. The thresholds are checked below against their definition.
+    assert.deepEqual(
+      releases.slice(1).map((row) => [...row.slice(0, 7), ...row.slice(9)]),
+      [
+        ["popular", "personalization", "itemId", "1", "1e-9", "10", "10", "1d", "epsilon 8 per 30d"],
+        ["popular-artists", "personalization", "artist", "0.5", "0.001", "1", "2", "1mo", "epsilon 0.5 per 1y"],
+      ],
+    );
+    for (const [row, l0, epsilon, delta] of [
+      [releases[1], 10, 1, 1e-9],
+      [releases[2], 1, 0.5, 1e-3],
+    ] as const) {
+      const noise = { l0, lInf: 1, epsilon };
+      // The threshold is the smallest integer at which one subject's key (true count 1) passes with at most delta.
+      const threshold = BigInt(row?.[7] ?? "");
+      assert.ok(discreteLaplaceDeltaForThreshold(noise, threshold) <= delta, `threshold ${threshold} too low`);
+      assert.ok(discreteLaplaceDeltaForThreshold(noise, threshold - 1n) > delta, `threshold ${threshold} too high`);
+      // Google's, printed to two decimals, gives delta back for continuous Laplace noise.
+      const google = Number(row?.[8]);
+      assert.ok(laplaceDeltaForThreshold(noise, google + 0.005) <= delta);
+      assert.ok(laplaceDeltaForThreshold(noise, google - 0.005) >= delta);
+      assert.ok(
+        google <= Number(threshold) && Number(threshold) <= Math.ceil(google + 0.5),
+        "exact = Google's rounded up",
+      );
+    }
+    const metrics = tableAfter(out, "Telemetry: local differential privacy, randomized on the device");
+    assert.deepEqual(metrics, [
+      ["metric", "purpose", "epsilon", "hashes (k)", "width (m)", "limit per subject"],
+      ["genre-skips", "diagnostics", "4", "1024", "32768", "1 report per 1d"],
+      ["crashes", "diagnostics", "10", "65536", "4096", "3 reports per 1mo"],
+    ]);
+  });
+
+  test("--json has the releases, by purpose and by name, and the metrics", async () => {
+    const { code, out } = await cli("check", fixture("insights"), "--json");
+    assert.equal(code, 0);
+    const json = JSON.parse(out.join("\n")) as Record<string, any>;
+    const popular = {
+      name: "popular",
+      purpose: "personalization",
+      key: "itemId",
+      epsilon: 1,
+      delta: 1e-9,
+      maxKeys: 10,
+      every: { amount: 1, unit: "d", text: "1d" },
+      budget: { epsilon: 8, per: { amount: 30, unit: "d", text: "30d" } },
+    };
+    assert.deepEqual(json["purposes"].personalization.insights.popular, popular);
+    assert.deepEqual(json["insights"].popular, popular);
+    // What the parameters imply, as the table prints it.
+    const table = tableAfter(
+      (await cli("check", fixture("insights"))).out,
+      "Insights: differentially private releases",
+    );
+    assert.deepEqual(json["implied"].insights.popular, {
+      noiseScale: 10,
+      threshold: Number(table[1]?.[7]),
+      googleThreshold: json["implied"].insights.popular.googleThreshold,
+    });
+    assert.equal(json["implied"].insights.popular.googleThreshold.toFixed(2), table[1]?.[8]);
+    assert.equal(json["implied"].insights["popular-artists"].noiseScale, 2);
+    assert.deepEqual(json["telemetry"]["genre-skips"], {
+      name: "genre-skips",
+      purpose: "diagnostics",
+      epsilon: 4,
+      sketch: { hashes: 1024, width: 32768 },
+      limit: { reports: 1, per: { amount: 1, unit: "d", text: "1d" } },
+    });
+  });
+
+  test("broken releases and metrics: the problems start-up reports, exit 1", async () => {
+    const folder = fixture("insights-invalid");
+    const expected = await loadPolicy(folder).then(
+      () => assert.fail("expected the fixture to be invalid"),
+      (error: { details: { problems: string[] } }) => error.details.problems,
+    );
+    const { code, out, err } = await cli("check", folder);
+    assert.equal(code, 1);
+    assert.deepEqual(out, []);
+    assert.deepEqual(err, [...expected, `${folder}: ${expected.length} problems; the policy is not valid`]);
+    assert.ok(err.some((line) => line.startsWith(`${folder}/b.yaml:9:7: purposes.advertising.insights.by-duration:`)));
   });
 
   test("the folder defaults to ./policies", async () => {

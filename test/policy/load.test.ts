@@ -2,37 +2,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { isConsentgateError } from "../../src/errors.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
+import { assertProblems, problemsOf } from "../support/policy.ts";
 
 /** Fixture folders as a user would name them: relative to the current directory. */
 const fixture = (name: string) =>
   path.relative(process.cwd(), fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
-
-async function problemsOf(source: string | Record<string, unknown>): Promise<string[]> {
-  const error = await loadPolicy(source).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  assert.ok(isConsentgateError(error, "policy_invalid"), `expected policy_invalid, got ${String(error)}`);
-  const problems = error.details.problems ?? [];
-  assert.equal(error.message, `policy is invalid:\n${problems.join("\n")}`);
-  return problems;
-}
-
-type Expected = readonly [where: string, key: string, message: string];
-
-/** Every problem is one of `expected` (`where: key: …message…`), and each expected one is there. */
-function assertProblems(problems: readonly string[], folder: string, expected: readonly Expected[]): void {
-  for (const [where, key, message] of expected) {
-    const prefix = [where.includes(":") ? `${folder}/${where}` : where, key].filter(Boolean).join(": ") + ": ";
-    assert.ok(
-      problems.some((p) => p.startsWith(prefix) && p.includes(message)),
-      `expected a problem "${prefix}…${message}…" in:\n${problems.join("\n")}`,
-    );
-  }
-  assert.equal(problems.length, expected.length, `unexpected problems:\n${problems.join("\n")}`);
-}
 
 describe("loadPolicy: folders that cannot be read", () => {
   test("an empty folder", async () => {
@@ -416,7 +391,7 @@ describe("loadPolicy: an object instead of a folder", () => {
     const broken = { ...valid(), version: 3, routes: { "POST /x": "nope" }, extra: true };
     assert.deepEqual(await problemsOf(broken), [
       'version: must be text: write it in quotes, e.g. "2026-11-01"',
-      "extra: unknown key; allowed here: version, defaults, purposes, routes, regions, regionHeader, jobs",
+      "extra: unknown key; allowed here: version, defaults, purposes, routes, regions, regionHeader, jobs, telemetry",
       'routes."POST /x": no purpose named "nope"; purposes are: service',
     ]);
   });

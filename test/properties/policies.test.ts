@@ -21,7 +21,34 @@ import { scratchFolder } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 
-const base = { ...testPolicy(), jobs: { purge: "15 * * * *", "compliance-report": "0 3 * * *" } };
+// DESIGN §10's insights and telemetry blocks too, so that mutations reach their rules.
+const base = {
+  ...testPolicy({
+    purposes: {
+      personalization: {
+        insights: {
+          popular: {
+            key: "itemId",
+            epsilon: 1,
+            delta: 1e-9,
+            maxKeys: 10,
+            every: "1d",
+            budget: { epsilon: 8, per: "30d" },
+          },
+        },
+      },
+    },
+    telemetry: {
+      "genre-skips": {
+        purpose: "analytics",
+        epsilon: 4,
+        sketch: { hashes: 1024, width: 32768 },
+        limit: { reports: 1, per: "1d" },
+      },
+    },
+  }),
+  jobs: { purge: "15 * * * *", "compliance-report": "0 3 * * *" },
+};
 
 const duration = fc.constantFrom(
   "7d",

@@ -1,8 +1,12 @@
 /**
  * The policies tests run under: the acceptance tests' policy as the YAML
  * loader takes it, and a compiled policy written by hand for the decision
- * rules' own tests.
+ * rules' own tests. Also the policy tests' way of reading the problems of a
+ * policy that fails to load.
  */
+import assert from "node:assert/strict";
+import { isConsentgateError } from "../../src/errors.ts";
+import { loadPolicy } from "../../src/policy/load.ts";
 import type { Duration, FieldRule, LegalBasis, Policy, Purpose, Region } from "../../src/policy/types.ts";
 
 type Entries = Record<string, Record<string, unknown>>;
@@ -120,6 +124,7 @@ const purpose = (
   window: 20,
   retention: duration("30d"),
   onWithdrawal: "purge",
+  insights: {},
 });
 
 const region = (name: string, model: Region["model"], countries: string[], rest: Partial<Region> = {}): Region => ({
@@ -166,9 +171,37 @@ export function compiledPolicy(): Policy {
     regions,
     regionHeader: undefined,
     jobs: {},
+    insights: {},
+    telemetry: {},
     countryRegions: new Map(
       Object.values(regions).flatMap((r) => r.countries.map((country) => [country, r.name] as const)),
     ),
     sources: [],
   };
+}
+
+/** The problems loadPolicy lists for an invalid policy (failing the test when it loads). */
+export async function problemsOf(source: string | Record<string, unknown>): Promise<string[]> {
+  const error = await loadPolicy(source).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(isConsentgateError(error, "policy_invalid"), `expected policy_invalid, got ${String(error)}`);
+  const problems = error.details.problems ?? [];
+  assert.equal(error.message, `policy is invalid:\n${problems.join("\n")}`);
+  return problems;
+}
+
+export type Expected = readonly [where: string, key: string, message: string];
+
+/** Every problem is one of `expected` (`where: key: …message…`), and each expected one is there. */
+export function assertProblems(problems: readonly string[], folder: string, expected: readonly Expected[]): void {
+  for (const [where, key, message] of expected) {
+    const prefix = [where.includes(":") ? `${folder}/${where}` : where, key].filter(Boolean).join(": ") + ": ";
+    assert.ok(
+      problems.some((p) => p.startsWith(prefix) && p.includes(message)),
+      `expected a problem "${prefix}…${message}…" in:\n${problems.join("\n")}`,
+    );
+  }
+  assert.equal(problems.length, expected.length, `unexpected problems:\n${problems.join("\n")}`);
 }

@@ -5,8 +5,9 @@
  */
 import { parseArgs } from "node:util";
 import { isConsentgateError } from "../../errors.ts";
+import { discreteLaplaceThreshold, laplaceThreshold, type PartitionSelection } from "../../noise/index.ts";
 import { loadPolicy } from "../../policy/load.ts";
-import type { Policy, Purpose, Region } from "../../policy/types.ts";
+import type { InsightRelease, Policy, Purpose, Region, TelemetryMetric } from "../../policy/types.ts";
 import { type Command, type Io, UsageError } from "../command.ts";
 import { formatTable } from "../table.ts";
 
@@ -37,20 +38,63 @@ export const check: Command = {
   },
 };
 
-/** The compiled policy as data: maps become objects, route matchers (functions) are left out. */
+/**
+ * The compiled policy as data: maps become objects, route matchers (functions) are left out. `implied` adds
+ * what each release's parameters imply (they are not part of the policy, so gate.policy does not carry them).
+ */
 function toJson(policy: Policy): string {
+  const implied = {
+    insights: Object.fromEntries(
+      Object.values(policy.insights).map((release) => {
+        const { noiseScale, threshold, googleThreshold } = implications(release);
+        return [release.name, { noiseScale, threshold: jsonInteger(threshold), googleThreshold }];
+      }),
+    ),
+  };
   return JSON.stringify(
-    policy,
+    { ...policy, implied },
     (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value),
     2,
   );
 }
 
+/**
+ * What a release's parameters imply: the scale of the discrete Laplace noise on each count, and the threshold
+ * a noisy count must reach for its key to be released. `threshold` is src/noise's exact threshold for the
+ * discrete noise releases add; `googleThreshold` is Google's for continuous Laplace noise; the exact one is
+ * Google's rounded up, or one more (src/noise/threshold.ts). Both for (l0 = maxKeys, l∞ = 1, epsilon, delta), l∞ = 1
+ * because a release counts each subject once per key. The policy refuses parameters whose threshold is not finite.
+ */
+function implications(release: InsightRelease): { noiseScale: number; threshold: bigint; googleThreshold: number } {
+  const selection: PartitionSelection = {
+    l0: release.maxKeys,
+    lInf: 1,
+    epsilon: release.epsilon,
+    delta: release.delta,
+  };
+  return {
+    noiseScale: release.maxKeys / release.epsilon,
+    threshold: discreteLaplaceThreshold(selection),
+    googleThreshold: laplaceThreshold(selection),
+  };
+}
+
+/** A bigint as a JSON number when it is one exactly, else as its decimal digits. */
+function jsonInteger(n: bigint): number | string {
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+}
+
 function describePolicy(policy: Policy, io: Io): void {
   const purposes = Object.values(policy.purposes);
   const regions = Object.values(policy.regions);
+  const releases = Object.values(policy.insights);
+  const metrics = Object.values(policy.telemetry);
+  const extras = [
+    ...(releases.length > 0 ? [count(releases.length, "release")] : []),
+    ...(metrics.length > 0 ? [count(metrics.length, "telemetry metric")] : []),
+  ];
   io.out(
-    `Policy ${policy.version} is valid: ${count(purposes.length, "purpose")}, ${count(regions.length, "region")}, ${count(policy.routes.length, "route")}.`,
+    `Policy ${policy.version} is valid: ${[count(purposes.length, "purpose"), count(regions.length, "region"), count(policy.routes.length, "route"), ...extras].join(", ")}.`,
   );
   io.out(`Read from ${policy.sources.join(", ")}.`);
   io.out(
@@ -97,6 +141,75 @@ function describePolicy(policy: Policy, io: Io): void {
       policy.routes.map((route) => [`${route.method} ${route.path}`, route.purpose]),
     ).forEach((line) => io.out(line));
   }
+
+  if (releases.length > 0) describeReleases(releases, io);
+  if (metrics.length > 0) describeMetrics(metrics, io);
+}
+
+/** DESIGN §10's releases: what each one counts, its privacy parameters, and the noise they imply. */
+function describeReleases(releases: readonly InsightRelease[], io: Io): void {
+  io.out("");
+  io.out("Insights: differentially private releases");
+  formatTable(
+    [
+      "release",
+      "purpose",
+      "key",
+      "epsilon",
+      "delta",
+      "maxKeys",
+      "noise scale",
+      "threshold",
+      "Google τ",
+      "every",
+      "budget",
+    ],
+    releases.map((r) => {
+      const { noiseScale, threshold, googleThreshold } = implications(r);
+      return [
+        r.name,
+        r.purpose,
+        r.key,
+        String(r.epsilon),
+        String(r.delta),
+        String(r.maxKeys),
+        significant(noiseScale),
+        threshold < 10n ** 15n ? threshold.toString() : Number(threshold).toPrecision(4),
+        googleThreshold < 1e15 ? googleThreshold.toFixed(2) : googleThreshold.toPrecision(4),
+        r.every.text,
+        `epsilon ${r.budget.epsilon} per ${r.budget.per.text}`,
+      ];
+    }),
+  ).forEach((line) => io.out(line));
+  io.out("noise scale: maxKeys / epsilon, of the discrete Laplace noise added to each count.");
+  io.out(
+    "threshold: a key is released only when its noisy count reaches it (Laplace partition selection for l0 = maxKeys,",
+  );
+  io.out(
+    "  l∞ = 1, epsilon, delta, exact for discrete noise); Google τ: the same for continuous noise, as Google's library has it.",
+  );
+}
+
+/** DESIGN §10's telemetry metrics: the sketch each one's devices report into, and how often they may. */
+function describeMetrics(metrics: readonly TelemetryMetric[], io: Io): void {
+  io.out("");
+  io.out("Telemetry: local differential privacy, randomized on the device");
+  formatTable(
+    ["metric", "purpose", "epsilon", "hashes (k)", "width (m)", "limit per subject"],
+    metrics.map((m) => [
+      m.name,
+      m.purpose,
+      String(m.epsilon),
+      String(m.sketch.hashes),
+      String(m.sketch.width),
+      `${count(m.limit.reports, "report")} per ${m.limit.per.text}`,
+    ]),
+  ).forEach((line) => io.out(line));
+}
+
+/** At most 4 significant digits, without trailing zeros: 10, 0.3333, 12350. */
+function significant(x: number): string {
+  return String(Number(x.toPrecision(4)));
 }
 
 /** Decision rules 4 to 6 (docs/decision-rules.md), for a subject with no explicit choice. */
