@@ -13,7 +13,7 @@
  *   2  decision/ | minimize/ | telemetry/                 pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
  *   4  audit/                                             the compliance log's meaning
- *   5  middleware/ | rights/ | jobs/                      the gate, the rights endpoints, the jobs
+ *   5  middleware/ | rights/ | jobs/ | insights/          the gate, the rights endpoints, the jobs, DP releases
  *   6  privacy-center/                                    a page over the rights endpoints
  *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
  *   8  cli/
@@ -36,7 +36,7 @@ const LAYERS = [
   "^src/(decision|minimize|telemetry)/",
   "^src/(store|generated)/",
   "^src/audit/",
-  "^src/(middleware|rights|jobs)/",
+  "^src/(middleware|rights|jobs|insights)/",
   "^src/privacy-center/",
   "^src/(options|consentgate|store-access|index)\\.ts$",
   "^src/cli/",
@@ -48,7 +48,7 @@ const NAMES = [
   "decision, minimize and telemetry",
   "store",
   "audit",
-  "middleware, rights and jobs",
+  "middleware, rights, jobs and insights",
   "privacy-center",
   "the composition root",
   "cli",
@@ -104,10 +104,10 @@ module.exports = {
     {
       name: "layer-5-siblings",
       comment:
-        "middleware/, rights/ and jobs/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
+        "middleware/, rights/, jobs/ and insights/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
       severity: "error",
-      from: { path: "^src/(middleware|rights|jobs)/" },
-      to: { path: "^src/(middleware|rights|jobs)/", pathNot: "^src/$1/" },
+      from: { path: "^src/(middleware|rights|jobs|insights)/" },
+      to: { path: "^src/(middleware|rights|jobs|insights)/", pathNot: "^src/$1/" },
     },
     {
       name: "in-a-layer",

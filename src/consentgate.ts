@@ -27,7 +27,17 @@ import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
+import {
+  type InsightDeps,
+  latestInsight,
+  nextReleaseAt,
+  type ReleaseResult,
+  releaseDue,
+  releaseInsight,
+  releaseOf,
+} from "./insights/release.ts";
 import { createConsentCache, MAX_STALENESS_MS } from "./store/consent-cache.ts";
+import { createInsightStore, type InsightView } from "./store/insights.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createConsentStore } from "./store/consents.ts";
 import { createErasures } from "./store/erase.ts";
@@ -222,6 +232,20 @@ export interface Consentgate {
    */
   runJob: RunJob;
   /**
+   * Differentially private insights (docs/insights.md): what is popular,
+   * released with noise from everyone's current windows, for cold-start
+   * recommendations that reveal no one.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/cold-start", async (_req, res) => {
+   *   const popular = await gate.insights.latest("popular", { k: 20 });
+   *   res.json(popular?.keys.map(({ key }) => key) ?? []);
+   * });
+   * ```
+   */
+  readonly insights: Insights;
+  /**
    * Stops the jobs, waits for batched writes to commit, and closes the
    * database. Safe to call more than once (every call gets the same promise).
    *
@@ -233,6 +257,51 @@ export interface Consentgate {
    * ```
    */
   close(): Promise<void>;
+}
+
+/**
+ * `gate.insights`: the policy's differentially private releases.
+ *
+ * @example
+ * ```ts
+ * import type { Insights } from "consentgate";
+ *
+ * async function refresh(insights: Insights) {
+ *   const result = await insights.release("popular");
+ *   if (!result.released) console.warn(`popular: ${result.code}, ${result.spent} of ${result.budget} spent`);
+ *   return insights.latest("popular", { k: 10 });
+ * }
+ * ```
+ */
+export interface Insights {
+  /**
+   * Makes a release of `name` now (what the insights job does when one is
+   * due), or refuses it with `budget_exhausted` when its epsilon would take
+   * the rolling budget over; either way logged in every region. Answers
+   * what happened, never a count.
+   *
+   * @throws {ConsentgateError} `not_found` for a name the policy does not have.
+   *
+   * @example
+   * ```ts
+   * const result = await gate.insights.release("popular");
+   * console.log(result.released ? `${result.keys} keys released` : result.code);
+   * ```
+   */
+  release(name: string): Promise<ReleaseResult>;
+  /**
+   * The newest release of `name` with its top `k` keys (default 20, at most
+   * 1000), or undefined before the first. The same as `GET /insights/:name`.
+   *
+   * @throws {ConsentgateError} `not_found` for a name the policy does not have; `invalid_body` for a bad `k`.
+   *
+   * @example
+   * ```ts
+   * const popular = await gate.insights.latest("popular", { k: 5 });
+   * for (const { key, count } of popular?.keys ?? []) console.log(key, count);
+   * ```
+   */
+  latest(name: string, options?: { k?: number }): Promise<InsightView | undefined>;
 }
 
 /**
@@ -330,6 +399,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     regionOf: config.region,
   };
   const privacy = (req: Request) => createPrivacy(gate, req);
+  const insightDeps: InsightDeps = { policy, store: createInsightStore(connection), log: audit, now };
+  const insights: Insights = {
+    release: (name) => releaseInsight(insightDeps, name),
+    latest: (name, options) => latestInsight(insightDeps, name, options),
+  };
   const rights: RightsDeps = {
     policy,
     consentStore,
@@ -344,6 +418,10 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logger,
     now,
     privacy,
+    insights: {
+      latest: (name, options) => latestInsight(insightDeps, name, options),
+      nextReleaseAt: (name, latest) => nextReleaseAt(releaseOf(policy, name), latest),
+    },
   };
   const jobs: JobRunnerDeps = {
     policy,
@@ -355,6 +433,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logger,
     now,
     retryErasures: () => retryPartialErasures(rights),
+    releaseInsights: (at) => releaseDue(insightDeps, at),
   };
   const center: PrivacyCenterDeps = { policy, consentStore, consents, interactions, requests, logger, now, privacy };
 
@@ -393,6 +472,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     registerDataSource: (source) => dataSources.register(source),
     store: createStoreAccess({ consentStore, interactions, requests, audit, now }),
     runJob,
+    insights,
     close: () =>
       (closing ??= (async () => {
         await scheduler?.stop();

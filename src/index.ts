@@ -53,8 +53,13 @@ export type { ConsentRecord } from "./store/consents.ts";
 export type { PrivacyRequestView, RequestStatus, RequestType } from "./store/requests.ts";
 export type { AuditEntry, VerifyResult } from "./audit/events.ts";
 
+// gate.insights: differentially private releases.
+export type { Insights } from "./consentgate.ts";
+export type { ReleaseResult } from "./insights/release.ts";
+export type { InsightView, ReleasedKey } from "./store/insights.ts";
+
 // gate.runJob.
-export type { RunJob, RunJobOptions, JobResults, ErasureRetryResult } from "./jobs/run.ts";
+export type { RunJob, RunJobOptions, JobResults, ErasureRetryResult, InsightsJobResult } from "./jobs/run.ts";
 export type { PurgeResult, Counts as PurgeCounts } from "./jobs/purge.ts";
 export type { DeadlinesResult } from "./jobs/deadlines.ts";
 export type { ComplianceReportResult } from "./jobs/compliance-report.ts";

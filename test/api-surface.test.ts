@@ -67,6 +67,11 @@ const EXPORTS = [
   "HttpErrorCode",
   "InsightRelease",
   "Interaction",
+  "ReleasedKey",
+  "ReleaseResult",
+  "InsightsJobResult",
+  "InsightView",
+  "Insights",
   "JobName",
   "JobResults",
   "LegalBasis",
@@ -104,7 +109,7 @@ const CLIENT_RUNTIME_EXPORTS = ["sketchHash", "telemetryReport"];
 const CLIENT_EXPORTS = [...CLIENT_RUNTIME_EXPORTS, "TelemetryParams", "TelemetryRecord"].sort();
 
 /** The objects the gate hands out: each of their methods needs an example of its own. */
-const HANDED_OUT = new Set(["Consentgate", "Privacy", "StoreAccess"]);
+const HANDED_OUT = new Set(["Consentgate", "Insights", "Privacy", "StoreAccess"]);
 
 /**
  * When the sources of dist/ last changed: src/ and the Prisma schema. Not

@@ -28,6 +28,27 @@ export interface ErasureRetryResult {
 }
 
 /**
+ * What the insights job did: the differentially private releases it made,
+ * the ones their privacy budget refused (`budget_exhausted`, logged as
+ * `insights.refused`), and the ones not due yet (released less than their
+ * policy's `every` ago).
+ *
+ * @example
+ * ```ts
+ * const { released, refused } = await gate.runJob("insights");
+ * if (refused.length > 0) console.warn(`privacy budget spent for ${refused.join(", ")}`);
+ * ```
+ */
+export interface InsightsJobResult {
+  /** Releases made, by name. */
+  released: string[];
+  /** Releases their budget refused (`budget_exhausted`), by name. */
+  refused: string[];
+  /** Releases made less than their `every` ago, by name. */
+  notDue: string[];
+}
+
+/**
  * What each job returns, by job name: `gate.runJob(name)` resolves to
  * `JobResults[name]`.
  *
@@ -54,6 +75,8 @@ export interface JobResults {
   "log-retention": LogRetentionResult;
   /** Erasures retried; see ErasureRetryResult. */
   "erasure-retry": ErasureRetryResult;
+  /** Insight releases made, refused and not due; see InsightsJobResult. */
+  insights: InsightsJobResult;
 }
 
 /**
@@ -118,6 +141,8 @@ export interface JobRunnerDeps
    * in by createConsentgate: the jobs do not import the rights endpoints).
    */
   retryErasures(): Promise<ErasureRetryResult>;
+  /** The insights job: releases what is due at `now` (src/insights/release.ts, wired in by createConsentgate). */
+  releaseInsights(now: Date): Promise<InsightsJobResult>;
 }
 
 export function createJobRunner(deps: JobRunnerDeps): RunJob {
@@ -133,6 +158,7 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
     "compliance-report": (now) => writeDailyReports(deps, now),
     "log-retention": (now) => trimLogs(deps, now),
     "erasure-retry": () => deps.retryErasures(),
+    insights: (now) => deps.releaseInsights(now),
   };
   return async (name, options = {}) => {
     if (!(JOB_NAMES as readonly string[]).includes(name)) {

@@ -15,6 +15,8 @@ export const DEFAULT_SCHEDULES: Schedules = {
   "log-retention": "0 3 * * *",
   // Half past, so that a retried erasure is done before the next hourly deadlines run looks at it.
   "erasure-retry": "30 * * * *",
+  // Daily: a release is made when its policy's `every` has passed, and a refused one is logged each time it is tried.
+  insights: "45 3 * * *",
 };
 
 export function resolveSchedules(policy: Policy, overrides: Partial<Record<JobName, string>> = {}): Schedules {

@@ -333,7 +333,14 @@ export interface Route {
   readonly matches: (path: string) => boolean;
 }
 
-export const JOB_NAMES = ["purge", "deadlines", "compliance-report", "log-retention", "erasure-retry"] as const;
+export const JOB_NAMES = [
+  "purge",
+  "deadlines",
+  "compliance-report",
+  "log-retention",
+  "erasure-retry",
+  "insights",
+] as const;
 /**
  * The scheduled jobs, by name (docs/deployment.md: Jobs and schedules).
  *

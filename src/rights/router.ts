@@ -8,6 +8,7 @@ import { effectiveDecisions } from "../decision/effective.ts";
 import { ConsentgateError, answerErrors, sendError } from "../errors.ts";
 import { RIGHTS_ROUTER, markGate } from "../route-marks.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
+import type { InsightView } from "../store/insights.ts";
 import { type PrivacyRequestView, type Requests, isOverdue } from "../store/requests.ts";
 import { type AdminDeps, createAdminRouter } from "./admin.ts";
 import { type ChoiceDeps, recordChoice } from "./choices.ts";
@@ -25,7 +26,20 @@ export type RightsDeps = ChoiceDeps &
     readonly requests: Pick<Requests, "find" | "forSubject">;
     /** Builds req.privacy (gate.middleware() does the same). */
     readonly privacy: (req: Request) => Request["privacy"];
+    /** Differentially private releases (src/insights/release.ts, wired in by createConsentgate). */
+    readonly insights: InsightServing;
   };
+
+/** What GET /insights/:name serves: the newest release, and when the next may come. */
+export interface InsightServing {
+  /** The newest release, top `k` keys; `not_found` for a name the policy lacks, `invalid_body` for a bad k. */
+  latest(name: string, options: { k?: number }): Promise<InsightView | undefined>;
+  /** When the next release of `name` may be made (its newest plus the policy's `every`). */
+  nextReleaseAt(name: string, latest: InsightView | undefined): Date;
+}
+
+/** `?k=`: digits only, else the route answers invalid_body (latest() checks the range). */
+const K_PARAM = /^[0-9]{1,7}$/;
 
 /** A request with its legal deadline spelled out. */
 function withDeadline(request: PrivacyRequestView, now: Date) {
@@ -138,6 +152,25 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       // Another subject's request reads as missing: its existence is not for this caller to learn.
       if (!found) throw new ConsentgateError("not_found", "no such request");
       res.json(withDeadline(found, deps.now()));
+    }),
+  );
+
+  // Public: a release describes everyone and no one, so it needs no sign-in, and it changes only
+  // when the next release is made, so caches may keep it until then.
+  router.get(
+    "/insights/:name",
+    route(async (req, res) => {
+      const name = String(req.params.name);
+      const k = req.query.k;
+      if (k !== undefined && (typeof k !== "string" || !K_PARAM.test(k))) {
+        throw new ConsentgateError("invalid_body", "k must be a whole number, e.g. ?k=20");
+      }
+      const latest = await deps.insights.latest(name, k === undefined ? {} : { k: Number(k) });
+      if (!latest) throw new ConsentgateError("not_found", `insight "${name}" has not been released yet`);
+      const fresh = Math.floor((deps.insights.nextReleaseAt(name, latest).getTime() - deps.now().getTime()) / 1000);
+      res.set("Cache-Control", `public, max-age=${Math.max(0, fresh)}`);
+      res.set("Last-Modified", latest.releasedAt.toUTCString());
+      res.json(latest);
     }),
   );
 

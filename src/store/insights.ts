@@ -15,23 +15,58 @@ import { appendLogEntry, type PendingLogEntry } from "./compliance-log.ts";
 import type { Connection } from "./connection.ts";
 import { countKeysInTransaction, type KeyCountSpec } from "./interactions.ts";
 
-/** One released key and its noisy count. */
+/**
+ * One released key and its noisy count (the count of distinct people, plus
+ * discrete Laplace noise; it can be a little above or below the truth).
+ *
+ * @example
+ * ```ts
+ * import type { ReleasedKey } from "consentgate";
+ *
+ * const keys: ReleasedKey[] = (await gate.insights.latest("popular"))?.keys ?? [];
+ * const items = keys.map(({ key }) => key);
+ * ```
+ */
 export interface ReleasedKey {
+  /** The key's value, e.g. an item id. */
   key: string;
+  /** Its noisy count of distinct people, rounded to a whole number by the noise itself. */
   count: number;
 }
 
-/** A release as stored and served. */
-export interface StoredRelease {
-  id: string;
+/**
+ * What `gate.insights.latest()` and `GET /insights/:name` answer: the newest
+ * release of an insight, its parameters, and its keys with their noisy
+ * counts, highest first. Never a raw count.
+ *
+ * @example
+ * ```ts
+ * import type { InsightView } from "consentgate";
+ *
+ * const popular: InsightView | undefined = await gate.insights.latest("popular", { k: 10 });
+ * const coldStart = popular?.keys.map(({ key }) => key) ?? [];
+ * ```
+ */
+export interface InsightView {
+  /** The release's name in the policy. */
   name: string;
+  /** The purpose whose data it counts. */
   purpose: string;
+  /** When it was made. */
   releasedAt: Date;
+  /** The epsilon this release spent. */
   epsilon: number;
+  /** Its delta: the chance that a key only one person holds is released. */
   delta: number;
+  /** The noisy count a key needed to be released. */
   threshold: number;
-  /** Noisy counts, highest first. */
+  /** Released keys with their noisy counts, highest first. */
   keys: ReleasedKey[];
+}
+
+/** A release as stored. */
+export interface StoredRelease extends InsightView {
+  id: string;
 }
 
 export interface ReleaseRequest {
@@ -137,17 +172,6 @@ async function spentInTransaction(
   return row?.spent ?? 0;
 }
 
-interface ReleaseRow {
-  id: string;
-  name: string;
-  purpose: string;
-  releasedAt: Date;
-  epsilon: number;
-  delta: number;
-  threshold: number;
-  keys: ReleasedKey[];
-}
-
 /** The insight tables as the layers above use them, bound to one open store. */
 export interface InsightStore {
   /** Spends from the release's ledger and stores it, or refuses (see releaseInsight). */
@@ -162,7 +186,7 @@ export function createInsightStore(connection: Connection): InsightStore {
   return {
     release: (request, noise) => releaseInsight(connection, request, noise),
     async latest(name) {
-      const [row] = await connection.query<ReleaseRow>(
+      const [row] = await connection.query<StoredRelease>(
         `SELECT id, name, purpose, "releasedAt", epsilon, delta, threshold, keys
          FROM insight_releases WHERE name = $1 ORDER BY "releasedAt" DESC, seq DESC LIMIT 1`,
         [name],
