@@ -33,7 +33,7 @@ describe(`consentgate insights release on ${onPostgres ? "PostgreSQL" : "PGlite"
     database = onPostgres ? ["--database", db.option] : [];
     consentgate = await cliIn(suite, db.directory);
     const t = await testApp(suite, { database: db.option, policies: policy });
-    // Eighty listeners share one song: well above the threshold (maxKeys 1, epsilon 1, delta 1e-6: about 14).
+    // Eighty listeners share one song: well above the threshold (maxKeys 1, epsilon 1, delta 1e-6: 15).
     for (let i = 0; i < 80; i++)
       await request(t.app)
         .post("/api/plays")

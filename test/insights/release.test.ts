@@ -62,8 +62,8 @@ describe(`insight releases on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(answer.body.purpose, "personalization");
     assert.equal(answer.body.epsilon, 1);
     assert.equal(answer.body.delta, 1e-9);
-    // Google's threshold for l0 = 3, epsilon 1, delta 1e-9, rounded up for the discrete noise (src/noise/threshold.ts).
-    assert.ok(answer.body.threshold >= 60 && answer.body.threshold <= 80, `threshold ${answer.body.threshold}`);
+    // The exact discrete partition-selection threshold for l0 = 3, l∞ = 1, epsilon 1, delta 1e-9 (docs/insights.md).
+    assert.equal(answer.body.threshold, 65);
     assert.equal(answer.body.keys.length, 2, "k = 2");
     const full = await t.gate.insights.latest("popular", { k: 100 });
     assert.deepEqual(full?.keys.map((k) => k.key).sort(), POPULAR_ITEMS);
