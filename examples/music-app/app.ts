@@ -32,6 +32,8 @@ export function createMusicGate(options: MusicGateOptions): Promise<Consentgate>
 
 export function createMusicApp(gate: Consentgate): Express {
   const app = express();
+  // What everyone plays, learned with differential privacy (policies/purposes.yaml, insights: popular).
+  const popular = async () => (await gate.insights.latest("popular", { k: 50 }))?.keys.map(({ key }) => key) ?? [];
   app.use(express.urlencoded({ extended: false, limit: "2kb" }));
   app.use(signIn);
   app.use(express.json({ limit: "8kb" }));
@@ -40,7 +42,7 @@ export function createMusicApp(gate: Consentgate): Express {
   app.get("/", async (req, res) => {
     if (!req.user) return void res.send(signInPage());
     const recent = await req.privacy.recent("personalization");
-    res.send(homePage(req.user, recommend(recent), await req.privacy.can("personalization")));
+    res.send(homePage(req.user, recommend(recent, 5, await popular()), await req.privacy.can("personalization")));
   });
   app.get("/home.js", (_req, res) => void res.type("text/javascript").send(HOME_SCRIPT));
   app.get("/home.css", (_req, res) => void res.type("text/css").send(HOME_STYLE));
@@ -65,7 +67,7 @@ export function createMusicApp(gate: Consentgate): Express {
 
   // Reads pass the gate; recent() is empty when personalization is not allowed, so cold start and no consent look alike.
   app.get("/api/recommendations", async (req, res) => {
-    res.json(recommend(await req.privacy.recent("personalization")));
+    res.json(recommend(await req.privacy.recent("personalization"), 5, await popular()));
   });
 
   app.use("/privacy", gate.router());

@@ -63,7 +63,12 @@ const SKIP_MS = 30_000;
  * a skip counts against) and suggests tracks not heard in the window. With
  * nothing heard, e.g. no consent yet, everyone gets the popular tracks.
  */
-export function recommend(recent: readonly Heard[], count = 5): Recommendations {
+/**
+ * `popular`: track ids from the newest differentially private release,
+ * most played first (gate.insights.latest), ahead of the editors' ranking;
+ * empty until enough people share a track to pass the release's threshold.
+ */
+export function recommend(recent: readonly Heard[], count = 5, popular: readonly string[] = []): Recommendations {
   const genres = new Map<string, number>();
   const artists = new Map<string, number>();
   const heard = new Set<string>();
@@ -76,7 +81,10 @@ export function recommend(recent: readonly Heard[], count = 5): Recommendations 
     genres.set(t.genre, (genres.get(t.genre) ?? 0) + weight);
     artists.set(t.artist, (artists.get(t.artist) ?? 0) + weight);
   }
-  const byPopularity = [...TRACKS].sort((a, b) => b.popularity - a.popularity);
+  const rank = new Map(popular.map((id, i) => [id, i]));
+  const byPopularity = [...TRACKS].sort(
+    (a, b) => (rank.get(a.id) ?? rank.size) - (rank.get(b.id) ?? rank.size) || b.popularity - a.popularity,
+  );
   if (heard.size === 0) return { basedOn: "popular", tracks: byPopularity.slice(0, count) };
   const score = (t: Track) => (genres.get(t.genre) ?? 0) + 0.5 * (artists.get(t.artist) ?? 0);
   const fresh = byPopularity.filter((t) => !heard.has(t.id));

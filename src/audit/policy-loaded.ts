@@ -29,6 +29,33 @@ function describe(policy: Policy, region: Region): Record<string, unknown> {
       window: p.window ?? null,
       retention: p.retention?.text ?? null,
       onWithdrawal: p.onWithdrawal,
+      // The privacy parameters of its releases, so that a changed epsilon or budget is on the record.
+      ...(Object.keys(p.insights).length === 0
+        ? {}
+        : {
+            insights: Object.fromEntries(
+              Object.values(p.insights).map((r) => [
+                r.name,
+                {
+                  key: r.key,
+                  epsilon: r.epsilon,
+                  delta: r.delta,
+                  maxKeys: r.maxKeys,
+                  every: r.every.text,
+                  budget: { epsilon: r.budget.epsilon, per: r.budget.per.text },
+                },
+              ]),
+            ),
+          }),
+    },
+  ]);
+  const telemetry = Object.values(policy.telemetry).map((m) => [
+    m.name,
+    {
+      purpose: m.purpose,
+      epsilon: m.epsilon,
+      sketch: m.sketch,
+      limit: { reports: m.limit.reports, per: m.limit.per.text },
     },
   ]);
   return {
@@ -39,5 +66,6 @@ function describe(policy: Policy, region: Region): Record<string, unknown> {
     requestDeadline: region.requestDeadline.text,
     logRetention: region.logRetention.text,
     purposes: Object.fromEntries(purposes),
+    ...(telemetry.length === 0 ? {} : { telemetry: Object.fromEntries(telemetry) }),
   };
 }

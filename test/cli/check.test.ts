@@ -51,7 +51,7 @@ describe("consentgate check", () => {
     const { code, out, err } = await cli("check", shipped);
     assert.equal(code, 0);
     assert.deepEqual(err, []);
-    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 3 purposes, 5 regions, 2 routes\.$/);
+    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 3 purposes, 5 regions, 2 routes, 1 release\.$/);
     const table = decisions(out);
     assert.equal(table.size, 15);
     assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
@@ -70,8 +70,13 @@ describe("consentgate check", () => {
     );
     assert.ok(out.some((line) => /^EU\s+opt-in\s+GDPR\s+-\s+1mo\s+3y\s+30 countries$/.test(line)));
     assert.ok(out.includes("POST /api/likes  personalization"));
-    // The shipped policy has no releases or metrics, so neither table is printed.
-    assert.ok(!out.some((line) => line.startsWith("Insights") || line.startsWith("Telemetry")));
+    // Its one release, with the threshold it implies; it has no telemetry metrics, so that table is not printed.
+    assert.ok(
+      out.some((line) =>
+        /^popular\s+personalization\s+itemId\s+1\s+1e-9\s+10\s+10\s+225\s+224\.33\s+1d\s+epsilon 8 per 30d$/.test(line),
+      ),
+    );
+    assert.ok(!out.some((line) => line.startsWith("Telemetry")));
   });
 
   test("legal bases other than consent, sensitive purposes, and GPC where the region gives it no meaning", async () => {

@@ -99,6 +99,19 @@ describe(`insight releases on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
         "threshold",
       ]);
       assert.equal(entry.details.keys, 3);
+      // The release's parameters are on the record from start-up, with the policy in force.
+      const loaded = (await logOf(t.app, region)).find((e) => e.event === "policy.loaded");
+      const purposes = loaded?.details.purposes as Record<string, { insights?: unknown }>;
+      assert.deepEqual(purposes.personalization?.insights, {
+        popular: {
+          key: "itemId",
+          epsilon: 1,
+          delta: 1e-9,
+          maxKeys: 3,
+          every: "1d",
+          budget: { epsilon: 2, per: "30d" },
+        },
+      });
     }
   });
 
