@@ -21,12 +21,7 @@ import { DEFAULT_POOL_SIZE } from "../src/options.ts";
 import type { Connection } from "../src/store/connection.ts";
 import { createConsentStore, loadChoices } from "../src/store/consents.ts";
 import { createInteractionStore, toInteraction } from "../src/store/interactions.ts";
-import {
-  createRequests,
-  type PrivacyRequestView,
-  type RequestStatus,
-  type RequestType,
-} from "../src/store/requests.ts";
+import { createRequests, requestViewOf } from "../src/store/requests.ts";
 import { openStore } from "../src/store/store.ts";
 import { fmt, median, scratchPostgres, table, time } from "./support.ts";
 
@@ -103,7 +98,7 @@ function reads(connection: Connection, now: Date): Read[] {
           }),
           prisma.privacyRequest.count({ where: { subjectId } }),
         ]);
-        return { requests: rows.map(requestView), total };
+        return { requests: rows.map(requestViewOf), total };
       },
       prepared: (subjectId) => requests.latestForSubject(subjectId, LATEST),
     },
@@ -128,29 +123,6 @@ function reads(connection: Connection, now: Date): Read[] {
 }
 
 const byPurpose = (a: { purpose: string }, b: { purpose: string }) => (a.purpose < b.purpose ? -1 : 1);
-
-/** PrivacyRequestView from a Prisma row, as requests.ts maps it. */
-const requestView = (r: {
-  id: string;
-  type: string;
-  status: string;
-  region: string;
-  receivedAt: Date;
-  dueAt: Date;
-  completedAt: Date | null;
-  actorId: string | null;
-  details: unknown;
-}): PrivacyRequestView => ({
-  id: r.id,
-  type: r.type as RequestType,
-  status: r.status as RequestStatus,
-  region: r.region,
-  receivedAt: r.receivedAt,
-  dueAt: r.dueAt,
-  completedAt: r.completedAt,
-  actorId: r.actorId,
-  details: r.details,
-});
 
 /** SUBJECTS subjects, each with a full ring per purpose, EVENTS choices, REQUESTS requests and a choice per purpose. */
 async function seed(connection: Connection, now: Date): Promise<void> {

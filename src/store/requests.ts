@@ -121,7 +121,8 @@ type Row = {
   details: unknown;
 };
 
-const view = (r: Row): PrivacyRequestView => ({
+/** A request as the layers above see it, from its row (a Prisma row or a raw one; exported for bench reads). */
+export const requestViewOf = (r: Omit<Row, "subjectId">): PrivacyRequestView => ({
   id: r.id,
   type: r.type as RequestType,
   status: r.status as RequestStatus,
@@ -133,7 +134,7 @@ const view = (r: Row): PrivacyRequestView => ({
   details: r.details,
 });
 
-const withSubject = (r: Row): SubjectRequest => ({ ...view(r), subjectId: r.subjectId });
+const withSubject = (r: Row): SubjectRequest => ({ ...requestViewOf(r), subjectId: r.subjectId });
 
 /** Newest first; ties (one millisecond) in id order, so pages and lists agree. */
 const NEWEST_FIRST = [{ receivedAt: "desc" }, { id: "asc" }] satisfies Prisma.PrivacyRequestOrderByWithRelationInput[];
@@ -191,7 +192,7 @@ export function createRequests(connection: Connection) {
     },
     async forSubject(subjectId: string): Promise<PrivacyRequestView[]> {
       const rows = await prisma.privacyRequest.findMany({ where: { subjectId }, orderBy: NEWEST_FIRST });
-      return rows.map(view);
+      return rows.map(requestViewOf);
     },
     /** The subject's newest `limit` requests, newest first, and how many there are in all. */
     async latestForSubject(
@@ -203,14 +204,14 @@ export function createRequests(connection: Connection) {
         [subjectId, limit],
         "consentgate_latest_requests",
       );
-      return { requests: rows.map(view), total: rows[0]?.total ?? 0 };
+      return { requests: rows.map(requestViewOf), total: rows[0]?.total ?? 0 };
     },
     /** A request only its own subject may see: another subject's id reads as missing. */
     async find(subjectId: string, id: string): Promise<PrivacyRequestView | undefined> {
       // Ids are UUIDs; anything else names no request (and must not reach a uuid column as a query error).
       if (!UUID.test(id)) return undefined;
       const row = await prisma.privacyRequest.findFirst({ where: { id, subjectId } });
-      return row ? view(row) : undefined;
+      return row ? requestViewOf(row) : undefined;
     },
     /**
      * Erasures received before `receivedBefore` that never ended (still
