@@ -53,6 +53,45 @@ export interface FrequencyEstimate {
 }
 
 /**
+ * One candidate value's estimated frequency in a telemetry metric.
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryEstimate } from "consentgate";
+ *
+ * const plausible = ({ frequency, standardError }: TelemetryEstimate) => frequency > 2 * standardError;
+ * ```
+ */
+export interface TelemetryEstimate {
+  /** The candidate, as given. */
+  value: string;
+  /** The estimated number of reports of this value: unbiased, so it may be negative or above `reports`. */
+  frequency: number;
+  /** The estimate's standard error (about √n·c_ε, see docs/telemetry.md). */
+  standardError: number;
+}
+
+/**
+ * What `gate.insights.frequencies()` and `GET /admin/telemetry/:metric`
+ * answer: how many reports the metric has, and each candidate's estimate.
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryFrequencies } from "consentgate";
+ *
+ * const top = (f: TelemetryFrequencies) => [...f.estimates].sort((a, b) => b.frequency - a.frequency).slice(0, 3);
+ * ```
+ */
+export interface TelemetryFrequencies {
+  /** The metric's name in the policy. */
+  metric: string;
+  /** n, the number of reports received. */
+  reports: number;
+  /** One estimate per candidate, in the order given. */
+  estimates: TelemetryEstimate[];
+}
+
+/**
  * An empty sketch of the given shape.
  *
  * @example
