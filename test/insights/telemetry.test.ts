@@ -192,9 +192,16 @@ describe(`local-DP telemetry on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => 
     assert.equal(await reports("limited"), before + LIMITED.limit.reports);
     // Another metric's limit is its own.
     await post(ca("eager"), telemetryReport("rock", PARAMS)).expect(202);
+    const first = clock.now().toISOString();
     clock.advance(DAY);
     await post(ca("eager"), telemetryReport("rock", PARAMS), "limited").expect(202);
     assert.equal(await reports("limited"), before + LIMITED.limit.reports + 1);
+    // That report swept the metric's records that left the period; the other metric's wait for its own reports.
+    const exported = JSON.parse((await request(origin).get("/privacy/export").set(ca("eager")).expect(200)).text);
+    assert.deepEqual(exported.telemetry, [
+      { metric: "genre-skips", at: first },
+      { metric: "limited", at: clock.now().toISOString() },
+    ]);
   });
 
   test("20 concurrent reports of one subject with a limit of 3: exactly 3 are accepted", async () => {
