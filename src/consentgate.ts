@@ -37,7 +37,10 @@ import {
   releaseOf,
 } from "./insights/release.ts";
 import { createConsentCache, MAX_STALENESS_MS } from "./store/consent-cache.ts";
+import { acceptReport, metricFrequencies, type TelemetryDeps } from "./insights/telemetry.ts";
 import { createInsightStore, type InsightView } from "./store/insights.ts";
+import { createTelemetryStore } from "./store/telemetry.ts";
+import type { TelemetryFrequencies } from "./telemetry/sketch.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createConsentStore } from "./store/consents.ts";
 import { createErasures } from "./store/erase.ts";
@@ -302,6 +305,25 @@ export interface Insights {
    * ```
    */
   latest(name: string, options?: { k?: number }): Promise<InsightView | undefined>;
+  /**
+   * Estimates how many of a telemetry metric's reports carry each candidate
+   * value (Apple's Hadamard count-mean sketch, unbiased), with each
+   * estimate's standard error, from the sums the devices' reports were added
+   * into (`POST /telemetry/:metric`). The same as
+   * `GET /admin/telemetry/:metric?candidates=…`. Values not listed are not
+   * estimated: the sketch cannot enumerate what was reported.
+   *
+   * @throws {ConsentgateError} `not_found` for a metric the policy does not have; `invalid_body`
+   * unless `candidates` lists 1 to 1000 non-empty strings.
+   *
+   * @example
+   * ```ts
+   * const skips = await gate.insights.frequencies("genre-skips", ["jazz", "rock", "metal"]);
+   * for (const { value, frequency, standardError } of skips.estimates)
+   *   console.log(value, Math.round(frequency), "±", Math.round(1.96 * standardError), "of", skips.reports);
+   * ```
+   */
+  frequencies(metric: string, candidates: readonly string[]): Promise<TelemetryFrequencies>;
 }
 
 /**
@@ -400,9 +422,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   };
   const privacy = (req: Request) => createPrivacy(gate, req);
   const insightDeps: InsightDeps = { policy, store: createInsightStore(connection), log: audit, now };
+  const telemetryDeps: TelemetryDeps = { policy, store: createTelemetryStore(connection), now };
   const insights: Insights = {
     release: (name) => releaseInsight(insightDeps, name),
     latest: (name, options) => latestInsight(insightDeps, name, options),
+    frequencies: (metric, candidates) => metricFrequencies(telemetryDeps, metric, candidates),
   };
   const rights: RightsDeps = {
     policy,
@@ -421,6 +445,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     insights: {
       latest: (name, options) => latestInsight(insightDeps, name, options),
       nextReleaseAt: (name, latest) => nextReleaseAt(releaseOf(policy, name), latest),
+    },
+    telemetry: {
+      report: (metric, reporter, body) => acceptReport(telemetryDeps, metric, reporter, body),
+      frequencies: (metric, candidates) => metricFrequencies(telemetryDeps, metric, candidates),
+      forSubject: (subjectId) => telemetryDeps.store.forSubject(subjectId),
     },
   };
   const jobs: JobRunnerDeps = {

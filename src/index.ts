@@ -57,6 +57,7 @@ export type { AuditEntry, VerifyResult } from "./audit/events.ts";
 export type { Insights } from "./consentgate.ts";
 export type { ReleaseResult } from "./insights/release.ts";
 export type { InsightView, ReleasedKey } from "./store/insights.ts";
+export type { TelemetryEstimate, TelemetryFrequencies } from "./telemetry/sketch.ts";
 
 // gate.runJob.
 export type { RunJob, RunJobOptions, JobResults, ErasureRetryResult, InsightsJobResult } from "./jobs/run.ts";

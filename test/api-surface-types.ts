@@ -41,6 +41,8 @@ import type {
   Interaction,
   ReleasedKey,
   ReleaseResult,
+  TelemetryEstimate,
+  TelemetryFrequencies,
   JobName,
   JobResults,
   LegalBasis,
@@ -92,6 +94,8 @@ export type Checks = [
   Expect<Equal<Result<Insights["release"]>, ReleaseResult>>,
   Expect<Equal<Result<Insights["latest"]>, InsightView | undefined>>,
   Expect<Equal<InsightView["keys"], ReleasedKey[]>>,
+  Expect<Equal<Result<Insights["frequencies"]>, TelemetryFrequencies>>,
+  Expect<Equal<TelemetryFrequencies["estimates"], TelemetryEstimate[]>>,
   Expect<Equal<JobResults["insights"], InsightsJobResult>>,
   // Options.
   Expect<Equal<Result<NonNullable<ConsentgateOptions["actor"]>>, Actor | undefined>>,

@@ -72,6 +72,8 @@ const EXPORTS = [
   "InsightsJobResult",
   "InsightView",
   "Insights",
+  "TelemetryEstimate",
+  "TelemetryFrequencies",
   "JobName",
   "JobResults",
   "LegalBasis",

@@ -13,7 +13,7 @@
  * ```ts
  * import type { TelemetryParams } from "consentgate/client";
  *
- * // DESIGN §10's genre-skips metric.
+ * // the genre-skips metric of docs/policy-reference.md.
  * const params: TelemetryParams = { epsilon: 4, hashes: 1024, width: 32768 };
  * ```
  */

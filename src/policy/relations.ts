@@ -82,7 +82,7 @@ function insightsNeedWindow(purposes: Record<string, unknown>): Problem[] {
 /**
  * A release counts the stored values of its key, so the key must be stored as
  * written (keep) or as a pseudonym that stays equal for equal values (hash).
- * A coarsened value (bucket, geohash, …) is refused: DESIGN §10 counts keys,
+ * A coarsened value (bucket, geohash, …) is refused: a release counts keys,
  * not ranges. A rule the schema already refuses is left to the schema.
  */
 function releaseKeysAreKept(purposes: Record<string, unknown>): Problem[] {

@@ -172,7 +172,7 @@ const isPowerOfTwo = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n 
 export const isSketchHashes = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_SKETCH_HASHES;
 export const isSketchWidth = (n: number) => isPowerOfTwo(n) && n >= 2 && n <= MAX_WIDTH;
 
-// DESIGN §10: `purposes.<p>.insights.<release>`. Every privacy parameter is required: each is a decision for
+// docs/insights.md: `purposes.<p>.insights.<release>`. Every privacy parameter is required: each is a decision for
 // the privacy officer, and a default would make it for them without their seeing it.
 const insightRelease = z.strictObject({
   key: z
@@ -223,7 +223,7 @@ const purpose = z.strictObject({
   insights: z.record(nameOf("release", "GET /insights/<release>"), insightRelease).default({}),
 });
 
-// DESIGN §10: top-level `telemetry.<metric>`, Apple's Hadamard count-mean sketch. The client
+// docs/telemetry.md: top-level `telemetry.<metric>`, Apple's Hadamard count-mean sketch. The client
 // (src/client/params.ts) accepts more (k up to 2^31, any finite epsilon); the policy is stricter on purpose.
 const telemetryMetric = z.strictObject({
   purpose: z

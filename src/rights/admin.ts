@@ -9,6 +9,7 @@ import { type ReportSources, regionReport } from "../audit/report.ts";
 import { buildAbility, complianceLog } from "../decision/ability.ts";
 import { ConsentgateError, sendError } from "../errors.ts";
 import type { Policy } from "../policy/types.ts";
+import type { TelemetryFrequencies } from "../telemetry/sketch.ts";
 import { drained } from "./drained.ts";
 
 /** What the DPO's endpoints read. */
@@ -16,7 +17,14 @@ export interface AdminDeps extends ReportSources {
   readonly policy: Policy;
   readonly audit: Pick<ComplianceLog, "entries" | "verify">;
   readonly now: () => Date;
+  /** Telemetry estimates (src/insights/telemetry.ts, wired in by createConsentgate). */
+  readonly telemetry: {
+    frequencies(metric: string, candidates: readonly string[]): Promise<TelemetryFrequencies>;
+  };
 }
+
+/** `?candidates=` holds at most this many characters: 1000 candidates of about 60. */
+const MAX_CANDIDATES_PARAM = 65_536;
 
 export function createAdminRouter(deps: AdminDeps): Router {
   const router = express.Router();
@@ -53,7 +61,35 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }),
   );
 
+  // Estimates describe everyone who reported and no one, but which values are asked about, and the
+  // number of reports, are the operator's business: the DPO's, like the logs.
+  router.get("/telemetry/:metric", (req, res) => {
+    (async () => {
+      const actor = req.privacy.actor;
+      if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer");
+      if (!actor.roles.includes("dpo"))
+        throw new ConsentgateError("forbidden", "telemetry estimates are for the role dpo");
+      res.json(await deps.telemetry.frequencies(String(req.params.metric), candidatesParam(req)));
+    })().catch((error: unknown) => sendError(res, error));
+  });
+
   return router;
+}
+
+/** `?candidates=a,b,c` (or the parameter repeated): the values to estimate; a value holding a comma needs the API. */
+function candidatesParam(req: Request): string[] {
+  const raw = req.query.candidates;
+  const parts = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : [];
+  if (parts.length === 0 || !parts.every((part) => typeof part === "string"))
+    throw new ConsentgateError(
+      "invalid_body",
+      "?candidates= must list the values to estimate, e.g. ?candidates=jazz,rock",
+    );
+  const text = parts.join(",");
+  if (text.length > MAX_CANDIDATES_PARAM)
+    throw new ConsentgateError("invalid_body", `?candidates= is longer than ${MAX_CANDIDATES_PARAM} characters`);
+  // Empty values are refused by frequencies(), with the count.
+  return text.split(",");
 }
 
 /** The region the route names, once the caller may read its log. */

@@ -10,6 +10,7 @@
  *     consents:     { current: { [purpose]: { granted, receiptId, at } }, history: Receipt[] },
  *     interactions: { [purpose]: Interaction[] },       // each with its provenance; purposes since removed included
  *     requests:     PrivacyRequest[],
+ *     telemetry:    { metric, at }[],                  // when a telemetry report was sent (the report is not kept)
  *     dataSources:  { [name]: any } }                   // iterables become arrays
  *
  * The request records how the download really ended: completed, aborted (the
@@ -22,6 +23,7 @@ import type { Logger } from "../logger.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { Interaction, InteractionStore } from "../store/interactions.ts";
+import type { TelemetryRecordView } from "../store/telemetry.ts";
 import type { ConsentStore } from "../store/consents.ts";
 import type { Requests } from "../store/requests.ts";
 import type { DataSources } from "./data-sources.ts";
@@ -37,6 +39,8 @@ export interface ExportDeps extends RequestDeps {
   readonly requests: Pick<Requests, "open" | "finish" | "forSubject">;
   readonly consents: Pick<ConsentCache, "choices">;
   readonly interactions: Pick<InteractionStore, "forSubject">;
+  /** When the subject sent telemetry reports (the per-subject limit's records). */
+  readonly telemetry: { forSubject(subjectId: string): Promise<TelemetryRecordView[]> };
   readonly dataSources: Pick<DataSources, "list">;
   /** Receipts are rebuilt from their stored events and checked against their signature. */
   readonly keyring: Pick<Keyring, "verify">;
@@ -96,10 +100,11 @@ async function writeDocument(
   const { id, receivedAt, dueAt, region } = request;
 
   // Everything that can fail before the first byte is read first, so a failure is still a clean error response.
-  const [choices, requests, interactions] = await Promise.all([
+  const [choices, requests, interactions, telemetry] = await Promise.all([
     deps.consents.choices(subjectId),
     deps.requests.forSubject(subjectId),
     deps.interactions.forSubject(subjectId, { now: receivedAt }),
+    deps.telemetry.forSubject(subjectId),
   ]);
 
   res.status(200);
@@ -144,7 +149,9 @@ async function writeDocument(
   // Windows bound what is held per purpose, so one read holds it all.
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));
   for (const row of interactions) (byPurpose[row.purpose] ??= []).push(row);
-  await write(`},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"dataSources":{`);
+  await write(
+    `},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"telemetry":${JSON.stringify(telemetry)},"dataSources":{`,
+  );
   let first = true;
   for (const source of deps.dataSources.list()) {
     await write(`${first ? "" : ","}${JSON.stringify(source.name)}:`);

@@ -4,11 +4,14 @@
  */
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
+import type { Decision } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
-import { ConsentgateError, answerErrors, sendError } from "../errors.ts";
+import { ConsentgateError, answerErrors, isConsentgateError, sendError } from "../errors.ts";
 import { RIGHTS_ROUTER, markGate } from "../route-marks.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { InsightView } from "../store/insights.ts";
+import type { TelemetryRecordView } from "../store/telemetry.ts";
+import type { TelemetryFrequencies } from "../telemetry/sketch.ts";
 import { type PrivacyRequestView, type Requests, isOverdue } from "../store/requests.ts";
 import { type AdminDeps, createAdminRouter } from "./admin.ts";
 import { type ChoiceDeps, recordChoice } from "./choices.ts";
@@ -28,7 +31,29 @@ export type RightsDeps = ChoiceDeps &
     readonly privacy: (req: Request) => Request["privacy"];
     /** Differentially private releases (src/insights/release.ts, wired in by createConsentgate). */
     readonly insights: InsightServing;
+    /** Local-DP telemetry (src/insights/telemetry.ts, wired in by createConsentgate). */
+    readonly telemetry: TelemetryServing;
   };
+
+/** What POST /telemetry/:metric, GET /admin/telemetry/:metric and the export use. */
+export interface TelemetryServing {
+  /**
+   * Accepts one report or throws (not_found, unauthenticated, invalid_body, consent_required,
+   * consent_unavailable, report_limit with details.retryAfter); nothing is stored when it throws.
+   */
+  report(metric: string, reporter: Reporter, body: unknown): Promise<void>;
+  /** The metric's estimates for the candidates (not_found, invalid_body). */
+  frequencies(metric: string, candidates: readonly string[]): Promise<TelemetryFrequencies>;
+  /** When the subject reported, for the export. */
+  forSubject(subjectId: string): Promise<TelemetryRecordView[]>;
+}
+
+/** Who sends a report: req.privacy's subject, region and decision rules. */
+export interface Reporter {
+  subjectId: string | undefined;
+  region: string;
+  decide(purpose: string): Promise<Decision>;
+}
 
 /** What GET /insights/:name serves: the newest release, and when the next may come. */
 export interface InsightServing {
@@ -171,6 +196,27 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       res.set("Cache-Control", `public, max-age=${Math.max(0, fresh)}`);
       res.set("Last-Modified", latest.releasedAt.toUTCString());
       res.json(latest);
+    }),
+  );
+
+  // A device's one randomized record. The reporter is the signed-in subject itself, never one an agent names:
+  // a report stands for the device that randomized it.
+  router.post(
+    "/telemetry/:metric",
+    route(async (req, res) => {
+      const privacy = req.privacy;
+      try {
+        await deps.telemetry.report(
+          String(req.params.metric),
+          { subjectId: privacy.subject, region: privacy.region, decide: (purpose) => privacy.decide(purpose) },
+          req.body,
+        );
+      } catch (error) {
+        if (isConsentgateError(error, "report_limit")) res.set("Retry-After", String(error.details.retryAfter));
+        throw error;
+      }
+      // Accepted into the sums; there is nothing to send back (the report is not kept).
+      res.status(202).end();
     }),
   );
 

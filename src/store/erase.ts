@@ -9,6 +9,7 @@ import type { Connection } from "./connection.ts";
 import { announceChoicesChanged, deleteSubjectConsentsInTransaction } from "./consents.ts";
 import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
 import { deleteSubjectRequestsInTransaction, noteErasedInTransaction } from "./requests.ts";
+import { deleteSubjectTelemetryInTransaction } from "./telemetry.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 
 /**
@@ -33,6 +34,8 @@ export interface ErasedCounts {
   consentState: number;
   /** Earlier export and erasure requests (the erasure's own request is kept as its proof). */
   privacyRequests: number;
+  /** When the subject sent telemetry reports (kept for the reports' rate limit; the reports themselves are not kept). */
+  telemetryReports: number;
 }
 
 /**
@@ -54,8 +57,17 @@ export async function eraseSubject(
     const { interactions, interactionWindows } = await deleteSubjectInteractionsInTransaction(tx, subjectId);
     const { consentEvents, consentState } = await deleteSubjectConsentsInTransaction(tx, subjectId);
     const privacyRequests = await deleteSubjectRequestsInTransaction(tx, subjectId, keepRequestId);
-    const counts: ErasedCounts = { interactions, interactionWindows, consentEvents, consentState, privacyRequests };
-    if (before) for (const key of Object.keys(counts) as (keyof ErasedCounts)[]) counts[key] += before[key];
+    const telemetryReports = await deleteSubjectTelemetryInTransaction(tx, subjectId);
+    const counts: ErasedCounts = {
+      interactions,
+      interactionWindows,
+      consentEvents,
+      consentState,
+      privacyRequests,
+      telemetryReports,
+    };
+    // An earlier pass noted before telemetry existed has no telemetryReports.
+    if (before) for (const key of Object.keys(counts) as (keyof ErasedCounts)[]) counts[key] += before[key] ?? 0;
     await noteErasedInTransaction(tx, keepRequestId, { ...counts });
     // Other instances drop their cached choices for the subject on commit.
     await announceChoicesChanged(connection, tx, subjectId);

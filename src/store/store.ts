@@ -12,6 +12,8 @@
  *   compliance_log, compliance_log_heads     compliance-log.ts
  *   job_leases                               job-leases.ts
  *   insight_releases, privacy_budget_spends  insights.ts (counting through interactions.ts)
+ *   telemetry_cells, telemetry_reports       telemetry.ts (with the database function
+ *                                            consentgate_telemetry_report)
  *   consentgate_migrations                   migrations.ts
  *   consentgate_lock_subjects (a function)   write-lock.ts
  *

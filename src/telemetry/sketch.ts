@@ -22,7 +22,7 @@ import { type TelemetryParams, telemetryParamsProblems } from "../client/params.
 import type { TelemetryRecord } from "../client/report.ts";
 import { ConsentgateError } from "../errors.ts";
 
-/** The largest sketch held in memory: 2^28 cells of 4 bytes (1 GiB). DESIGN §10's example is 2^10 × 2^15 = 2^25. */
+/** The largest sketch held in memory: 2^28 cells of 4 bytes (1 GiB). the example in docs/telemetry.md is 2^10 × 2^15 = 2^25. */
 export const MAX_CELLS = 2 ** 28;
 
 /** A sketch's shape: k rows (`hashes`) of m cells (`width`). */
@@ -50,6 +50,45 @@ export interface FrequencyEstimate {
   estimate: number;
   /** √Var[f̃(value)] with the true frequencies replaced by their estimates (see estimateFrequencies). */
   standardError: number;
+}
+
+/**
+ * One candidate value's estimated frequency in a telemetry metric.
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryEstimate } from "consentgate";
+ *
+ * const plausible = ({ frequency, standardError }: TelemetryEstimate) => frequency > 2 * standardError;
+ * ```
+ */
+export interface TelemetryEstimate {
+  /** The candidate, as given. */
+  value: string;
+  /** The estimated number of reports of this value: unbiased, so it may be negative or above `reports`. */
+  frequency: number;
+  /** The estimate's standard error (about √n·c_ε, see docs/telemetry.md). */
+  standardError: number;
+}
+
+/**
+ * What `gate.insights.frequencies()` and `GET /admin/telemetry/:metric`
+ * answer: how many reports the metric has, and each candidate's estimate.
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryFrequencies } from "consentgate";
+ *
+ * const top = (f: TelemetryFrequencies) => [...f.estimates].sort((a, b) => b.frequency - a.frequency).slice(0, 3);
+ * ```
+ */
+export interface TelemetryFrequencies {
+  /** The metric's name in the policy. */
+  metric: string;
+  /** n, the number of reports received. */
+  reports: number;
+  /** One estimate per candidate, in the order given. */
+  estimates: TelemetryEstimate[];
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The policy's `insights:` blocks (per purpose) and its `telemetry:` block
- * (DESIGN §10): what a valid one compiles to, and every rule a policy can
+ * (docs/policy-reference.md): what a valid one compiles to, and every rule a policy can
  * break, with the file and line each problem points at.
  */
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ import { assertProblems, problemsOf, testPolicy } from "../support/policy.ts";
 const fixture = (name: string) =>
   path.relative(process.cwd(), fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
 
-/** DESIGN §10's example release, as an object policy writes it. */
+/** The documented example release, as an object policy writes it. */
 const popular = () => ({
   key: "itemId",
   epsilon: 1,
@@ -26,7 +26,7 @@ const popular = () => ({
   budget: { epsilon: 8, per: "30d" },
 });
 
-/** DESIGN §10's example metric, on the test policy's analytics purpose. */
+/** The documented example metric, on the test policy's analytics purpose. */
 const genreSkips = () => ({
   purpose: "analytics",
   epsilon: 4,
@@ -39,7 +39,7 @@ const withBlocks = (releases: Record<string, unknown>, metrics: Record<string, u
   testPolicy({ purposes: { personalization: { insights: releases } }, telemetry: metrics });
 
 describe("insights and telemetry: valid blocks", () => {
-  test("DESIGN §10's example compiles to the documented values, from two files", async () => {
+  test("the documented example compiles to the documented values, from two files", async () => {
     const folder = fixture("insights");
     const policy = await loadPolicy(folder);
     const personalization = policy.purposes["personalization"];

@@ -21,7 +21,7 @@ import { scratchFolder } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 
-// DESIGN §10's insights and telemetry blocks too, so that mutations reach their rules.
+// The insights and telemetry blocks too, so that mutations reach their rules.
 const base = {
   ...testPolicy({
     purposes: {

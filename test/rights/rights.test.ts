@@ -150,6 +150,7 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       consentEvents: 1,
       consentState: 1,
       privacyRequests: 1,
+      telemetryReports: 0,
     });
     assert.deepEqual(certificate.erased.dataSources, { favourites: 1 });
     const { signature, ...body } = certificate;

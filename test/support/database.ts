@@ -35,6 +35,8 @@ export const CONSENTGATE_TABLES = [
   "privacy_budget_spends",
   "privacy_requests",
   "secret_fingerprint",
+  "telemetry_cells",
+  "telemetry_reports",
 ];
 
 export const STORE_OPTIONS: ConnectOptions = { poolSize: DEFAULT_POOL_SIZE };

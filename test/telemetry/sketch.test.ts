@@ -280,7 +280,7 @@ describe("end to end: the real client, a Zipf population, the server's estimates
     // the hash functions together. P(|N(0,1)| > 4) = 6.3e-5, so with 20 candidates this fails by chance in about
     // 20 × 6.3e-5 = 1.3e-3 of runs, far more often than the 6-standard-error check above; the issue asks for 4.
     //
-    // k = 64, m = 1024 instead of DESIGN §10's 1024 × 32768, to run in seconds: unbiasedness does not depend on
+    // k = 64, m = 1024 instead of the documented example's 1024 × 32768, to run in seconds: unbiasedness does not depend on
     // k or m (the m/(m−1)·(… − n/m) correction removes the collision mass for every m), and k·m only sets the
     // collision term of the variance, Σ f(d')²/(k(m−1)), which the standard error includes (here ≈ 1.3·10^9 /
     // 65 472 ≈ 2·10^4 beside n·c_ε² ≈ 1.1·10^5). The same client, addReport and estimator run; with ~1 560

@@ -146,7 +146,7 @@ function describePolicy(policy: Policy, io: Io): void {
   if (metrics.length > 0) describeMetrics(metrics, io);
 }
 
-/** DESIGN §10's releases: what each one counts, its privacy parameters, and the noise they imply. */
+/** The policy's releases (docs/insights.md): what each one counts, its privacy parameters, and the noise they imply. */
 function describeReleases(releases: readonly InsightRelease[], io: Io): void {
   io.out("");
   io.out("Insights: differentially private releases");
@@ -190,7 +190,7 @@ function describeReleases(releases: readonly InsightRelease[], io: Io): void {
   );
 }
 
-/** DESIGN §10's telemetry metrics: the sketch each one's devices report into, and how often they may. */
+/** The policy's telemetry metrics (docs/telemetry.md): the sketch each one's devices report into, and how often they may. */
 function describeMetrics(metrics: readonly TelemetryMetric[], io: Io): void {
   io.out("");
   io.out("Telemetry: local differential privacy, randomized on the device");

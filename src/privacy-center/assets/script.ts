@@ -120,6 +120,7 @@ const ERASED = {
   consentEvents: "privacy choices, with their history",
   consentState: "current choices",
   privacyRequests: "earlier requests",
+  telemetryReports: "when you sent usage reports",
 };
 
 // As the server writes dates (src/privacy-center/words.ts).
