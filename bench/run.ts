@@ -7,6 +7,7 @@
 import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
+import { benchInsights } from "./insights.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
@@ -34,6 +35,8 @@ const onDemand: Record<string, () => Promise<void>> = {
   "cache-memory": benchConsentCacheMemory,
   "memory-start": benchMemoryStart,
   reads: benchReads,
+  // Seeds 5 000 000 rows on PostgreSQL: minutes.
+  insights: benchInsights,
 };
 
 const only = process.argv.slice(2);

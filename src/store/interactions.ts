@@ -350,31 +350,45 @@ export interface KeyCountSpec {
 // One statement: the distinct subjects per key, each subject bounded to
 // maxKeys keys. Its answer is the raw count, which only src/store/insights.ts
 // sees, inside the release's transaction.
+//
+// One sort of the live rows, by subject and then by the sampling order
+// md5(salt, subject, key) (key to break a tie, so that a key's rows are
+// adjacent), and the windows over it do the rest: the subject's region is
+// that of its newest row (the arg-max of seq, as a string whose prefix sorts
+// like seq: its sign bit flipped, in 16 hex digits); dense_rank numbers the
+// subject's distinct keys in sampling order (NULL keys sort last, so they
+// never take a place); lag keeps each key once. The subjects whose choice
+// allows the purpose are joined last, on the kept rows only. The first
+// version sorted the 5 000 000 rows of the bench three times (newest row per
+// subject, distinct pairs, sampling order), each spilling to disk, and joined
+// them back: 3.68 × a plain count(DISTINCT "subjectId") GROUP BY key of the
+// same rows; this one 2.23 × (`npm run bench -- insights`, 2026-11-30, one run
+// each on a loaded machine, medians of 3 rounds). Comparisons in "C": only equality
+// of subjects and the order of md5's hex digits matter, and "C" compares
+// bytes instead of running the locale's rules.
 const KEY_COUNTS_SQL = `
 WITH live AS (
   SELECT "subjectId", data #>> $2::text[] AS key, CASE WHEN region = ANY ($5::text[]) THEN region ELSE $4 END AS region, seq
   FROM interactions WHERE purpose = $1 AND "expiresAt" > $3
 ),
-subjects AS (
-  SELECT DISTINCT ON ("subjectId") "subjectId", region FROM live ORDER BY "subjectId", seq DESC
-),
-allowed AS (
-  SELECT s."subjectId" FROM subjects s
-  LEFT JOIN consent_state c ON c."subjectId" = s."subjectId" AND c.purpose = $1
-  WHERE CASE
-    WHEN c."subjectId" IS NULL THEN s.region = ANY ($6::text[])
-    WHEN c.granted AND c."overrideGpc" THEN s.region = ANY ($8::text[])
-    WHEN c.granted THEN s.region = ANY ($7::text[])
-    ELSE s.region = ANY ($9::text[])
-  END
-),
-keyed AS (
-  SELECT DISTINCT l."subjectId", l.key FROM live l JOIN allowed a ON a."subjectId" = l."subjectId" WHERE l.key IS NOT NULL
-),
-sampled AS (
-  SELECT key, row_number() OVER (PARTITION BY "subjectId" ORDER BY md5($10 || "subjectId" || chr(31) || key)) AS n FROM keyed
+ranked AS (
+  SELECT "subjectId", key,
+    substr(max(lpad(to_hex(seq # (-9223372036854775808)::bigint), 16, '0') || region) OVER subject, 17) AS region,
+    dense_rank() OVER sampling AS n,
+    lag(key) OVER sampling AS previous
+  FROM live
+  WINDOW subject AS (PARTITION BY "subjectId" COLLATE "C"),
+    sampling AS (subject ORDER BY md5($10 || "subjectId" || chr(31) || key) COLLATE "C", key COLLATE "C")
 )
-SELECT key, count(*)::int AS count FROM sampled WHERE n <= $11 GROUP BY key`;
+SELECT r.key, count(*)::int AS count FROM ranked r
+LEFT JOIN consent_state c ON c."subjectId" = r."subjectId" AND c.purpose = $1
+WHERE r.key IS NOT NULL AND r.n <= $11 AND r.previous IS DISTINCT FROM r.key AND CASE
+    WHEN c."subjectId" IS NULL THEN r.region = ANY ($6::text[])
+    WHEN c.granted AND c."overrideGpc" THEN r.region = ANY ($8::text[])
+    WHEN c.granted THEN r.region = ANY ($7::text[])
+    ELSE r.region = ANY ($9::text[])
+  END
+GROUP BY r.key`;
 
 /** In an insight release's transaction: distinct allowed subjects per key (see KeyCountSpec). */
 export async function countKeysInTransaction(
