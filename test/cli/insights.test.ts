@@ -3,14 +3,11 @@
  * by hand, the budget refusing the next one (exit 1), and clear usage errors.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import { TEST_SECRET, testApp } from "../support/app.ts";
-import { type Cli, cliIn } from "../support/child.ts";
-import { type PersistentDatabase, onPostgres, persistentDatabase } from "../support/database.ts";
+import { type Cli, cliApp } from "../support/child.ts";
+import { type PersistentDatabase, onPostgres } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { ca } from "../support/subjects.ts";
@@ -25,13 +22,8 @@ describe(`consentgate insights release on ${onPostgres ? "PostgreSQL" : "PGlite"
   let consentgate: Cli;
   const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
   before(async () => {
-    db = await persistentDatabase(suite);
-    policies = path.join(db.directory, `policies-${randomUUID().slice(0, 8)}`);
-    await mkdir(policies);
     const policy = testPolicy({ purposes: { personalization: { insights: { popular } } } });
-    await writeFile(path.join(policies, "policy.yaml"), JSON.stringify(policy));
-    database = onPostgres ? ["--database", db.option] : [];
-    consentgate = await cliIn(suite, db.directory);
+    ({ db, policies, database, cli: consentgate } = await cliApp(suite, policy));
     const t = await testApp(suite, { database: db.option, policies: policy });
     // Eighty listeners share one song: well above the threshold (maxKeys 1, epsilon 1, delta 1e-6: 15).
     for (let i = 0; i < 80; i++)

@@ -5,9 +5,9 @@ import path from "node:path";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import { TEST_SECRET, testApp } from "../support/app.ts";
-import { type Cli, cliIn } from "../support/child.ts";
+import { type Cli, cliApp } from "../support/child.ts";
 import { DAY, testClock } from "../support/clock.ts";
-import { type PersistentDatabase, onPostgres, persistentDatabase, testStore } from "../support/database.ts";
+import { type PersistentDatabase, onPostgres, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { eu, grant, region, subject } from "../support/subjects.ts";
@@ -21,14 +21,7 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
   /** The commands' environment: the app's secret, no DATABASE_URL (tests change it for one command). */
   const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
   before(async () => {
-    db = await persistentDatabase(suite);
-    policies = path.join(db.directory, `policies-${randomUUID().slice(0, 8)}`);
-    await mkdir(policies);
-    // JSON is YAML: the test policy as a policy folder.
-    await writeFile(path.join(policies, "policy.yaml"), JSON.stringify(testPolicy()));
-    // PGlite files sit in the CLI's working directory, where it looks when no database is named.
-    database = onPostgres ? ["--database", db.option] : [];
-    consentgate = await cliIn(suite, db.directory);
+    ({ db, policies, database, cli: consentgate } = await cliApp(suite, testPolicy()));
 
     // A month ago: EU and US-CA listeners whose service plays (7 days' retention) have expired since.
     const clock = testClock(Date.now() - 30 * DAY);

@@ -5,7 +5,11 @@
  * ./.consentgate), without moving this process's.
  */
 import { fork, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type PersistentDatabase, onPostgres, persistentDatabase } from "./database.ts";
 import { type Scope, onCleanup } from "./scope.ts";
 
 type ChildResult = { code: number | null; stdout: string; stderr: string };
@@ -117,4 +121,29 @@ export async function cliIn(scope: Scope, cwd: string): Promise<Cli> {
     queue = call.catch(() => {});
     return call;
   };
+}
+
+/** An app's database and policy as an operator's terminal sees them (see cliApp). */
+export interface CliApp {
+  db: PersistentDatabase;
+  /** A policy folder holding `policy`. */
+  policies: string;
+  /** The CLI's arguments naming the database: none for PGlite files, found in its working directory. */
+  database: string[];
+  /** `consentgate …` running in the database's folder. */
+  cli: Cli;
+}
+
+/**
+ * A database that outlives its gates, a policy folder with `policy` in it
+ * (JSON is YAML), and the CLI running where the embedded database's files
+ * are: what the CLI tests start from. Removed when `scope` ends.
+ */
+export async function cliApp(scope: Scope, policy: Record<string, unknown>): Promise<CliApp> {
+  const db = await persistentDatabase(scope);
+  const policies = path.join(db.directory, `policies-${randomUUID().slice(0, 8)}`);
+  await mkdir(policies);
+  await writeFile(path.join(policies, "policy.yaml"), JSON.stringify(policy));
+  const database = onPostgres ? ["--database", db.option] : [];
+  return { db, policies, database, cli: await cliIn(scope, db.directory) };
 }
