@@ -37,6 +37,17 @@ export function metricOf(policy: Policy, name: string): TelemetryMetric {
   return metric;
 }
 
+/**
+ * The sketch a metric's reports are summed into: its name with the
+ * parameters the devices randomized and hashed under. Reports made under
+ * other parameters cannot be read with these (the estimator would be
+ * biased), so a policy that changes a metric's epsilon, hashes or width
+ * starts a new sketch; the old sums stay behind, unread.
+ */
+export function sketchId(name: string, metric: Pick<TelemetryMetric, "epsilon" | "sketch">): string {
+  return `${name}/${metric.epsilon}/${metric.sketch.hashes}x${metric.sketch.width}`;
+}
+
 /** Who reports, and how the request decides the metric's purpose (req.privacy.decide). */
 export interface Reporter {
   subjectId: string | undefined;
@@ -68,6 +79,7 @@ export async function acceptReport(deps: TelemetryDeps, name: string, reporter: 
   const outcome = await deps.store.report({
     subjectId,
     metric: name,
+    sketch: sketchId(name, metric),
     ...record,
     now,
     since: subtractDuration(now, metric.limit.per),
@@ -101,7 +113,7 @@ export async function metricFrequencies(
       throw new ConsentgateError("invalid_body", "each candidate must be a non-empty string without lone surrogates");
     }
   }
-  const cells = await deps.store.cells(name);
+  const cells = await deps.store.cells(sketchId(name, metric));
   let reports = 0;
   for (const cell of cells) reports += cell.reports;
   const params = { epsilon: metric.epsilon, hashes: metric.sketch.hashes, width: metric.sketch.width };

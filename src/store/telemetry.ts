@@ -16,7 +16,10 @@ import type { Connection, SqlSession } from "./connection.ts";
 
 export interface ReportRequest {
   subjectId: string;
+  /** The metric's name: what the subject's limit and records are kept under. */
   metric: string;
+  /** The sketch the report's bit goes into: the metric with its parameters (src/insights/telemetry.ts, sketchId). */
+  sketch: string;
   hash: number;
   index: number;
   bit: 1 | -1;
@@ -53,10 +56,11 @@ export async function recordReport(connection: Connection, request: ReportReques
   // All of it in the database function of migration 0008, which says why each step is there: one round trip
   // (on PGlite, a transaction of five statements took 30 ms a report, the function 7: see the commit message).
   const [row] = await connection.query<{ oldest: Date | null }>(
-    "SELECT consentgate_telemetry_report($1, $2, $3, $4, $5, $6, $7, $8) AS oldest",
+    "SELECT consentgate_telemetry_report($1, $2, $3, $4, $5, $6, $7, $8, $9) AS oldest",
     [
       request.subjectId,
       request.metric,
+      request.sketch,
       request.hash,
       request.index,
       request.bit,
@@ -82,8 +86,8 @@ export async function deleteSubjectTelemetryInTransaction(
 export interface TelemetryStore {
   /** Adds one report under the subject's limit (see recordReport). */
   report(request: ReportRequest): Promise<ReportOutcome>;
-  /** Every stored cell of the metric, read in one statement so that the sums and n agree. */
-  cells(metric: string): Promise<StoredCell[]>;
+  /** Every stored cell of a sketch, read in one statement so that the sums and n agree. */
+  cells(sketch: string): Promise<StoredCell[]>;
   /** When the subject reported, oldest first (the records still kept). */
   forSubject(subjectId: string): Promise<TelemetryRecordView[]>;
 }
@@ -92,8 +96,8 @@ export function createTelemetryStore(connection: Connection): TelemetryStore {
   const query: Query = connection;
   return {
     report: (request) => recordReport(connection, request),
-    cells: (metric) =>
-      query.query<StoredCell>(`SELECT hash, "index", sum, reports FROM telemetry_cells WHERE metric = $1`, [metric]),
+    cells: (sketch) =>
+      query.query<StoredCell>(`SELECT hash, "index", sum, reports FROM telemetry_cells WHERE sketch = $1`, [sketch]),
     forSubject: (subjectId) =>
       query.query<TelemetryRecordView>(
         `SELECT metric, at FROM telemetry_reports WHERE "subjectId" = $1 ORDER BY at, seq`,

@@ -15,7 +15,7 @@ import { telemetryReport } from "../../src/client/index.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { hostApp, serve, testGate } from "../support/app.ts";
 import { DAY, testClock } from "../support/clock.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
+import { onPostgres, persistentDatabase, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { DPO, ca, eu, subject } from "../support/subjects.ts";
@@ -265,5 +265,36 @@ describe(`the telemetry limit raced by two gates on one ${onPostgres ? "PostgreS
       );
     }
     assert.equal((await gates[1]!.insights.frequencies("limited", ["metal"])).reports, 9);
+  });
+});
+
+describe(`a telemetry metric whose parameters change, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+  test("starts a sketch of its own: reports made under the old parameters are not read under the new", async () => {
+    const db = await persistentDatabase(suite);
+    const under = (epsilon: number) =>
+      testGate(suite, {
+        database: db.option,
+        policies: testPolicy({
+          purposes: policies.purposes as Record<string, object>,
+          telemetry: { "genre-skips": { ...SKIPS, epsilon } },
+        }),
+      });
+    const first = await under(4);
+    const app = hostApp(first);
+    for (let i = 0; i < 3; i++) {
+      await request(app)
+        .post("/privacy/telemetry/genre-skips")
+        .set(ca(`changing-${i}`))
+        .send(telemetryReport("jazz", PARAMS))
+        .expect(202);
+    }
+    assert.equal((await first.insights.frequencies("genre-skips", ["jazz"])).reports, 3);
+    await first.close();
+    const changed = await under(2);
+    assert.equal((await changed.insights.frequencies("genre-skips", ["jazz"])).reports, 0, "a new sketch");
+    await changed.close();
+    const back = await under(4);
+    assert.equal((await back.insights.frequencies("genre-skips", ["jazz"])).reports, 3, "the old one, unchanged");
   });
 });

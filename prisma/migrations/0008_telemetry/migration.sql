@@ -6,13 +6,13 @@
 
 -- CreateTable
 CREATE TABLE "telemetry_cells" (
-    "metric" TEXT NOT NULL,
+    "sketch" TEXT NOT NULL,
     "hash" INTEGER NOT NULL,
     "index" INTEGER NOT NULL,
     "sum" INTEGER NOT NULL,
     "reports" INTEGER NOT NULL,
 
-    CONSTRAINT "telemetry_cells_pkey" PRIMARY KEY ("metric","hash","index")
+    CONSTRAINT "telemetry_cells_pkey" PRIMARY KEY ("sketch","hash","index")
 );
 
 -- CreateTable
@@ -44,7 +44,7 @@ CREATE INDEX "telemetry_reports_metric_at_idx" ON "telemetry_reports"("metric", 
 -- added, up to 100 expired records of the metric are swept, and the answer
 -- is NULL.
 CREATE FUNCTION consentgate_telemetry_report(
-  subject text, metric_name text, cell_hash int, cell_index int, report_bit int,
+  subject text, metric_name text, sketch_id text, cell_hash int, cell_index int, report_bit int,
   report_at timestamptz, since timestamptz, report_limit int
 ) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE AS $$
@@ -60,9 +60,9 @@ BEGIN
     RETURN oldest;
   END IF;
   INSERT INTO telemetry_reports ("subjectId", metric, at) VALUES (subject, metric_name, report_at);
-  INSERT INTO telemetry_cells AS c (metric, hash, "index", sum, reports)
-    VALUES (metric_name, cell_hash, cell_index, report_bit, 1)
-    ON CONFLICT (metric, hash, "index") DO UPDATE SET sum = c.sum + excluded.sum, reports = c.reports + 1;
+  INSERT INTO telemetry_cells AS c (sketch, hash, "index", sum, reports)
+    VALUES (sketch_id, cell_hash, cell_index, report_bit, 1)
+    ON CONFLICT (sketch, hash, "index") DO UPDATE SET sum = c.sum + excluded.sum, reports = c.reports + 1;
   -- Expired records count for no limit; removing them does not change what the count above saw.
   DELETE FROM telemetry_reports WHERE seq IN (
     SELECT r.seq FROM telemetry_reports r WHERE r.metric = metric_name AND r.at <= since ORDER BY r.at LIMIT 100);
