@@ -14,6 +14,7 @@ import { addDuration } from "../policy/duration.ts";
 import { resolveRegion } from "../policy/region.ts";
 import type { Policy } from "../policy/types.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
+import { NO_CHOICES } from "../store/consents.ts";
 import type { Interaction, InteractionStore } from "../store/interactions.ts";
 
 /**
@@ -214,8 +215,6 @@ export interface Privacy {
 }
 
 const KIND = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-
-const NO_CHOICES: ReadonlyMap<string, Choice> = new Map();
 
 class RequestPrivacy implements Privacy {
   readonly subject: string | undefined;

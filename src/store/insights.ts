@@ -99,7 +99,7 @@ const LEDGER_LOCK_CLASS = 1129270348;
  */
 const BUDGET_SLACK = 1e-9;
 
-export const ledgerOf = (name: string) => `insights:${name}`;
+const ledgerOf = (name: string) => `insights:${name}`;
 
 export async function releaseInsight(
   connection: Connection,
