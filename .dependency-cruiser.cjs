@@ -10,10 +10,10 @@
  *
  *   0  errors.ts, logger.ts, route-marks.ts, signatures/, client/, noise/   leaves
  *   1  policy/                                            load, validate, compile policies
- *   2  decision/ | minimize/ | telemetry/                 pure: policy + inputs -> answers
+ *   2  decision/ | minimize/ | telemetry/ | aggregation/  pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
  *   4  audit/                                             the compliance log's meaning
- *   5  middleware/ | rights/ | jobs/ | insights/          the gate, the rights endpoints, the jobs, DP releases
+ *   5  middleware/ | rights/ | jobs/ | insights/ | learning/   the gate, the rights endpoints, the jobs, DP releases, federated rounds
  *   6  privacy-center/                                    a page over the rights endpoints
  *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
  *   8  cli/
@@ -33,10 +33,10 @@
 const LAYERS = [
   "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/|noise/)",
   "^src/policy/",
-  "^src/(decision|minimize|telemetry)/",
+  "^src/(decision|minimize|telemetry|aggregation)/",
   "^src/(store|generated)/",
   "^src/audit/",
-  "^src/(middleware|rights|jobs|insights)/",
+  "^src/(middleware|rights|jobs|insights|learning)/",
   "^src/privacy-center/",
   "^src/(options|consentgate|store-access|index)\\.ts$",
   "^src/cli/",
@@ -45,10 +45,10 @@ const LAYERS = [
 const NAMES = [
   "leaves (errors, logger, route marks, signatures, client, noise)",
   "policy",
-  "decision, minimize and telemetry",
+  "decision, minimize, telemetry and aggregation",
   "store",
   "audit",
-  "middleware, rights, jobs and insights",
+  "middleware, rights, jobs, insights and learning",
   "privacy-center",
   "the composition root",
   "cli",
@@ -96,18 +96,18 @@ module.exports = {
     },
     {
       name: "layer-2-siblings",
-      comment: "decision/, minimize/ and telemetry/ do not import each other.",
+      comment: "decision/, minimize/, telemetry/ and aggregation/ do not import each other.",
       severity: "error",
-      from: { path: "^src/(decision|minimize|telemetry)/" },
-      to: { path: "^src/(decision|minimize|telemetry)/", pathNot: "^src/$1/" },
+      from: { path: "^src/(decision|minimize|telemetry|aggregation)/" },
+      to: { path: "^src/(decision|minimize|telemetry|aggregation)/", pathNot: "^src/$1/" },
     },
     {
       name: "layer-5-siblings",
       comment:
-        "middleware/, rights/, jobs/ and insights/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
+        "middleware/, rights/, jobs/, insights/ and learning/ do not import each other: what two of them share moves down; what one needs of another is wired in by createConsentgate.",
       severity: "error",
-      from: { path: "^src/(middleware|rights|jobs|insights)/" },
-      to: { path: "^src/(middleware|rights|jobs|insights)/", pathNot: "^src/$1/" },
+      from: { path: "^src/(middleware|rights|jobs|insights|learning)/" },
+      to: { path: "^src/(middleware|rights|jobs|insights|learning)/", pathNot: "^src/$1/" },
     },
     {
       name: "in-a-layer",
