@@ -40,6 +40,10 @@ import { createConsentCache, MAX_STALENESS_MS } from "./store/consent-cache.ts";
 import { acceptReport, metricFrequencies, type TelemetryDeps } from "./insights/telemetry.ts";
 import { createInsightStore, type InsightView } from "./store/insights.ts";
 import { createTelemetryStore } from "./store/telemetry.ts";
+import { createLearningStore, type LearningStatus } from "./store/learning.ts";
+import { defineModel, type LearningDeps, learningStatus, type ModelDefinition, modelView } from "./learning/models.ts";
+import { runLearning } from "./learning/rounds.ts";
+import { acceptUpdate, expectedDeltaLength } from "./learning/updates.ts";
 import type { TelemetryFrequencies } from "./telemetry/sketch.ts";
 import { createInteractionStore } from "./store/interactions.ts";
 import { createConsentStore } from "./store/consents.ts";
@@ -249,6 +253,18 @@ export interface Consentgate {
    */
   readonly insights: Insights;
   /**
+   * Federated learning (docs/learning.md): recommendation models trained on
+   * the listeners' devices, of which the server sees only clipped updates
+   * and publishes only their noisy, robust aggregate.
+   *
+   * @example
+   * ```ts
+   * await gate.learning.define("recommender", { items: () => catalogue.map((track) => track.id) });
+   * const status = await gate.learning.status("recommender");
+   * ```
+   */
+  readonly learning: Learning;
+  /**
    * Stops the jobs, waits for batched writes to commit, and closes the
    * database. Safe to call more than once (every call gets the same promise).
    *
@@ -324,6 +340,51 @@ export interface Insights {
    * ```
    */
   frequencies(metric: string, candidates: readonly string[]): Promise<TelemetryFrequencies>;
+}
+
+/**
+ * `gate.learning`: the policy's federated models.
+ *
+ * @example
+ * ```ts
+ * import type { Learning } from "consentgate";
+ *
+ * async function start(learning: Learning, trackIds: () => Promise<string[]>) {
+ *   await learning.define("recommender", { items: trackIds });
+ *   return learning.status("recommender");
+ * }
+ * ```
+ */
+export interface Learning {
+  /**
+   * Gives the model `name` of the policy its items. The first definition
+   * (on any instance) creates version 1 with small random factors; the same
+   * items again change nothing; other items keep the vectors of the items
+   * that stay and open a new round. Until a model is defined, its routes
+   * answer `not_found`.
+   *
+   * @throws {ConsentgateError} `not_found` for a model the policy does not have; `invalid_option`
+   * for items that are not unique non-empty strings, or a model too large.
+   *
+   * @example
+   * ```ts
+   * await gate.learning.define("recommender", { items: async () => (await db.track.findMany()).map((t) => t.id) });
+   * ```
+   */
+  define(name: string, definition: ModelDefinition): Promise<void>;
+  /**
+   * The model's training: parameters, open round, privacy spent and latest
+   * rounds. The same as `GET /admin/learning/:model`.
+   *
+   * @throws {ConsentgateError} `not_found` for a model the policy does not have, or not defined yet.
+   *
+   * @example
+   * ```ts
+   * const { spent, budget } = await gate.learning.status("recommender");
+   * console.log(`epsilon ${spent.epsilon.toFixed(2)} of ${budget.epsilon}`);
+   * ```
+   */
+  status(name: string): Promise<LearningStatus>;
 }
 
 /**
@@ -428,6 +489,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     latest: (name, options) => latestInsight(insightDeps, name, options),
     frequencies: (metric, candidates) => metricFrequencies(telemetryDeps, metric, candidates),
   };
+  const learningDeps: LearningDeps = { policy, store: createLearningStore(connection), log: audit, now };
+  const learning: Learning = {
+    define: (name, definition) => defineModel(learningDeps, name, definition),
+    status: (name) => learningStatus(learningDeps, name),
+  };
   const rights: RightsDeps = {
     policy,
     consentStore,
@@ -451,6 +517,13 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
       frequencies: (metric, candidates) => metricFrequencies(telemetryDeps, metric, candidates),
       forSubject: (subjectId) => telemetryDeps.store.forSubject(subjectId),
     },
+    learning: {
+      model: (name) => modelView(learningDeps, name),
+      contribute: (name, contributor, body) => acceptUpdate(learningDeps, name, contributor, body),
+      expectedLength: (name) => expectedDeltaLength(learningDeps, name),
+      status: (name) => learningStatus(learningDeps, name),
+      forSubject: (subjectId) => learningDeps.store.forSubject(subjectId),
+    },
   };
   const jobs: JobRunnerDeps = {
     policy,
@@ -463,6 +536,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     now,
     retryErasures: () => retryPartialErasures(rights),
     releaseInsights: (at) => releaseDue(insightDeps, at),
+    trainModels: (at) => runLearning(learningDeps, at),
   };
   const center: PrivacyCenterDeps = { policy, consentStore, consents, interactions, requests, logger, now, privacy };
 
@@ -502,6 +576,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     store: createStoreAccess({ consentStore, interactions, requests, audit, now }),
     runJob,
     insights,
+    learning,
     close: () =>
       (closing ??= (async () => {
         await scheduler?.stop();

@@ -19,6 +19,8 @@ export const HTTP_STATUS = {
   not_found: 404,
   too_many_requests: 429,
   report_limit: 429,
+  already_reported: 409,
+  round_closed: 409,
   consent_unavailable: 503,
 } as const;
 
@@ -27,7 +29,8 @@ export const HTTP_STATUS = {
  * (docs/error-codes.md), each always with the same status: consent_required 403,
  * unknown_purpose 400, unmapped_write 403, invalid_body 400,
  * payload_too_large 413, unauthenticated 401, forbidden 403, not_found 404,
- * too_many_requests 429, report_limit 429, consent_unavailable 503.
+ * too_many_requests 429, report_limit 429, already_reported 409,
+ * round_closed 409, consent_unavailable 503.
  *
  * @example
  * ```ts

@@ -49,6 +49,33 @@ export interface InsightsJobResult {
 }
 
 /**
+ * What the learning job did to each federated model of the policy: published
+ * a round (its participants, the new version, the epsilon spent over the
+ * model's life), waiting for updates, stopped (its budget is spent: logged
+ * as `learning.stopped`), abandoned a round that erasures took below
+ * minClients, or skipped it (`not_defined` in code yet, `not_training`).
+ *
+ * @example
+ * ```ts
+ * const { models } = await gate.runJob("learning");
+ * for (const m of models) if (m.outcome === "published") console.log(`${m.model} v${m.version}: ε ${m.epsilon}`);
+ * ```
+ */
+export interface LearningJobResult {
+  models: {
+    model: string;
+    outcome: "published" | "waiting" | "stopped" | "abandoned" | "not_defined" | "not_training";
+    round?: number;
+    participants?: number;
+    /** Updates waiting in the open round (waiting, stopped). */
+    pending?: number;
+    version?: number;
+    /** Epsilon spent over the model's life, at its budget's delta. */
+    epsilon?: number;
+  }[];
+}
+
+/**
  * What each job returns, by job name: `gate.runJob(name)` resolves to
  * `JobResults[name]`.
  *
@@ -77,6 +104,8 @@ export interface JobResults {
   "erasure-retry": ErasureRetryResult;
   /** Insight releases made, refused and not due; see InsightsJobResult. */
   insights: InsightsJobResult;
+  /** Federated rounds published, waiting or stopped; see LearningJobResult. */
+  learning: LearningJobResult;
 }
 
 /**
@@ -143,6 +172,8 @@ export interface JobRunnerDeps
   retryErasures(): Promise<ErasureRetryResult>;
   /** The insights job: releases what is due at `now` (src/insights/release.ts, wired in by createConsentgate). */
   releaseInsights(now: Date): Promise<InsightsJobResult>;
+  /** The learning job: closes, aggregates and publishes the rounds that are ready (src/learning/rounds.ts, wired in by createConsentgate). */
+  trainModels(now: Date): Promise<LearningJobResult>;
 }
 
 export function createJobRunner(deps: JobRunnerDeps): RunJob {
@@ -159,6 +190,7 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
     "log-retention": (now) => trimLogs(deps, now),
     "erasure-retry": () => deps.retryErasures(),
     insights: (now) => deps.releaseInsights(now),
+    learning: (now) => deps.trainModels(now),
   };
   return async (name, options = {}) => {
     if (!(JOB_NAMES as readonly string[]).includes(name)) {

@@ -17,6 +17,8 @@ export const DEFAULT_SCHEDULES: Schedules = {
   "erasure-retry": "30 * * * *",
   // Daily: a release is made when its policy's `every` has passed, and a refused one is logged each time it is tried.
   insights: "45 3 * * *",
+  // Every 10 minutes: a round is aggregated soon after it holds minClients updates, and a run with none ready costs one count.
+  learning: "*/10 * * * *",
 };
 
 export function resolveSchedules(policy: Policy, overrides: Partial<Record<JobName, string>> = {}): Schedules {

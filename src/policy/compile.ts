@@ -4,7 +4,7 @@
  * checkRelations have already said everything that is wrong.
  */
 import type { PolicyInput } from "./schema.ts";
-import type { InsightRelease, JobName, Policy, Purpose, Region, TelemetryMetric } from "./types.ts";
+import type { InsightRelease, JobName, LearningModel, Policy, Purpose, Region, TelemetryMetric } from "./types.ts";
 
 export function compilePolicy(input: PolicyInput, sources: readonly string[]): Policy {
   const purposes = recordOf(
@@ -24,6 +24,12 @@ export function compilePolicy(input: PolicyInput, sources: readonly string[]): P
     insights,
     telemetry: recordOf(
       Object.entries(input.telemetry).map(([name, metric]) => [name, compileMetric(name, metric)] as const),
+    ),
+    // Model names are unique in the policy (checkRelations), so this lookup loses nothing.
+    learning: recordOf(
+      Object.values(purposes).flatMap((purpose) =>
+        purpose.learning ? [[purpose.learning.model, purpose.learning] as const] : [],
+      ),
     ),
     countryRegions: new ReadOnlyMap(
       Object.values(regions).flatMap((region) => region.countries.map((code) => [code, region.name] as const)),
@@ -46,6 +52,22 @@ function compilePurpose(name: string, p: PolicyInput["purposes"][string]): Purpo
     insights: recordOf(
       Object.entries(p.insights).map(([release, r]) => [release, compileRelease(release, name, r)] as const),
     ),
+    learning: p.learning && compileLearning(name, p.learning),
+  };
+}
+
+function compileLearning(purpose: string, l: NonNullable<PolicyInput["purposes"][string]["learning"]>): LearningModel {
+  return {
+    model: l.model,
+    purpose,
+    dimensions: l.dimensions,
+    round: { minClients: l.round.minClients, maxOpen: l.round.maxOpen },
+    clip: l.clip,
+    aggregation: l.aggregation,
+    trim: l.aggregation === "trimmed-mean" ? (l.trim ?? 0) : 0,
+    noise: l.noise,
+    learningRate: l.learningRate,
+    budget: { epsilon: l.budget.epsilon, delta: l.budget.delta },
   };
 }
 

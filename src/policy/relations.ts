@@ -21,6 +21,8 @@ export function checkRelations(data: Record<string, unknown>): Problem[] {
     ...(purposes ? releaseNamesUnique(purposes) : []),
     ...(purposes ? budgetsHoldOneRelease(purposes) : []),
     ...(purposes ? thresholdsFinite(purposes) : []),
+    ...(purposes ? modelNamesUnique(purposes) : []),
+    ...(purposes ? trimGoesWithTrimmedMean(purposes) : []),
     ...(telemetry && purposes ? metricsNamePurposes(telemetry, Object.keys(purposes)) : []),
     ...(telemetry ? sketchesFit(telemetry) : []),
     ...(purposes ? routesNamePurposes(asRecord(data["routes"]) ?? {}, Object.keys(purposes)) : []),
@@ -126,6 +128,56 @@ function releaseNamesUnique(purposes: Record<string, unknown>): Problem[] {
         message: `is also a release of purpose ${previous}; releases are addressed by name alone (GET /insights/${name}), so each name may be used once in the policy`,
       },
     ];
+  });
+}
+
+/** Each purpose's federated model as [purpose, raw learning block], for purposes that have one. */
+function modelsOf(purposes: Record<string, unknown>): [string, Record<string, unknown>][] {
+  return Object.entries(purposes).flatMap(([purpose, value]) => {
+    const learning = asRecord(asRecord(value)?.["learning"]);
+    return learning ? [[purpose, learning] as [string, Record<string, unknown>]] : [];
+  });
+}
+
+/** A model is addressed by its name alone (GET /learning/<model>), whichever purpose trains it. */
+function modelNamesUnique(purposes: Record<string, unknown>): Problem[] {
+  const owner = new Map<string, string>();
+  return modelsOf(purposes).flatMap(([purpose, learning]) => {
+    const model = learning["model"];
+    if (typeof model !== "string") return [];
+    const previous = owner.get(model);
+    if (previous === undefined) {
+      owner.set(model, purpose);
+      return [];
+    }
+    return [
+      {
+        path: ["purposes", purpose, "learning", "model"],
+        message: `"${model}" is also the model of purpose ${previous}; models are addressed by name alone (GET /learning/${model}), so each name may be used once in the policy`,
+      },
+    ];
+  });
+}
+
+/** `trim` means something only to trimmed-mean, and trimmed-mean means nothing without it. */
+function trimGoesWithTrimmedMean(purposes: Record<string, unknown>): Problem[] {
+  return modelsOf(purposes).flatMap(([purpose, learning]) => {
+    const trimmed = learning["aggregation"] === "trimmed-mean";
+    if (trimmed && !("trim" in learning))
+      return [
+        {
+          path: ["purposes", purpose, "learning", "trim"],
+          message: "is missing; trimmed-mean must say what fraction of updates to cut from each end, e.g. trim: 0.1",
+        },
+      ];
+    if (!trimmed && "trim" in learning && typeof learning["aggregation"] === "string")
+      return [
+        {
+          path: ["purposes", purpose, "learning", "trim"],
+          message: `has no effect with aggregation ${learning["aggregation"]}; remove it, or use aggregation: trimmed-mean`,
+        },
+      ];
+    return [];
   });
 }
 

@@ -15,7 +15,10 @@ import {
   type FieldRule,
   JOB_NAMES,
   LEGAL_BASES,
+  AGGREGATIONS,
   MAX_DELTA,
+  MAX_LEARNING_DIMENSIONS,
+  MAX_NOISE_MULTIPLIER,
   MAX_KEYS_LIMIT,
   MAX_SKETCH_HASHES,
   MAX_TELEMETRY_EPSILON,
@@ -209,6 +212,64 @@ const insightRelease = z.strictObject({
   ),
 });
 
+// docs/learning.md: `purposes.<p>.learning`, federated matrix factorization. As for insights, every privacy parameter
+// is required; only the server's learning rate has a default (1: the aggregate is the step).
+const learningModel = z.strictObject({
+  model: nameOf("model", "GET /learning/<model>"),
+  dimensions: numberWhere(
+    `must be a whole number from 1 to ${MAX_LEARNING_DIMENSIONS} (the length of each item's and each listener's vector)`,
+    "give the length of each item's vector, e.g. dimensions: 16",
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_LEARNING_DIMENSIONS,
+  ),
+  round: z.strictObject(
+    {
+      minClients: numberWhere(
+        "must be a whole number of at least 1 (a round is aggregated only once it holds this many updates)",
+        "give the fewest updates a round is aggregated with, e.g. minClients: 100",
+        (n) => Number.isSafeInteger(n) && n >= 1,
+      ),
+      maxOpen: duration,
+    },
+    whenMissing("give when a round closes, e.g. round: { minClients: 100, maxOpen: 1d }"),
+  ),
+  clip: numberWhere(
+    "must be a number greater than 0 (the largest L2 norm one update may have; larger ones are scaled down)",
+    "give the largest L2 norm one update may have, e.g. clip: 1.0",
+    (n) => n > 0,
+  ),
+  aggregation: z.enum(AGGREGATIONS, whenMissing(`name the aggregation: ${AGGREGATIONS.join(", ")}`)),
+  trim: numberWhere(
+    "must be a number from 0 to less than 0.5 (the fraction of updates cut from each end of every coordinate)",
+    "give the fraction cut from each end, e.g. trim: 0.1",
+    (n) => n >= 0 && n < 0.5,
+  ).optional(),
+  noise: numberWhere(
+    `must be a number greater than 0 and at most ${MAX_NOISE_MULTIPLIER} (the Gaussian noise's standard deviation as a multiple of the aggregate's sensitivity; without noise there is no privacy guarantee)`,
+    "give the Gaussian noise multiplier, e.g. noise: 1.0",
+    (n) => n > 0 && n <= MAX_NOISE_MULTIPLIER,
+  ),
+  learningRate: numberWhere(
+    "must be a number greater than 0 (the server's step: factors += learningRate × noisy aggregate)",
+    "give the server's learning rate, e.g. learningRate: 1",
+    (n) => n > 0,
+  ).default(1),
+  budget: z.strictObject(
+    {
+      epsilon: numberWhere(
+        "must be a number greater than 0 (the most epsilon the model may spend over its life)",
+        "give the most epsilon the model may spend over its life, e.g. epsilon: 10",
+        (n) => n > 0,
+      ),
+      delta: numberWhere(
+        `must be a number greater than 0 and at most ${MAX_DELTA} (the delta the spent epsilon is stated at; 1e-6 is usual)`,
+        "give the delta the budget is stated at, e.g. delta: 1e-6",
+        (n) => n > 0 && n <= MAX_DELTA,
+      ),
+    },
+    whenMissing("give the model's privacy budget over its life, e.g. budget: { epsilon: 10, delta: 1e-6 }"),
+  ),
+});
+
 const purpose = z.strictObject({
   description: z
     .string(whenMissing("describe the purpose in words users understand: it appears in their data export"))
@@ -221,6 +282,7 @@ const purpose = z.strictObject({
   retention: duration.optional(),
   onWithdrawal: z.enum(["purge", "keep"]).default("purge"),
   insights: z.record(nameOf("release", "GET /insights/<release>"), insightRelease).default({}),
+  learning: learningModel.optional(),
 });
 
 // docs/telemetry.md: top-level `telemetry.<metric>`, Apple's Hadamard count-mean sketch. The client

@@ -166,6 +166,72 @@ export interface InsightRelease {
   };
 }
 
+/** The aggregations a learning round may use (`purposes.<p>.learning.aggregation`). */
+export const AGGREGATIONS = ["mean", "median", "trimmed-mean"] as const;
+/**
+ * How a round combines its updates, coordinate by coordinate: their mean, their
+ * median, or their mean once `trim` of them is cut from each end.
+ *
+ * @example
+ * ```ts
+ * import type { Aggregation } from "consentgate";
+ *
+ * const robust = (aggregation: Aggregation) => aggregation !== "mean"; // resists a few poisoned updates
+ * ```
+ */
+export type Aggregation = (typeof AGGREGATIONS)[number];
+/** The longest item vector a model may have: an update is items × dimensions float32 values. */
+export const MAX_LEARNING_DIMENSIONS = 256;
+/** The largest noise multiplier: beyond it the noise drowns any update, so the policy is surely a mistake. */
+export const MAX_NOISE_MULTIPLIER = 1000;
+
+/**
+ * A purpose's federated model (`purposes.<p>.learning`, docs/learning.md):
+ * matrix factorization trained on the listeners' devices, whose clipped
+ * updates the server aggregates robustly, with Gaussian noise, within a
+ * privacy budget over the model's life.
+ *
+ * @example
+ * ```ts
+ * import type { LearningModel } from "consentgate";
+ *
+ * const recommender: LearningModel | undefined = gate.policy.learning.recommender;
+ * if (recommender) console.log(`${recommender.aggregation}, clip ${recommender.clip}, noise ×${recommender.noise}`);
+ * ```
+ */
+export interface LearningModel {
+  /** The model's name (`GET /learning/<model>`); unique in the policy, defined in code with `gate.learning.define`. */
+  readonly model: string;
+  /** The purpose updates are gated for; its decision must allow it for a subject to contribute. */
+  readonly purpose: string;
+  /** Length of each item's (and each device's user) vector: 1 to 256. */
+  readonly dimensions: number;
+  /** When a round is aggregated. */
+  readonly round: {
+    /** A round is aggregated only once it holds at least this many updates. */
+    readonly minClients: number;
+    /** How long a round is meant to stay open; one still short of minClients after it is reported as overdue, never aggregated. */
+    readonly maxOpen: Duration;
+  };
+  /** The largest L2 norm of one update; the server scales larger ones down to it. */
+  readonly clip: number;
+  /** How a round's updates are combined. */
+  readonly aggregation: Aggregation;
+  /** For `trimmed-mean`: the fraction of updates cut from each end of each coordinate, in [0, 0.5); 0 otherwise. */
+  readonly trim: number;
+  /** The Gaussian noise's standard deviation as a multiple of the aggregate's L2 sensitivity. */
+  readonly noise: number;
+  /** The server's step: factors += learningRate × the noisy aggregate. Default 1. */
+  readonly learningRate: number;
+  /** The privacy loss the model may cause over its life; training stops before a round would exceed it. */
+  readonly budget: {
+    /** Total epsilon. */
+    readonly epsilon: number;
+    /** The delta epsilon is stated at. */
+    readonly delta: number;
+  };
+}
+
 /**
  * One local-DP telemetry metric (`telemetry.<name>`, docs/policy-reference.md):
  * the purpose its reports are gated for, the privacy loss of one report, the
@@ -239,6 +305,8 @@ export interface Purpose {
   readonly onWithdrawal: WithdrawalAction;
   /** Its differentially private releases, by name; empty when it has none. */
   readonly insights: Readonly<Record<string, InsightRelease>>;
+  /** Its federated model, if it has one. */
+  readonly learning: LearningModel | undefined;
 }
 
 /**
@@ -340,6 +408,7 @@ export const JOB_NAMES = [
   "log-retention",
   "erasure-retry",
   "insights",
+  "learning",
 ] as const;
 /**
  * The scheduled jobs, by name (docs/deployment.md: Jobs and schedules).
@@ -391,6 +460,8 @@ export interface Policy {
   readonly insights: Readonly<Record<string, InsightRelease>>;
   /** The local-DP telemetry metrics, by name. */
   readonly telemetry: Readonly<Record<string, TelemetryMetric>>;
+  /** Every purpose's federated model, by model name (unique in the policy); each names its purpose. */
+  readonly learning: Readonly<Record<string, LearningModel>>;
   /** Upper-case country or subdivision code → region name, from every region's `countries`. */
   readonly countryRegions: ReadonlyMap<string, string>;
   /** The files it was loaded from (empty for a policy given as an object). */

@@ -9,6 +9,7 @@ import { type ReportSources, regionReport } from "../audit/report.ts";
 import { buildAbility, complianceLog } from "../decision/ability.ts";
 import { ConsentgateError, sendError } from "../errors.ts";
 import type { Policy } from "../policy/types.ts";
+import type { LearningStatus } from "../store/learning.ts";
 import type { TelemetryFrequencies } from "../telemetry/sketch.ts";
 import { drained } from "./drained.ts";
 
@@ -21,6 +22,8 @@ export interface AdminDeps extends ReportSources {
   readonly telemetry: {
     frequencies(metric: string, candidates: readonly string[]): Promise<TelemetryFrequencies>;
   };
+  /** Federated models' training (src/learning/models.ts, wired in by createConsentgate). */
+  readonly learning: { status(model: string): Promise<LearningStatus> };
 }
 
 /** `?candidates=` holds at most this many characters: 1000 candidates of about 60. */
@@ -65,15 +68,27 @@ export function createAdminRouter(deps: AdminDeps): Router {
   // number of reports, are the operator's business: the DPO's, like the logs.
   router.get("/telemetry/:metric", (req, res) => {
     (async () => {
-      const actor = req.privacy.actor;
-      if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer");
-      if (!actor.roles.includes("dpo"))
-        throw new ConsentgateError("forbidden", "telemetry estimates are for the role dpo");
+      requireDpo(req, "telemetry estimates are for the role dpo");
       res.json(await deps.telemetry.frequencies(String(req.params.metric), candidatesParam(req)));
     })().catch((error: unknown) => sendError(res, error));
   });
 
+  // Rounds, participants and the privacy spent: how the model is trained, the DPO's to answer for.
+  router.get("/learning/:model", (req, res) => {
+    (async () => {
+      requireDpo(req, "a model's training status is for the role dpo");
+      res.json(await deps.learning.status(String(req.params.model)));
+    })().catch((error: unknown) => sendError(res, error));
+  });
+
   return router;
+}
+
+/** Role dpo, or unauthenticated / forbidden (with `refusal` as its message). */
+function requireDpo(req: Request, refusal: string): void {
+  const actor = req.privacy.actor;
+  if (actor === undefined) throw new ConsentgateError("unauthenticated", "sign in as a data protection officer");
+  if (!actor.roles.includes("dpo")) throw new ConsentgateError("forbidden", refusal);
 }
 
 /** `?candidates=a,b,c` (or the parameter repeated): the values to estimate; a value holding a comma needs the API. */

@@ -11,6 +11,7 @@
  *     interactions: { [purpose]: Interaction[] },       // each with its provenance; purposes since removed included
  *     requests:     PrivacyRequest[],
  *     telemetry:    { metric, at }[],                  // when a telemetry report was sent (the report is not kept)
+ *     learning:     { model, round, purpose, receivedAt, delta }[],  // federated updates not yet aggregated
  *     dataSources:  { [name]: any } }                   // iterables become arrays
  *
  * The request records how the download really ended: completed, aborted (the
@@ -23,6 +24,7 @@ import type { Logger } from "../logger.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { Interaction, InteractionStore } from "../store/interactions.ts";
+import type { StoredUpdate } from "../store/learning.ts";
 import type { TelemetryRecordView } from "../store/telemetry.ts";
 import type { ConsentStore } from "../store/consents.ts";
 import type { Requests } from "../store/requests.ts";
@@ -41,6 +43,8 @@ export interface ExportDeps extends RequestDeps {
   readonly interactions: Pick<InteractionStore, "forSubject">;
   /** When the subject sent telemetry reports (the per-subject limit's records). */
   readonly telemetry: { forSubject(subjectId: string): Promise<TelemetryRecordView[]> };
+  /** The subject's federated-learning updates still waiting for their round (aggregated ones are gone). */
+  readonly learning: { forSubject(subjectId: string): Promise<StoredUpdate[]> };
   readonly dataSources: Pick<DataSources, "list">;
   /** Receipts are rebuilt from their stored events and checked against their signature. */
   readonly keyring: Pick<Keyring, "verify">;
@@ -100,12 +104,21 @@ async function writeDocument(
   const { id, receivedAt, dueAt, region } = request;
 
   // Everything that can fail before the first byte is read first, so a failure is still a clean error response.
-  const [choices, requests, interactions, telemetry] = await Promise.all([
+  const [choices, requests, interactions, telemetry, updates] = await Promise.all([
     deps.consents.choices(subjectId),
     deps.requests.forSubject(subjectId),
     deps.interactions.forSubject(subjectId, { now: receivedAt }),
     deps.telemetry.forSubject(subjectId),
+    deps.learning.forSubject(subjectId),
   ]);
+  // Each update in full: it is what the device sent, base64 of little-endian float32 as it was posted.
+  const learning = updates.map(({ model, round, purpose, receivedAt: at, delta }) => ({
+    model,
+    round,
+    purpose,
+    receivedAt: at.toISOString(),
+    delta: Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength).toString("base64"),
+  }));
 
   res.status(200);
   res.attachment(`consentgate-export-${receivedAt.toISOString().slice(0, 10)}.json`);
@@ -150,7 +163,7 @@ async function writeDocument(
   const byPurpose: Record<string, Interaction[]> = Object.fromEntries(Object.keys(policy.purposes).map((p) => [p, []]));
   for (const row of interactions) (byPurpose[row.purpose] ??= []).push(row);
   await write(
-    `},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"telemetry":${JSON.stringify(telemetry)},"dataSources":{`,
+    `},"interactions":${JSON.stringify(byPurpose)},"requests":${JSON.stringify(requests)},"telemetry":${JSON.stringify(telemetry)},"learning":${JSON.stringify(learning)},"dataSources":{`,
   );
   let first = true;
   for (const source of deps.dataSources.list()) {

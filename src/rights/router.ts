@@ -10,12 +10,14 @@ import { ConsentgateError, answerErrors, isConsentgateError, sendError } from ".
 import { RIGHTS_ROUTER, markGate } from "../route-marks.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { InsightView } from "../store/insights.ts";
+import type { LearningStatus, ModelView, StoredUpdate } from "../store/learning.ts";
 import type { TelemetryRecordView } from "../store/telemetry.ts";
 import type { TelemetryFrequencies } from "../telemetry/sketch.ts";
 import { type PrivacyRequestView, type Requests, isOverdue } from "../store/requests.ts";
 import { type AdminDeps, createAdminRouter } from "./admin.ts";
 import { type ChoiceDeps, recordChoice } from "./choices.ts";
 import { type ErasureDeps, erase } from "./erasure.ts";
+import { loadDeviceClient } from "./device-client.ts";
 import { type ExportDeps, streamExport } from "./export.ts";
 import type { RightsLimiters } from "./limits.ts";
 import { targetOf } from "./subject.ts";
@@ -33,7 +35,26 @@ export type RightsDeps = ChoiceDeps &
     readonly insights: InsightServing;
     /** Local-DP telemetry (src/insights/telemetry.ts, wired in by createConsentgate). */
     readonly telemetry: TelemetryServing;
+    /** Federated learning (src/learning/, wired in by createConsentgate). */
+    readonly learning: LearningServing;
   };
+
+/** What GET /learning/:model, POST /learning/:model/updates, the admin route and the export use. */
+export interface LearningServing {
+  /** The current version for a device (not_found for a model the policy lacks or the code has not defined). */
+  model(name: string): Promise<ModelView>;
+  /**
+   * Accepts one update or throws (not_found, unauthenticated, invalid_body, consent_required,
+   * consent_unavailable, already_reported, round_closed); nothing is stored when it throws.
+   */
+  contribute(name: string, contributor: Reporter, body: unknown): Promise<{ round: number }>;
+  /** The length of the base64 delta the model takes, to size the body parser; undefined when there is no such model. */
+  expectedLength(name: string): Promise<number | undefined>;
+  /** The model's training, for the DPO. */
+  status(name: string): Promise<LearningStatus>;
+  /** The subject's pending updates, for the export. */
+  forSubject(subjectId: string): Promise<StoredUpdate[]>;
+}
 
 /** What POST /telemetry/:metric, GET /admin/telemetry/:metric and the export use. */
 export interface TelemetryServing {
@@ -63,6 +84,27 @@ export interface InsightServing {
   nextReleaseAt(name: string, latest: InsightView | undefined): Date;
 }
 
+const UPDATE_PATH = /^\/learning\/[^/]+\/updates\/?$/;
+const isUpdate = (req: Request) => req.method === "POST" && UPDATE_PATH.test(req.path);
+
+/**
+ * The JSON parser of an update: its limit is the model's delta plus room for
+ * `round` and the braces, so a model of any size fits and nothing larger is
+ * read. (A host that parsed the body already, with a smaller limit, answers
+ * 413 before this runs: docs/learning.md says how to mount the router.)
+ */
+function updateBody(deps: Pick<RightsDeps, "learning">) {
+  const parsers = new Map<number, ReturnType<typeof express.json>>();
+  return (req: Request, res: Response, next: (error?: unknown) => void) => {
+    deps.learning.expectedLength(String(req.params.model)).then((length) => {
+      const limit = (length ?? 0) + 1024;
+      let parser = parsers.get(limit);
+      if (!parser) parsers.set(limit, (parser = express.json({ limit })));
+      parser(req, res, next);
+    }, next);
+  };
+}
+
 /** `?k=`: digits only, else the route answers invalid_body (latest() checks the range). */
 const K_PARAM = /^[0-9]{1,7}$/;
 
@@ -78,7 +120,9 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 /** `limiters` are made once per gate (createRightsLimiters), so that every mount of the router shares their counts. */
 export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): Router {
   const router = express.Router();
-  router.use(express.json({ limit: "16kb" }));
+  const smallBody = express.json({ limit: "16kb" });
+  // An update is one model's worth of floats: its route sizes the parser by the model (updateBody).
+  router.use((req, res, next) => (isUpdate(req) ? next() : smallBody(req, res, next)));
   // The host may not have mounted gate.middleware() in front of the router.
   router.use((req, _res, next) => {
     req.privacy ??= deps.privacy(req);
@@ -217,6 +261,48 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       }
       // Accepted into the sums; there is nothing to send back (the report is not kept).
       res.status(202).end();
+    }),
+  );
+
+  const client = loadDeviceClient();
+  router.get(
+    "/learning/:file.js",
+    route(async (req, res) => {
+      const source = client.get(`${String(req.params.file)}.js`);
+      if (source === undefined) {
+        throw new ConsentgateError(
+          "not_found",
+          client.size === 0 ? "the device client is not built (npm run build)" : `no client file ${req.path}`,
+        );
+      }
+      res.type("text/javascript").set("Cache-Control", "public, max-age=3600").send(source);
+    }),
+  );
+
+  // Devices download the model to recommend and train on; the signed-in subject only, as any of their data.
+  router.get(
+    "/learning/:model",
+    limiters.reads,
+    route(async (req, res) => {
+      if (req.privacy.subject === undefined)
+        throw new ConsentgateError("unauthenticated", "sign in to download a model");
+      res.set("Cache-Control", "private, no-cache");
+      res.json(await deps.learning.model(String(req.params.model)));
+    }),
+  );
+
+  // One device's update: the contributor is the signed-in subject itself, never one an agent names.
+  router.post(
+    "/learning/:model/updates",
+    updateBody(deps),
+    route(async (req, res) => {
+      const privacy = req.privacy;
+      const accepted = await deps.learning.contribute(
+        String(req.params.model),
+        { subjectId: privacy.subject, region: privacy.region, decide: (purpose) => privacy.decide(purpose) },
+        req.body,
+      );
+      res.status(202).json(accepted);
     }),
   );
 

@@ -22,7 +22,7 @@
  * with their parameters writes them into its log, which must then be guarded
  * like the secret.
  */
-import type { Connection } from "./connection.ts";
+import type { Connection, SqlSession } from "./connection.ts";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 
 /**
@@ -44,6 +44,9 @@ export const LOG_EVENT = {
   // A differentially private release, or one refused because it would overspend its budget (logged in every region).
   insightsReleased: "insights.released",
   insightsRefused: "insights.refused",
+  // A federated round aggregated and published, or training stopped by its budget (logged in every region).
+  learningRound: "learning.round",
+  learningStopped: "learning.stopped",
 } as const;
 
 export type LogEvent = (typeof LOG_EVENT)[keyof typeof LOG_EVENT];
@@ -161,6 +164,11 @@ const appendParams = (e: PendingLogEntry) => [
  */
 export function appendLogEntry(client: Pick<PrismaClient, "$queryRawUnsafe">, entry: PendingLogEntry) {
   return client.$queryRawUnsafe(APPEND_SQL, ...appendParams(entry));
+}
+
+/** appendLogEntry in a raw SQL transaction (Connection.transaction's session) rather than a Prisma one. */
+export function appendLogEntryInSession(session: Pick<SqlSession, "query">, entry: PendingLogEntry) {
+  return session.query(APPEND_SQL, appendParams(entry));
 }
 
 // The report's counts are aggregates over the entries' JSON details, done in

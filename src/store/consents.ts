@@ -9,6 +9,7 @@
 import { appendLogEntry, type PendingLogEntry } from "./compliance-log.ts";
 import type { Choice } from "../decision/decide.ts";
 import type { Connection } from "./connection.ts";
+import { deleteSubjectUpdatesInTransaction } from "./learning.ts";
 import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
 import type { ConsentEvent, Prisma } from "../generated/prisma/client.ts";
@@ -78,7 +79,11 @@ export async function saveChoice(
           updatedAt: event.at,
         },
       });
-      const erased = erase ? (await deleteSubjectInteractionsInTransaction(tx, subjectId, purpose)).interactions : 0;
+      // What was collected under the consent: stored interactions, and federated updates not yet aggregated.
+      const erased = erase
+        ? (await deleteSubjectInteractionsInTransaction(tx, subjectId, purpose)).interactions +
+          (await deleteSubjectUpdatesInTransaction(tx, subjectId, purpose))
+        : 0;
       await announceChoicesChanged(connection, tx, subjectId);
       // Last: it locks the region's log head until the commit.
       if (options.logged) await appendLogEntry(tx, options.logged({ erased }));

@@ -8,6 +8,7 @@
 import type { Connection } from "./connection.ts";
 import { announceChoicesChanged, deleteSubjectConsentsInTransaction } from "./consents.ts";
 import { deleteSubjectInteractionsInTransaction } from "./interactions.ts";
+import { deleteSubjectUpdatesInTransaction } from "./learning.ts";
 import { deleteSubjectRequestsInTransaction, noteErasedInTransaction } from "./requests.ts";
 import { deleteSubjectTelemetryInTransaction } from "./telemetry.ts";
 import { lockSubjectForChange } from "./write-lock.ts";
@@ -36,6 +37,8 @@ export interface ErasedCounts {
   privacyRequests: number;
   /** When the subject sent telemetry reports (kept for the reports' rate limit; the reports themselves are not kept). */
   telemetryReports: number;
+  /** Federated-learning updates still waiting for their round to be aggregated (aggregated ones are already gone). */
+  learningUpdates: number;
 }
 
 /**
@@ -58,6 +61,7 @@ export async function eraseSubject(
     const { consentEvents, consentState } = await deleteSubjectConsentsInTransaction(tx, subjectId);
     const privacyRequests = await deleteSubjectRequestsInTransaction(tx, subjectId, keepRequestId);
     const telemetryReports = await deleteSubjectTelemetryInTransaction(tx, subjectId);
+    const learningUpdates = await deleteSubjectUpdatesInTransaction(tx, subjectId);
     const counts: ErasedCounts = {
       interactions,
       interactionWindows,
@@ -65,8 +69,9 @@ export async function eraseSubject(
       consentState,
       privacyRequests,
       telemetryReports,
+      learningUpdates,
     };
-    // An earlier pass noted before telemetry existed has no telemetryReports.
+    // An earlier pass noted before telemetry (or learning) existed has no count for it.
     if (before) for (const key of Object.keys(counts) as (keyof ErasedCounts)[]) counts[key] += before[key] ?? 0;
     await noteErasedInTransaction(tx, keepRequestId, { ...counts });
     // Other instances drop their cached choices for the subject on commit.

@@ -125,6 +125,7 @@ const purpose = (
   retention: duration("30d"),
   onWithdrawal: "purge",
   insights: {},
+  learning: undefined,
 });
 
 const region = (name: string, model: Region["model"], countries: string[], rest: Partial<Region> = {}): Region => ({
@@ -173,6 +174,7 @@ export function compiledPolicy(): Policy {
     jobs: {},
     insights: {},
     telemetry: {},
+    learning: {},
     countryRegions: new Map(
       Object.values(regions).flatMap((r) => r.countries.map((country) => [country, r.name] as const)),
     ),

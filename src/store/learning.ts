@@ -1,0 +1,449 @@
+/**
+ * Federated models, their rounds and the devices' pending updates (tables
+ * learning_models, learning_rounds, learning_updates): every query on them
+ * is here. src/learning/ decides what to do; this module makes each step
+ * atomic across instances.
+ *
+ * The model's row is the round's lock: an update takes it shared (FOR
+ * SHARE) while it checks the open round and inserts, and closing a round
+ * takes it exclusive (FOR UPDATE) while it counts the updates and moves the
+ * model to the next round. So an update either lands in the round before it
+ * closes (and is counted) or sees the next round and is told `round_closed`;
+ * none is ever left in a closed round uncounted.
+ *
+ * A round's life: open (on the model's row) → closed, `aggregating` (its
+ * participants fixed and its rho reserved in learning_rounds) → `published`
+ * (the new version and the deletion of its updates commit together) or
+ * `abandoned` (erasures took it below minClients while it was aggregated:
+ * its reservation is given back, its updates deleted). Aggregation itself
+ * runs outside any transaction (it can take seconds; on PGlite a
+ * transaction holds the only connection), reading the updates in
+ * coordinate blocks; publishing checks that every participant's update is
+ * still there, so an erasure during aggregation is never published.
+ */
+import type { Connection, SqlSession } from "./connection.ts";
+import { appendLogEntryInSession, type PendingLogEntry } from "./compliance-log.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { lockSubjectsShared } from "./write-lock.ts";
+
+/** A model as stored: its current version, factors and open round. */
+export interface StoredModel {
+  name: string;
+  purpose: string;
+  items: string[];
+  dimensions: number;
+  version: number;
+  /** items × dimensions little-endian float32. */
+  factors: Uint8Array;
+  /** The round accepting updates; null once training stopped. */
+  round: number | null;
+  roundOpenedAt: Date | null;
+  status: "training" | "stopped";
+  updatedAt: Date;
+}
+
+/**
+ * What `GET /learning/:model` answers a device: the current version, the
+ * round that accepts updates (null once training stopped), the items and
+ * the item factors (base64 of items × dimensions little-endian float32).
+ *
+ * @example
+ * ```ts
+ * import type { ModelView } from "consentgate";
+ *
+ * const view: ModelView = await (await fetch("/privacy/learning/recommender")).json();
+ * const factors = new Float32Array(Uint8Array.from(atob(view.factors), (c) => c.charCodeAt(0)).buffer);
+ * ```
+ */
+export interface ModelView {
+  model: string;
+  purpose: string;
+  version: number;
+  round: number | null;
+  status: "training" | "stopped";
+  items: string[];
+  dimensions: number;
+  clip: number;
+  factors: string;
+}
+
+/**
+ * A model's training as the privacy officer sees it (`GET
+ * /admin/learning/:model`, `consentgate learning status`): its parameters,
+ * the open round, the privacy spent, and its latest rounds.
+ *
+ * @example
+ * ```ts
+ * import type { LearningStatus } from "consentgate";
+ *
+ * const status: LearningStatus = await gate.learning.status("recommender");
+ * console.log(`v${status.version}: ε ${status.spent.epsilon.toFixed(2)} of ${status.budget.epsilon}`);
+ * ```
+ */
+export interface LearningStatus {
+  model: string;
+  purpose: string;
+  status: "training" | "stopped";
+  version: number;
+  /** The open round, with the updates it holds; null once training stopped. */
+  round: { number: number; openedAt: Date; pending: number; minClients: number; overdue: boolean } | null;
+  aggregation: string;
+  trim: number;
+  clip: number;
+  noise: number;
+  learningRate: number;
+  budget: { epsilon: number; delta: number };
+  /** Spent (or reserved by a round being aggregated): zCDP rho, and epsilon at the budget's delta. */
+  spent: { rho: number; epsilon: number };
+  /** The latest closed rounds, newest first (at most 50). */
+  rounds: {
+    round: number;
+    openedAt: Date;
+    closedAt: Date;
+    status: "aggregating" | "published" | "abandoned";
+    participants: number;
+    rho: number;
+    version: number | null;
+  }[];
+}
+
+/** A closed round, as the admin view and the job see it. */
+export interface StoredRound {
+  round: number;
+  openedAt: Date;
+  closedAt: Date;
+  status: "aggregating" | "published" | "abandoned";
+  participants: number;
+  aggregation: string;
+  clip: number;
+  noise: number;
+  rho: number;
+  version: number | null;
+  publishedAt: Date | null;
+}
+
+/** One pending update as an export lists it. */
+export interface StoredUpdate {
+  model: string;
+  round: number;
+  purpose: string;
+  receivedAt: Date;
+  /** The update itself: items × dimensions little-endian float32. */
+  delta: Uint8Array;
+}
+
+export type SubmitOutcome = "accepted" | "already_reported" | "round_closed" | "unknown_round" | "stopped" | "no_model";
+
+export type CloseOutcome =
+  | { kind: "closed"; round: number; participants: number; rho: number }
+  | { kind: "waiting"; round: number; pending: number }
+  | { kind: "stopped"; round: number; pending: number; spent: number }
+  | { kind: "not_training" };
+
+export interface CloseRequest {
+  model: string;
+  minClients: number;
+  now: Date;
+  /** What the round would spend with this many participants (zCDP rho). */
+  rhoFor(participants: number): number;
+  /** Whether spending `rho` in all keeps the model within its budget. */
+  withinBudget(rho: number): boolean;
+  aggregation: string;
+  clip: number;
+  noise: number;
+  /** The log entries that commit when training stops. */
+  stopped(outcome: { round: number; spent: number; pending: number }): PendingLogEntry[];
+}
+
+/** The coordinates [offset, offset + length) of every participant's update, in subject order. */
+export interface UpdateBlock {
+  subjects: string[];
+  values: Float32Array[];
+}
+
+const MODEL_COLUMNS = `name, purpose, items, dimensions, version, factors, round, "roundOpenedAt", status, "updatedAt"`;
+const ROUND_COLUMNS = `round, "openedAt", "closedAt", status, participants, aggregation, clip, noise, rho, version, "publishedAt"`;
+
+/** The federated-learning tables as the layers above use them, bound to one open store. */
+export interface LearningStore {
+  /**
+   * Makes the model if it does not exist yet (the first instance to define
+   * it wins; the others read its row), and answers the stored model.
+   */
+  create(
+    model: Omit<StoredModel, "updatedAt" | "version" | "round" | "roundOpenedAt" | "status">,
+    now: Date,
+  ): Promise<StoredModel>;
+  /**
+   * Replaces the model's items and factors (a catalogue that changed): a new
+   * version and a new round; the open round's updates, made for the old
+   * shape, are deleted.
+   */
+  reshape(name: string, items: string[], factors: Uint8Array, now: Date): Promise<StoredModel>;
+  /** The model's current version (one prepared statement: it serves `GET /learning/:model`). */
+  model(name: string): Promise<StoredModel | undefined>;
+  /** How many values (items × dimensions) an update to the model has now, without reading its factors. */
+  values(name: string): Promise<number | undefined>;
+  /** One device's update to the open round, with the outcome; nothing is stored unless "accepted". */
+  submit(update: {
+    subjectId: string;
+    model: string;
+    round: number;
+    purpose: string;
+    delta: Uint8Array;
+    now: Date;
+  }): Promise<SubmitOutcome>;
+  /** Closes the open round if it holds minClients updates and the budget allows it; else stops training or waits. */
+  close(request: CloseRequest): Promise<CloseOutcome>;
+  /** Rounds closed but not yet published (after a crash, or the one just closed). */
+  aggregating(model: string): Promise<StoredRound[]>;
+  /** Reads one coordinate block of every update of a round (see UpdateBlock). */
+  block(model: string, round: number, offset: number, length: number): Promise<UpdateBlock>;
+  /**
+   * Publishes a round: if every one of its `participants` updates is still
+   * there, the new factors become the next version, the round is marked
+   * published and its updates deleted, with the log entries, in one
+   * transaction ("published"). If erasures removed some, or the model's
+   * version is no longer `from`, nothing changes ("changed"): aggregate again.
+   */
+  publish(request: {
+    model: string;
+    round: number;
+    participants: number;
+    /** The version the new factors were computed from: if the model moved on since, nothing changes. */
+    from: number;
+    factors: Uint8Array;
+    now: Date;
+    logged: (version: number) => PendingLogEntry[];
+  }): Promise<"published" | "changed">;
+  /** Gives up a round that fell below minClients: its updates are deleted and its rho given back. */
+  abandon(model: string, round: number, now: Date): Promise<void>;
+  /** Updates waiting in the model's open round. */
+  pending(model: string, round: number): Promise<number>;
+  /** The model's closed rounds, newest first (at most `limit`). */
+  rounds(model: string, limit: number): Promise<StoredRound[]>;
+  /** The zCDP rho the model has spent or reserved. */
+  spent(model: string): Promise<number>;
+  /** Every pending update of a subject (their export). */
+  forSubject(subjectId: string): Promise<StoredUpdate[]>;
+}
+
+export function createLearningStore(connection: Connection): LearningStore {
+  return {
+    async create(model, now) {
+      await connection.query(
+        `INSERT INTO learning_models (name, purpose, items, dimensions, version, factors, round, "roundOpenedAt", status, "updatedAt")
+         VALUES ($1, $2, $3::jsonb, $4, 1, $5, 1, $6, 'training', $6) ON CONFLICT (name) DO NOTHING`,
+        [model.name, model.purpose, JSON.stringify(model.items), model.dimensions, model.factors, now],
+      );
+      return (await readModel(connection, model.name)) as StoredModel;
+    },
+    reshape: (name, items, factors, now) =>
+      connection.transaction(async (tx) => {
+        const [row] = await tx.query<{ round: number | null }>(
+          `SELECT round FROM learning_models WHERE name = $1 FOR UPDATE`,
+          [name],
+        );
+        // Updates of the old shape can never be aggregated with the new: the open round's, and any round's still waiting.
+        if (row?.round != null)
+          await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [name, row.round]);
+        const waiting = await tx.query<{ round: number }>(
+          `UPDATE learning_rounds SET status = 'abandoned', "publishedAt" = $2 WHERE model = $1 AND status = 'aggregating' RETURNING round`,
+          [name, now],
+        );
+        for (const { round } of waiting)
+          await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [name, round]);
+        const [model] = await tx.query<StoredModel>(
+          `UPDATE learning_models SET items = $2::jsonb, factors = $3, version = version + 1,
+             round = CASE WHEN round IS NULL THEN NULL ELSE round + 1 END,
+             "roundOpenedAt" = CASE WHEN round IS NULL THEN NULL ELSE $4 END, "updatedAt" = $4
+           WHERE name = $1 RETURNING ${MODEL_COLUMNS}`,
+          [name, JSON.stringify(items), factors, now],
+        );
+        return model as StoredModel;
+      }),
+    model: (name) => readModel(connection, name),
+    async values(name) {
+      const [row] = await connection.query<{ values: number }>(
+        `SELECT jsonb_array_length(items) * dimensions AS "values" FROM learning_models WHERE name = $1`,
+        [name],
+        "consentgate_learning_values",
+      );
+      return row?.values;
+    },
+    submit: (update) =>
+      connection.transaction(async (tx) => {
+        // Shared: an erasure of the subject (exclusive) either deletes this update or comes after it.
+        await lockSubjectsShared(tx, [update.subjectId]);
+        const [model] = await tx.query<{ round: number | null; status: string }>(
+          `SELECT round, status FROM learning_models WHERE name = $1 FOR SHARE`,
+          [update.model],
+        );
+        if (!model) return "no_model";
+        if (model.round === null || model.status !== "training") return "stopped";
+        if (update.round < model.round) return "round_closed";
+        if (update.round > model.round) return "unknown_round";
+        const inserted = await tx.query(
+          `INSERT INTO learning_updates ("subjectId", model, round, purpose, delta, "receivedAt")
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
+          [update.subjectId, update.model, update.round, update.purpose, update.delta, update.now],
+        );
+        return inserted.length === 1 ? "accepted" : "already_reported";
+      }),
+    close: (request) =>
+      connection.transaction(async (tx) => {
+        const [model] = await tx.query<{ round: number | null; roundOpenedAt: Date | null; status: string }>(
+          `SELECT round, "roundOpenedAt", status FROM learning_models WHERE name = $1 FOR UPDATE`,
+          [request.model],
+        );
+        if (!model || model.round === null || model.status !== "training") return { kind: "not_training" };
+        const round = model.round;
+        const pending = await countPending(tx, request.model, round);
+        if (pending < request.minClients) return { kind: "waiting", round, pending };
+        const spent = await spentIn(tx, request.model);
+        const rho = request.rhoFor(pending);
+        if (!request.withinBudget(spent + rho)) {
+          // Training is over: the updates it will never use are personal data with no purpose left.
+          await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [request.model, round]);
+          await tx.query(
+            `UPDATE learning_models SET status = 'stopped', round = NULL, "roundOpenedAt" = NULL, "updatedAt" = $2 WHERE name = $1`,
+            [request.model, request.now],
+          );
+          for (const entry of request.stopped({ round, spent, pending })) await appendLogEntryInSession(tx, entry);
+          return { kind: "stopped", round, pending, spent };
+        }
+        await tx.query(
+          `INSERT INTO learning_rounds (model, round, "openedAt", "closedAt", status, participants, aggregation, clip, noise, rho)
+           VALUES ($1, $2, $3, $4, 'aggregating', $5, $6, $7, $8, $9)`,
+          [
+            request.model,
+            round,
+            model.roundOpenedAt ?? request.now,
+            request.now,
+            pending,
+            request.aggregation,
+            request.clip,
+            request.noise,
+            rho,
+          ],
+        );
+        await tx.query(
+          `UPDATE learning_models SET round = round + 1, "roundOpenedAt" = $2, "updatedAt" = $2 WHERE name = $1`,
+          [request.model, request.now],
+        );
+        return { kind: "closed", round, participants: pending, rho };
+      }),
+    aggregating: (model) =>
+      connection.query<StoredRound>(
+        `SELECT ${ROUND_COLUMNS} FROM learning_rounds WHERE model = $1 AND status = 'aggregating' ORDER BY round`,
+        [model],
+      ),
+    async block(model, round, offset, length) {
+      // substring counts bytes from 1; each value is 4 bytes.
+      const rows = await connection.query<{ subjectId: string; block: Uint8Array }>(
+        `SELECT "subjectId", substring(delta FROM $3 FOR $4) AS block
+         FROM learning_updates WHERE model = $1 AND round = $2 ORDER BY "subjectId"`,
+        [model, round, offset * 4 + 1, length * 4],
+        "consentgate_learning_block",
+      );
+      return {
+        subjects: rows.map((row) => row.subjectId),
+        values: rows.map((row) => float32View(row.block)),
+      };
+    },
+    publish: (request) =>
+      connection.transaction(async (tx) => {
+        await tx.query(`SELECT 1 FROM learning_models WHERE name = $1 FOR UPDATE`, [request.model]);
+        // The round's rows, locked: an erasure waiting on one of them deletes nothing once this commits.
+        const held = await tx.query(`SELECT 1 FROM learning_updates WHERE model = $1 AND round = $2 FOR UPDATE`, [
+          request.model,
+          request.round,
+        ]);
+        if (held.length !== request.participants) return "changed";
+        // Compare and set: the step was computed from version `from`.
+        const [model] = await tx.query<{ version: number }>(
+          `UPDATE learning_models SET factors = $2, version = version + 1, "updatedAt" = $3
+           WHERE name = $1 AND version = $4 RETURNING version`,
+          [request.model, request.factors, request.now, request.from],
+        );
+        if (!model) return "changed";
+        const { version } = model;
+        await tx.query(
+          `UPDATE learning_rounds SET status = 'published', version = $3, "publishedAt" = $4, participants = $5
+           WHERE model = $1 AND round = $2`,
+          [request.model, request.round, version, request.now, request.participants],
+        );
+        await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [request.model, request.round]);
+        for (const entry of request.logged(version)) await appendLogEntryInSession(tx, entry);
+        return "published";
+      }),
+    abandon: (model, round, now) =>
+      connection.transaction(async (tx) => {
+        await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [model, round]);
+        await tx.query(
+          `UPDATE learning_rounds SET status = 'abandoned', "publishedAt" = $3 WHERE model = $1 AND round = $2`,
+          [model, round, now],
+        );
+      }),
+    pending: (model, round) => countPending(connection, model, round),
+    rounds: (model, limit) =>
+      connection.query<StoredRound>(
+        `SELECT ${ROUND_COLUMNS} FROM learning_rounds WHERE model = $1 ORDER BY round DESC LIMIT $2`,
+        [model, limit],
+      ),
+    spent: (model) => spentIn(connection, model),
+    async forSubject(subjectId) {
+      const rows = await connection.query<StoredUpdate>(
+        `SELECT model, round, purpose, "receivedAt", delta FROM learning_updates WHERE "subjectId" = $1 ORDER BY model, round`,
+        [subjectId],
+      );
+      return rows.map((row) => ({ ...row, delta: new Uint8Array(row.delta) }));
+    },
+  };
+}
+
+async function readModel(connection: Connection, name: string): Promise<StoredModel | undefined> {
+  const [row] = await connection.query<StoredModel>(
+    `SELECT ${MODEL_COLUMNS} FROM learning_models WHERE name = $1`,
+    [name],
+    "consentgate_learning_model",
+  );
+  return row && { ...row, factors: new Uint8Array(row.factors) };
+}
+
+async function countPending(session: Pick<SqlSession, "query">, model: string, round: number): Promise<number> {
+  const [row] = await session.query<{ pending: number }>(
+    `SELECT count(*)::int AS pending FROM learning_updates WHERE model = $1 AND round = $2`,
+    [model, round],
+  );
+  return row?.pending ?? 0;
+}
+
+/** Rho published or reserved: an abandoned round released nothing, so it spent nothing. */
+async function spentIn(session: Pick<SqlSession, "query">, model: string): Promise<number> {
+  const [row] = await session.query<{ spent: number }>(
+    `SELECT coalesce(sum(rho), 0)::float8 AS spent FROM learning_rounds WHERE model = $1 AND status <> 'abandoned'`,
+    [model],
+  );
+  return row?.spent ?? 0;
+}
+
+/** A little-endian float32 view of bytes from the driver (a Buffer's offset need not be 4-aligned: copy then). */
+function float32View(bytes: Uint8Array): Float32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+}
+
+/**
+ * In a transaction that erases the subject, or withdraws `purpose` with
+ * onWithdrawal: purge: deletes their pending updates (all, or the purpose's).
+ */
+export async function deleteSubjectUpdatesInTransaction(
+  tx: Prisma.TransactionClient,
+  subjectId: string,
+  purpose?: string,
+): Promise<number> {
+  return purpose === undefined
+    ? tx.$executeRawUnsafe(`DELETE FROM learning_updates WHERE "subjectId" = $1`, subjectId)
+    : tx.$executeRawUnsafe(`DELETE FROM learning_updates WHERE "subjectId" = $1 AND purpose = $2`, subjectId, purpose);
+}
