@@ -10,17 +10,21 @@
 import { ConsentgateError } from "../errors.ts";
 
 /**
- * Σ u_i² of (a block of) an update, in doubles. Squares of float32 values
- * (|u_i| < 2^128) stay finite in a double, so the sum does not overflow for
- * any model size that fits in memory.
+ * start + Σ u_i² of (a block of) an update, in doubles, added term by term
+ * in order: summing an update block by block, each block starting from the
+ * sum so far, gives the very double one pass gives, so the clip does not
+ * depend on the block size. Squares of float32 values (|u_i| < 2^128) stay
+ * finite in a double, so the sum does not overflow for any model size that
+ * fits in memory.
  *
  * @example
  * ```ts
- * squaredNorm(Float32Array.of(3, 4)); // 25
+ * squaredNorm(Float32Array.of(3, 4));     // 25
+ * squaredNorm(Float32Array.of(4), 9);     // 25: the block after [3]
  * ```
  */
-export function squaredNorm(update: ArrayLike<number>): number {
-  let sum = 0;
+export function squaredNorm(update: ArrayLike<number>, start = 0): number {
+  let sum = start;
   for (let i = 0; i < update.length; i++) {
     const value = update[i]!;
     sum += value * value;
@@ -44,7 +48,9 @@ export function l2Norm(update: ArrayLike<number>): number {
  * The factor that clips an update of L2 norm `norm` to at most `clip`:
  * min(1, clip/norm). An update already within the clip, the all-zero one
  * included, keeps its scale 1, so a zero norm is never divided by (Flower's
- * `_compute_clip_model_update` divides by it and produces NaN).
+ * `clip_inputs_inplace`, flwr/common/differential_privacy.py, computes
+ * `min(1, clipping_norm / input_norm)` on Python floats, which raises
+ * ZeroDivisionError for the all-zero update).
  *
  * @example
  * ```ts

@@ -68,7 +68,7 @@ async function readChecked(input: RoundInput, offset: number, length: number): P
  * Float64Array of `dimensions` values: every update is clipped to L2 norm
  * `clip` by its whole norm, then the participants' values are combined
  * coordinate by coordinate with the round's aggregation. Reading in blocks
- * gives the same result as reading everything at once.
+ * gives bit for bit the result of reading everything at once (the norms are summed in one order).
  *
  * Throws invalid_body when an update holds a value that is not finite (the
  * store should refuse such an upload; a round never aggregates one), and
@@ -102,14 +102,14 @@ export async function aggregateRound(input: RoundInput): Promise<Float64Array> {
     const length = Math.min(blockSize, dimensions - offset);
     const block = await readChecked(input, offset, length);
     for (let p = 0; p < participants; p++) {
-      const sum = squaredNorm(block[p]!);
+      const sum = squaredNorm(block[p]!, squares[p]);
       if (!Number.isFinite(sum)) {
         throw new ConsentgateError("invalid_body", `participant ${p}'s update holds a value that is not finite`, {
           participant: p,
           offset,
         });
       }
-      squares[p] = squares[p]! + sum;
+      squares[p] = sum;
     }
   }
   const scales = Array.from(squares, (square) => clipScale(Math.sqrt(square), clip));
@@ -127,7 +127,7 @@ export async function aggregateRound(input: RoundInput): Promise<Float64Array> {
       const column = columns[p]!;
       const scale = scales[p]!;
       for (let j = 0; j < length; j++) column[j] = values[j]! * scale;
-      again[p] = again[p]! + squaredNorm(values);
+      again[p] = squaredNorm(values, again[p]);
     }
     aggregate.set(aggregateBlock(aggregation, columns, length, trim), offset);
   }

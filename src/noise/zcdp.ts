@@ -35,6 +35,12 @@ export interface DiscreteGaussianRelease {
  * Mechanism", Theorem 11, is for a sum of n discrete Gaussians, which is not
  * a discrete Gaussian; one central draw has n = 1 and no such term.)
  *
+ * Steinke's reference code says the same (IBM/discrete-gaussian-differential-
+ * privacy, cdp2adp.py: "adding cts or discrete N(0,sigma2) to sens-1 gives
+ * rho=1/(2*sigma2)"), and test/noise/zcdp.test.ts sums the Rényi divergence
+ * of two shifted discrete Gaussians term by term: it meets αΔ²/(2σ²) exactly
+ * when αΔ is an integer and stays below it otherwise.
+ *
  * The value is computed from the exact rational Δ₂²/(2σ²) and returned as
  * the nearest double.
  *
@@ -80,8 +86,10 @@ export function composeRho(rhos: readonly number[]): number {
 }
 
 /**
- * ε(α) for one order α = 1 + e^x: the ε that CKS 2020 Proposition 12 gives
- * ρ-zCDP at δ with that α. Proposition 12 reads: ρ-zCDP implies (ε, δ)-DP for
+ * ε(α) for one order α = 1 + e^x: the ε that CKS 2020 Proposition 12
+ * (numbered as in arXiv v4, which tensorflow/privacy's RDP accountant cites
+ * for the same bound) gives ρ-zCDP at δ with that α. For ρ-zCDP
+ * (D_α ≤ αρ at every α) it reads: ρ-zCDP implies (ε, δ)-DP for
  * δ = exp((α−1)(αρ − ε))/(α−1) · (1 − 1/α)^α, for every α > 1. Solved for ε
  * (L = ln(1/δ)): ε = αρ + (L + α·ln(1 − 1/α) − ln(α − 1))/(α − 1)
  * = αρ + x + (L − α·ln α)/(α − 1), using ln(α − 1) = x and
@@ -94,8 +102,9 @@ function epsilonAtOrder(rho: number, logInverseDelta: number, x: number): number
 }
 
 /**
- * The smallest ε such that ρ-zCDP implies (ε, δ)-DP by CKS 2020 Corollary 13
- * (the conversion of Proposition 12, optimised over the Rényi order):
+ * The smallest ε such that ρ-zCDP implies (ε, δ)-DP by CKS 2020
+ * Proposition 12, optimised over the Rényi order (its zCDP form is the
+ * paper's Corollary 13):
  * ε = inf_{α>1} αρ + (ln(1/δ) + α·ln(1 − 1/α) − ln(α − 1))/(α − 1), which
  * is δ = inf_{α>1} exp((α−1)(αρ − ε))/(α−1)·(1 − 1/α)^α solved for ε. Always
  * below Bun and Steinke 2016's ρ + 2√(ρ·ln(1/δ)) (Proposition 1.3).
