@@ -181,6 +181,9 @@ async function aggregate(
   return { model: name, outcome: "waiting", round };
 }
 
+/** Thrown from a block read when the round's participants are no longer those of its first block. */
+class ParticipantsChanged extends Error {}
+
 /** The round's clipped aggregate, or undefined when its participants changed while it was read. */
 async function readAndAggregate(
   deps: LearningDeps,
@@ -190,25 +193,26 @@ async function readAndAggregate(
   dimensions: number,
 ) {
   let subjects: string[] | undefined;
-  let changed = false;
   const blockSize = Math.max(1, Math.min(dimensions, Math.floor(BLOCK_BYTES / (4 * n))));
-  const aggregate = await aggregateRound({
-    participants: n,
-    dimensions,
-    clip: model.clip,
-    aggregation: model.aggregation,
-    trim: model.trim,
-    blockSize,
-    readBlock: async (offset, length) => {
-      const block = await deps.store.block(model.model, round, offset, length);
-      subjects ??= block.subjects;
-      if (block.subjects.length !== n || block.subjects.some((subject, i) => subject !== subjects![i])) {
-        changed = true;
-        // Same shape as asked, so the aggregation runs to its end; the result is thrown away.
-        return Array.from({ length: n }, () => new Float32Array(length));
-      }
-      return block.values;
-    },
-  });
-  return changed ? undefined : aggregate;
+  try {
+    return await aggregateRound({
+      participants: n,
+      dimensions,
+      clip: model.clip,
+      aggregation: model.aggregation,
+      trim: model.trim,
+      blockSize,
+      readBlock: async (offset, length) => {
+        const block = await deps.store.block(model.model, round, offset, length);
+        subjects ??= block.subjects;
+        if (block.subjects.length !== n || block.subjects.some((subject, i) => subject !== subjects![i])) {
+          throw new ParticipantsChanged();
+        }
+        return block.values;
+      },
+    });
+  } catch (error) {
+    if (error instanceof ParticipantsChanged) return undefined;
+    throw error;
+  }
 }

@@ -48,7 +48,11 @@ const policyWith = (changes: Record<string, unknown> = {}) =>
 const update = (round: number, value = 0.01) => ({ round, delta: encodeFloat32(new Float32Array(VALUES).fill(value)) });
 
 /** A gate with the model defined, served over HTTP, and a helper to sign a listener up for the purpose. */
-async function learningGate(suite: ReturnType<typeof suiteScope>, database: string, changes: Record<string, unknown> = {}) {
+async function learningGate(
+  suite: ReturnType<typeof suiteScope>,
+  database: string,
+  changes: Record<string, unknown> = {},
+) {
   const gate = await testGate(suite, { database, policies: policyWith(changes) });
   await gate.learning.define("recommender", { items: () => ITEMS });
   const app = hostApp(gate);
@@ -84,7 +88,10 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.equal(res.body.clip, 1);
     const factors = decodeFloat32(res.body.factors, VALUES);
     assert.ok(factors.every((v) => Number.isFinite(v) && Math.abs(v) <= 0.01));
-    assert.ok(factors.some((v) => v !== 0), "random, not all zero");
+    assert.ok(
+      factors.some((v) => v !== 0),
+      "random, not all zero",
+    );
   });
 
   test("an update without consent is 403, anonymous 401, and nothing is stored", async () => {
@@ -143,14 +150,16 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     const sent = update(1, 0.03);
     await request(app).post("/privacy/learning/recommender/updates").set(who).send(sent).expect(202);
     const before = await pending();
-    const exported = JSON.parse((await asText(request(app).get("/privacy/export").set(who)).expect(200)).body as string);
+    const exported = JSON.parse(
+      (await asText(request(app).get("/privacy/export").set(who)).expect(200)).body as string,
+    );
     assert.equal(exported.learning.length, 1);
     assert.equal(exported.learning[0].model, "recommender");
     assert.equal(exported.learning[0].round, 1);
     assert.equal(exported.learning[0].purpose, "on-device");
     assert.equal(exported.learning[0].delta, sent.delta);
     const erased = await request(app).delete("/privacy/data").set(who).expect(200);
-    assert.equal(erased.body.erased.consentgate.learningUpdates, 1, JSON.stringify(erased.body));
+    assert.equal(erased.body.erased.tables.learningUpdates, 1, JSON.stringify(erased.body));
     assert.equal(await pending(), before! - 1);
   });
 
@@ -160,7 +169,9 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     const before = await pending();
     await withdraw(app, who, "on-device").expect(200);
     assert.equal(await pending(), before! - 1);
-    const exported = JSON.parse((await asText(request(app).get("/privacy/export").set(who)).expect(200)).body as string);
+    const exported = JSON.parse(
+      (await asText(request(app).get("/privacy/export").set(who)).expect(200)).body as string,
+    );
     assert.deepEqual(exported.learning, []);
   });
 
@@ -191,7 +202,10 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.equal(model.version, 2);
     assert.equal(model.round, 2);
     const factorsAfter = decodeFloat32(model.factors, VALUES);
-    assert.ok(factorsAfter.some((v, i) => v !== factorsBefore[i]), "the step changed the factors");
+    assert.ok(
+      factorsAfter.some((v, i) => v !== factorsBefore[i]),
+      "the step changed the factors",
+    );
     // The round's updates are gone: personal data no longer, once aggregated.
     for (const who of contributors) {
       const exported = JSON.parse((await asText(request(app).get("/privacy/export").set(who)).expect(200)).body);
@@ -232,7 +246,10 @@ describe(`the privacy budget stops training, on ${onPostgres ? "PostgreSQL" : "P
     // Noise multiplier 1 is rho 1/2 a round: one round is epsilon ≈ 5.3 at delta 1e-6, two ≈ 7.9. A budget of 6 holds one.
     const { gate, app, listener } = await learningGate(suite, db.option, { budget: { epsilon: 6, delta: 1e-6 } });
     const post = async (id: string, round: number) =>
-      request(app).post("/privacy/learning/recommender/updates").set(await listener(id)).send(update(round));
+      request(app)
+        .post("/privacy/learning/recommender/updates")
+        .set(await listener(id))
+        .send(update(round));
     for (const id of ["a", "b", "c"]) (await post(id, 1)).status === 202 || assert.fail(id);
     assert.equal((await gate.runJob("learning")).models[0]?.outcome, "published");
     for (const id of ["d", "e", "f"]) assert.equal((await post(id, 2)).status, 202);
@@ -267,13 +284,19 @@ describe(`two gates on one ${onPostgres ? "PostgreSQL" : "PGlite"} database acce
   test("40 devices, each posting twice through both instances while the job closes the round: every accepted update is counted once", async () => {
     const db = await testDatabase(suite);
     const first = await learningGate(suite, db.option, { round: { minClients: 10, maxOpen: "1d" } });
-    const second = await testGate(suite, { database: db.option, policies: policyWith({ round: { minClients: 10, maxOpen: "1d" } }) });
+    const second = await testGate(suite, {
+      database: db.option,
+      policies: policyWith({ round: { minClients: 10, maxOpen: "1d" } }),
+    });
     await second.learning.define("recommender", { items: () => ITEMS });
     const origins = [await serve(suite, first.app), await serve(suite, hostApp(second))];
     const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => first.listener(`device-${i}`)));
     const posts = devices.flatMap((who, i) =>
       [0, 1].map((copy) =>
-        request(origins[(i + copy) % 2]!).post("/privacy/learning/recommender/updates").set(who).send(update(1)),
+        request(origins[(i + copy) % 2]!)
+          .post("/privacy/learning/recommender/updates")
+          .set(who)
+          .send(update(1)),
       ),
     );
     const [answers] = await Promise.all([Promise.all(posts), first.gate.runJob("learning")]);

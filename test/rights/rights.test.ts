@@ -151,6 +151,7 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       consentState: 1,
       privacyRequests: 1,
       telemetryReports: 0,
+      learningUpdates: 0,
     });
     assert.deepEqual(certificate.erased.dataSources, { favourites: 1 });
     const { signature, ...body } = certificate;

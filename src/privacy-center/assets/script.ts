@@ -121,6 +121,7 @@ const ERASED = {
   consentState: "current choices",
   privacyRequests: "earlier requests",
   telemetryReports: "when you sent usage reports",
+  learningUpdates: "model updates from your device, not yet combined with others'",
 };
 
 // As the server writes dates (src/privacy-center/words.ts).
