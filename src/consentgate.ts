@@ -259,8 +259,10 @@ export interface Consentgate {
    *
    * @example
    * ```ts
+   * const catalogue = [{ id: "track-1" }, { id: "track-2" }];
    * await gate.learning.define("recommender", { items: () => catalogue.map((track) => track.id) });
-   * const status = await gate.learning.status("recommender");
+   * const { version, spent } = await gate.learning.status("recommender");
+   * console.log(`recommender v${version}, epsilon ${spent.epsilon}`);
    * ```
    */
   readonly learning: Learning;
@@ -368,7 +370,8 @@ export interface Learning {
    *
    * @example
    * ```ts
-   * await gate.learning.define("recommender", { items: async () => (await db.track.findMany()).map((t) => t.id) });
+   * const trackIds = async () => ["track-1", "track-2", "track-3"]; // e.g. from the app's catalogue table
+   * await gate.learning.define("recommender", { items: trackIds });
    * ```
    */
   define(name: string, definition: ModelDefinition): Promise<void>;

@@ -59,8 +59,20 @@ export type { ReleaseResult } from "./insights/release.ts";
 export type { InsightView, ReleasedKey } from "./store/insights.ts";
 export type { TelemetryEstimate, TelemetryFrequencies } from "./telemetry/sketch.ts";
 
+// gate.learning: federated models trained on the devices.
+export type { Learning } from "./consentgate.ts";
+export type { ModelDefinition } from "./learning/models.ts";
+export type { LearningStatus, ModelView } from "./store/learning.ts";
+
 // gate.runJob.
-export type { RunJob, RunJobOptions, JobResults, ErasureRetryResult, InsightsJobResult } from "./jobs/run.ts";
+export type {
+  RunJob,
+  RunJobOptions,
+  JobResults,
+  ErasureRetryResult,
+  InsightsJobResult,
+  LearningJobResult,
+} from "./jobs/run.ts";
 export type { PurgeResult, Counts as PurgeCounts } from "./jobs/purge.ts";
 export type { DeadlinesResult } from "./jobs/deadlines.ts";
 export type { ComplianceReportResult } from "./jobs/compliance-report.ts";
@@ -74,8 +86,10 @@ export type {
   DurationUnit,
   FieldRule,
   GpcMeaning,
+  Aggregation,
   InsightRelease,
   JobName,
+  LearningModel,
   LegalBasis,
   Policy,
   Purpose,

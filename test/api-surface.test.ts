@@ -41,6 +41,7 @@ const RUNTIME_EXPORTS = ["ConsentgateError", "createConsentgate", "isConsentgate
 const EXPORTS = [
   ...RUNTIME_EXPORTS,
   "Actor",
+  "Aggregation",
   "AppAbility",
   "AuditEntry",
   "Choice",
@@ -76,8 +77,14 @@ const EXPORTS = [
   "TelemetryFrequencies",
   "JobName",
   "JobResults",
+  "Learning",
+  "LearningJobResult",
+  "LearningModel",
+  "LearningStatus",
   "LegalBasis",
   "LogRetentionResult",
+  "ModelDefinition",
+  "ModelView",
   "Logger",
   "Policy",
   "Privacy",
@@ -105,13 +112,44 @@ const EXPORTS = [
 ].sort();
 
 /** What `import * as client from "consentgate/client"` holds at run time: the device's side (src/client/). */
-const CLIENT_RUNTIME_EXPORTS = ["sketchHash", "telemetryReport"];
+const CLIENT_RUNTIME_EXPORTS = [
+  "DEFAULT_TRAINING",
+  "LearningError",
+  "MAX_PLAYS",
+  "clipToNorm",
+  "createDeviceRecommender",
+  "decodeFloat32",
+  "deviceLoss",
+  "encodeFloat32",
+  "gramian",
+  "indexedDbStorage",
+  "itemGradient",
+  "l2Norm",
+  "localUpdate",
+  "memoryStorage",
+  "sketchHash",
+  "solveUserVector",
+  "telemetryReport",
+  "topItems",
+];
 
 /** Every name dist/client/index.d.ts exports. */
-const CLIENT_EXPORTS = [...CLIENT_RUNTIME_EXPORTS, "TelemetryParams", "TelemetryRecord"].sort();
+const CLIENT_EXPORTS = [
+  ...CLIENT_RUNTIME_EXPORTS,
+  "ContributionResult",
+  "DeviceRecommender",
+  "FetchLike",
+  "ItemFactors",
+  "ItemPlays",
+  "RecommenderOptions",
+  "RecommenderStorage",
+  "TelemetryParams",
+  "TelemetryRecord",
+  "TrainingOptions",
+].sort();
 
 /** The objects the gate hands out: each of their methods needs an example of its own. */
-const HANDED_OUT = new Set(["Consentgate", "Insights", "Privacy", "StoreAccess"]);
+const HANDED_OUT = new Set(["Consentgate", "Insights", "Learning", "Privacy", "StoreAccess"]);
 
 /**
  * When the sources of dist/ last changed: src/ and the Prisma schema. Not
@@ -187,7 +225,8 @@ describe("runtime exports", () => {
   });
 
   test('"consentgate/client" gives exactly the client\'s runtime exports, from ESM and CommonJS', async () => {
-    const expected = { sketchHash: "function", telemetryReport: "function" };
+    const constants: Record<string, string> = { DEFAULT_TRAINING: "object", MAX_PLAYS: "number" };
+    const expected = Object.fromEntries(CLIENT_RUNTIME_EXPORTS.map((name) => [name, constants[name] ?? "function"]));
     const esm = await inHostApp(
       "module",
       `import * as api from "consentgate/client";\nconsole.log(JSON.stringify(${describeExports}));`,

@@ -13,13 +13,14 @@
  * ```ts
  * import { createDeviceRecommender, type RecommenderStorage } from "consentgate/client";
  *
- * // localStorage as the store (values are small: at most 500 plays and one vector).
+ * // A store of the app's own, e.g. a Map kept for the page's life (values are small: at most 500 plays and one vector).
+ * const kept = new Map<string, string>();
  * const storage: RecommenderStorage = {
  *   get: (key) => {
- *     const text = localStorage.getItem(key);
- *     return text === null ? undefined : JSON.parse(text);
+ *     const text = kept.get(key);
+ *     return text === undefined ? undefined : JSON.parse(text);
  *   },
- *   set: (key, value) => localStorage.setItem(key, JSON.stringify(value)),
+ *   set: (key, value) => void kept.set(key, JSON.stringify(value)),
  * };
  * const recommender = createDeviceRecommender({ api: "/privacy", model: "recommender", storage });
  * ```

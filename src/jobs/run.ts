@@ -62,13 +62,19 @@ export interface InsightsJobResult {
  * ```
  */
 export interface LearningJobResult {
+  /** One entry per model of the policy (two when a crashed run's round was finished first). */
   models: {
+    /** The model's name. */
     model: string;
+    /** What happened to it. */
     outcome: "published" | "waiting" | "stopped" | "abandoned" | "not_defined" | "not_training";
+    /** The round concerned. */
     round?: number;
+    /** Updates the round was aggregated from (published, abandoned). */
     participants?: number;
     /** Updates waiting in the open round (waiting, stopped). */
     pending?: number;
+    /** The version published. */
     version?: number;
     /** Epsilon spent over the model's life, at its budget's delta. */
     epsilon?: number;

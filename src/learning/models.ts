@@ -36,6 +36,7 @@ const MAX_ITEM_LENGTH = 200;
  * ```ts
  * import type { ModelDefinition } from "consentgate";
  *
+ * const catalogue = { tracks: async () => [{ id: "track-1" }, { id: "track-2" }] }; // the app's own
  * const recommender: ModelDefinition = { items: async () => (await catalogue.tracks()).map((t) => t.id) };
  * await gate.learning.define("recommender", recommender);
  * ```

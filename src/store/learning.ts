@@ -51,19 +51,28 @@ export interface StoredModel {
  * ```ts
  * import type { ModelView } from "consentgate";
  *
- * const view: ModelView = await (await fetch("/privacy/learning/recommender")).json();
+ * const view = (await (await fetch("/privacy/learning/recommender")).json()) as ModelView;
  * const factors = new Float32Array(Uint8Array.from(atob(view.factors), (c) => c.charCodeAt(0)).buffer);
  * ```
  */
 export interface ModelView {
+  /** The model's name in the policy. */
   model: string;
+  /** The purpose updates are gated for. */
   purpose: string;
+  /** The current version: 1 at the start, one more for every published round. */
   version: number;
+  /** The round that accepts updates now; null once training stopped. */
   round: number | null;
+  /** "training", or "stopped" once the privacy budget is spent. */
   status: "training" | "stopped";
+  /** The item ids, in the order of the factors' rows. */
   items: string[];
+  /** The length of each item's vector. */
   dimensions: number;
+  /** The largest L2 norm an update may have; the server scales larger ones down to it. */
   clip: number;
+  /** The item factors: base64 of items × dimensions little-endian float32 values, row-major. */
   factors: string;
 }
 
@@ -81,28 +90,66 @@ export interface ModelView {
  * ```
  */
 export interface LearningStatus {
+  /** The model's name in the policy. */
   model: string;
+  /** The purpose updates are gated for. */
   purpose: string;
+  /** "training", or "stopped" once the privacy budget is spent. */
   status: "training" | "stopped";
+  /** The current version. */
   version: number;
   /** The open round, with the updates it holds; null once training stopped. */
-  round: { number: number; openedAt: Date; pending: number; minClients: number; overdue: boolean } | null;
+  round: {
+    /** Its number. */
+    number: number;
+    /** When it opened. */
+    openedAt: Date;
+    /** Updates it holds. */
+    pending: number;
+    /** Updates it needs before it is aggregated. */
+    minClients: number;
+    /** Open longer than the policy's maxOpen and still short of minClients. */
+    overdue: boolean;
+  } | null;
+  /** How updates are combined: mean, median or trimmed-mean. */
   aggregation: string;
+  /** The fraction cut from each end (trimmed-mean), else 0. */
   trim: number;
+  /** The L2 bound of one update. */
   clip: number;
+  /** The Gaussian noise multiplier. */
   noise: number;
+  /** The server's step size. */
   learningRate: number;
-  budget: { epsilon: number; delta: number };
-  /** Spent (or reserved by a round being aggregated): zCDP rho, and epsilon at the budget's delta. */
-  spent: { rho: number; epsilon: number };
+  /** The privacy loss allowed over the model's life. */
+  budget: {
+    /** Total epsilon. */
+    epsilon: number;
+    /** The delta it is stated at. */
+    delta: number;
+  };
+  /** Spent, or reserved by a round being aggregated. */
+  spent: {
+    /** zCDP rho, the sum over rounds. */
+    rho: number;
+    /** The same as epsilon at the budget's delta. */
+    epsilon: number;
+  };
   /** The latest closed rounds, newest first (at most 50). */
   rounds: {
+    /** Its number. */
     round: number;
+    /** When it opened. */
     openedAt: Date;
+    /** When it closed. */
     closedAt: Date;
+    /** aggregating, published, or abandoned (erasures took it below minClients). */
     status: "aggregating" | "published" | "abandoned";
+    /** Updates it was aggregated from. */
     participants: number;
+    /** zCDP rho it spent. */
     rho: number;
+    /** The version it published. */
     version: number | null;
   }[];
 }
