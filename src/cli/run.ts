@@ -8,11 +8,12 @@ import { didYouMean } from "../policy/suggest.ts";
 import { type Command, type Io, UsageError } from "./command.ts";
 import { check } from "./commands/check.ts";
 import { insights } from "./commands/insights.ts";
+import { learning } from "./commands/learning.ts";
 import { purge } from "./commands/purge.ts";
 import { report } from "./commands/report.ts";
 import { verify } from "./commands/verify.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, insights, purge, report, verify };
+const COMMANDS: Readonly<Record<string, Command>> = { check, insights, learning, purge, report, verify };
 
 const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -1,0 +1,83 @@
+/**
+ * `consentgate learning status <model>` against an app's database: the line
+ * and the rounds table after a published round, and clear usage errors.
+ */
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import request from "supertest";
+import { encodeFloat32 } from "../../src/client/index.ts";
+import { TEST_SECRET, hostApp, testGate } from "../support/app.ts";
+import { type Cli, cliApp } from "../support/child.ts";
+import { type PersistentDatabase, onPostgres } from "../support/database.ts";
+import { testPolicy } from "../support/policy.ts";
+import { suiteScope } from "../support/scope.ts";
+import { eu, grant } from "../support/subjects.ts";
+
+const ITEMS = ["a", "b", "c"];
+const policy = testPolicy({
+  purposes: {
+    "on-device": {
+      description: "Recommend music on your device; your plays never leave it",
+      legalBasis: "consent",
+      learning: {
+        model: "recommender",
+        dimensions: 2,
+        round: { minClients: 2, maxOpen: "1d" },
+        clip: 1,
+        aggregation: "trimmed-mean",
+        trim: 0.1,
+        noise: 2,
+        budget: { epsilon: 10, delta: 1e-6 },
+      },
+    },
+  },
+});
+
+describe(`consentgate learning status on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+  let db: PersistentDatabase;
+  let policies: string;
+  let database: string[];
+  let consentgate: Cli;
+  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  before(async () => {
+    ({ db, policies, database, cli: consentgate } = await cliApp(suite, policy));
+    const gate = await testGate(suite, { database: db.option, policies: policy });
+    await gate.learning.define("recommender", { items: () => ITEMS });
+    const app = hostApp(gate);
+    for (const id of ["d-1", "d-2"]) {
+      await grant(app, eu(id), "on-device").expect(200);
+      await request(app)
+        .post("/privacy/learning/recommender/updates")
+        .set(eu(id))
+        .send({ round: 1, delta: encodeFloat32(new Float32Array(6).fill(0.1)) })
+        .expect(202);
+    }
+    assert.equal((await gate.runJob("learning")).models[0]?.outcome, "published");
+    await gate.close();
+  });
+  const cli = (...argv: string[]) => consentgate(argv, env);
+
+  test("prints the model's line and its rounds", async () => {
+    const run = await cli("learning", "status", "recommender", "--policies", policies, ...database);
+    assert.equal(run.code, 0, run.err.join("\n"));
+    assert.match(
+      run.out[0]!,
+      /^recommender: training, version 2, round 2 open with 0 of 2 updates; epsilon \d+\.\d{3} of 10 \(delta 0\.000001\); clip 1, trimmed-mean \(trim 0\.1\), noise ×2$/,
+    );
+    const text = run.out.join("\n");
+    assert.match(text, /round\s+status\s+participants\s+rho\s+version\s+closed/);
+    assert.match(text, /\n1\s+published\s+2\s+0\.1250\s+2\s+\d{4}-/, "rho 1/(2·2²) = 0.125");
+  });
+
+  test("a model the policy does not have, or a wrong action, is a usage error", async () => {
+    const unknown = await cli("learning", "status", "nope", "--policies", policies, ...database);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err.join("\n"), /no federated model "nope" in the policy \(models: recommender\)/);
+    for (const argv of [["learning"], ["learning", "status"], ["learning", "train", "recommender"]]) {
+      const bad = await cli(...argv, "--policies", policies, ...database);
+      assert.equal(bad.code, 2, argv.join(" "));
+      assert.match(bad.err.join("\n"), /usage: consentgate learning status <model>/);
+    }
+  });
+});
