@@ -56,6 +56,7 @@ export async function acceptUpdate(
   if (values === undefined)
     throw new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);
   const { round, delta } = parseUpdate(body, values);
+  const decidedAt = deps.now();
   const decision = await contributor.decide(model.purpose);
   if (!decision.allowed) {
     throw new ConsentgateError("consent_required", refusalMessage(deps.policy, decision, true), {
@@ -70,6 +71,7 @@ export async function acceptUpdate(
     purpose: model.purpose,
     delta,
     now: deps.now(),
+    decision: { receiptId: decision.receiptId, at: decidedAt },
   });
   switch (outcome) {
     case "accepted":
@@ -97,6 +99,12 @@ export async function acceptUpdate(
         "invalid_body",
         `round ${round} of "${name}" is not open yet; fetch the model for the open round`,
         { round },
+      );
+    case "decision_changed":
+      throw new ConsentgateError(
+        "consent_required",
+        `consent for "${model.purpose}" was withdrawn or the subject's data erased before this update was stored; nothing was stored`,
+        { purpose: model.purpose, region: contributor.region },
       );
     case "no_model":
       throw new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);

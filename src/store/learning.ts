@@ -24,7 +24,7 @@
 import type { Connection, SqlSession } from "./connection.ts";
 import { appendLogEntryInSession, type PendingLogEntry } from "./compliance-log.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { lockSubjectsShared } from "./write-lock.ts";
+import { decisionStandsInSession, lockSubjectsShared } from "./write-lock.ts";
 
 /** A model as stored: its current version, factors and open round. */
 export interface StoredModel {
@@ -179,7 +179,15 @@ export interface StoredUpdate {
   delta: Uint8Array;
 }
 
-export type SubmitOutcome = "accepted" | "already_reported" | "round_closed" | "unknown_round" | "stopped" | "no_model";
+export type SubmitOutcome =
+  | "accepted"
+  | "already_reported"
+  | "round_closed"
+  | "unknown_round"
+  | "stopped"
+  | "no_model"
+  /** The choice the update was decided on changed, or the subject was erased, before it could be stored. */
+  | "decision_changed";
 
 export type CloseOutcome =
   | { kind: "closed"; round: number; participants: number; rho: number }
@@ -239,6 +247,8 @@ export interface LearningStore {
     purpose: string;
     delta: Uint8Array;
     now: Date;
+    /** The decision that let it in: its receipt (undefined for a legal basis or a region's default) and when it was made. */
+    decision: { receiptId: string | undefined; at: Date };
   }): Promise<SubmitOutcome>;
   /** Closes the open round if it holds minClients updates and the budget allows it; else stops training or waits. */
   close(request: CloseRequest): Promise<CloseOutcome>;
@@ -320,8 +330,20 @@ export function createLearningStore(connection: Connection): LearningStore {
     },
     submit: (update) =>
       connection.transaction(async (tx) => {
-        // Shared: an erasure of the subject (exclusive) either deletes this update or comes after it.
+        // Shared: a consent change or an erasure of the subject (exclusive) either deletes this update
+        // or commits before it, and then the checks below, made after the lock, see it.
         await lockSubjectsShared(tx, [update.subjectId]);
+        const { receiptId, at: decidedAt } = update.decision;
+        if (
+          !(await decisionStandsInSession(tx, {
+            subjectId: update.subjectId,
+            purpose: update.purpose,
+            receiptId,
+            decidedAt,
+          }))
+        ) {
+          return "decision_changed";
+        }
         const [model] = await tx.query<{ round: number | null; status: string }>(
           `SELECT round, status FROM learning_models WHERE name = $1 FOR SHARE`,
           [update.model],

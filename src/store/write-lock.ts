@@ -18,3 +18,27 @@ export async function lockSubjectsShared(tx: Pick<SqlSession, "query">, subjects
 export function lockSubjectForChange(prisma: Pick<PrismaClient, "$executeRaw">, subjectId: string) {
   return prisma.$executeRaw`SELECT consentgate_lock_subjects(ARRAY[${subjectId}]::text[], true)`;
 }
+
+/**
+ * After the shared lock, in the same raw SQL transaction: does the decision a
+ * write was let in by still stand? With a receipt, that grant must still be
+ * the subject's current choice; without one (a legal basis or the region's
+ * default), no explicit choice may have been made since; and no erasure of
+ * the subject may have been received at or after the decision. The rule
+ * record()'s batches apply in the database (migration 0005); a federated
+ * update (learning.ts) applies it here. It reads consent_state and
+ * privacy_requests only to guard the write, as that function does.
+ */
+export async function decisionStandsInSession(
+  tx: Pick<SqlSession, "query">,
+  write: { subjectId: string; purpose: string; receiptId: string | undefined; decidedAt: Date },
+): Promise<boolean> {
+  const [row] = await tx.query<{ stands: boolean }>(
+    `SELECT coalesce((SELECT $3::text IS NOT NULL AND c.granted AND c."receiptId"::text = $3::text
+                      FROM consent_state c WHERE c."subjectId" = $1 AND c.purpose = $2), $3::text IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM privacy_requests r
+                        WHERE r."subjectId" = $1 AND r.type = 'erasure' AND r."receivedAt" >= $4) AS stands`,
+    [write.subjectId, write.purpose, write.receiptId ?? null, write.decidedAt],
+  );
+  return row?.stands === true;
+}

@@ -311,3 +311,23 @@ describe(`two gates on one ${onPostgres ? "PostgreSQL" : "PGlite"} database acce
     assert.equal(published + waiting, accepted, "every accepted update is in the published round or still pending");
   });
 });
+
+describe("the device client served by the router", () => {
+  const suite = suiteScope();
+  test("GET /privacy/learning/client.js is the compiled consentgate/client, and its sibling files are served beside it", async () => {
+    const db = await testDatabase(suite);
+    const { app } = await learningGate(suite, db.option);
+    const entry = await request(app).get("/privacy/learning/client.js").expect(200);
+    assert.match(String(entry.headers["content-type"]), /^text\/javascript/);
+    assert.match(entry.text, /createDeviceRecommender/);
+    // Every relative import of the entry resolves to a file the router serves.
+    const imports = [...entry.text.matchAll(/from\s+"\.\/([\w-]+\.js)"/g)].map((m) => m[1]!);
+    assert.ok(imports.length > 0, "the entry imports its siblings");
+    for (const file of imports) {
+      const sibling = await request(app).get(`/privacy/learning/${file}`).expect(200);
+      assert.match(String(sibling.headers["content-type"]), /^text\/javascript/);
+    }
+    await request(app).get("/privacy/learning/nothing-here.js").expect(404);
+    await request(app).get("/privacy/learning/..%2Fconsentgate.js").expect(404);
+  });
+});
