@@ -101,8 +101,9 @@ async function chooseDevice() {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ granted }),
     });
+    // Read to the end (the receipt), so the reload below cannot abort a response still arriving.
+    const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const answer = await response.json().catch(() => ({}));
       document.getElementById("status").textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
       return;
     }
@@ -163,6 +164,8 @@ async function leave() {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ granted: false }),
   });
+  // Read to the end (the receipt), so the reload cannot abort a response still arriving.
+  await response.json().catch(() => ({}));
   if (!response.ok) return say("error " + response.status);
   location.reload();
 }
