@@ -13,6 +13,7 @@ import path from "node:path";
 import { before, describe, test } from "node:test";
 import { type BrowserContext, chromium } from "playwright-core";
 import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
+import { TRACKS } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { TEST_SECRET, serve } from "../support/app.ts";
 import { onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
@@ -94,19 +95,20 @@ describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" :
     assert.ok(!recommended.some((title) => PLAYED.includes(title)), `nothing just played: ${recommended.join(", ")}`);
 
     // The plays are in this browser's IndexedDB, under the listener's own database.
-    const stored = await page.evaluate(
-      () =>
-        new Promise<string[]>((resolve, reject) => {
-          const open = indexedDB.open("tunes-on-device-erin", 1);
-          open.onerror = () => reject(open.error);
-          open.onsuccess = () => {
-            const get = open.result.transaction("state").objectStore("state").get("consentgate:learning:recommender");
-            get.onsuccess = () => resolve(get.result.plays);
-            get.onerror = () => reject(get.error);
-          };
-        }),
+    // (A string, as the test is compiled without the DOM's types.)
+    const stored = (await page.evaluate(`new Promise((resolve, reject) => {
+      const open = indexedDB.open("tunes-on-device-erin", 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const get = open.result.transaction("state").objectStore("state").get("consentgate:learning:recommender");
+        get.onsuccess = () => resolve(get.result.plays);
+        get.onerror = () => reject(get.error);
+      };
+    })`)) as string[];
+    assert.deepEqual(
+      stored,
+      PLAYED.map((title) => TRACKS.find((t) => t.title === title)!.id),
     );
-    assert.equal(stored.length, PLAYED.length);
 
     await page.getByRole("button", { name: "Contribute to the shared model" }).click();
     await status.getByText(/^Contributed to round 1 of the shared model\./).waitFor();
