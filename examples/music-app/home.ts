@@ -24,29 +24,61 @@ ${REGIONS.map((r) => `<option value="${r.code}">${escape(r.label)}</option>`).jo
 </form>`);
 }
 
-export function homePage(user: Listener, recommendations: Recommendations, personalized: boolean): string {
+/** What the listener allowed: server-side personalization, and whether they chose on-device recommendations. */
+export interface HomeModes {
+  personalized: boolean;
+  /** The listener granted the on-device purpose: plays stay in the browser, which recommends by itself. */
+  onDevice: boolean;
+}
+
+export function homePage(user: Listener, recommendations: Recommendations, modes: HomeModes): string {
+  const { personalized, onDevice } = modes;
+  // On the device a play is only observed: there is no like (the device model counts plays), and nothing is posted.
+  const actions = (id: string) =>
+    onDevice
+      ? `<button type="button" data-track="${id}" data-action="play">Play</button>`
+      : `<button type="button" data-track="${id}" data-action="play">Play</button>
+<button type="button" data-track="${id}" data-action="like">Like</button>`;
   const rows = TRACKS.map(
-    (t) => `<li><span>${escape(t.title)} <small>${escape(t.artist)} · ${t.genre}</small></span>
-<button type="button" data-track="${t.id}" data-action="play">Play</button>
-<button type="button" data-track="${t.id}" data-action="like">Like</button></li>`,
+    (
+      t,
+    ) => `<li data-title="${escape(t.title)}"><span>${escape(t.title)} <small>${escape(t.artist)} · ${t.genre}</small></span>
+${actions(t.id)}</li>`,
   ).join("\n");
   const picks = recommendations.tracks
     .map((t) => `<li>${escape(t.title)} <small>${escape(t.artist)}</small></li>`)
     .join("\n");
+  const heading =
+    recommendations.basedOn === "popular" ? "Popular right now" : "Recommended from your recent listening";
+  const mode = onDevice
+    ? `<section id="on-device" data-listener="${escape(user.id)}" aria-labelledby="on-device-heading">
+<h2 id="on-device-heading">Recommendations on this device</h2>
+<p><strong>Your plays stay on this device.</strong> They are kept in this browser's storage and never sent to Tunes; your recommendations are computed here, in the browser.</p>
+<p>You can help improve the shared model everyone recommends from: a contribution sends one clipped change of the model's numbers, never your plays, and it is combined with other listeners' changes and blurred with random noise before it is used.</p>
+<p><button type="button" id="contribute">Contribute to the shared model</button>
+<button type="button" id="leave-device">Stop recommending on this device</button></p>
+</section>`
+    : `<section id="choose-device" aria-labelledby="choose-device-heading">
+<h2 id="choose-device-heading">Keep your listening on this device</h2>
+<p>Recommendations can be computed in your browser instead: your plays would stay on this device and never be sent to Tunes.</p>
+<p><button type="button" id="choose-device">Recommend on this device only</button></p>
+</section>`;
   return page(`<p>Signed in as <strong>${escape(user.id)}</strong> in ${escape(user.region)}.
 <a href="/privacy-center">Your privacy choices</a></p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form>
 <p id="status" role="status" aria-live="polite"></p>
-<h2>${recommendations.basedOn === "popular" ? "Popular right now" : "Recommended from your recent listening"}</h2>
-${personalized ? "" : `<p>Recommendations use what you play only if you allow personalization in <a href="/privacy-center">your privacy choices</a>.</p>`}
+${mode}
+<h2 id="recommendations-heading">${heading}</h2>
+${personalized || onDevice ? "" : `<p>Recommendations use what you play only if you allow personalization in <a href="/privacy-center">your privacy choices</a>.</p>`}
 <ol id="recommendations">${picks}</ol>
 <h2>All tracks</h2>
 <ul id="tracks">${rows}</ul>
-<script src="/home.js"></script>`);
+${onDevice ? `<script type="module" src="/device.js"></script>` : `<script src="/home.js"></script>`}`);
 }
 
 /** Plays and likes go through the JSON API, so the gate's answer (201, or 403 with its reason) shows as it is. */
 export const HOME_SCRIPT = `document.addEventListener("click", async (event) => {
+  if (event.target.closest("#choose-device")) return chooseDevice();
   const button = event.target.closest("button[data-track]");
   if (!button) return;
   const action = button.dataset.action;
@@ -59,7 +91,103 @@ export const HOME_SCRIPT = `document.addEventListener("click", async (event) => 
   if (response.ok) return location.reload();
   document.getElementById("status").textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
 });
+
+// On this device only: consent to the on-device purpose, and withdraw server-side personalization, which
+// erases the plays the server holds (onWithdrawal: purge), so that none of the listener's plays stay there.
+async function chooseDevice() {
+  for (const [purpose, granted] of [["on-device", true], ["personalization", false]]) {
+    const response = await fetch("/privacy/consents/" + purpose, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ granted }),
+    });
+    // Read to the end (the receipt), so the reload below cannot abort a response still arriving.
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      document.getElementById("status").textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
+      return;
+    }
+  }
+  location.reload();
+}
 `;
+
+/**
+ * The on-device mode's module: the recommender of consentgate/client, served
+ * by the privacy router at {api}/learning/client.js (same origin, so the
+ * page's CSP stays 'self'). Plays are observed into IndexedDB, one database
+ * per listener so that two listeners of one browser never mix their plays;
+ * recommendations are computed here; a contribution posts one clipped update.
+ */
+export function deviceScript(api: string): string {
+  return `import { createDeviceRecommender, indexedDbStorage } from "${api}/learning/client.js";
+
+const section = document.getElementById("on-device");
+const status = document.getElementById("status");
+const recommender = createDeviceRecommender({
+  api: "${api}",
+  model: "recommender",
+  storage: indexedDbStorage("tunes-on-device-" + section.dataset.listener),
+});
+const titleOf = (id) => document.querySelector('button[data-track="' + CSS.escape(id) + '"]')?.closest("li").dataset.title ?? id;
+const say = (text) => { status.textContent = text; };
+const failed = (error) => say("Something went wrong on this device: " + (error && error.message ? error.message : String(error)));
+
+async function showRecommendations() {
+  const ids = await recommender.recommend(5);
+  // No plays yet: the popular list the server sent stays.
+  if (ids.length === 0) return;
+  document.getElementById("recommendations-heading").textContent = "Recommended on this device";
+  document.getElementById("recommendations").replaceChildren(
+    ...ids.map((id) => Object.assign(document.createElement("li"), { textContent: titleOf(id) })),
+  );
+}
+
+async function contribute() {
+  const result = await recommender.contribute();
+  if ("norm" in result) return say("Contributed to round " + result.round + " of the shared model. Your plays stayed on this device.");
+  const why = {
+    no_plays: "Play a few tracks first: there is nothing to learn from yet.",
+    no_known_plays: "None of your plays are tracks the shared model knows yet.",
+    stopped: "The shared model is not learning any more.",
+    already_contributed: "You already contributed to this round; thank you.",
+    already_reported: "You already contributed to this round; thank you.",
+    round_closed: "That round just closed; try again later.",
+    consent_required: "Contributing needs your consent to on-device recommendations.",
+  };
+  say(why[result.skipped] ?? "Nothing was sent.");
+}
+
+async function leave() {
+  const response = await fetch("${api}/consents/on-device", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ granted: false }),
+  });
+  // Read to the end (the receipt), so the reload cannot abort a response still arriving.
+  await response.json().catch(() => ({}));
+  if (!response.ok) return say("error " + response.status);
+  location.reload();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  let work;
+  if (button.dataset.action === "play") {
+    const id = button.dataset.track;
+    work = recommender.observe(id).then(() => {
+      say("Playing " + titleOf(id) + ". The play is kept on this device only.");
+      return showRecommendations();
+    });
+  } else if (button.id === "contribute") work = contribute();
+  else if (button.id === "leave-device") work = leave();
+  work?.catch(failed);
+});
+
+showRecommendations().catch(failed);
+`;
+}
 
 export const HOME_STYLE = `body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; }
 main { max-width: 40rem; margin: 0 auto; padding: 1rem; }

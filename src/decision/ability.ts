@@ -77,14 +77,21 @@ export interface AbilityInput {
 }
 
 export function buildAbility({ policy, allowedPurposes, subjectId, roles }: AbilityInput): AppAbility {
-  const { can, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
+  const { can, cannot, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
   for (const name of allowedPurposes) {
     const purpose = policy.purposes[name];
     if (!purpose) continue;
     const fields = Object.entries(purpose.fields)
       .filter(([, rule]) => rule.kind !== "drop")
       .map(([path]) => path);
-    can("collect", "Purpose", fields, { name });
+    if (fields.length > 0) {
+      can("collect", "Purpose", fields, { name });
+    } else {
+      // A purpose that collects no field (e.g. one that only learns on devices): CASL refuses an empty
+      // field list, and a rule without one would allow every field. Allowed, but every field ("**") denied.
+      can("collect", "Purpose", { name });
+      cannot("collect", "Purpose", ["**"], { name });
+    }
   }
   if (subjectId !== undefined) can(["read", "export", "erase", "change"], "SubjectData", { subjectId });
   // An agent acts for any subject (and is logged as the actor); a DPO reads compliance logs.

@@ -51,9 +51,9 @@ describe("consentgate check", () => {
     const { code, out, err } = await cli("check", shipped);
     assert.equal(code, 0);
     assert.deepEqual(err, []);
-    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 3 purposes, 5 regions, 2 routes, 1 release\.$/);
+    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release\.$/);
     const table = decisions(out);
-    assert.equal(table.size, 15);
+    assert.equal(table.size, 20);
     assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
     assert.deepEqual(table.get("personalization/EU"), [
       "denied until consent (opt-in)",
@@ -63,6 +63,10 @@ describe("consentgate check", () => {
     assert.deepEqual(table.get("advertising/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/US-CO"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/UK"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    // On-device recommendations are profiling too: asked for like personalization, and it stores nothing on the server.
+    assert.deepEqual(table.get("on-device/EU"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    assert.deepEqual(table.get("on-device/US-CA"), ["allowed (opt-out)", "allowed (opt-out)"]);
+    assert.ok(out.some((line) => /^on-device\s+EU\s+.*\snone\s+-$/.test(line)));
     // Window and retention on each purpose's first row; request deadlines in the regions table.
     assert.ok(out.some((line) => /^personalization\s+EU\s+.*\s50\s+90d$/.test(line)));
     assert.ok(

@@ -30,6 +30,33 @@ describe("buildAbility", () => {
     assert.deepEqual(collectableFields(a, "advertising"), []);
   });
 
+  test("a purpose that collects no field (none listed, or all dropped) is allowed with no field at all", () => {
+    const { advertising, personalization } = policy.purposes;
+    const dropped = Object.fromEntries(Object.entries(personalization!.fields).filter(([, r]) => r.kind === "drop"));
+    assert.ok(Object.keys(dropped).length > 0, "the test policy drops some field of personalization");
+    const withEmpty: Policy = {
+      ...policy,
+      purposes: {
+        ...policy.purposes,
+        "on-device": { ...advertising!, name: "on-device", fields: {} },
+        "drops-only": { ...personalization!, name: "drops-only", fields: dropped },
+      },
+    };
+    const a = buildAbility({
+      policy: withEmpty,
+      allowedPurposes: ["on-device", "drops-only", "personalization"],
+      subjectId: "alice",
+      roles: [],
+    });
+    for (const name of ["on-device", "drops-only"]) {
+      assert.equal(a.can("collect", purposeSubject(name)), true, name);
+      assert.deepEqual(collectableFields(a, name), [], name);
+      for (const field of ["itemId", "userAgent", "location.lat"])
+        assert.equal(a.can("collect", purposeSubject(name), field), false, `${name}.${field}`);
+    }
+    assert.equal(a.can("collect", purposeSubject("personalization"), "itemId"), true, "others keep their fields");
+  });
+
   test("a purpose the policy lacks grants nothing, even when listed as allowed", () => {
     const a = ability({ allowed: ["karaoke"] });
     assert.equal(a.can("collect", purposeSubject("karaoke")), false);

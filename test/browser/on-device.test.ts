@@ -1,0 +1,138 @@
+/**
+ * The example's on-device mode in a real browser: Chromium driven by
+ * playwright-core imports {router}/learning/client.js under the page's CSP,
+ * keeps plays in IndexedDB, recommends in the page and contributes one
+ * update. The server must end up holding no play of the listener, and one
+ * learning update. Chromium is found, and skipped, as in
+ * privacy-center.test.ts. The device client is served from dist/client: run
+ * `npx tsc -p tsconfig.json` (CI's `npm run build`) first.
+ */
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import { type BrowserContext, chromium } from "playwright-core";
+import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
+import { TRACKS } from "../../examples/music-app/catalog.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { TEST_SECRET, serve } from "../support/app.ts";
+import { onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
+import { onCleanup, suiteScope } from "../support/scope.ts";
+import { findChromium, inCi } from "./find-chromium.ts";
+
+const CHROMIUM = findChromium();
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const ARTIFACTS = path.resolve("test-artifacts");
+const MISSING =
+  "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
+const PLAYED = ["Circuit Bloom", "Afterimage", "Low Orbit", "Harbour Lights"];
+
+describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
+  skip: CHROMIUM === undefined && !inCi() && MISSING,
+}, () => {
+  const suite = suiteScope();
+  let origin: string;
+  let gate: Consentgate;
+  let browser: BrowserContext;
+
+  before(async () => {
+    assert.ok(CHROMIUM !== undefined, `${MISSING}; .ci/run installs it`);
+    const db = await testDatabase(suite);
+    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
+    onCleanup(suite, () => gate.close());
+    origin = await serve(suite, createMusicApp(gate));
+    const profile = await scratchFolder(suite, "consentgate-chromium-");
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    onCleanup(suite, () => browser.close());
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  test("an EU listener's plays stay in the browser; only one model update reaches the server", async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    const writes: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+    page.on("request", (request) => {
+      if (!request.url().startsWith(origin)) problems.push(`third-party request: ${request.url()}`);
+      if (request.method() !== "GET") writes.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
+    page.on("response", (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+    });
+
+    await page.goto(`${origin}/`);
+    await page.getByLabel("Listener name").fill("erin");
+    await page.getByLabel("Where you are").selectOption("DE");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Signed in as erin").waitFor();
+
+    await Promise.all([
+      page.waitForEvent("load"),
+      page.getByRole("button", { name: "Recommend on this device only" }).click(),
+    ]);
+    await page.getByText("Your plays stay on this device.").waitFor();
+
+    const status = page.getByRole("status");
+    for (const title of PLAYED) {
+      await page.getByRole("listitem").filter({ hasText: title }).getByRole("button", { name: "Play" }).click();
+      await status.getByText(`Playing ${title}. The play is kept on this device only.`).waitFor();
+    }
+    await page.getByRole("heading", { name: "Recommended on this device" }).waitFor();
+    const recommended = await page.locator("#recommendations > li").allInnerTexts();
+    assert.equal(recommended.length, 5);
+    assert.ok(!recommended.some((title) => PLAYED.includes(title)), `nothing just played: ${recommended.join(", ")}`);
+
+    // The plays are in this browser's IndexedDB, under the listener's own database.
+    // (A string, as the test is compiled without the DOM's types.)
+    const stored = (await page.evaluate(`new Promise((resolve, reject) => {
+      const open = indexedDB.open("tunes-on-device-erin", 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const get = open.result.transaction("state").objectStore("state").get("consentgate:learning:recommender");
+        get.onsuccess = () => resolve(get.result.plays);
+        get.onerror = () => reject(get.error);
+      };
+    })`)) as string[];
+    assert.deepEqual(
+      stored,
+      PLAYED.map((title) => TRACKS.find((t) => t.title === title)!.id),
+    );
+
+    await page.getByRole("button", { name: "Contribute to the shared model" }).click();
+    await status.getByText(/^Contributed to round 1 of the shared model\./).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, "on-device.png"), fullPage: true });
+
+    assert.deepEqual(writes, [
+      "POST /signin",
+      "PUT /privacy/consents/on-device",
+      "PUT /privacy/consents/personalization",
+      "POST /privacy/learning/recommender/updates",
+    ]);
+    // The interactions table holds nothing of erin's, under any purpose.
+    assert.deepEqual(await gate.store.interactions.countByPurpose("erin"), {});
+    assert.deepEqual(await gate.store.interactions.forSubject("erin"), []);
+    // learning_updates holds exactly her one update: her export lists the rows of that table that are hers
+    // (SELECT … FROM learning_updates WHERE "subjectId" = $1), and the round counts one pending in all.
+    const exported = await (await page.request.get(`${origin}/privacy/export`)).json();
+    assert.deepEqual(
+      exported.learning.map((u: { model: string; round: number; purpose: string }) => [u.model, u.round, u.purpose]),
+      [["recommender", 1, "on-device"]],
+    );
+    assert.equal((await gate.learning.status("recommender")).round?.pending, 1);
+
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
