@@ -8,6 +8,7 @@ import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchInsights } from "./insights.ts";
+import { benchLearningCost } from "./learning-cost.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
@@ -37,6 +38,8 @@ const onDemand: Record<string, () => Promise<void>> = {
   reads: benchReads,
   // Seeds 5 000 000 rows on PostgreSQL: minutes.
   insights: benchInsights,
+  // Seeds 2 000 updates of 128 KiB on PostgreSQL and loads the update route: about two minutes.
+  "learning-cost": benchLearningCost,
 };
 
 const only = process.argv.slice(2);

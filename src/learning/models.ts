@@ -14,7 +14,13 @@ import { ConsentgateError } from "../errors.ts";
 import { zcdpToEpsilon } from "../noise/index.ts";
 import { addDuration } from "../policy/duration.ts";
 import type { LearningModel, Policy } from "../policy/types.ts";
-import type { LearningStatus, LearningStore, ModelView, StoredModel } from "../store/learning.ts";
+import {
+  float32View,
+  type LearningStatus,
+  type LearningStore,
+  type ModelView,
+  type StoredModel,
+} from "../store/learning.ts";
 
 export interface LearningDeps {
   readonly policy: Policy;
@@ -141,7 +147,7 @@ function initialFactors(values: number): Uint8Array {
 
 function reshapeFactors(existing: StoredModel, items: readonly string[]): Uint8Array {
   const d = existing.dimensions;
-  const old = float32(existing.factors);
+  const old = float32View(existing.factors);
   const rowOf = new Map(existing.items.map((item, i) => [item, i]));
   const fresh = new Float32Array(initialFactors(items.length * d).buffer);
   items.forEach((item, i) => {
@@ -149,12 +155,6 @@ function reshapeFactors(existing: StoredModel, items: readonly string[]): Uint8A
     if (row !== undefined) fresh.set(old.subarray(row * d, (row + 1) * d), i * d);
   });
   return new Uint8Array(fresh.buffer);
-}
-
-/** A Float32Array over stored bytes (copied when the driver's buffer is not 4-aligned). */
-export function float32(bytes: Uint8Array): Float32Array {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
-  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 /** What a device downloads (GET /learning/:model). */

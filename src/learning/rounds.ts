@@ -27,8 +27,8 @@
 import { aggregateRound, releaseRound } from "../aggregation/index.ts";
 import { discreteGaussianRho, rationalFromDecimal, zcdpToEpsilon } from "../noise/index.ts";
 import type { LearningModel } from "../policy/types.ts";
-import type { StoredModel } from "../store/learning.ts";
-import { float32, type LearningDeps, modelOf } from "./models.ts";
+import { float32View, type StoredModel } from "../store/learning.ts";
+import { type LearningDeps, modelOf } from "./models.ts";
 
 /** What the job did to one model (jobs/run.ts's LearningJobResult lists them). */
 interface LearningRoundResult {
@@ -144,7 +144,7 @@ async function aggregate(
       trim: model.trim,
       noiseMultiplier: model.noise,
     });
-    const factors = float32(current.factors).slice();
+    const factors = float32View(current.factors).slice();
     for (let i = 0; i < dimensions; i++) factors[i] = factors[i]! + model.learningRate * noisy.values[i]!;
     // The round's own rho was reserved when it closed: the ledger already holds it.
     const epsilon = zcdpToEpsilon(await deps.store.spent(name), model.budget.delta);

@@ -497,8 +497,12 @@ async function spentIn(session: Pick<SqlSession, "query">, model: string): Promi
   return row?.spent ?? 0;
 }
 
-/** A little-endian float32 view of bytes from the driver (a Buffer's offset need not be 4-aligned: copy then). */
-function float32View(bytes: Uint8Array): Float32Array {
+/**
+ * A float32 view of stored bytes (copied when the driver's buffer is not
+ * 4-aligned: a Buffer's offset into its pool need not be). Values are
+ * little-endian, as every server Consentgate runs on (x86-64, ARM64) is.
+ */
+export function float32View(bytes: Uint8Array): Float32Array {
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
   return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
