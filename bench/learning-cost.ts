@@ -61,7 +61,15 @@ const policy = (aggregation: "mean" | "trimmed-mean") => ({
       },
     },
   },
-  regions: { "US-CA": { countries: ["US-CA"], model: "opt-out", frameworks: ["CCPA"] } },
+  regions: {
+    "US-CA": {
+      countries: ["US-CA"],
+      model: "opt-out",
+      frameworks: ["CCPA"],
+      requestDeadline: "45d",
+      logRetention: "24mo",
+    },
+  },
 });
 
 /** A deterministic update of norm ≤ 1 (the bench's data, not noise: no privacy rides on it). */

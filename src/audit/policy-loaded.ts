@@ -47,6 +47,20 @@ function describe(policy: Policy, region: Region): Record<string, unknown> {
               ]),
             ),
           }),
+      // And of its federated model: what a round may reveal, and how much in all.
+      ...(p.learning === undefined
+        ? {}
+        : {
+            learning: {
+              model: p.learning.model,
+              clip: p.learning.clip,
+              aggregation: p.learning.aggregation,
+              trim: p.learning.trim,
+              noise: p.learning.noise,
+              minClients: p.learning.round.minClients,
+              budget: { ...p.learning.budget },
+            },
+          }),
     },
   ]);
   const telemetry = Object.values(policy.telemetry).map((m) => [

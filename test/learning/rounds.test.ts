@@ -234,6 +234,18 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.equal(res.body.model, "recommender");
     assert.equal(res.body.aggregation, "mean");
     assert.equal(res.body.rounds[0].participants, 3);
+    // The policy's learning parameters are on the record of every region, as a release's are.
+    const [loaded] = eventsOf(await logOf(app, "EU"), "policy.loaded");
+    const onDevice = (loaded?.details.purposes as Record<string, { learning?: object }>)["on-device"];
+    assert.deepEqual(onDevice?.learning, {
+      model: "recommender",
+      clip: 1,
+      aggregation: "mean",
+      trim: 0,
+      noise: 1,
+      minClients: 3,
+      budget: { epsilon: 10, delta: 1e-6 },
+    });
     await request(app).get("/privacy/admin/learning/recommender").expect(401);
     await request(app).get("/privacy/admin/learning/recommender").set(eu("listener")).expect(403);
   });
