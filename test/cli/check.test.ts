@@ -51,7 +51,10 @@ describe("consentgate check", () => {
     const { code, out, err } = await cli("check", shipped);
     assert.equal(code, 0);
     assert.deepEqual(err, []);
-    assert.match(out[0] ?? "", /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release\.$/);
+    assert.match(
+      out[0] ?? "",
+      /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release, 1 federated model\.$/,
+    );
     const table = decisions(out);
     assert.equal(table.size, 20);
     assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
@@ -81,6 +84,23 @@ describe("consentgate check", () => {
       ),
     );
     assert.ok(!out.some((line) => line.startsWith("Telemetry")));
+    // Its federated model, with what its noise implies: rho 1/2 a round is epsilon 5.22 at delta 1e-6 for one
+    // round, and three rounds (9.85) fit a budget of 10 where four (11.69) do not.
+    assert.deepEqual(tableAfter(out, "Federated learning: models trained on the devices").slice(1), [
+      [
+        "recommender",
+        "on-device",
+        "16",
+        "100",
+        "1",
+        "trimmed-mean (0.1)",
+        "1",
+        "0.5",
+        "epsilon 5.22",
+        "3",
+        "epsilon 10 at delta 0.000001",
+      ],
+    ]);
   });
 
   test("legal bases other than consent, sensitive purposes, and GPC where the region gives it no meaning", async () => {

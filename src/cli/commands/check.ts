@@ -5,9 +5,15 @@
  */
 import { parseArgs } from "node:util";
 import { isConsentgateError } from "../../errors.ts";
-import { discreteLaplaceThreshold, laplaceThreshold, type PartitionSelection } from "../../noise/index.ts";
+import {
+  discreteLaplaceThreshold,
+  laplaceThreshold,
+  type PartitionSelection,
+  zcdpToEpsilon,
+} from "../../noise/index.ts";
 import { loadPolicy } from "../../policy/load.ts";
-import type { InsightRelease, Policy, Purpose, Region, TelemetryMetric } from "../../policy/types.ts";
+import { roundRho } from "../../learning/rounds.ts";
+import type { InsightRelease, LearningModel, Policy, Purpose, Region, TelemetryMetric } from "../../policy/types.ts";
 import { type Command, type Io, UsageError } from "../command.ts";
 import { formatTable } from "../table.ts";
 
@@ -89,9 +95,11 @@ function describePolicy(policy: Policy, io: Io): void {
   const regions = Object.values(policy.regions);
   const releases = Object.values(policy.insights);
   const metrics = Object.values(policy.telemetry);
+  const models = Object.values(policy.learning);
   const extras = [
     ...(releases.length > 0 ? [count(releases.length, "release")] : []),
     ...(metrics.length > 0 ? [count(metrics.length, "telemetry metric")] : []),
+    ...(models.length > 0 ? [count(models.length, "federated model")] : []),
   ];
   io.out(
     `Policy ${policy.version} is valid: ${[count(purposes.length, "purpose"), count(regions.length, "region"), count(policy.routes.length, "route"), ...extras].join(", ")}.`,
@@ -144,6 +152,69 @@ function describePolicy(policy: Policy, io: Io): void {
 
   if (releases.length > 0) describeReleases(releases, io);
   if (metrics.length > 0) describeMetrics(metrics, io);
+  if (models.length > 0) describeModels(models, io);
+}
+
+/**
+ * The policy's federated models (docs/learning.md) and what their noise
+ * implies: each round's zCDP rho, the epsilon of one round alone at the
+ * budget's delta, and how many rounds the budget pays for.
+ */
+function describeModels(models: readonly LearningModel[], io: Io): void {
+  io.out("");
+  io.out("Federated learning: models trained on the devices");
+  formatTable(
+    [
+      "model",
+      "purpose",
+      "dimensions",
+      "minClients",
+      "clip",
+      "aggregation",
+      "noise",
+      "rho a round",
+      "one round",
+      "rounds",
+      "budget",
+    ],
+    models.map((m) => {
+      const { rho, oneRound, rounds } = learningImplications(m);
+      return [
+        m.model,
+        m.purpose,
+        String(m.dimensions),
+        String(m.round.minClients),
+        String(m.clip),
+        m.aggregation === "trimmed-mean" ? `trimmed-mean (${m.trim})` : m.aggregation,
+        String(m.noise),
+        significant(rho),
+        `epsilon ${oneRound.toFixed(2)}`,
+        String(rounds),
+        `epsilon ${m.budget.epsilon} at delta ${m.budget.delta}`,
+      ];
+    }),
+  ).forEach((line) => io.out(line));
+  io.out("rho a round: 1/(2 × noise²), zCDP; rounds add their rho, and epsilon is stated at the budget's delta.");
+  io.out("rounds: how many rounds the budget pays for; then training stops (learning.stopped).");
+}
+
+/**
+ * A model's rho per round, the epsilon of one round, and the rounds its
+ * budget allows: the largest T with epsilon(T × rho) within the budget,
+ * found by bisection (epsilon grows with rho), at most 10^9.
+ */
+function learningImplications(model: LearningModel): { rho: number; oneRound: number; rounds: number } {
+  const rho = roundRho(model.noise);
+  const fits = (rounds: number) => zcdpToEpsilon(rounds * rho, model.budget.delta) <= model.budget.epsilon + 1e-9;
+  let low = 0;
+  let high = 1e9;
+  if (fits(high)) low = high;
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (fits(middle)) low = middle;
+    else high = middle;
+  }
+  return { rho, oneRound: zcdpToEpsilon(rho, model.budget.delta), rounds: low };
 }
 
 /** The policy's releases (docs/insights.md): what each one counts, its privacy parameters, and the noise they imply. */
