@@ -24,3 +24,4 @@ export {
   type PartitionSelection,
   perPartitionDelta,
 } from "./threshold.ts";
+export { composeRho, type DiscreteGaussianRelease, discreteGaussianRho, zcdpToEpsilon } from "./zcdp.ts";

@@ -207,6 +207,16 @@ describe("discrete Gaussian (CKS 2020 Algorithm 3)", () => {
     });
   }
 
+  test("σ² = 1, 125 000 samples: P(0) = 1/Σ_z e^{-z²/2} = 0.398942, as the Laplace's P(0) is tested", () => {
+    // Σ_z e^{-z²/2} = 1 + 2(e^{-1/2} + e^{-2} + e^{-9/2} + …) = 2.506628 = √(2π)(1 + 2e^{-2π²} + …) (Poisson summation),
+    // so P(0) agrees with the continuous density at 0, 1/√(2π) = 0.3989423, to 6 digits.
+    const p0 = gaussian(1).pmf(0);
+    assert.equal(p0.toFixed(6), "0.398942");
+    const n = 125_000;
+    const samples = draw(n, discreteGaussianSampler(1));
+    assertProportion(samples.filter((z) => z === 0n).length, n, p0, "P(0) at σ² = 1");
+  });
+
   test("both paths agree: σ² = 9/4 and 100 on numbers and forced onto BigInt", () => {
     for (const [a, b] of [
       [9n, 4n],
