@@ -8,6 +8,7 @@ import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchInsights } from "./insights.ts";
+import { benchLearning } from "./learning.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
@@ -37,6 +38,8 @@ const onDemand: Record<string, () => Promise<void>> = {
   reads: benchReads,
   // Seeds 5 000 000 rows on PostgreSQL: minutes.
   insights: benchInsights,
+  // Synthetic 5 000 × 2 000 data set, centralized ALS and federated rounds: minutes.
+  learning: benchLearning,
 };
 
 const only = process.argv.slice(2);

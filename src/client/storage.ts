@@ -13,7 +13,8 @@
  * ```ts
  * import { createDeviceRecommender, type RecommenderStorage } from "consentgate/client";
  *
- * // localStorage as the store (values are small: at most 500 plays and one vector).
+ * // The browser's localStorage as the store (values are small: at most 500 plays and one vector).
+ * declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
  * const storage: RecommenderStorage = {
  *   get: (key) => {
  *     const text = localStorage.getItem(key);

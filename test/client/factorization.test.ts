@@ -149,7 +149,7 @@ describe("localUpdate", () => {
     const plays = PLAYS;
     const { delta, user } = localUpdate(model, plays, options);
     let factors = Float64Array.from(model.factors);
-    let lastUser = new Float64Array(0);
+    let lastUser: Float64Array = new Float64Array(0);
     for (let epoch = 0; epoch < 3; epoch++) {
       const step = localUpdate({ ...model, factors }, plays, { ...options, epochs: 1 });
       factors = factors.map((value, j) => value + step.delta[j]!);

@@ -121,7 +121,7 @@ describe("createDeviceRecommender", () => {
     const recommender = device("b");
     for (const id of ["track-1", "track-2", "track-2"]) await recommender.observe(id);
     const result = await recommender.contribute();
-    assert.ok("round" in result && result.round === 4 && result.norm > 0);
+    assert.ok("norm" in result && result.round === 4 && result.norm > 0);
     assert.equal(server.posts.length, 1);
     const post = server.posts[0]!;
     assert.deepEqual(Object.keys(post).sort(), ["delta", "round"], "nothing but the round and the delta");
@@ -141,7 +141,7 @@ describe("createDeviceRecommender", () => {
     server.round = 5;
     server.version = 4;
     const next = await recommender.contribute();
-    assert.ok("round" in next && next.round === 5);
+    assert.ok("norm" in next && next.round === 5);
     assert.equal(server.posts.length, 2);
   });
 
@@ -156,7 +156,7 @@ describe("createDeviceRecommender", () => {
   test("the round survives the page: a new recommender on the same storage does not post again", async () => {
     const storage = memoryStorage();
     await device("d", storage).observe("track-21");
-    assert.ok("round" in (await device("d", storage).contribute()));
+    assert.ok("norm" in (await device("d", storage).contribute()));
     assert.deepEqual(await device("d", storage).contribute(), { skipped: "already_contributed", round: 4 });
     assert.equal(server.posts.length, 1);
   });
