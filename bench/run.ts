@@ -9,6 +9,7 @@ import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
 import { benchInsights } from "./insights.ts";
 import { benchLearningCost } from "./learning-cost.ts";
+import { benchLearning } from "./learning.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
@@ -40,6 +41,8 @@ const onDemand: Record<string, () => Promise<void>> = {
   insights: benchInsights,
   // Seeds 2 000 updates of 128 KiB on PostgreSQL and loads the update route: about two minutes.
   "learning-cost": benchLearningCost,
+  // Synthetic 5 000 × 2 000 data set, centralized ALS and federated rounds: minutes.
+  learning: benchLearning,
 };
 
 const only = process.argv.slice(2);

@@ -220,8 +220,9 @@ export class LearningError extends Error {
 /**
  * The local training's hyperparameters when `RecommenderOptions.training`
  * does not set them: those of bench/learning.ts (16 dimensions, 5 000
- * simulated devices), where federated training with them comes within a few
- * percent of centralized implicit ALS.
+ * simulated devices, 500 a round, clip 1, server learning rate 100), where
+ * 40 rounds reach 0.988× the recall@10 of centralized implicit ALS with the
+ * same α and λ. itemRegularization is λ/5 000 there (λ/n for n devices).
  *
  * @example
  * ```ts
@@ -235,10 +236,10 @@ export class LearningError extends Error {
  * ```
  */
 export const DEFAULT_TRAINING: Readonly<TrainingOptions> = Object.freeze({
-  alpha: 10,
-  regularization: 0.1,
-  itemRegularization: 0,
-  learningRate: 0.05,
+  alpha: 4,
+  regularization: 5,
+  itemRegularization: 0.001,
+  learningRate: 0.01,
   epochs: 1,
 });
 
