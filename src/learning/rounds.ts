@@ -45,7 +45,7 @@ interface LearningRoundResult {
 /** Slack when comparing a spent epsilon with the budget (floating-point sums). */
 const BUDGET_SLACK = 1e-9;
 /** How many bytes of updates one coordinate block reads (participants × block × 4). */
-const BLOCK_BYTES = 4 * 2 ** 20;
+const BLOCK_BYTES = 2 * 2 ** 20;
 /** Re-aggregations after erasures removed participants mid-way, before giving the round up until the next run. */
 const MAX_ATTEMPTS = 3;
 

@@ -216,7 +216,8 @@ export interface UpdateBlock {
   values: Float32Array[];
 }
 
-const MODEL_COLUMNS = `name, purpose, items, dimensions, version, factors, round, "roundOpenedAt", status, "updatedAt"`;
+// Bytes travel as base64 text both ways (see `base64` below): PGlite reads a 128 KiB bytea in 11 ms, its base64 in 1.3.
+const MODEL_COLUMNS = `name, purpose, items, dimensions, version, encode(factors, 'base64') AS factors, round, "roundOpenedAt", status, "updatedAt"`;
 const ROUND_COLUMNS = `round, "openedAt", "closedAt", status, participants, aggregation, clip, noise, rho, version, "publishedAt"`;
 
 /** The federated-learning tables as the layers above use them, bound to one open store. */
@@ -290,8 +291,8 @@ export function createLearningStore(connection: Connection): LearningStore {
     async create(model, now) {
       await connection.query(
         `INSERT INTO learning_models (name, purpose, items, dimensions, version, factors, round, "roundOpenedAt", status, "updatedAt")
-         VALUES ($1, $2, $3::jsonb, $4, 1, $5, 1, $6, 'training', $6) ON CONFLICT (name) DO NOTHING`,
-        [model.name, model.purpose, JSON.stringify(model.items), model.dimensions, model.factors, now],
+         VALUES ($1, $2, $3::jsonb, $4, 1, decode($5, 'base64'), 1, $6, 'training', $6) ON CONFLICT (name) DO NOTHING`,
+        [model.name, model.purpose, JSON.stringify(model.items), model.dimensions, base64(model.factors), now],
       );
       return (await readModel(connection, model.name)) as StoredModel;
     },
@@ -311,11 +312,11 @@ export function createLearningStore(connection: Connection): LearningStore {
         for (const { round } of waiting)
           await tx.query(`DELETE FROM learning_updates WHERE model = $1 AND round = $2`, [name, round]);
         const [model] = await tx.query<StoredModel>(
-          `UPDATE learning_models SET items = $2::jsonb, factors = $3, version = version + 1,
+          `UPDATE learning_models SET items = $2::jsonb, factors = decode($3, 'base64'), version = version + 1,
              round = CASE WHEN round IS NULL THEN NULL ELSE round + 1 END,
              "roundOpenedAt" = CASE WHEN round IS NULL THEN NULL ELSE $4 END, "updatedAt" = $4
            WHERE name = $1 RETURNING ${MODEL_COLUMNS}`,
-          [name, JSON.stringify(items), factors, now],
+          [name, JSON.stringify(items), base64(factors), now],
         );
         return model as StoredModel;
       }),
@@ -354,8 +355,8 @@ export function createLearningStore(connection: Connection): LearningStore {
         if (update.round > model.round) return "unknown_round";
         const inserted = await tx.query(
           `INSERT INTO learning_updates ("subjectId", model, round, purpose, delta, "receivedAt")
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
-          [update.subjectId, update.model, update.round, update.purpose, update.delta, update.now],
+           VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6) ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
+          [update.subjectId, update.model, update.round, update.purpose, base64(update.delta), update.now],
         );
         return inserted.length === 1 ? "accepted" : "already_reported";
       }),
@@ -409,15 +410,15 @@ export function createLearningStore(connection: Connection): LearningStore {
       ),
     async block(model, round, offset, length) {
       // substring counts bytes from 1; each value is 4 bytes.
-      const rows = await connection.query<{ subjectId: string; block: Uint8Array }>(
-        `SELECT "subjectId", substring(delta FROM $3 FOR $4) AS block
+      const rows = await connection.query<{ subjectId: string; block: string }>(
+        `SELECT "subjectId", encode(substring(delta FROM $3 FOR $4), 'base64') AS block
          FROM learning_updates WHERE model = $1 AND round = $2 ORDER BY "subjectId"`,
         [model, round, offset * 4 + 1, length * 4],
         "consentgate_learning_block",
       );
       return {
         subjects: rows.map((row) => row.subjectId),
-        values: rows.map((row) => float32View(row.block)),
+        values: rows.map((row) => float32View(bytesOf(row.block))),
       };
     },
     publish: (request) =>
@@ -431,9 +432,9 @@ export function createLearningStore(connection: Connection): LearningStore {
         if (held.length !== request.participants) return "changed";
         // Compare and set: the step was computed from version `from`.
         const [model] = await tx.query<{ version: number }>(
-          `UPDATE learning_models SET factors = $2, version = version + 1, "updatedAt" = $3
+          `UPDATE learning_models SET factors = decode($2, 'base64'), version = version + 1, "updatedAt" = $3
            WHERE name = $1 AND version = $4 RETURNING version`,
-          [request.model, request.factors, request.now, request.from],
+          [request.model, base64(request.factors), request.now, request.from],
         );
         if (!model) return "changed";
         const { version } = model;
@@ -462,22 +463,23 @@ export function createLearningStore(connection: Connection): LearningStore {
       ),
     spent: (model) => spentIn(connection, model),
     async forSubject(subjectId) {
-      const rows = await connection.query<StoredUpdate>(
-        `SELECT model, round, purpose, "receivedAt", delta FROM learning_updates WHERE "subjectId" = $1 ORDER BY model, round`,
+      const rows = await connection.query<Omit<StoredUpdate, "delta"> & { delta: string }>(
+        `SELECT model, round, purpose, "receivedAt", encode(delta, 'base64') AS delta
+         FROM learning_updates WHERE "subjectId" = $1 ORDER BY model, round`,
         [subjectId],
       );
-      return rows.map((row) => ({ ...row, delta: new Uint8Array(row.delta) }));
+      return rows.map((row) => ({ ...row, delta: bytesOf(row.delta) }));
     },
   };
 }
 
 async function readModel(connection: Connection, name: string): Promise<StoredModel | undefined> {
-  const [row] = await connection.query<StoredModel>(
+  const [row] = await connection.query<Omit<StoredModel, "factors"> & { factors: string }>(
     `SELECT ${MODEL_COLUMNS} FROM learning_models WHERE name = $1`,
     [name],
     "consentgate_learning_model",
   );
-  return row && { ...row, factors: new Uint8Array(row.factors) };
+  return row && { ...row, factors: bytesOf(row.factors) };
 }
 
 async function countPending(session: Pick<SqlSession, "query">, model: string, round: number): Promise<number> {
@@ -495,6 +497,22 @@ async function spentIn(session: Pick<SqlSession, "query">, model: string): Promi
     [model],
   );
   return row?.spent ?? 0;
+}
+
+/**
+ * Bytes as a query parameter: base64 text, which the statement decodes.
+ * PGlite turns a binary parameter into text byte by byte (a 128 KiB update
+ * took 28 ms that way, 4 ms as text); node-postgres sends a Buffer as hex
+ * text anyway, a third longer than base64.
+ */
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
+/** Bytes read as base64 text, in a buffer of their own (4-aligned, so a Float32Array can view it). */
+function bytesOf(text: string): Uint8Array {
+  const decoded = Buffer.from(text, "base64");
+  const bytes = new Uint8Array(decoded.byteLength);
+  bytes.set(decoded);
+  return bytes;
 }
 
 /**
