@@ -14,6 +14,8 @@
  *   insight_releases, privacy_budget_spends  insights.ts (counting through interactions.ts)
  *   telemetry_cells, telemetry_reports       telemetry.ts (with the database function
  *                                            consentgate_telemetry_report)
+ *   learning_models, learning_rounds,        learning.ts
+ *   learning_updates
  *   consentgate_migrations                   migrations.ts
  *   consentgate_lock_subjects (a function)   write-lock.ts
  *
