@@ -298,3 +298,43 @@ describe(`a telemetry metric whose parameters change, on ${onPostgres ? "Postgre
     assert.equal((await back.insights.frequencies("genre-skips", ["jazz"])).reports, 3, "the old one, unchanged");
   });
 });
+
+describe(`an erasure racing a subject's telemetry reports on ${onPostgres ? "PostgreSQL, two gates" : "PGlite"}`, () => {
+  const suite = suiteScope();
+  test("every accepted report is either erased (counted in the certificate) or recorded after it: none lost, none left behind unaccounted", async () => {
+    const db = await testDatabase(suite);
+    const gates = [await testGate(suite, { database: db.option, policies })];
+    if (onPostgres) gates.push(await testGate(suite, { database: db.option, policies }));
+    const origins = await Promise.all(gates.map((g) => serve(suite, hostApp(g))));
+    const at = (i: number) => origins[i % origins.length]!;
+    const sums = async () => (await gates[0]!.insights.frequencies("genre-skips", ["jazz"])).reports;
+    for (let trial = 0; trial < 5; trial++) {
+      const who = ca(`eraser-${trial}`);
+      const before = await sums();
+      const [answers, erasure] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            request(at(i)).post("/privacy/telemetry/genre-skips").set(who).send(telemetryReport("jazz", PARAMS)),
+          ),
+        ),
+        new Promise((resolve) => setTimeout(resolve, trial * 3)).then(() =>
+          request(at(trial + 1))
+            .delete("/privacy/data")
+            .set(who)
+            .expect(200),
+        ),
+      ]);
+      const accepted = answers.filter((a) => a.status === 202).length;
+      // The limit is 5 a day; an erasure starts it over, so up to 10 can be accepted around it.
+      assert.ok(
+        answers.every((a) => a.status === 202 || a.status === 429),
+        JSON.stringify(answers.map((a) => a.status)),
+      );
+      const erased = erasure.body.erased.tables.telemetryReports as number;
+      const left = JSON.parse((await request(at(0)).get("/privacy/export").set(who).expect(200)).text).telemetry.length;
+      assert.equal(erased + left, accepted, `trial ${trial}: ${erased} erased + ${left} left, ${accepted} accepted`);
+      // Every accepted report is in the sums exactly once (they keep what an erasure cannot single out).
+      assert.equal((await sums()) - before, accepted);
+    }
+  });
+});
