@@ -130,7 +130,7 @@ async function aggregate(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = (await deps.store.model(name)) as StoredModel;
     const dimensions = current.items.length * current.dimensions;
-    const n = (await deps.store.block(name, round, 0, 0)).subjects.length;
+    const n = await deps.store.pending(name, round);
     if (n < model.round.minClients) {
       await deps.store.abandon(name, round, now);
       return { model: name, outcome: "abandoned", round, participants: n };

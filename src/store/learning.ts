@@ -276,7 +276,7 @@ export interface LearningStore {
   }): Promise<"published" | "changed">;
   /** Gives up a round that fell below minClients: its updates are deleted and its rho given back. */
   abandon(model: string, round: number, now: Date): Promise<void>;
-  /** Updates waiting in the model's open round. */
+  /** Updates a round holds (the open one, or one closed and being aggregated). */
   pending(model: string, round: number): Promise<number>;
   /** The model's closed rounds, newest first (at most `limit`). */
   rounds(model: string, limit: number): Promise<StoredRound[]>;
