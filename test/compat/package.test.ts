@@ -62,7 +62,10 @@ describe("a checkout that was never built", () => {
       (error: { stdout?: string; stderr?: string; message: string }) =>
         assert.fail(`npx consentgate failed: ${error.stderr || error.message}`),
     );
-    assert.match(stdout, /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release\.$/m);
+    assert.match(
+      stdout,
+      /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release, 1 federated model\.$/m,
+    );
   });
 
   test("`npm pack` builds: the tarball holds dist/ and a consentgate bin that runs from it", async () => {
