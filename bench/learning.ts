@@ -5,7 +5,18 @@
  * hyperparameters. The federated simulation runs the device's own functions
  * (src/client/factorization.ts) for every participant and keeps the server's
  * side pluggable (aggregate(deltas, clip), noise(aggregate)), so robust
- * aggregation and DP noise run in the same loop.
+ * aggregation and DP noise run in the same loop; the server clips every upload
+ * again before aggregating.
+ *
+ * DP: every device (all 5 000) takes part in every round, so the mean's
+ * replace-one sensitivity 2C/n is small; the clip C is a policy
+ * hyperparameter chosen on a no-noise round (a quarter of the honest deltas'
+ * median norm; that tuning is not itself private, as in DP-FedAvg), and each
+ * noise multiplier z runs for as many rounds as ε = 10 at δ = 10^-6 pays
+ * for (ρ = 1/(2z²) a round, composed by addition). Poisoning: from the clean
+ * model, a share of each round's devices push a rarely played item along the
+ * mean user vector at the clip norm (and ×10, which the server's clip undoes);
+ * without noise, to measure robustness alone.
  *
  * The data: shaped like MovieLens-100K but larger (5 000 users × 2 000
  * items); item popularity Zipf with s = 0.99; a planted rank-8 taste
@@ -17,7 +28,7 @@
  * source.
  */
 import { performance } from "node:perf_hooks";
-import { type Aggregation, aggregateBlock, releaseRound } from "../src/aggregation/index.ts";
+import { type Aggregation, aggregateBlock, clipScale, l2Norm, releaseRound } from "../src/aggregation/index.ts";
 import {
   clipToNorm,
   gramian,
@@ -50,19 +61,49 @@ const ALS_ITERATIONS = 12;
 /** Initial item factors: N(0, INIT²) per coordinate, the same start for ALS and federated training. */
 const INIT = 0.1;
 
-/** The federated schedule. */
+/** A federated schedule: who takes part in a round, the clip, the server's step and the devices' training. */
+interface Schedule {
+  /** Devices per round: drawn uniformly without replacement, or every user when it is USERS. */
+  participants: number;
+  /** C: every delta is clipped to this L2 norm (by the device, and again by the server). */
+  clip: number;
+  /** η_s: Y ← Y + η_s·aggregate. Large against the devices' γ, which keeps each delta small. */
+  serverLearningRate: number;
+  device: TrainingOptions;
+}
+
+/** The no-noise schedule of the first federated run: 500 devices a round, clip 1 (above almost every delta). */
 const ROUNDS = 40;
-const PARTICIPANTS = 500;
-const CLIP = 1;
-/** Large against the devices' γ: the device's small γ keeps most deltas within the clip, the server scales the mean back up. */
-const SERVER_LEARNING_RATE = 100;
-const DEVICE: TrainingOptions = {
-  ...ALS,
-  // λ_Y = λ / n: the mean of the devices' gradients then carries HKV's λ‖Y‖² once.
-  itemRegularization: ALS.regularization / USERS,
-  learningRate: 0.01,
-  epochs: 1,
+const SAMPLED: Schedule = {
+  participants: 500,
+  clip: 1,
+  serverLearningRate: 100,
+  device: {
+    ...ALS,
+    // λ_Y = λ / n: the mean of the devices' gradients then carries HKV's λ‖Y‖² once.
+    itemRegularization: ALS.regularization / USERS,
+    learningRate: 0.01,
+    epochs: 1,
+  },
 };
+/**
+ * The DP schedule: every device in every round (n = USERS shrinks the mean's sensitivity 2C/n tenfold against
+ * 500), the clip C set afterwards to a quantile of the honest deltas' norms measured on a no-noise round (see
+ * clipFromNorms), and the server's step re-tuned for few rounds.
+ */
+const EVERYONE: Omit<Schedule, "clip"> = {
+  participants: USERS,
+  serverLearningRate: 500,
+  device: SAMPLED.device,
+};
+/**
+ * C = CLIP_SHARE × the median norm of the honest deltas on a no-noise first round of every device. Chosen on
+ * no-noise and DP runs of this bench (a policy hyperparameter; the tuning itself is not private, as in
+ * DP-FedAvg): the deltas shrink after the first round, so a clip well under the first round's median clips
+ * little later on, while the noise σ = z·2C/n shrinks with C. Tried: median (z = 2: 0.69 × ALS), 10th
+ * percentile (0.85 ×), median/4 with η_s 400–800 (0.87–0.90 ×).
+ */
+const CLIP_SHARE = 0.25;
 
 /** xoshiro128** (Blackman and Vigna 2018), seeded through splitmix32: fast, 32-bit, reproducible. */
 class Xoshiro {
@@ -205,59 +246,112 @@ function centralizedAls(data: DataSet, start: Float64Array): ItemFactors {
   return items;
 }
 
-/** The server's combination of a round's clipped deltas (mean, median, trimmed mean, …). */
-export type Aggregate = (deltas: readonly Float32Array[], clip: number) => Float64Array;
 /** What the server adds to the aggregate before applying it (nothing, or DP noise). */
 export type Noise = (aggregate: Float64Array) => Float64Array;
 
-/** Coordinate-wise mean: FedAvg with equal weights (McMahan et al. 2017). */
-export const meanAggregate: Aggregate = (deltas) => {
-  const sum = new Float64Array(deltas[0]!.length);
-  for (const delta of deltas) for (let j = 0; j < sum.length; j++) sum[j]! += delta[j]!;
-  for (let j = 0; j < sum.length; j++) sum[j]! /= deltas.length;
-  return sum;
-};
-
 export const noNoise: Noise = (aggregate) => aggregate;
 
-/** A device's contribution: from the round's factors and its plays, the clipped delta as float32 (what it sends). */
-export type Device = (model: ItemFactors, gram: Float64Array, user: number, clip: number) => Float32Array;
+/** A device's upload: from the round's factors (and YᵀY) and its plays, the delta it sends (float32). */
+export type Device = (model: ItemFactors, gram: Float64Array, user: number) => Float32Array;
 
+/** An honest device: its local update, clipped to C on the device (as src/client does); `norms` records the norms before clipping. */
 const honestDevice =
-  (data: DataSet): Device =>
-  (model, gram, user, clip) =>
-    Float32Array.from(clipToNorm(localUpdate(model, data.train[user]!, DEVICE, gram).delta, clip).delta);
+  (data: DataSet, schedule: Schedule, norms?: number[]): Device =>
+  (model, gram, user) => {
+    const { delta, norm } = clipToNorm(
+      localUpdate(model, data.train[user]!, schedule.device, gram).delta,
+      schedule.clip,
+    );
+    norms?.push(norm);
+    return Float32Array.from(delta);
+  };
 
 interface Simulation {
   data: DataSet;
   start: Float64Array;
-  aggregate: Aggregate;
+  schedule: Schedule;
+  aggregation: Aggregation;
+  /** The trimmed mean's cut from each end. */
+  trim?: number;
   noise: Noise;
-  /** Which device each user runs (honest, or an attacker's). */
-  deviceOf: (user: number) => Device;
+  /** Each round's devices as [user, device] pairs (a uniform sample, or a sample with a share of attackers). */
+  participantsOf: (random: Xoshiro) => [number, Device][];
   seed: number;
   rounds: number;
 }
 
-/** Federated rounds: PARTICIPANTS users drawn per round train from the current Y; Y ← Y + η_s·noise(aggregate). */
+/** `count` users drawn uniformly without replacement from `pool` (partial Fisher–Yates; `pool` is reordered). */
+function sample(random: Xoshiro, pool: number[], count: number): number[] {
+  if (count >= pool.length) return pool.slice();
+  for (let i = 0; i < count; i++) {
+    const j = i + random.below(pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count);
+}
+
+/**
+ * Federated rounds: the round's devices train from the current Y; the server clips every upload to C again (an
+ * attacker's device need not clip), aggregates, noises and steps: Y ← Y + η_s·noise(aggregate).
+ */
 function federated(simulation: Simulation): ItemFactors {
+  const { schedule } = simulation;
   const random = new Xoshiro(simulation.seed);
   const factors = Float64Array.from(simulation.start);
   const model: ItemFactors = { items: ITEMS, dimensions: DIMENSIONS, factors };
-  const everyone = Array.from({ length: USERS }, (_, u) => u);
   for (let round = 0; round < simulation.rounds; round++) {
-    // Partial Fisher–Yates: the first PARTICIPANTS entries are a uniform sample without replacement.
-    for (let i = 0; i < PARTICIPANTS; i++) {
-      const j = i + random.below(USERS - i);
-      [everyone[i], everyone[j]] = [everyone[j]!, everyone[i]!];
-    }
     // YᵀY is the same for every device of the round: computed once, as the server could publish it.
     const gram = gramian(model);
-    const deltas = everyone.slice(0, PARTICIPANTS).map((user) => simulation.deviceOf(user)(model, gram, user, CLIP));
-    const step = simulation.noise(simulation.aggregate(deltas, CLIP));
-    for (let j = 0; j < factors.length; j++) factors[j]! += SERVER_LEARNING_RATE * step[j]!;
+    const participants = simulation.participantsOf(random);
+    // The mean is summed as uploads arrive (5 000 dense deltas need not be held); the robust aggregators need them all.
+    const sum = new Float64Array(factors.length);
+    const clipped: Float32Array[] = [];
+    for (const [user, device] of participants) {
+      const upload = device(model, gram, user);
+      const scale = clipScale(l2Norm(upload), schedule.clip);
+      if (simulation.aggregation === "mean") for (let j = 0; j < sum.length; j++) sum[j]! += scale * upload[j]!;
+      else clipped.push(scale === 1 ? upload : upload.map((v) => v * scale));
+    }
+    const aggregate =
+      simulation.aggregation === "mean"
+        ? sum.map((v) => v / participants.length)
+        : aggregateBlock(simulation.aggregation, clipped, factors.length, simulation.trim ?? 0);
+    const step = simulation.noise(aggregate);
+    for (let j = 0; j < factors.length; j++) factors[j]! += schedule.serverLearningRate * step[j]!;
   }
   return model;
+}
+
+/** Every round: `schedule.participants` honest devices drawn uniformly (all users when it is USERS). */
+const honestRounds =
+  (schedule: Schedule, device: Device): Simulation["participantsOf"] =>
+  (random) => {
+    const everyone = Array.from({ length: USERS }, (_, u) => u);
+    return sample(random, everyone, schedule.participants).map((user) => [user, device]);
+  };
+
+/** The median of the honest deltas' norms. */
+function medianNorm(norms: readonly number[]): number {
+  const sorted = [...norms].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
+/** Noise multipliers z of the DP runs (σ = z·Δ, Δ = 2C/n the mean's replace-one sensitivity). */
+const NOISE_MULTIPLIERS = [1, 2, 4];
+/** The privacy budget a training run may spend: ε at δ. */
+const EPSILON_BUDGET = 10;
+const DELTA = 1e-6;
+
+/**
+ * How many rounds of noise multiplier z the budget pays for: each release is ρ = 1/(2z²)-zCDP (CKS 2020
+ * Theorem 14, as releaseRound reports it), rounds compose by adding ρ (Bun and Steinke 2016, Lemma 2.3), and
+ * zcdpToEpsilon converts the total to (ε, δ)-DP; the server stops before the round that would pass the budget.
+ */
+function roundsWithinBudget(z: number): number {
+  const rho = 1 / (2 * z * z);
+  let rounds = 0;
+  while (zcdpToEpsilon(composeRho(Array(rounds + 1).fill(rho)), DELTA) <= EPSILON_BUDGET) rounds++;
+  return rounds;
 }
 
 export async function benchLearning(): Promise<void> {
@@ -286,102 +380,140 @@ export async function benchLearning(): Promise<void> {
     seconds: fmt((performance.now() - start) / 1000),
   });
 
-  const honest = honestDevice(data);
-  start = performance.now();
-  const federatedModel = federated({
-    data,
-    start: factorStart,
-    aggregate: meanAggregate,
-    noise: noNoise,
-    deviceOf: () => honest,
-    seed: SEED + 1,
-    rounds: ROUNDS,
-  });
-  const fedRecall = factorRecall(data, federatedModel);
-  rows.push({
-    model: `federated, mean, no noise (${ROUNDS} rounds × ${PARTICIPANTS} devices)`,
-    "recall@10": fmt(fedRecall, 4),
-    "vs ALS": fmt(fedRecall / als, 3),
-    seconds: fmt((performance.now() - start) / 1000),
-  });
-
-  for (const z of NOISE_MULTIPLIERS) {
+  {
     start = performance.now();
-    const rhos: number[] = [];
-    // The server's release: exact discrete Gaussian noise from node:crypto (src/aggregation/noise.ts), never the data's generator.
-    const noise: Noise = (aggregate) => {
-      const release = releaseRound(aggregate, {
-        aggregation: "mean",
-        participants: PARTICIPANTS,
-        clip: CLIP,
-        noiseMultiplier: z,
-      });
-      rhos.push(release.rho);
-      return release.values;
-    };
-    const noisy = federated({
+    const sampledModel = federated({
       data,
       start: factorStart,
-      aggregate: meanAggregate,
-      noise,
-      deviceOf: () => honest,
+      schedule: SAMPLED,
+      aggregation: "mean",
+      noise: noNoise,
+      participantsOf: honestRounds(SAMPLED, honestDevice(data, SAMPLED)),
       seed: SEED + 1,
       rounds: ROUNDS,
     });
-    const noisyRecall = factorRecall(data, noisy);
-    const rho = composeRho(rhos);
+    const sampledRecall = factorRecall(data, sampledModel);
     rows.push({
-      model: `federated, mean, noise multiplier ${z}: ρ = ${fmt(rho, 2)}, ε = ${fmt(zcdpToEpsilon(rho, DELTA), 1)} at δ = ${DELTA}`,
-      "recall@10": fmt(noisyRecall, 4),
-      "vs ALS": fmt(noisyRecall / als, 3),
+      model: `federated, mean, no noise (${ROUNDS} rounds × ${SAMPLED.participants} devices, clip ${SAMPLED.clip}, device γ ${SAMPLED.device.learningRate}, server η ${SAMPLED.serverLearningRate})`,
+      "recall@10": fmt(sampledRecall, 4),
+      "vs ALS": fmt(sampledRecall / als, 3),
       seconds: fmt((performance.now() - start) / 1000),
     });
   }
 
+  // C is a policy hyperparameter, chosen here on a no-noise round of every device (which is itself not private, as
+  // in DP-FedAvg's tuning: McMahan et al. 2018, "Learning Differentially Private Recurrent Language Models", §3).
+  const norms: number[] = [];
+  const probe: Schedule = { ...EVERYONE, clip: Number.MAX_VALUE };
+  federated({
+    data,
+    start: factorStart,
+    schedule: probe,
+    aggregation: "mean",
+    noise: noNoise,
+    participantsOf: honestRounds(probe, honestDevice(data, probe, norms)),
+    seed: SEED + 1,
+    rounds: 1,
+  });
+  const tuned: Schedule = { ...EVERYONE, clip: CLIP_SHARE * medianNorm(norms) };
+  const honest = honestDevice(data, tuned);
+  // The DP schedule without noise, for as many rounds as the longest DP run: the reference, and the clean model
+  // the poisoning starts from.
+  const rounds = Math.max(...NOISE_MULTIPLIERS.map(roundsWithinBudget));
+  start = performance.now();
+  const tunedModel = federated({
+    data,
+    start: factorStart,
+    schedule: tuned,
+    aggregation: "mean",
+    noise: noNoise,
+    participantsOf: honestRounds(tuned, honest),
+    seed: SEED + 1,
+    rounds,
+  });
+  const tunedRecall = factorRecall(data, tunedModel);
+  rows.push({
+    model: `federated, mean, no noise (${rounds} rounds × ${tuned.participants} devices, clip ${fmt(tuned.clip, 4)} = ${CLIP_SHARE} × the first round's median norm ${fmt(medianNorm(norms), 4)}, device γ ${tuned.device.learningRate} × ${tuned.device.epochs}, server η ${tuned.serverLearningRate})`,
+    "recall@10": fmt(tunedRecall, 4),
+    "vs ALS": fmt(tunedRecall / als, 3),
+    seconds: fmt((performance.now() - start) / 1000),
+  });
+
+  {
+    for (const z of NOISE_MULTIPLIERS) {
+      start = performance.now();
+      const rhos: number[] = [];
+      const rounds = roundsWithinBudget(z);
+      // The server's release: exact discrete Gaussian noise from node:crypto (src/aggregation/noise.ts), never the data's generator.
+      const noise: Noise = (aggregate) => {
+        const release = releaseRound(aggregate, {
+          aggregation: "mean",
+          participants: tuned.participants,
+          clip: tuned.clip,
+          noiseMultiplier: z,
+        });
+        rhos.push(release.rho);
+        return release.values;
+      };
+      const noisy = federated({
+        data,
+        start: factorStart,
+        schedule: tuned,
+        aggregation: "mean",
+        noise,
+        participantsOf: honestRounds(tuned, honest),
+        seed: SEED + 1,
+        rounds,
+      });
+      const noisyRecall = factorRecall(data, noisy);
+      const rho = composeRho(rhos);
+      rows.push({
+        model: `federated, mean, noise multiplier ${z}: ${rounds} rounds, ρ = ${fmt(rho, 3)}, ε = ${fmt(zcdpToEpsilon(rho, DELTA), 2)} at δ = ${DELTA}`,
+        "recall@10": fmt(noisyRecall, 4),
+        "vs ALS": fmt(noisyRecall / als, 3),
+        seconds: fmt((performance.now() - start) / 1000),
+      });
+    }
+  }
+
   table(
-    `Recommender accuracy: recall@10 on ${HELD_OUT} held-out plays per user (${USERS} users × ${ITEMS} items, Zipf ${ZIPF}, planted rank ${TASTE}; data generated in ${fmt(generated / 1000)} s; d = ${DIMENSIONS}, α = ${ALS.alpha}, λ = ${ALS.regularization}, clip ${CLIP}, device γ ${DEVICE.learningRate} × ${DEVICE.epochs} epoch(s), server η ${SERVER_LEARNING_RATE})`,
+    `Recommender accuracy: recall@10 on ${HELD_OUT} held-out plays per user (${USERS} users × ${ITEMS} items, Zipf ${ZIPF}, planted rank ${TASTE}; data generated in ${fmt(generated / 1000)} s; d = ${DIMENSIONS}, α = ${ALS.alpha}, λ = ${ALS.regularization})`,
     rows,
   );
 
-  poisoning(data, federatedModel, honest);
+  poisoning(data, tunedModel, tuned, honest);
 }
 
-/** Noise multipliers z of the DP runs (σ = z·Δ, Δ = 2C/n the mean's replace-one sensitivity). */
-const NOISE_MULTIPLIERS = [1, 2, 4];
-const DELTA = 1e-6;
-/** Attack rounds, continuing from the clean federated model. */
-const ATTACK_ROUNDS = 10;
+/** Attack rounds, continuing from the clean federated model without noise (robustness alone). */
+const ATTACK_ROUNDS = 3;
+/** Devices per attack round: fewer than everyone, because the median and trimmed mean sort every coordinate's values. */
+const ATTACK_PARTICIPANTS = 500;
 const ATTACKER_SHARES = [0.1, 0.2];
-/** The trimmed mean cuts this share from each end: enough to cut all attackers at 20 %. */
-const TRIM = 0.25;
-
-const robustAggregate =
-  (aggregation: Aggregation): Aggregate =>
-  (deltas) =>
-    aggregateBlock(aggregation, deltas, deltas[0]!.length, aggregation === "trimmed-mean" ? TRIM : 0);
+/** The server's aggregations under attack, with the trimmed mean's cut from each end. */
+const DEFENCES: [Aggregation, number][] = [
+  ["mean", 0],
+  ["median", 0],
+  ["trimmed-mean", 0.1],
+  ["trimmed-mean", 0.25],
+];
 
 /** The share of honest users whose top 10 (their training plays left out) holds `target`. */
-function hitRate(data: DataSet, model: ItemFactors, target: number, attackers: (user: number) => boolean): number {
+function hitRate(data: DataSet, model: ItemFactors, target: number, honestFrom: number): number {
   const gram = gramian(model);
-  let honest = 0;
   let hits = 0;
-  for (let u = 0; u < USERS; u++) {
-    if (attackers(u)) continue;
-    honest++;
+  for (let u = honestFrom; u < USERS; u++) {
     const exclude = new Set(data.train[u]!.map((play) => play.item));
     if (topItems(model, solveUserVector(model, data.train[u]!, ALS, gram), K, exclude).includes(target)) hits++;
   }
-  return hits / honest;
+  return hits / (USERS - honestFrom);
 }
 
 /**
- * Model poisoning: a share of the devices push one target item into everyone's top 10, (a) with a consistent
- * update at the clip norm (the target's row along the mean user direction, every other row zero), (b) with
- * that push added to an honest update and the sum scaled ×10 before clipping (boosting, which clipping undoes).
+ * Model poisoning: a share of each round's devices push one rarely played target item into everyone's top 10 with
+ * the target's row along the mean user vector (every other row zero), (a) at the clip norm, (b) ×10 before the
+ * server clips it (which the server's clip must undo: (b) equals (a)).
  */
-function poisoning(data: DataSet, clean: ItemFactors, honest: Device): void {
-  const factors = clean.factors;
-  // A rarely played item, so that its clean hit rate is low.
+function poisoning(data: DataSet, clean: ItemFactors, schedule: Schedule, honest: Device): void {
   const players = new Float64Array(ITEMS);
   for (const plays of data.train) for (const { item } of plays) players[item]!++;
   const target = players.indexOf(Math.min(...players.filter((count) => count > 0)));
@@ -393,57 +525,67 @@ function poisoning(data: DataSet, clean: ItemFactors, honest: Device): void {
     for (let a = 0; a < DIMENSIONS; a++) direction[a]! += x[a]!;
   }
   const length = Math.hypot(...direction);
-  const push = new Float64Array(ITEMS * DIMENSIONS);
-  for (let a = 0; a < DIMENSIONS; a++) push[target * DIMENSIONS + a] = (CLIP * direction[a]!) / length;
-  const attacks: Record<string, Device> = {
-    "(a) consistent, at the clip norm": (_model, _gram, _user, clip) => Float32Array.from(clipToNorm(push, clip).delta),
-    "(b) honest + push, ×10 before clipping": (model, roundGram, user, clip) => {
-      const { delta } = localUpdate(model, data.train[user]!, DEVICE, roundGram);
-      const boosted = delta.map((v, j) => 10 * (v + push[j]!));
-      return Float32Array.from(clipToNorm(boosted, clip).delta);
-    },
+  const push = (scale: number) => {
+    const delta = new Float32Array(ITEMS * DIMENSIONS);
+    for (let a = 0; a < DIMENSIONS; a++)
+      delta[target * DIMENSIONS + a] = (scale * schedule.clip * direction[a]!) / length;
+    return delta;
   };
+  const attacks: Record<string, Device> = {
+    "(a) at the clip norm": () => push(1),
+    "(b) ×10 before the server's clip": () => push(10),
+  };
+  const schedulePerRound = { ...schedule, participants: ATTACK_PARTICIPANTS };
+  // Users below `attackers` are the attackers (user order is random in the data); each round draws exactly
+  // share × ATTACK_PARTICIPANTS of them and the rest from the honest users.
+  const rounds =
+    (share: number, attack: Device): Simulation["participantsOf"] =>
+    (random) => {
+      const attackers = Math.round(share * USERS);
+      const inRound = Math.round(share * ATTACK_PARTICIPANTS);
+      const pool = Array.from({ length: attackers }, (_, u) => u);
+      const honestPool = Array.from({ length: USERS - attackers }, (_, u) => attackers + u);
+      return [
+        ...sample(random, pool, inRound).map((user): [number, Device] => [user, attack]),
+        ...sample(random, honestPool, ATTACK_PARTICIPANTS - inRound).map((user): [number, Device] => [user, honest]),
+      ];
+    };
   const rows: Record<string, string | number>[] = [];
-  for (const aggregation of ["mean", "median", "trimmed-mean"] as const) {
+  const before = hitRate(data, clean, target, 0);
+  for (const [aggregation, trim] of DEFENCES) {
     const start = performance.now();
-    const cleanModel = federated({
-      data,
-      start: Float64Array.from(factors),
-      aggregate: robustAggregate(aggregation),
-      noise: noNoise,
-      deviceOf: () => honest,
-      seed: SEED + 2,
-      rounds: ATTACK_ROUNDS,
-    });
+    const run = (participantsOf: Simulation["participantsOf"]) =>
+      federated({
+        data,
+        start: clean.factors as Float64Array,
+        schedule: schedulePerRound,
+        aggregation,
+        trim,
+        noise: noNoise,
+        participantsOf,
+        seed: SEED + 2,
+        rounds: ATTACK_ROUNDS,
+      });
+    const cleanModel = run(honestRounds(schedulePerRound, honest));
     const row: Record<string, string | number> = {
-      aggregation: aggregation === "trimmed-mean" ? `trimmed mean (${TRIM} each end)` : aggregation,
-      "clean hit rate": fmt(
-        hitRate(data, cleanModel, target, () => false),
-        4,
-      ),
+      aggregation: aggregation === "trimmed-mean" ? `trimmed mean (${trim} each end)` : aggregation,
+      "clean hit rate": fmt(hitRate(data, cleanModel, target, 0), 4),
       "clean recall@10": fmt(factorRecall(data, cleanModel), 4),
     };
     for (const share of ATTACKER_SHARES) {
-      // Users below share·USERS are the attackers (user order is random in the data).
-      const isAttacker = (user: number) => user < share * USERS;
       for (const [name, attack] of Object.entries(attacks)) {
-        const attacked = federated({
-          data,
-          start: Float64Array.from(factors),
-          aggregate: robustAggregate(aggregation),
-          noise: noNoise,
-          deviceOf: (user) => (isAttacker(user) ? attack : honest),
-          seed: SEED + 2,
-          rounds: ATTACK_ROUNDS,
-        });
-        row[`${share * 100} % ${name.slice(0, 3)}`] = fmt(hitRate(data, attacked, target, isAttacker), 4);
+        const attacked = run(rounds(share, attack));
+        row[`${share * 100} % ${name.slice(0, 3)}`] = fmt(
+          hitRate(data, attacked, target, Math.round(share * USERS)),
+          4,
+        );
       }
     }
     row.seconds = fmt((performance.now() - start) / 1000);
     rows.push(row);
   }
   table(
-    `Poisoning: share of honest users with target item ${target} (${players[target]} players) in their top 10, after ${ATTACK_ROUNDS} more rounds from the clean federated model; attacks ${Object.keys(attacks).join("; ")}`,
+    `Poisoning: share of honest users with target item ${target} (${players[target]} players; hit rate ${fmt(before, 4)} in the clean model) in their top 10, after ${ATTACK_ROUNDS} rounds of ${ATTACK_PARTICIPANTS} devices from the clean federated model, no noise; attacks ${Object.keys(attacks).join("; ")}`,
     rows,
   );
 }
