@@ -84,8 +84,8 @@ describe("consentgate check", () => {
       ),
     );
     assert.ok(!out.some((line) => line.startsWith("Telemetry")));
-    // Its federated model, with what its noise implies: rho 1/2 a round is epsilon 5.22 at delta 1e-6 for one
-    // round, and three rounds (9.85) fit a budget of 10 where four (11.69) do not.
+    // Its federated model, with what its noise implies: noise 2 is rho 1/8 a round, epsilon 2.42 at delta 1e-6 for
+    // one round; twelve rounds (rho 1.5, epsilon 9.85) fit a budget of 10 where thirteen (rho 1.625) do not.
     assert.deepEqual(tableAfter(out, "Federated learning: models trained on the devices").slice(1), [
       [
         "recommender",
@@ -94,10 +94,10 @@ describe("consentgate check", () => {
         "100",
         "1",
         "trimmed-mean (0.1)",
-        "1",
-        "0.5",
-        "epsilon 5.22",
-        "3",
+        "2",
+        "0.125",
+        "epsilon 2.42",
+        "12",
         "epsilon 10 at delta 0.000001",
       ],
     ]);
