@@ -96,6 +96,8 @@ const isUpdate = (req: Request) => req.method === "POST" && UPDATE_PATH.test(req
 function updateBody(deps: Pick<RightsDeps, "learning">) {
   const parsers = new Map<number, ReturnType<typeof express.json>>();
   return (req: Request, res: Response, next: (error?: unknown) => void) => {
+    // Nobody signed in: the route answers 401 without reading a model's worth of body first.
+    if (req.privacy.subject === undefined) return next();
     deps.learning.expectedLength(String(req.params.model)).then((length) => {
       const limit = (length ?? 0) + 1024;
       let parser = parsers.get(limit);
