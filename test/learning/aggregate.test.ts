@@ -148,11 +148,12 @@ describe(`the learning job's aggregation on ${onPostgres ? "PostgreSQL" : "PGlit
     assert.equal(result.models[0]?.outcome, "published");
     const after = decodeFloat32(Buffer.from((await learning.model("recommender"))!.factors).toString("base64"), VALUES);
     // mean: coordinate 0 is 4·0.2/5 = 0.16, coordinate 1 is 1/5 = 0.2 (clipped), the rest 0; learning rate 2.
-    // Noise multiplier 0.001: σ = 0.001 · 2C/n = 0.0004, so every step is within 0.003 of the exact one.
+    // Noise multiplier 0.001: σ = 0.001 · 2C/n = 0.0004, 0.0008 after the step of 2; 0.005 is over six σ, so
+    // none of the 200 coordinates strays that far but once in about 10^7 runs.
     const step = (i: number) => after[i]! - before[i]!;
-    assert.ok(Math.abs(step(0) - 0.32) < 0.003, `coordinate 0 moved ${step(0)}`);
-    assert.ok(Math.abs(step(1) - 0.4) < 0.003, `coordinate 1 moved ${step(1)}`);
-    for (let i = 2; i < VALUES; i++) assert.ok(Math.abs(step(i)) < 0.003, `coordinate ${i} moved ${step(i)}`);
+    assert.ok(Math.abs(step(0) - 0.32) < 0.005, `coordinate 0 moved ${step(0)}`);
+    assert.ok(Math.abs(step(1) - 0.4) < 0.005, `coordinate 1 moved ${step(1)}`);
+    for (let i = 2; i < VALUES; i++) assert.ok(Math.abs(step(i)) < 0.005, `coordinate ${i} moved ${step(i)}`);
     assert.ok(
       after.some((v, i) => i >= 2 && v !== before[i]),
       "noise was added",
