@@ -1,9 +1,17 @@
 /**
- * Where the browser test finds Chromium: CHROMIUM_PATH when set, else the
- * first of the names distributions and Google ship it under, on PATH.
+ * What the browser tests share: where Chromium is (CHROMIUM_PATH when set,
+ * else the first of the names distributions and Google ship it under, on
+ * PATH), when a test skips without it (on a developer's machine; in CI it
+ * fails, since .ci/run installs Debian's Chromium and a browser test that
+ * silently skipped there would prove nothing), and launching it.
  */
+import assert from "node:assert/strict";
 import { accessSync, constants, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+import { scratchFolder } from "../support/database.ts";
+import { onCleanup, type Scope } from "../support/scope.ts";
 
 const NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
 
@@ -32,4 +40,42 @@ function isExecutable(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Where the browser tests put their screenshots. */
+export const ARTIFACTS = path.resolve("test-artifacts");
+
+const MISSING =
+  "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
+
+/** A describe block's `skip`: the reason on a developer's machine without Chromium, else false. */
+export const skipWithoutChromium = (): string | false => findChromium() === undefined && !inCi() && MISSING;
+
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Chromium with a fresh profile of its own, closed when `scope` ends; the artifacts folder exists. */
+export async function launchChromium(
+  scope: Scope,
+  options: { acceptDownloads?: boolean } = {},
+): Promise<BrowserContext> {
+  const executablePath = findChromium();
+  assert.ok(executablePath !== undefined, `${MISSING}; .ci/run installs it`);
+  const profile = await scratchFolder(scope, "consentgate-chromium-");
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    args: ARGS,
+    headless: true,
+    ...options,
+  });
+  onCleanup(scope, () => browser.close());
+  await mkdir(ARTIFACTS, { recursive: true });
+  return browser;
 }

@@ -3,40 +3,26 @@
  * playwright-core imports {router}/learning/client.js under the page's CSP,
  * keeps plays in IndexedDB, recommends in the page and contributes one
  * update. The server must end up holding no play of the listener, and one
- * learning update. Chromium is found, and skipped, as in
- * privacy-center.test.ts. The device client is served from dist/client: run
- * `npx tsc -p tsconfig.json` (CI's `npm run build`) first.
+ * learning update. Chromium is found, and skipped, by find-chromium.ts. The
+ * device client is served from dist/client: run `npx tsc -p tsconfig.json`
+ * (CI's `npm run build`) first.
  */
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, test } from "node:test";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TRACKS } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { TEST_SECRET, serve } from "../support/app.ts";
-import { onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
+import { onPostgres, testDatabase } from "../support/database.ts";
 import { onCleanup, suiteScope } from "../support/scope.ts";
-import { findChromium, inCi } from "./find-chromium.ts";
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
 
-const CHROMIUM = findChromium();
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const ARTIFACTS = path.resolve("test-artifacts");
-const MISSING =
-  "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
 const PLAYED = ["Circuit Bloom", "Afterimage", "Low Orbit", "Harbour Lights"];
 
 describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
-  skip: CHROMIUM === undefined && !inCi() && MISSING,
+  skip: skipWithoutChromium(),
 }, () => {
   const suite = suiteScope();
   let origin: string;
@@ -44,15 +30,11 @@ describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" :
   let browser: BrowserContext;
 
   before(async () => {
-    assert.ok(CHROMIUM !== undefined, `${MISSING}; .ci/run installs it`);
     const db = await testDatabase(suite);
     gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
     onCleanup(suite, () => gate.close());
     origin = await serve(suite, createMusicApp(gate));
-    const profile = await scratchFolder(suite, "consentgate-chromium-");
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
-    onCleanup(suite, () => browser.close());
-    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await launchChromium(suite);
   });
 
   test("an EU listener's plays stay in the browser; only one model update reaches the server", async () => {

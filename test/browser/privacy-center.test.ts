@@ -1,59 +1,34 @@
 /**
  * The privacy center in a real browser: Chromium driven by playwright-core,
- * against the example music app running in this process. The browser is the
- * first of chromium, chromium-browser or google-chrome on PATH (or
- * CHROMIUM_PATH). Without one the test skips on a developer's machine but
- * fails in CI (CI set), where .ci/run installs Debian's Chromium: a browser
- * test that silently skips there would prove nothing.
+ * against the example music app running in this process. Chromium is found,
+ * and the test skipped without it on a developer's machine (never in CI), by
+ * find-chromium.ts.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, test } from "node:test";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TEST_SECRET, serve } from "../support/app.ts";
-import { onPostgres, scratchFolder, testDatabase } from "../support/database.ts";
+import { onPostgres, testDatabase } from "../support/database.ts";
 import { onCleanup, suiteScope } from "../support/scope.ts";
-import { findChromium, inCi } from "./find-chromium.ts";
-
-const CHROMIUM = findChromium();
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const ARTIFACTS = path.resolve("test-artifacts");
-const MISSING =
-  "no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
 
 describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
-  skip: CHROMIUM === undefined && !inCi() && MISSING,
+  skip: skipWithoutChromium(),
 }, () => {
   const suite = suiteScope();
   let origin: string;
   let browser: BrowserContext;
 
   before(async () => {
-    assert.ok(CHROMIUM !== undefined, `${MISSING}; .ci/run installs it`);
     const db = await testDatabase(suite);
     // The example's own gate and app, as its server starts them.
     const gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
     onCleanup(suite, () => gate.close());
     origin = await serve(suite, createMusicApp(gate));
-    const profile = await scratchFolder(suite, "consentgate-chromium-");
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      headless: true,
-      acceptDownloads: true,
-    });
-    onCleanup(suite, () => browser.close());
-    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await launchChromium(suite, { acceptDownloads: true });
   });
 
   /** A fresh page that records every console error, failed request, error status and request to another origin. */
