@@ -11,12 +11,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { BrowserContext } from "playwright-core";
-import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TRACKS } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
-import { TEST_SECRET, serve } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { onCleanup, suiteScope } from "../support/scope.ts";
+import { serve } from "../support/app.ts";
+import { onPostgres } from "../support/database.ts";
+import { exampleApp } from "../support/example.ts";
+import { suiteScope } from "../support/scope.ts";
 import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
 
 const PLAYED = ["Circuit Bloom", "Afterimage", "Low Orbit", "Harbour Lights"];
@@ -30,10 +30,9 @@ describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" :
   let browser: BrowserContext;
 
   before(async () => {
-    const db = await testDatabase(suite);
-    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
-    onCleanup(suite, () => gate.close());
-    origin = await serve(suite, createMusicApp(gate));
+    const example = await exampleApp(suite);
+    gate = example.gate;
+    origin = await serve(suite, example.app);
     browser = await launchChromium(suite);
   });
 

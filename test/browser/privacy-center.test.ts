@@ -9,10 +9,10 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
-import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
-import { TEST_SECRET, serve } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { onCleanup, suiteScope } from "../support/scope.ts";
+import { serve } from "../support/app.ts";
+import { onPostgres } from "../support/database.ts";
+import { exampleApp } from "../support/example.ts";
+import { suiteScope } from "../support/scope.ts";
 import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
 
 describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
@@ -23,11 +23,7 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
   let browser: BrowserContext;
 
   before(async () => {
-    const db = await testDatabase(suite);
-    // The example's own gate and app, as its server starts them.
-    const gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
-    onCleanup(suite, () => gate.close());
-    origin = await serve(suite, createMusicApp(gate));
+    origin = await serve(suite, (await exampleApp(suite)).app);
     browser = await launchChromium(suite, { acceptDownloads: true });
   });
 

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
-import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TRACKS, recommend } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { onCleanup, suiteScope } from "../support/scope.ts";
+import { onPostgres } from "../support/database.ts";
+import { exampleApp } from "../support/example.ts";
+import { suiteScope } from "../support/scope.ts";
 
 describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const suite = suiteScope();
@@ -15,11 +14,7 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
   let app: Express;
 
   before(async () => {
-    const db = await testDatabase(suite);
-    // The example's own gate and app, as its server starts them.
-    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
-    onCleanup(suite, () => gate.close());
-    app = createMusicApp(gate);
+    ({ gate, app } = await exampleApp(suite));
   });
 
   /** A browser-like client signed in through the example's own form. */

@@ -9,12 +9,11 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
-import { createMusicApp, createMusicGate } from "../../examples/music-app/app.ts";
 import { TRACKS } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
-import { TEST_SECRET } from "../support/app.ts";
-import { onPostgres, testDatabase } from "../support/database.ts";
-import { onCleanup, suiteScope } from "../support/scope.ts";
+import { onPostgres } from "../support/database.ts";
+import { exampleApp } from "../support/example.ts";
+import { suiteScope } from "../support/scope.ts";
 
 /** policies/purposes.yaml, on-device: learning.dimensions. */
 const DIMENSIONS = 16;
@@ -25,10 +24,7 @@ describe(`the example's on-device mode on ${onPostgres ? "PostgreSQL" : "PGlite"
   let app: Express;
 
   before(async () => {
-    const db = await testDatabase(suite);
-    gate = await createMusicGate({ database: db.option, secret: TEST_SECRET });
-    onCleanup(suite, () => gate.close());
-    app = createMusicApp(gate);
+    ({ gate, app } = await exampleApp(suite));
   });
 
   async function listener(name: string, region: string) {
