@@ -541,7 +541,17 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     releaseInsights: (at) => releaseDue(insightDeps, at),
     trainModels: (at) => runLearning(learningDeps, at),
   };
-  const center: PrivacyCenterDeps = { policy, consentStore, consents, interactions, requests, logger, now, privacy };
+  const center: PrivacyCenterDeps = {
+    policy,
+    consentStore,
+    consents,
+    interactions,
+    learning: learningDeps.store,
+    requests,
+    logger,
+    now,
+    privacy,
+  };
 
   try {
     await logPolicyLoaded(logStore, audit, policy);

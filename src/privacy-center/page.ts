@@ -111,8 +111,8 @@ function purpose(p: PurposeView, view: CenterView): Html {
 <h3 id="${id("title")}">${p.description}</h3>
 <dl class="facts">
 <div><dt>Why we may</dt><dd><strong>${basis.name}.</strong> ${basis.meaning}</dd></div>
-<div><dt>How long we keep it</dt><dd>${p.retention ? `Each record at most ${duration(p.retention)}` : "We keep no records for this"}</dd></div>
-<div><dt>How much we keep</dt><dd>${p.window ? `Only your ${p.window} most recent record${p.window === 1 ? "" : "s"}` : "Nothing"}</dd></div>
+<div><dt>How long we keep it</dt><dd>${keptFor(p)}</dd></div>
+<div><dt>How much we keep</dt><dd>${keptHowMuch(p)}</dd></div>
 <div><dt>Sold or shared</dt><dd>${p.saleOrShare ? "Yes: this counts as selling or sharing your data under US state privacy laws. Global Privacy Control opts you out where those laws apply." : "No"}</dd></div>
 ${p.sensitive && html`<div><dt>Sensitive</dt><dd>Yes: it needs your explicit permission wherever you are.</dd></div>`}
 <div><dt>We hold now</dt><dd id="${id("held")}">${records(p.held)}</dd></div>
@@ -124,6 +124,18 @@ ${p.sensitive && html`<div><dt>Sensitive</dt><dd>Yes: it needs your explicit per
 </p>
 <p class="explain" id="${id("explain")}">${explainChoice(p, view.region)}</p>
 </article></li>`;
+}
+
+function keptFor(p: PurposeView): string {
+  if (p.retention) return `Each record at most ${duration(p.retention)}`;
+  return p.learning
+    ? "Your listening stays on your device. An update of the shared model that your device sends is kept only until it is combined with other people's, then deleted"
+    : "We keep no records for this";
+}
+
+function keptHowMuch(p: PurposeView): string {
+  if (p.window) return `Only your ${p.window} most recent record${p.window === 1 ? "" : "s"}`;
+  return p.learning ? "One model update from you per round, until it is combined" : "Nothing";
 }
 
 function held(view: CenterView, ctx: PageContext): Html {

@@ -10,6 +10,7 @@ import type { LegalBasis, Policy, Region } from "../policy/types.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { ConsentEventRecord, ConsentStore } from "../store/consents.ts";
 import type { InteractionStore } from "../store/interactions.ts";
+import type { LearningStore } from "../store/learning.ts";
 import { REQUEST_STATUS, type RequestStatus, type RequestType, type Requests, isOverdue } from "../store/requests.ts";
 
 /** What the page reads. */
@@ -18,6 +19,7 @@ export interface ViewDeps {
   readonly consentStore: Pick<ConsentStore, "latest">;
   readonly consents: Pick<ConsentCache, "choices">;
   readonly interactions: Pick<InteractionStore, "countByPurpose">;
+  readonly learning: Pick<LearningStore, "heldBy">;
   readonly requests: Pick<Requests, "latestForSubject">;
   readonly now: () => Date;
 }
@@ -36,7 +38,9 @@ export interface PurposeView {
   choice: Choice | undefined;
   /** Granting needs the GPC confirmation: the signal denies this purpose here (docs/decision-rules.md, rule 2). */
   gpcBlocks: boolean;
-  /** Records held for the purpose now. */
+  /** It trains a federated model: what is held are the device's updates until their round is aggregated. */
+  learning: boolean;
+  /** Records held for the purpose now (stored interactions, and pending model updates). */
   held: number;
 }
 
@@ -78,9 +82,10 @@ export async function loadView(
 ): Promise<CenterView> {
   const { policy } = deps;
   const now = deps.now();
-  const [choices, held, history, { requests, total: requestsTotal }] = await Promise.all([
+  const [choices, held, updates, history, { requests, total: requestsTotal }] = await Promise.all([
     deps.consents.choices(subject),
     deps.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
+    deps.learning.heldBy(subject),
     deps.consentStore.latest(subject, latest),
     deps.requests.latestForSubject(subject, latest),
   ]);
@@ -100,7 +105,8 @@ export async function loadView(
         source: decision.source,
         choice,
         gpcBlocks: decision.source === "gpc",
-        held: Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0,
+        learning: purpose.learning !== undefined,
+        held: (Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0) + (updates[purpose.name] ?? 0),
       };
     },
   );

@@ -284,6 +284,8 @@ export interface LearningStore {
   spent(model: string): Promise<number>;
   /** Every pending update of a subject (their export). */
   forSubject(subjectId: string): Promise<StoredUpdate[]>;
+  /** How many pending updates a subject has, by purpose (the privacy center's "we hold now"). */
+  heldBy(subjectId: string): Promise<Record<string, number>>;
 }
 
 export function createLearningStore(connection: Connection): LearningStore {
@@ -462,6 +464,14 @@ export function createLearningStore(connection: Connection): LearningStore {
         [model, limit],
       ),
     spent: (model) => spentIn(connection, model),
+    async heldBy(subjectId) {
+      const rows = await connection.query<{ purpose: string; held: number }>(
+        `SELECT purpose, count(*)::int AS held FROM learning_updates WHERE "subjectId" = $1 GROUP BY purpose`,
+        [subjectId],
+        "consentgate_learning_held",
+      );
+      return Object.fromEntries(rows.map(({ purpose, held }) => [purpose, held]));
+    },
     async forSubject(subjectId) {
       const rows = await connection.query<Omit<StoredUpdate, "delta"> & { delta: string }>(
         `SELECT model, round, purpose, "receivedAt", encode(delta, 'base64') AS delta

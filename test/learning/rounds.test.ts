@@ -55,7 +55,7 @@ async function learningGate(
 ) {
   const gate = await testGate(suite, { database, policies: policyWith(changes) });
   await gate.learning.define("recommender", { items: () => ITEMS });
-  const app = hostApp(gate);
+  const app = hostApp(gate, (host) => host.use("/center", gate.privacyCenter()));
   const listener = async (id: string) => {
     const who = eu(id);
     await grant(app, who, "on-device").expect(200);
@@ -161,6 +161,23 @@ describe(`federated learning over HTTP on ${onPostgres ? "PostgreSQL" : "PGlite"
     const erased = await request(app).delete("/privacy/data").set(who).expect(200);
     assert.equal(erased.body.erased.tables.learningUpdates, 1, JSON.stringify(erased.body));
     assert.equal(await pending(), before! - 1);
+  });
+
+  test("the privacy center counts a pending update as held for the purpose, and says how long it is kept", async () => {
+    const who = await listener("centered");
+    const heldHere = async () => {
+      const page = (await request(app).get("/center").set(who).expect(200)).text;
+      const found = /id="held-on-device"[^>]*>([^<]*)</.exec(page);
+      assert.ok(found, "no held-on-device");
+      return { held: found[1], page };
+    };
+    assert.equal((await heldHere()).held, "nothing");
+    await request(app).post("/privacy/learning/recommender/updates").set(who).send(update(1)).expect(202);
+    const { held, page } = await heldHere();
+    assert.equal(held, "1 record");
+    assert.match(page, /kept only until it is combined with other people&#39;s, then deleted/);
+    await request(app).delete("/privacy/data").set(who).expect(200);
+    assert.equal((await heldHere()).held, "nothing");
   });
 
   test("a withdrawal of the purpose deletes the subject's pending update", async () => {
