@@ -212,7 +212,7 @@ async function benchAggregating(): Promise<Record<string, string | number>[]> {
           model: "recommender",
           round: 1,
           purpose: "on-device",
-          delta: new Uint8Array(update(i).buffer),
+          delta: Buffer.from(update(i).buffer).toString("base64"),
           now: new Date(),
           decision: { receiptId: undefined, at: new Date() },
         });

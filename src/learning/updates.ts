@@ -21,6 +21,9 @@ export interface Contributor {
 /** Canonical base64 (RFC 4648 §4, with padding): the only spelling of a delta accepted. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** How many "=" end a base64 text. */
+const padding = (text: string) => (text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0);
+
 /** The length of the base64 text of `bytes` bytes. */
 export const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
 
@@ -69,6 +72,7 @@ export async function acceptUpdate(
     model: name,
     round,
     purpose: model.purpose,
+    // The text as it came: parseUpdate checked it is canonical base64 of finite values, so nothing is re-encoded.
     delta,
     now: deps.now(),
     decision: { receiptId: decision.receiptId, at: decidedAt },
@@ -111,8 +115,12 @@ export async function acceptUpdate(
   }
 }
 
-/** `{ round, delta }` with delta exactly `values` finite little-endian float32 values, or invalid_body. */
-export function parseUpdate(body: unknown, values: number): { round: number; delta: Uint8Array } {
+/**
+ * `{ round, delta }` with delta the canonical base64 of exactly `values`
+ * finite little-endian float32 values, or invalid_body. Answers the delta's
+ * text as it came.
+ */
+export function parseUpdate(body: unknown, values: number): { round: number; delta: string } {
   const expected = `{ "round": <the open round>, "delta": <base64 of ${values} little-endian float32 values> }`;
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ConsentgateError("invalid_body", `expected ${expected}`);
@@ -125,17 +133,21 @@ export function parseUpdate(body: unknown, values: number): { round: number; del
     throw new ConsentgateError("invalid_body", `round must be a whole number ≥ 1; expected ${expected}`);
   }
   const bytes = values * 4;
-  if (typeof delta !== "string" || delta.length !== base64Length(bytes) || !BASE64.test(delta)) {
+  if (
+    typeof delta !== "string" ||
+    delta.length !== base64Length(bytes) ||
+    !BASE64.test(delta) ||
+    // The padding says how many bytes the last group holds: exactly `bytes`, not one more or less.
+    padding(delta) !== (3 - (bytes % 3)) % 3
+  ) {
     throw new ConsentgateError(
       "invalid_body",
       `delta must be the base64 of exactly ${values} float32 values (${base64Length(bytes)} characters), got ${typeof delta === "string" ? `${delta.length} characters` : typeof delta}`,
     );
   }
-  const decoded = Buffer.from(delta, "base64");
-  // Copy into an aligned buffer of its own: Buffer.from may share a pool whose offset is not 4-aligned.
-  const copy = new Uint8Array(bytes);
-  copy.set(decoded);
-  const floats = new Float32Array(copy.buffer);
+  // Decoded into an aligned buffer of its own (Buffer.from may share a pool whose offset is not 4-aligned).
+  const floats = new Float32Array(bytes / 4);
+  Buffer.from(floats.buffer).write(delta, "base64");
   for (let i = 0; i < floats.length; i++) {
     if (!Number.isFinite(floats[i]!)) {
       throw new ConsentgateError(
@@ -145,5 +157,5 @@ export function parseUpdate(body: unknown, values: number): { round: number; del
       );
     }
   }
-  return { round, delta: copy };
+  return { round, delta };
 }

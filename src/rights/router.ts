@@ -95,17 +95,31 @@ const isUpdate = (req: Request) => req.method === "POST" && UPDATE_PATH.test(req
  */
 function updateBody(deps: Pick<RightsDeps, "learning">) {
   const parsers = new Map<number, ReturnType<typeof express.json>>();
+  // The limit only bounds what is read (the update's exact length is checked against the store when it is
+  // accepted), so a model's size is looked up at most every LIMIT_TTL_MS rather than twice per update. Only
+  // defined models are remembered: the policy names them all, so the map stays as small as the policy.
+  const limits = new Map<string, { limit: number; until: number }>();
+  const limitOf = async (model: string) => {
+    const known = limits.get(model);
+    if (known && known.until > Date.now()) return known.limit;
+    const length = await deps.learning.expectedLength(model);
+    const limit = (length ?? 0) + 1024;
+    if (length !== undefined) limits.set(model, { limit, until: Date.now() + LIMIT_TTL_MS });
+    return limit;
+  };
   return (req: Request, res: Response, next: (error?: unknown) => void) => {
     // Nobody signed in: the route answers 401 without reading a model's worth of body first.
     if (req.privacy.subject === undefined) return next();
-    deps.learning.expectedLength(String(req.params.model)).then((length) => {
-      const limit = (length ?? 0) + 1024;
+    limitOf(String(req.params.model)).then((limit) => {
       let parser = parsers.get(limit);
       if (!parser) parsers.set(limit, (parser = express.json({ limit })));
       parser(req, res, next);
     }, next);
   };
 }
+
+/** How long the update route trusts a model's size for its body limit: a changed catalogue is seen within it. */
+const LIMIT_TTL_MS = 10_000;
 
 /** `?k=`: digits only, else the route answers invalid_body (latest() checks the range). */
 const K_PARAM = /^[0-9]{1,7}$/;

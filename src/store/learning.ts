@@ -246,7 +246,8 @@ export interface LearningStore {
     model: string;
     round: number;
     purpose: string;
-    delta: Uint8Array;
+    /** The update as base64 of its little-endian float32 bytes (canonical: the caller validated it). */
+    delta: string;
     now: Date;
     /** The decision that let it in: its receipt (undefined for a legal basis or a region's default) and when it was made. */
     decision: { receiptId: string | undefined; at: Date };
@@ -358,7 +359,7 @@ export function createLearningStore(connection: Connection): LearningStore {
         const inserted = await tx.query(
           `INSERT INTO learning_updates ("subjectId", model, round, purpose, delta, "receivedAt")
            VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6) ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
-          [update.subjectId, update.model, update.round, update.purpose, base64(update.delta), update.now],
+          [update.subjectId, update.model, update.round, update.purpose, update.delta, update.now],
         );
         return inserted.length === 1 ? "accepted" : "already_reported";
       }),

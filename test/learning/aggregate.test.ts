@@ -66,7 +66,7 @@ async function setUp(suite: ReturnType<typeof suiteScope>, minClients: number, n
         model: "recommender",
         round: 1,
         purpose: "on-device",
-        delta: new Uint8Array(values.buffer),
+        delta: Buffer.from(values.buffer).toString("base64"),
         now: NOW,
         decision: { receiptId: undefined, at: NOW },
       }),
