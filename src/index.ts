@@ -62,7 +62,7 @@ export type { TelemetryEstimate, TelemetryFrequencies } from "./telemetry/sketch
 // gate.learning: federated models trained on the devices.
 export type { Learning } from "./consentgate.ts";
 export type { ModelDefinition } from "./learning/models.ts";
-export type { LearningStatus, ModelView } from "./store/learning.ts";
+export type { LearningJobResult, LearningStatus, ModelView } from "./store/learning.ts";
 
 // gate.runJob.
 export type {
@@ -71,7 +71,6 @@ export type {
   JobResults,
   ErasureRetryResult,
   InsightsJobResult,
-  LearningJobResult,
 } from "./jobs/run.ts";
 export type { PurgeResult, Counts as PurgeCounts } from "./jobs/purge.ts";
 export type { DeadlinesResult } from "./jobs/deadlines.ts";

@@ -27,20 +27,11 @@
 import { aggregateRound, releaseRound } from "../aggregation/index.ts";
 import { discreteGaussianRho, rationalFromDecimal, zcdpToEpsilon } from "../noise/index.ts";
 import type { LearningModel } from "../policy/types.ts";
-import { float32View, type StoredModel } from "../store/learning.ts";
+import { float32View, type LearningJobResult, type StoredModel } from "../store/learning.ts";
 import { type LearningDeps, modelOf } from "./models.ts";
 
-/** What the job did to one model (jobs/run.ts's LearningJobResult lists them). */
-interface LearningRoundResult {
-  model: string;
-  outcome: "published" | "waiting" | "stopped" | "abandoned" | "not_defined" | "not_training";
-  round?: number;
-  participants?: number;
-  pending?: number;
-  version?: number;
-  /** Epsilon spent over the model's life, at the budget's delta. */
-  epsilon?: number;
-}
+/** What the job did to one model. */
+type LearningRoundResult = LearningJobResult["models"][number];
 
 /** Slack when comparing a spent epsilon with the budget (floating-point sums). */
 const BUDGET_SLACK = 1e-9;
@@ -56,7 +47,7 @@ export function roundRho(noise: number): number {
 }
 
 /** The learning job: every model of the policy, in turn. */
-export async function runLearning(deps: LearningDeps, now: Date): Promise<{ models: LearningRoundResult[] }> {
+export async function runLearning(deps: LearningDeps, now: Date): Promise<LearningJobResult> {
   const models: LearningRoundResult[] = [];
   for (const name of Object.keys(deps.policy.learning)) models.push(...(await trainModel(deps, name, now)));
   return { models };

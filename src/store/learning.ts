@@ -154,6 +154,39 @@ export interface LearningStatus {
   }[];
 }
 
+/**
+ * What the learning job did to each federated model of the policy: published
+ * a round (its participants, the new version, the epsilon spent over the
+ * model's life), waiting for updates, stopped (its budget is spent: logged
+ * as `learning.stopped`), abandoned a round that erasures took below
+ * minClients, or skipped it (`not_defined` in code yet, `not_training`).
+ *
+ * @example
+ * ```ts
+ * const { models } = await gate.runJob("learning");
+ * for (const m of models) if (m.outcome === "published") console.log(`${m.model} v${m.version}: ε ${m.epsilon}`);
+ * ```
+ */
+export interface LearningJobResult {
+  /** One entry per model of the policy (two when a crashed run's round was finished first). */
+  models: {
+    /** The model's name. */
+    model: string;
+    /** What happened to it. */
+    outcome: "published" | "waiting" | "stopped" | "abandoned" | "not_defined" | "not_training";
+    /** The round concerned. */
+    round?: number;
+    /** Updates the round was aggregated from (published, abandoned). */
+    participants?: number;
+    /** Updates waiting in the open round (waiting, stopped). */
+    pending?: number;
+    /** The version published. */
+    version?: number;
+    /** Epsilon spent over the model's life, at its budget's delta. */
+    epsilon?: number;
+  }[];
+}
+
 /** A closed round, as the admin view and the job see it. */
 export interface StoredRound {
   round: number;
