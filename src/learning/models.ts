@@ -59,13 +59,15 @@ export function modelOf(policy: Policy, name: string): LearningModel {
   return model;
 }
 
+/** `not_found` for a model of the policy that the code has not defined yet. */
+export const notDefined = (name: string) =>
+  new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);
+
 /** The stored model, or `not_found` when the code has not defined it yet. */
 export async function storedModel(deps: Pick<LearningDeps, "policy" | "store">, name: string): Promise<StoredModel> {
   modelOf(deps.policy, name);
   const stored = await deps.store.model(name);
-  if (!stored) {
-    throw new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);
-  }
+  if (!stored) throw notDefined(name);
   return stored;
 }
 
@@ -160,7 +162,8 @@ function reshapeFactors(existing: StoredModel, items: readonly string[]): Uint8A
 /** What a device downloads (GET /learning/:model). */
 export async function modelView(deps: Pick<LearningDeps, "policy" | "store">, name: string): Promise<ModelView> {
   const model = modelOf(deps.policy, name);
-  const stored = await storedModel(deps, name);
+  const stored = await deps.store.download(name);
+  if (!stored) throw notDefined(name);
   return {
     model: name,
     purpose: model.purpose,
@@ -170,9 +173,7 @@ export async function modelView(deps: Pick<LearningDeps, "policy" | "store">, na
     items: stored.items,
     dimensions: stored.dimensions,
     clip: model.clip,
-    factors: Buffer.from(stored.factors.buffer, stored.factors.byteOffset, stored.factors.byteLength).toString(
-      "base64",
-    ),
+    factors: stored.factors,
   };
 }
 

@@ -9,7 +9,7 @@
 import type { Decision } from "../decision/decide.ts";
 import { refusalMessage } from "../decision/refusal.ts";
 import { ConsentgateError } from "../errors.ts";
-import { type LearningDeps, modelOf } from "./models.ts";
+import { type LearningDeps, modelOf, notDefined } from "./models.ts";
 
 /** Who sends an update, and how the request decides the model's purpose (req.privacy). */
 export interface Contributor {
@@ -56,8 +56,7 @@ export async function acceptUpdate(
   const { subjectId } = contributor;
   if (subjectId === undefined) throw new ConsentgateError("unauthenticated", "sign in to contribute to a model");
   const values = await deps.store.values(name);
-  if (values === undefined)
-    throw new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);
+  if (values === undefined) throw notDefined(name);
   const { round, delta } = parseUpdate(body, values);
   const decidedAt = deps.now();
   const decision = await contributor.decide(model.purpose);
@@ -111,7 +110,7 @@ export async function acceptUpdate(
         { purpose: model.purpose, region: contributor.region },
       );
     case "no_model":
-      throw new ConsentgateError("not_found", `model "${name}" has not been defined yet (gate.learning.define)`);
+      throw notDefined(name);
   }
 }
 

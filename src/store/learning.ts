@@ -187,6 +187,9 @@ export interface LearningJobResult {
   }[];
 }
 
+/** A stored model with its factors as base64 text (little-endian float32), as a device downloads them. */
+export type DownloadedModel = Omit<StoredModel, "factors"> & { factors: string };
+
 /** A closed round, as the admin view and the job see it. */
 export interface StoredRound {
   round: number;
@@ -250,27 +253,34 @@ export interface UpdateBlock {
 }
 
 // Bytes travel as base64 text both ways (see `base64` below): PGlite reads a 128 KiB bytea in 11 ms, its base64 in 1.3.
-const MODEL_COLUMNS = `name, purpose, items, dimensions, version, encode(factors, 'base64') AS factors, round, "roundOpenedAt", status, "updatedAt"`;
+// PostgreSQL's encode() breaks base64 into lines of 76; the factors go to devices as they are read, so without them.
+const MODEL_COLUMNS = `name, purpose, items, dimensions, version, replace(encode(factors, 'base64'), E'\n', '') AS factors, round, "roundOpenedAt", status, "updatedAt"`;
 const ROUND_COLUMNS = `round, "openedAt", "closedAt", status, participants, aggregation, clip, noise, rho, version, "publishedAt"`;
 
 /** The federated-learning tables as the layers above use them, bound to one open store. */
 export interface LearningStore {
   /**
-   * Makes the model if it does not exist yet (the first instance to define
-   * it wins; the others read its row), and answers the stored model.
+   * Makes the model if it does not exist yet: the first instance to define
+   * it wins, and the others' definitions change nothing.
    */
   create(
     model: Omit<StoredModel, "updatedAt" | "version" | "round" | "roundOpenedAt" | "status">,
     now: Date,
-  ): Promise<StoredModel>;
+  ): Promise<void>;
   /**
    * Replaces the model's items and factors (a catalogue that changed): a new
    * version and a new round; the open round's updates, made for the old
    * shape, are deleted.
    */
   reshape(name: string, items: string[], factors: Uint8Array, now: Date): Promise<StoredModel>;
-  /** The model's current version (one prepared statement: it serves `GET /learning/:model`). */
+  /** The model's current version, its factors decoded (for the job and definitions). */
   model(name: string): Promise<StoredModel | undefined>;
+  /**
+   * The same, with the factors as the base64 text they are read as: what
+   * `GET /learning/:model` sends, so a download neither decodes nor
+   * re-encodes them (one prepared statement).
+   */
+  download(name: string): Promise<DownloadedModel | undefined>;
   /** How many values (items × dimensions) an update to the model has now, without reading its factors. */
   values(name: string): Promise<number | undefined>;
   /** One device's update to the open round, with the outcome; nothing is stored unless "accepted". */
@@ -330,7 +340,6 @@ export function createLearningStore(connection: Connection): LearningStore {
          VALUES ($1, $2, $3::jsonb, $4, 1, decode($5, 'base64'), 1, $6, 'training', $6) ON CONFLICT (name) DO NOTHING`,
         [model.name, model.purpose, JSON.stringify(model.items), model.dimensions, base64(model.factors), now],
       );
-      return (await readModel(connection, model.name)) as StoredModel;
     },
     reshape: (name, items, factors, now) =>
       connection.transaction(async (tx) => {
@@ -356,7 +365,11 @@ export function createLearningStore(connection: Connection): LearningStore {
         );
         return model as StoredModel;
       }),
-    model: (name) => readModel(connection, name),
+    model: async (name) => {
+      const row = await downloadModel(connection, name);
+      return row && { ...row, factors: bytesOf(row.factors) };
+    },
+    download: (name) => downloadModel(connection, name),
     async values(name) {
       const [row] = await connection.query<{ values: number }>(
         `SELECT jsonb_array_length(items) * dimensions AS "values" FROM learning_models WHERE name = $1`,
@@ -517,13 +530,13 @@ export function createLearningStore(connection: Connection): LearningStore {
   };
 }
 
-async function readModel(connection: Connection, name: string): Promise<StoredModel | undefined> {
-  const [row] = await connection.query<Omit<StoredModel, "factors"> & { factors: string }>(
+async function downloadModel(connection: Connection, name: string): Promise<DownloadedModel | undefined> {
+  const [row] = await connection.query<DownloadedModel>(
     `SELECT ${MODEL_COLUMNS} FROM learning_models WHERE name = $1`,
     [name],
     "consentgate_learning_model",
   );
-  return row && { ...row, factors: bytesOf(row.factors) };
+  return row;
 }
 
 async function countPending(session: Pick<SqlSession, "query">, model: string, round: number): Promise<number> {
