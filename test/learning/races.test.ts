@@ -6,7 +6,8 @@
  *   complete: either the round was published first (the update was
  *   aggregated and is gone) or the erasure deleted it and the round counts
  *   one participant fewer, never both, never neither;
- * - an erasure racing the subject's own updates leaves none of them.
+ * - an erasure, or a withdrawal of the purpose, racing the subject's own
+ *   updates leaves none of them.
  */
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,7 +19,7 @@ import { hostApp, testGate } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
-import { asText, eu, grant } from "../support/subjects.ts";
+import { asText, eu, grant, withdraw } from "../support/subjects.ts";
 
 const on = onPostgres ? "PostgreSQL" : "PGlite";
 
@@ -166,6 +167,39 @@ describe(`erasures racing the learning job on ${on}`, () => {
       );
       assert.deepEqual(exported.learning, [], `trial ${trial}: ${JSON.stringify(answers.map((a) => a.status))}`);
       assert.ok(erasure.body.erased.tables.learningUpdates <= accepted);
+    }
+  });
+
+  test("a withdrawal racing 20 posts of the subject's own updates, through both instances, leaves none of them", async () => {
+    const [instance, other = instance] = await gates(suite, onPostgres ? 2 : 1, 8, 2, 1000);
+    const model = (await request(instance!.app).get("/privacy/learning/recommender").set(eu("reader")).expect(200))
+      .body;
+    for (let trial = 0; trial < 5; trial++) {
+      const who = eu(`withdrawer-${trial}`);
+      await grant(instance!.app, who, "on-device").expect(200);
+      const [answers] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            request((i % 2 ? other : instance)!.app)
+              .post("/privacy/learning/recommender/updates")
+              .set(who)
+              .send({ round: model.round, delta: delta(16, i) }),
+          ),
+        ),
+        sleep(trial * 5).then(() => withdraw(other!.app, who, "on-device").expect(200)),
+      ]);
+      // One update per round at most, the rest refused (409 already_reported, or 403 once withdrawn): nothing else.
+      const statuses = answers.map((a) => a.status);
+      assert.ok(statuses.filter((s) => s === 202).length <= 1, JSON.stringify(statuses));
+      assert.ok(
+        statuses.every((s) => s === 202 || s === 409 || s === 403),
+        JSON.stringify(statuses),
+      );
+      // EU is opt-in: after the withdrawal nothing is let in, and what came before it was purged with it.
+      const exported = JSON.parse(
+        (await asText(request(instance!.app).get("/privacy/export").set(who)).expect(200)).body,
+      );
+      assert.deepEqual(exported.learning, [], `trial ${trial}: ${JSON.stringify(statuses)}`);
     }
   });
 });
