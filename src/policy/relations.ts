@@ -8,7 +8,7 @@ import { discreteLaplaceThreshold } from "../noise/index.ts";
 import { describe, type Problem } from "./problem.ts";
 import { isSketchHashes, isSketchWidth } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
-import { MAX_DELTA, MAX_KEYS_LIMIT, MAX_SKETCH_CELLS } from "./types.ts";
+import { AGGREGATIONS, MAX_DELTA, MAX_KEYS_LIMIT, MAX_SKETCH_CELLS } from "./types.ts";
 
 export function checkRelations(data: Record<string, unknown>): Problem[] {
   const purposes = asRecord(data["purposes"]);
@@ -170,7 +170,8 @@ function trimGoesWithTrimmedMean(purposes: Record<string, unknown>): Problem[] {
           message: "is missing; trimmed-mean must say what fraction of updates to cut from each end, e.g. trim: 0.1",
         },
       ];
-    if (!trimmed && "trim" in learning && typeof learning["aggregation"] === "string")
+    // An aggregation that is not one of the choices is the schema's to report; here it would only add noise.
+    if (!trimmed && "trim" in learning && (AGGREGATIONS as readonly unknown[]).includes(learning["aggregation"]))
       return [
         {
           path: ["purposes", purpose, "learning", "trim"],
