@@ -14,7 +14,10 @@ import { startLocalTask, startScheduler } from "./jobs/scheduler.ts";
 import { resolveSchedules } from "./jobs/schedules.ts";
 import type { GateDeps } from "./middleware/admit.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
-import { createPrivacy } from "./middleware/privacy.ts";
+import { createPrivacy, privacyFor } from "./middleware/privacy.ts";
+import { type ActingAs, createDataLayer, type DataLayer } from "./data-layer/gate.ts";
+import type { PrismaExtensionOptions } from "./data-layer/models.ts";
+import { createStandingCheck } from "./store/standing.ts";
 import { compileMinimizer } from "./minimize/index.ts";
 import { type ConsentgateOptions, resolveConfiguration } from "./options.ts";
 import { loadPolicy } from "./policy/load.ts";
@@ -209,6 +212,80 @@ export interface Consentgate {
    * ```
    */
   registerDataSource(source: DataSource): void;
+  /**
+   * A Prisma Client extension that puts the app's own models behind the
+   * gate (README: Gating your own tables). Inside a request that passed
+   * `gate.middleware()`, or inside `gate.as()`, every create, update,
+   * upsert and delete of a mapped model, and every nested write that
+   * reaches one, is decided for the row's subject and the model's purpose
+   * by the same rules and cache as an HTTP write; its data is minimized by
+   * the purpose's field rules; the subject field must be the context's
+   * subject (role `agent` may write for others); filters cannot reach other
+   * subjects' rows. Raw queries are refused in a subject's context (see
+   * `allowRaw`). Mapped models join export, erasure, withdrawal purges and
+   * the purge job.
+   *
+   * Errors reach the caller of the Prisma query as ConsentgateErrors
+   * (`consent_required` 403, `forbidden` 403, `unauthenticated` 401,
+   * `invalid_body` 400, `consent_unavailable` 503 through
+   * `gate.errorHandler()`; `no_context` outside any context).
+   *
+   * @throws {ConsentgateError} `invalid_option`, listing every problem: here for options of the
+   * wrong shape or an unknown purpose; at `$extends` for a model or field the client's schema
+   * lacks, a subject field that is not a String, a createdAt that is not a DateTime, or a
+   * required field without a default that the purpose would drop.
+   *
+   * @example
+   * ```ts
+   * import { PrismaClient } from "./generated/prisma/client.ts";
+   *
+   * const db = new PrismaClient({ adapter }).$extends(
+   *   gate.prismaExtension({
+   *     models: { Like: { purpose: "personalization", subject: "listenerId", createdAt: "createdAt" } },
+   *   }),
+   * );
+   * app.post("/api/likes", async (req, res) => {
+   *   const like = await db.like.create({ data: { listenerId: req.privacy.subject!, itemId: req.body.itemId } });
+   *   res.status(201).json(like);
+   * });
+   * ```
+   */
+  prismaExtension(options: PrismaExtensionOptions): ReturnType<DataLayer["prismaExtension"]>;
+  /**
+   * Runs `fn` as someone, outside any request (a queue consumer, a job, a
+   * script): writes to gated models inside it, however deep in `fn`'s async
+   * calls, are decided for `subject` under `region`'s rules (default: the
+   * policy's default region) and, when `purpose` is given, may only reach
+   * models of that purpose. Resolves with what `fn` returns.
+   *
+   * @throws {ConsentgateError} `invalid_option` (rejects) for a missing subject or an unknown purpose or region.
+   *
+   * @example
+   * ```ts
+   * // A queue consumer importing likes from a partner, for one listener at a time.
+   * async function importLikes(listenerId: string, itemIds: string[]) {
+   *   await gate.as({ subject: listenerId, purpose: "personalization", region: "EU" }, () =>
+   *     db.like.createMany({ data: itemIds.map((itemId) => ({ listenerId, itemId })) }),
+   *   );
+   * }
+   * ```
+   */
+  as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with raw queries (`$queryRaw`, `$executeRaw` and their
+   * Unsafe forms) allowed on gated clients in the current subject's context.
+   * Raw SQL bypasses the gate's checks and minimization: use it for reads
+   * and for tables the gate does not map.
+   *
+   * @example
+   * ```ts
+   * app.get("/api/stats", async (_req, res) => {
+   *   const [row] = await gate.allowRaw(() => db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM tracks`);
+   *   res.json({ tracks: Number(row?.n ?? 0) });
+   * });
+   * ```
+   */
+  allowRaw<T>(fn: () => T | Promise<T>): Promise<T>;
   /**
    * Reads of what is held, for the app's own screens and checks. Writes go
    * through the gate (`req.privacy.record`, the privacy endpoints), so that
@@ -483,7 +560,17 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     subjectOf: config.subject,
     actorOf: config.actor,
     regionOf: config.region,
+    enter: (privacy, next) => dataLayer.enter(privacy, next),
   };
+  const dataLayer = createDataLayer({
+    policy,
+    minimizers,
+    actingFor: (facts) => privacyFor(gate, facts),
+    standing: createStandingCheck(connection),
+    blockedWrites,
+    logger,
+    now,
+  });
   const privacy = (req: Request) => createPrivacy(gate, req);
   const insightDeps: InsightDeps = { policy, store: createInsightStore(connection), log: audit, now };
   const telemetryDeps: TelemetryDeps = { policy, store: createTelemetryStore(connection), now };
@@ -586,6 +673,9 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     privacyCenter: (options) => createPrivacyCenter(center, options),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => dataSources.register(source),
+    prismaExtension: (options) => dataLayer.prismaExtension(options),
+    as: (actingAs, fn) => dataLayer.as(actingAs, fn),
+    allowRaw: (fn) => dataLayer.allowRaw(fn),
     store: createStoreAccess({ consentStore, interactions, requests, audit, now }),
     runJob,
     insights,

@@ -85,7 +85,13 @@ export type SetupErrorCode =
    * The secret is not the one this database was first started with, so
    * pseudonyms, signatures and the log chain would be made under another key.
    */
-  | "secret_mismatch";
+  | "secret_mismatch"
+  /**
+   * A write to a model gated by `gate.prismaExtension()` ran outside any
+   * request that passed `gate.middleware()` and outside `gate.as()`: whose
+   * data it is, and so whether it may be written, is unknown.
+   */
+  | "no_context";
 
 /**
  * Every code a ConsentgateError can carry. Codes are stable: they never

@@ -12,6 +12,11 @@ import { ConsentgateError } from "../errors.ts";
 export interface GateDeps extends PrivacyDeps {
   /** Counts refused writes for the compliance log's `write.blocked` entries. */
   readonly blockedWrites: Pick<BlockedWrites, "add">;
+  /**
+   * Runs the rest of the request inside its privacy context, where the
+   * host's gated Prisma models find whose data a write is about.
+   */
+  readonly enter: (privacy: Privacy, next: () => void) => void;
 }
 import { type Privacy, type PrivacyDeps, createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
 

@@ -1,7 +1,7 @@
 /**
  * gate.middleware() and gate.purpose(name): the two ways a write meets the gate.
  */
-import type { NextFunction, RequestHandler, Response } from "express";
+import type { RequestHandler, Response } from "express";
 import { ConsentgateError, sendError } from "../errors.ts";
 import { markGate, markPassThrough } from "../route-marks.ts";
 import type { Route } from "../policy/types.ts";
@@ -37,16 +37,18 @@ export function createMiddleware(deps: GateDeps): RequestHandler {
       const path = READ_METHODS.has(method) ? undefined : requestPath(req);
       const privacy = createPrivacy(deps, req);
       req.privacy = privacy;
-      if (READ_METHODS.has(method)) return next();
+      // The rest of the request runs in its privacy context, for writes through gated Prisma models.
+      const go = () => deps.enter(privacy, next);
+      if (READ_METHODS.has(method)) return go();
       const mapped = path === undefined ? undefined : mappedRoute(routesByMethod.get(method), path);
       if (mapped) {
         const reading = admit(deps, req, mapped.purpose, privacy);
-        if (reading) return void admitted(reading, res, next);
-        return next();
+        if (reading) return void admitted(reading, res, go);
+        return go();
       }
-      if (allowUnmapped) return next();
+      if (allowUnmapped) return go();
       // undefined: nothing handles it, Express answers 404; a string: a gate will decide; null: refused.
-      if (path !== undefined && scanRoutes(req, path) !== null) return next();
+      if (path !== undefined && scanRoutes(req, path) !== null) return go();
       throw new ConsentgateError(
         "unmapped_write",
         `${req.method} ${path ?? req.url} writes data but no purpose covers it: map it in the policy's routes or gate it with gate.purpose(name)`,
@@ -66,7 +68,7 @@ function mappedRoute(routes: readonly Route[] | undefined, path: string): Route 
 }
 
 /** The gate's slow path: the decision had to read the subject's choices first. */
-async function admitted(reading: Promise<void>, res: Response, next: NextFunction): Promise<void> {
+async function admitted(reading: Promise<void>, res: Response, next: () => void): Promise<void> {
   try {
     await reading;
     next();

@@ -227,17 +227,12 @@ class RequestPrivacy implements Privacy {
   #admitted: Privacy["admitted"];
   #minimizedBody: unknown;
 
-  constructor(deps: PrivacyDeps, req: Request) {
-    const { policy } = deps;
+  constructor(deps: PrivacyDeps, facts: PrivacyFacts) {
     this.#deps = deps;
-    this.subject = deps.subjectOf(req);
-    this.actor = deps.actorOf(req, this.subject);
-    this.region = resolveRegion(policy, {
-      explicit: deps.regionOf(req),
-      header: policy.regionHeader === undefined ? undefined : req.headers[policy.regionHeader],
-    });
-    // Sec-GPC: 1 is the only value the GPC specification defines.
-    this.signals = { gpc: req.headers["sec-gpc"] === "1" };
+    this.subject = facts.subject;
+    this.actor = facts.actor;
+    this.region = facts.region;
+    this.signals = { gpc: facts.gpc };
   }
 
   get admitted() {
@@ -359,7 +354,31 @@ class RequestPrivacy implements Privacy {
 }
 
 export function createPrivacy(deps: PrivacyDeps, req: Request): Privacy {
-  return new RequestPrivacy(deps, req);
+  const { policy } = deps;
+  const subject = deps.subjectOf(req);
+  return new RequestPrivacy(deps, {
+    subject,
+    actor: deps.actorOf(req, subject),
+    region: resolveRegion(policy, {
+      explicit: deps.regionOf(req),
+      header: policy.regionHeader === undefined ? undefined : req.headers[policy.regionHeader],
+    }),
+    // Sec-GPC: 1 is the only value the GPC specification defines.
+    gpc: req.headers["sec-gpc"] === "1",
+  });
+}
+
+/** Who a request (or work done outside one) is about, and the signals that came with it. */
+export interface PrivacyFacts {
+  readonly subject: string | undefined;
+  readonly actor: Actor | undefined;
+  readonly region: string;
+  readonly gpc: boolean;
+}
+
+/** req.privacy's decisions for work outside a request (gate.as, a subject an agent writes for). */
+export function privacyFor(deps: PrivacyDeps, facts: PrivacyFacts): Privacy {
+  return new RequestPrivacy(deps, facts);
 }
 
 /** The decision without waiting, when the subject's choices are already at hand (internal: the gate's warm path). */

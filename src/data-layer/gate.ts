@@ -1,0 +1,239 @@
+/**
+ * The gate in the host's own data layer: every write the host's Prisma
+ * client makes to a gated model is planned (plan.ts), decided for each
+ * subject and purpose it reaches by the same rules and consent cache as an
+ * HTTP write, run with its data minimized, and then checked once more
+ * against what committed meanwhile (store/standing.ts), so that a write
+ * racing a withdrawal or an erasure ends as if it had come before it.
+ */
+import type { BlockedWrites } from "../audit/blocked-writes.ts";
+import type { Actor } from "../decision/ability.ts";
+import { type Decision, decide } from "../decision/decide.ts";
+import { refusalMessage } from "../decision/refusal.ts";
+import { ConsentgateError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { Minimizer } from "../minimize/index.ts";
+import type { Policy } from "../policy/types.ts";
+import { type HostClient, type HostOperation, deleteSubjectRows, hostExtension } from "../store/host-tables.ts";
+import type { StandingCheck } from "../store/standing.ts";
+import { type Acting, currentContext, runInContext, type WriteContext } from "./context.ts";
+import { checkOptions, type PrismaExtensionOptions, type ResolvedModel, resolveSchema } from "./models.ts";
+import { type Plan, planWrite, type Reach, WRITE_OPERATIONS } from "./plan.ts";
+
+/**
+ * Whose data work outside a request is about, for `gate.as()`: the subject
+ * (required), the purpose it is done for (writes to models of other
+ * purposes are then refused), the region whose rules decide (default: the
+ * policy's default region, the strictest), and who acts (role `agent` may
+ * write other subjects' rows).
+ *
+ * @example
+ * ```ts
+ * import type { ActingAs } from "consentgate";
+ *
+ * const importer: ActingAs = { subject: "alice", purpose: "personalization", region: "EU" };
+ * ```
+ */
+export interface ActingAs {
+  subject: string;
+  purpose?: string;
+  region?: string;
+  actor?: Actor;
+}
+
+/** What the data layer needs, filled by createConsentgate. */
+export interface DataLayerDeps {
+  readonly policy: Policy;
+  readonly minimizers: ReadonlyMap<string, Minimizer>;
+  /** The decision rules for a subject outside a request (gate.as, or the subject an agent writes for). */
+  readonly actingFor: (facts: { subject: string; actor: Actor | undefined; region: string; gpc: boolean }) => Acting;
+  readonly standing: StandingCheck;
+  readonly blockedWrites: Pick<BlockedWrites, "add">;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** A gated model and the client it was applied to: what the rights and the purge job reach. */
+export interface BoundTable {
+  readonly table: ResolvedModel;
+  readonly client: HostClient;
+}
+
+/** Raw SQL operations of the client: they bypass the checks, so a subject's context refuses them. */
+const RAW = /^\$(?:queryRaw|executeRaw|queryRawUnsafe|executeRawUnsafe|queryRawTyped|runCommandRaw)$/;
+
+export function createDataLayer(deps: DataLayerDeps) {
+  const { policy } = deps;
+  /** By model name: the latest client each gated model was applied to. */
+  const bound = new Map<string, BoundTable>();
+
+  function prismaExtension(options: PrismaExtensionOptions) {
+    const checked = checkOptions(policy, options);
+    return hostExtension((client, models) => {
+      const schema = resolveSchema(policy, checked, models);
+      for (const model of schema.values()) if (model.gated) bound.set(model.name, { table: model.gated, client });
+      return {
+        operation: (operation) => {
+          if (operation.model === undefined) return raw(operation);
+          if (!WRITE_OPERATIONS.has(operation.operation)) return operation.run(operation.args);
+          const context = currentContext();
+          const plan = planWrite(
+            schema,
+            deps.minimizers,
+            {
+              subject: context?.acting.subject,
+              agent: context?.acting.actor?.roles.includes("agent") === true,
+              inRequest: context?.inRequest === true,
+            },
+            operation.model,
+            operation.operation,
+            operation.args,
+          );
+          if (!plan) return operation.run(operation.args);
+          return gatedWrite(context!, plan, operation, client);
+        },
+      };
+    });
+  }
+
+  function raw(operation: HostOperation): Promise<unknown> {
+    const context = currentContext();
+    if (RAW.test(operation.operation) && context?.acting.subject !== undefined && !context.raw) {
+      throw new ConsentgateError(
+        "forbidden",
+        `${operation.operation} bypasses the gate, so it is refused in a subject's context; wrap the call in gate.allowRaw(() => …) if it writes no gated model`,
+      );
+    }
+    return operation.run(operation.args);
+  }
+
+  async function gatedWrite(context: WriteContext, plan: Plan, operation: HostOperation, client: HostClient) {
+    const { acting } = context;
+    if (context.purpose !== undefined) {
+      const other = plan.reaches.find((reach) => reach.model.purpose.name !== context.purpose);
+      if (other)
+        throw new ConsentgateError(
+          "forbidden",
+          `gate.as({ purpose: "${context.purpose}" }) writes no ${other.model.model}: its rows are collected for "${other.model.purpose.name}"`,
+          { purpose: other.model.purpose.name, region: acting.region },
+        );
+    }
+    const decidedAt = deps.now();
+    for (const reach of plan.reaches) {
+      const decision = await decisionFor(acting, reach);
+      if (!decision.allowed) {
+        deps.blockedWrites.add(acting.region, reach.model.purpose.name, decidedAt);
+        throw new ConsentgateError("consent_required", refusalMessage(policy, decision, reach.subject !== undefined), {
+          purpose: reach.model.purpose.name,
+          region: acting.region,
+        });
+      }
+    }
+    const result = await operation.run(plan.args);
+    await settle(acting, plan.reaches, decidedAt, operation.inTransaction ? undefined : client);
+    return result;
+  }
+
+  function decisionFor(acting: Acting, reach: Reach): Promise<Decision> {
+    const purpose = reach.model.purpose.name;
+    if (reach.subject === acting.subject) return acting.decide(purpose);
+    return deps
+      .actingFor({ subject: reach.subject, actor: acting.actor, region: acting.region, gpc: false })
+      .decide(purpose);
+  }
+
+  /**
+   * After the write: does each decision still stand, now that the write is
+   * in? A withdrawal (with `onWithdrawal: purge`) or an erasure that
+   * committed meanwhile has its deletion repeated here for the rows it may
+   * have missed, and the write answers `consent_required`. Inside the host's
+   * transaction nothing is committed yet and the host's client is busy with
+   * it: the write is refused instead, so the transaction rolls back.
+   */
+  async function settle(acting: Acting, reaches: readonly Reach[], decidedAt: Date, client: HostClient | undefined) {
+    let lost: Reach | undefined;
+    for (const reach of reaches) {
+      let standing: Awaited<ReturnType<StandingCheck["of"]>>;
+      try {
+        standing = await deps.standing.of(reach.subject, decidedAt);
+      } catch (error) {
+        // The write was decided and committed; only its re-check failed. Deleting on a guess would
+        // destroy rows the subject wants kept, so the row stays and the host hears of it.
+        deps.logger.error(
+          { err: error, model: reach.model.model },
+          "consentgate: a gated write committed but could not be re-checked against concurrent withdrawals",
+        );
+        continue;
+      }
+      const purpose = reach.model.purpose;
+      const now = decide({
+        policy,
+        purpose: purpose.name,
+        region: acting.region,
+        gpc: reach.subject === acting.subject && acting.signals.gpc,
+        choice: standing.choices.get(purpose.name),
+      });
+      const undo = standing.erased || (!now.allowed && purpose.onWithdrawal === "purge");
+      if (!undo) continue;
+      lost ??= reach;
+      if (client) await deleteSubjectRows(client, reach.model, reach.subject);
+    }
+    if (lost) {
+      throw new ConsentgateError(
+        "consent_required",
+        `the subject's consent for "${lost.model.purpose.name}" was withdrawn, or their data erased, while this write ran; nothing of it was kept`,
+        { purpose: lost.model.purpose.name, region: acting.region },
+      );
+    }
+  }
+
+  return {
+    prismaExtension,
+    /** Runs fn as `actingAs` (gate.as). */
+    as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T> {
+      const context = asContext(deps, actingAs);
+      return Promise.resolve().then(() => runInContext(context, fn));
+    },
+    /** Runs fn with raw queries allowed in the current context (gate.allowRaw). */
+    allowRaw<T>(fn: () => T | Promise<T>): Promise<T> {
+      const context = currentContext();
+      if (!context) return Promise.resolve().then(fn);
+      return Promise.resolve().then(() => runInContext({ ...context, raw: true }, fn));
+    },
+    /** The middleware's entry: `next` and everything after it run in the request's context. */
+    enter(acting: Acting, next: () => void): void {
+      runInContext({ acting, inRequest: true, purpose: undefined, raw: false }, next);
+    },
+    /** Every gated model with the client it was last applied to. */
+    tables: (): BoundTable[] => [...bound.values()],
+  };
+}
+
+export type DataLayer = ReturnType<typeof createDataLayer>;
+
+function asContext(deps: DataLayerDeps, actingAs: ActingAs): WriteContext {
+  const { policy } = deps;
+  const problems: string[] = [];
+  if (typeof actingAs?.subject !== "string" || actingAs.subject.length === 0 || actingAs.subject.length > 256)
+    problems.push("subject: a subject id of 1-256 characters");
+  if (actingAs?.purpose !== undefined && !Object.hasOwn(policy.purposes, actingAs.purpose))
+    problems.push(`purpose: no purpose "${String(actingAs.purpose)}" in the policy`);
+  if (actingAs?.region !== undefined && !Object.hasOwn(policy.regions, actingAs.region))
+    problems.push(`region: no region "${String(actingAs.region)}" in the policy`);
+  const actor = actingAs?.actor;
+  if (actor !== undefined && (typeof actor?.id !== "string" || !Array.isArray(actor.roles)))
+    problems.push("actor: { id, roles: string[] }");
+  if (problems.length > 0)
+    throw new ConsentgateError("invalid_option", `gate.as: ${problems.join("; ")}`, { problems });
+  return {
+    acting: deps.actingFor({
+      subject: actingAs.subject,
+      actor,
+      region: actingAs.region ?? policy.defaults.region,
+      gpc: false,
+    }),
+    inRequest: false,
+    purpose: actingAs.purpose,
+    raw: false,
+  };
+}
