@@ -132,7 +132,7 @@ export async function benchPurge(): Promise<void> {
     };
     const during = writers(() => !purging);
     const started = performance.now();
-    const result = await purge({ interactions, policy, audit, logger }, { now: new Date() });
+    const result = await purge({ interactions, gatedTables: () => [], policy, audit, logger }, { now: new Date() });
     const ended = performance.now();
     const purgeSeconds = (ended - started) / 1000;
     purging = false;

@@ -570,6 +570,13 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     blockedWrites,
     logger,
     now,
+    // Each gated model joins export and erasure as one data source, erased in the order the models are told.
+    gated: (model) =>
+      dataSources.register({
+        name: `prisma.${model}`,
+        export: (subjectId) => dataLayer.exportRows(model, subjectId),
+        erase: (subjectId) => dataLayer.eraseRows(model, subjectId),
+      }),
   });
   const privacy = (req: Request) => createPrivacy(gate, req);
   const insightDeps: InsightDeps = { policy, store: createInsightStore(connection), log: audit, now };
@@ -593,6 +600,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     requests,
     logStore,
     dataSources,
+    gatedRows: { erasePurpose: (subjectId, purpose) => dataLayer.erasePurpose(subjectId, purpose) },
     keyring,
     audit,
     logger,
@@ -622,6 +630,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logStore,
     audit,
     blockedWrites,
+    gatedTables: () => dataLayer.tables(),
     logger,
     now,
     retryErasures: () => retryPartialErasures(rights),

@@ -93,6 +93,7 @@ const EXPORTS = [
   "Purpose",
   "PurgeCounts",
   "PurgeResult",
+  "PurgedTable",
   "Receipt",
   "Region",
   "RequestStatus",

@@ -13,11 +13,23 @@ import { refusalMessage } from "../decision/refusal.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Minimizer } from "../minimize/index.ts";
-import type { Policy } from "../policy/types.ts";
-import { type HostClient, type HostOperation, deleteSubjectRows, hostExtension } from "../store/host-tables.ts";
+import type { Policy, Purpose } from "../policy/types.ts";
+import {
+  type HostClient,
+  type HostOperation,
+  deleteSubjectRows,
+  hostExtension,
+  subjectRows,
+} from "../store/host-tables.ts";
 import type { StandingCheck } from "../store/standing.ts";
 import { type Acting, currentContext, runInContext, type WriteContext } from "./context.ts";
-import { checkOptions, type PrismaExtensionOptions, type ResolvedModel, resolveSchema } from "./models.ts";
+import {
+  checkOptions,
+  childrenFirst,
+  type PrismaExtensionOptions,
+  type ResolvedModel,
+  resolveSchema,
+} from "./models.ts";
 import { type Plan, planWrite, type Reach, WRITE_OPERATIONS } from "./plan.ts";
 
 /**
@@ -51,6 +63,23 @@ export interface DataLayerDeps {
   readonly blockedWrites: Pick<BlockedWrites, "add">;
   readonly logger: Logger;
   readonly now: () => Date;
+  /**
+   * Told of each model the first time a client gates it, a model before the
+   * models its foreign keys reference: createConsentgate joins it to export
+   * and erasure as the data source `prisma.<Model>`.
+   */
+  readonly gated: (model: string) => void;
+}
+
+/**
+ * A gated model's rows of one subject, as `GET /export` lists them under
+ * the data source `prisma.<Model>`: what they are collected for, and on
+ * what basis, with the rows as the host's client reads them.
+ */
+export interface ExportedRows {
+  readonly purpose: string;
+  readonly legalBasis: Purpose["legalBasis"];
+  readonly rows: readonly Record<string, unknown>[];
 }
 
 /** A gated model and the client it was applied to: what the rights and the purge job reach. */
@@ -64,14 +93,30 @@ const RAW = /^\$(?:queryRaw|executeRaw|queryRawUnsafe|executeRawUnsafe|queryRawT
 
 export function createDataLayer(deps: DataLayerDeps) {
   const { policy } = deps;
-  /** By model name: the latest client each gated model was applied to. */
-  const bound = new Map<string, BoundTable>();
+  /** The latest client each gated model was applied to, children before the models they reference (childrenFirst). */
+  let bound: readonly BoundTable[] = [];
+
+  /** Binds the models a client gates: a model bound before keeps its place and now uses this client. */
+  function bind(gated: readonly ResolvedModel[], client: HostClient): void {
+    const latest = new Map(bound.map((entry) => [entry.table.model, entry]));
+    const added = gated.filter((table) => !latest.has(table.model));
+    for (const table of gated) latest.set(table.model, { table, client });
+    const order = childrenFirst([...latest.values()].map((entry) => entry.table));
+    bound = order.map((table) => latest.get(table.model)!);
+    for (const table of childrenFirst(added)) deps.gated(table.model);
+  }
+
+  /** Only models bound here are registered as data sources, and a binding is never dropped. */
+  const boundTable = (model: string): BoundTable => bound.find((entry) => entry.table.model === model)!;
 
   function prismaExtension(options: PrismaExtensionOptions) {
     const checked = checkOptions(policy, options);
     return hostExtension((client, models) => {
       const schema = resolveSchema(policy, checked, models);
-      for (const model of schema.values()) if (model.gated) bound.set(model.name, { table: model.gated, client });
+      bind(
+        [...schema.values()].flatMap((model) => (model.gated ? [model.gated] : [])),
+        client,
+      );
       return {
         operation: (operation) => {
           if (operation.model === undefined) return raw(operation);
@@ -204,8 +249,29 @@ export function createDataLayer(deps: DataLayerDeps) {
     enter(acting: Acting, next: () => void): void {
       runInContext({ acting, inRequest: true, purpose: undefined, raw: false }, next);
     },
-    /** Every gated model with the client it was last applied to. */
-    tables: (): BoundTable[] => [...bound.values()],
+    /** Every gated model with the client it was last applied to, children before the models they reference. */
+    tables: (): readonly BoundTable[] => bound,
+    /** The subject's rows of a gated model, for the export (the data source `prisma.<Model>`). */
+    async exportRows(model: string, subjectId: string): Promise<ExportedRows> {
+      const { table, client } = boundTable(model);
+      const rows = await subjectRows(client, table, subjectId);
+      return { purpose: table.purpose.name, legalBasis: table.purpose.legalBasis, rows };
+    },
+    /** Deletes the subject's rows of a gated model, for the erasure; how many. */
+    eraseRows(model: string, subjectId: string): Promise<number> {
+      const { table, client } = boundTable(model);
+      return deleteSubjectRows(client, table, subjectId);
+    },
+    /**
+     * Deletes the subject's rows of every gated model of `purpose`, children
+     * first, for a withdrawal with `onWithdrawal: purge`; how many.
+     */
+    async erasePurpose(subjectId: string, purpose: string): Promise<number> {
+      let erased = 0;
+      for (const { table, client } of bound)
+        if (table.purpose.name === purpose) erased += await deleteSubjectRows(client, table, subjectId);
+      return erased;
+    },
   };
 }
 

@@ -88,6 +88,8 @@ export interface ResolvedModel extends HostTable {
   readonly passes: ReadonlySet<string>;
   /** Top-level fields the purpose keeps in some form (a rule other than drop). */
   readonly kept: ReadonlySet<string>;
+  /** The models its own foreign keys reference (a cascade from them reaches it). */
+  readonly references: ReadonlySet<string>;
 }
 
 /** The host's schema as the gate walks it, by model name. */
@@ -204,7 +206,19 @@ function resolveModel(
     );
   }
   if (problems.length > before) return undefined;
-  return { model: model.name, subject: mapping.subject, createdAt: mapping.createdAt, key, purpose, passes, kept };
+  const references = new Set(
+    model.fields.filter((field) => field.kind === "object" && field.relationFromFields?.length).map((f) => f.type),
+  );
+  return {
+    model: model.name,
+    subject: mapping.subject,
+    createdAt: mapping.createdAt,
+    key,
+    purpose,
+    passes,
+    kept,
+    references,
+  };
 }
 
 function schemaModel(model: HostModel, byName: Map<string, HostModel>, gated: ResolvedModel | undefined): SchemaModel {
@@ -227,4 +241,24 @@ function schemaModel(model: HostModel, byName: Map<string, HostModel>, gated: Re
 
 function invalid(problems: string[]): ConsentgateError {
   return new ConsentgateError("invalid_option", `prismaExtension: ${problems.join("; ")}`, { problems });
+}
+
+/**
+ * `models` with each before every model of them it references through a
+ * foreign key of its own (PlaylistTrack before Playlist before Listener):
+ * the order erasing a subject's rows takes, so that each model's rows are
+ * deleted, and counted, before a cascade from its parent could take them
+ * uncounted. A reference cycle is cut where the walk meets it.
+ */
+export function childrenFirst(models: readonly ResolvedModel[]): ResolvedModel[] {
+  const ordered: ResolvedModel[] = [];
+  const visited = new Set<string>();
+  const visit = (model: ResolvedModel): void => {
+    if (visited.has(model.model)) return;
+    visited.add(model.model);
+    for (const child of models) if (child !== model && child.references.has(model.model)) visit(child);
+    ordered.push(model);
+  };
+  for (const model of models) visit(model);
+  return ordered;
 }

@@ -19,20 +19,46 @@
  * head is dropped only if no write moved it meanwhile (a write updates the
  * head before it adds a row, and an update gives the head a new ctid).
  *
+ * Then the app's own gated models (src/data-layer/) with a createdAt field and
+ * a purpose with a window (and so a retention), through the client each was
+ * applied to, also in batches:
+ *  3. rows written before now minus the purpose's retention;
+ *  4. a walk over the subjects holding more than the window, in subject
+ *     order, that deletes each one's rows past its newest `window`.
+ *
  * Counts are logged per region (the region of the request that wrote the row;
  * rows without one, written before regions were recorded or under a region
  * the policy no longer has, count for the default region) and per purpose,
- * as one `purge.ran` entry per region, also when nothing was due.
+ * as one `purge.ran` entry per region, also when nothing was due. The app's
+ * rows carry no region, so they count for the default region: its entry
+ * lists them per model under `tables` (when any model is gated).
  */
 import type { ComplianceLog } from "../audit/events.ts";
 import type { Logger } from "../logger.ts";
-import type { Policy } from "../policy/types.ts";
+import { subtractDuration } from "../policy/duration.ts";
+import type { Policy, Purpose } from "../policy/types.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
+import {
+  countWrittenBefore,
+  crowdedSubjects,
+  deleteBeyondWindow,
+  deleteWrittenBefore,
+  type HostClient,
+  type HostTable,
+} from "../store/host-tables.ts";
 import type { InteractionStore, PurgedCount, RingKey } from "../store/interactions.ts";
+
+/** One of the app's gated models, with the client it was applied to. */
+export interface GatedTable {
+  readonly table: HostTable & { readonly purpose: Purpose };
+  readonly client: HostClient;
+}
 
 export interface PurgeDeps {
   /** The statements of both passes (src/store/interactions.ts). */
   interactions: Pick<InteractionStore, "deleteExpired" | "deleteOutsideWindows" | "countPurgeable">;
+  /** The app's gated models (src/data-layer/, wired in by createConsentgate). */
+  gatedTables: () => readonly GatedTable[];
   policy: Policy;
   audit: Pick<ComplianceLog, "append">;
   logger: Logger;
@@ -62,6 +88,27 @@ export interface PurgeOptions {
 export type Counts = Record<string, Record<string, number>>;
 
 /**
+ * Rows the purge job deleted (or, in a dry run, would delete) from one of
+ * the app's own gated models. Exported as `PurgedTable`.
+ *
+ * @example
+ * ```ts
+ * import type { PurgedTable } from "consentgate";
+ *
+ * const total = (tables: Record<string, PurgedTable>) =>
+ *   Object.values(tables).reduce((sum, t) => sum + t.expired + t.outOfWindow, 0);
+ * ```
+ */
+export interface TableCounts {
+  /** The model's purpose, whose retention and window applied. */
+  purpose: string;
+  /** Rows written longer than the purpose's retention ago. */
+  expired: number;
+  /** Rows past the newest `window` of their subject's. */
+  outOfWindow: number;
+}
+
+/**
  * What the purge job did: expired rows and rows past their purpose's window
  * deleted, per region and purpose.
  *
@@ -83,6 +130,12 @@ export interface PurgeResult {
   outOfWindow: Counts;
   /** Window heads dropped (or, in a dry run, that would be) because nothing is left in their ring. */
   emptyWindows: number;
+  /**
+   * The app's own gated models (`gate.prismaExtension()`) by model name:
+   * every one with a `createdAt` field and a purpose with a window, also
+   * when nothing was due. Their rows count for the default region.
+   */
+  tables: Record<string, TableCounts>;
   /** Stopped before the end; a rerun finishes. */
   interrupted: boolean;
 }
@@ -108,11 +161,17 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
     return total;
   };
 
+  const gated = purgedTables(deps.gatedTables(), options.now);
+  const tables: Record<string, TableCounts> = Object.fromEntries(
+    gated.map(({ table }) => [table.model, { purpose: table.purpose.name, expired: 0, outOfWindow: 0 }]),
+  );
+
   if (options.dryRun) {
     const purgeable = await interactions.countPurgeable(options.now, windows);
     add(expired, purgeable.expired);
     add(outOfWindow, purgeable.outOfWindow);
-    return { dryRun: true, expired, outOfWindow, emptyWindows: purgeable.emptyWindows, interrupted: false };
+    for (const entry of gated) await countTable(entry, tables[entry.table.model]!, batchSize);
+    return { dryRun: true, expired, outOfWindow, emptyWindows: purgeable.emptyWindows, tables, interrupted: false };
   }
 
   let emptyWindows = 0;
@@ -133,6 +192,10 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
       );
       cursor = walked.next;
     }
+    for (const entry of gated) {
+      if (stopped()) break;
+      await purgeTable(deps, entry, tables[entry.table.model]!, batchSize, stopped);
+    }
   };
 
   let failure: unknown;
@@ -140,7 +203,7 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
     failure = error;
     interrupted = true;
   });
-  const result: PurgeResult = { dryRun: false, expired, outOfWindow, emptyWindows, interrupted };
+  const result: PurgeResult = { dryRun: false, expired, outOfWindow, emptyWindows, tables, interrupted };
   // What was deleted before a failure is logged too, if the log can still be written.
   const logged = logRuns(deps, result, options.now.toISOString());
   if (failure === undefined) await logged;
@@ -152,6 +215,7 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
 }
 
 async function logRuns({ audit, policy }: PurgeDeps, result: PurgeResult, before: string): Promise<void> {
+  const gated = Object.keys(result.tables).length > 0;
   for (const region of Object.keys(policy.regions)) {
     await audit.append({
       region,
@@ -160,8 +224,68 @@ async function logRuns({ audit, policy }: PurgeDeps, result: PurgeResult, before
         before,
         expired: result.expired[region] ?? {},
         outOfWindow: result.outOfWindow[region] ?? {},
+        ...(gated && region === policy.defaults.region ? { tables: result.tables } : {}),
         ...(result.interrupted ? { interrupted: true } : {}),
       },
     });
+  }
+}
+
+type Purged = GatedTable & {
+  readonly table: GatedTable["table"] & { readonly createdAt: string };
+  readonly window: number;
+  /** Rows written before this are past the purpose's retention. */
+  readonly since: Date;
+};
+
+/** The gated models the purge applies to: with a createdAt field, and a purpose that keeps a window for a retention. */
+function purgedTables(tables: readonly GatedTable[], now: Date): Purged[] {
+  return tables.flatMap(({ table, client }) => {
+    const { createdAt, purpose } = table;
+    const { window, retention } = purpose;
+    if (createdAt === undefined || window === undefined || retention === undefined) return [];
+    return [{ table: { ...table, createdAt }, client, window, since: subtractDuration(now, retention) }];
+  });
+}
+
+/** Passes 3 and 4 on one model, each statement at most `batchSize` rows or subjects. */
+async function purgeTable(
+  deps: PurgeDeps,
+  { table, client, window, since }: Purged,
+  counts: TableCounts,
+  batchSize: number,
+  stopped: () => boolean,
+): Promise<void> {
+  for (let deleted = batchSize; deleted === batchSize && !stopped(); ) {
+    deleted = await deleteWrittenBefore(client, table, since, batchSize);
+    counts.expired += deleted;
+    deps.logger.debug({ job: "purge", pass: "expired", model: table.model, deleted }, "consentgate: purge batch");
+  }
+  for (let after: string | undefined = ""; after !== undefined && !stopped(); ) {
+    const crowded = await crowdedSubjects(client, table, { window, since, after, batchSize });
+    let deleted = 0;
+    for (const { subjectId } of crowded) {
+      for (let batch = batchSize; batch === batchSize && !stopped(); ) {
+        batch = await deleteBeyondWindow(client, table, subjectId, window, batchSize);
+        deleted += batch;
+      }
+    }
+    counts.outOfWindow += deleted;
+    deps.logger.debug({ job: "purge", pass: "windows", model: table.model, deleted }, "consentgate: purge batch");
+    after = crowded.length === batchSize ? crowded.at(-1)!.subjectId : undefined;
+  }
+}
+
+/** What passes 3 and 4 would delete from one model: the expired rows, then each subject's rows past its window among the rest. */
+async function countTable(
+  { table, client, window, since }: Purged,
+  counts: TableCounts,
+  batchSize: number,
+): Promise<void> {
+  counts.expired = await countWrittenBefore(client, table, since);
+  for (let after: string | undefined = ""; after !== undefined; ) {
+    const crowded = await crowdedSubjects(client, table, { window, since, after, batchSize });
+    for (const { rows } of crowded) counts.outOfWindow += rows - window;
+    after = crowded.length === batchSize ? crowded.at(-1)!.subjectId : undefined;
   }
 }

@@ -2,7 +2,11 @@
  * Recording a consent choice: sign a receipt, append the event, move the
  * current state and log it in one transaction (erasing the purpose's data on
  * a withdrawal when the policy says so), then drop the cached choices here;
- * other instances hear of it through the store's NOTIFY.
+ * other instances hear of it through the store's NOTIFY. The purpose's rows
+ * in the app's own gated models are deleted after that commit, not in it:
+ * they are in the app's database, and a gated write racing the withdrawal
+ * relies on the withdrawal being committed before that delete starts
+ * (src/store/standing.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { ComplianceLog } from "../audit/events.ts";
@@ -12,6 +16,7 @@ import type { Policy } from "../policy/types.ts";
 import type { Keyring } from "../signatures/hmac.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { ConsentStore, SaveChoiceOptions } from "../store/consents.ts";
+import type { Logger } from "../logger.ts";
 import { type Receipt, actorOnReceipt, signReceipt } from "./receipts.ts";
 
 /** What recording a choice needs. */
@@ -23,7 +28,22 @@ export interface ChoiceDeps {
   readonly consents: Pick<ConsentCache, "changed">;
   readonly keyring: Pick<Keyring, "sign">;
   readonly audit: Pick<ComplianceLog, "prepare">;
+  /** The app's own gated models (src/data-layer/, wired in by createConsentgate). */
+  readonly gatedRows: {
+    /** Deletes the subject's rows of every gated model of the purpose; how many. */
+    erasePurpose(subjectId: string, purpose: string): Promise<number>;
+  };
+  readonly logger: Logger;
   readonly now: () => Date;
+}
+
+/** What a recorded choice did. */
+export interface RecordedChoice {
+  readonly receipt: Receipt;
+  /** Interactions the withdrawal erased. */
+  readonly erased: number;
+  /** Rows of the app's own gated models the withdrawal deleted. */
+  readonly erasedRows: number;
 }
 
 export interface ChoiceInput {
@@ -37,10 +57,7 @@ export interface ChoiceInput {
   region: string;
 }
 
-export async function recordChoice(
-  deps: ChoiceDeps,
-  input: ChoiceInput,
-): Promise<{ receipt: Receipt; erased: number }> {
+export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promise<RecordedChoice> {
   const purpose = deps.policy.purposes[input.purpose];
   if (!purpose) {
     throw new ConsentgateError(
@@ -85,8 +102,10 @@ export async function recordChoice(
         byAgent: input.actorId !== input.subjectId,
       },
     });
+  const purge = purpose.onWithdrawal === "purge";
+  let erased: number;
   try {
-    const { erased } = await deps.consentStore.save(
+    ({ erased } = await deps.consentStore.save(
       {
         id: receipt.id,
         subjectId: input.subjectId,
@@ -100,9 +119,8 @@ export async function recordChoice(
         signature: receipt.signature,
         at,
       },
-      { purgeInteractions: purpose.onWithdrawal === "purge", logged },
-    );
-    return { receipt, erased };
+      { purgeInteractions: purge, logged },
+    ));
   } catch (error) {
     throw new ConsentgateError(
       "consent_unavailable",
@@ -113,5 +131,22 @@ export async function recordChoice(
   } finally {
     // Even a failed write may have committed before its answer was lost.
     deps.consents.changed(input.subjectId);
+  }
+  if (input.granted || !purge) return { receipt, erased, erasedRows: 0 };
+  try {
+    return { receipt, erased, erasedRows: await deps.gatedRows.erasePurpose(input.subjectId, input.purpose) };
+  } catch (error) {
+    // The withdrawal stands (it is committed and decides every write from now on); the rows
+    // already in the app's tables are what is left. Sending the withdrawal again deletes them.
+    deps.logger.error(
+      { err: error, purpose: input.purpose },
+      "consentgate: a withdrawal was recorded, but its purpose's rows in the app's own tables could not all be deleted",
+    );
+    throw new ConsentgateError(
+      "consent_unavailable",
+      "the withdrawal was recorded, but the purpose's data in the app's own tables could not all be erased; send it again",
+      { purpose: input.purpose, region: input.region },
+      { cause: error },
+    );
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The host app's own tables join export and erasure through data sources.
+ * The host app's own tables join export and erasure through data sources:
+ * the ones the host registers, and one per model it gates with
+ * `gate.prismaExtension()` (`prisma.<Model>`).
  * An export may return any JSON value, or an (async) iterable of values,
  * which is streamed as a JSON array so large sources never become one string.
  * An erase returns how many records it removed.
@@ -35,8 +37,9 @@ export interface DataSource {
   name: string;
   /**
    * What the source holds about the subject, for `GET /export`: any JSON
-   * value, or an (async) iterable of values, streamed as a JSON array. A
-   * throw cuts the download (the request is recorded as failed).
+   * value, or an (async) iterable of values, streamed as a JSON array (big
+   * integers are written as decimal text, bytes as base64, dates by their
+   * toJSON). A throw cuts the download (the request is recorded as failed).
    */
   export(subjectId: string): unknown | Promise<unknown> | AsyncIterable<unknown> | Iterable<unknown>;
   /**

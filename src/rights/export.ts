@@ -12,7 +12,7 @@
  *     requests:     PrivacyRequest[],
  *     telemetry:    { metric, at }[],                  // when a telemetry report was sent (the report is not kept)
  *     learning:     { model, round, purpose, receivedAt, delta }[],  // federated updates not yet aggregated
- *     dataSources:  { [name]: any } }                   // iterables become arrays
+ *     dataSources:  { [name]: any } }                   // iterables become arrays; big integers text, bytes base64
  *
  * The request records how the download really ended: completed, aborted (the
  * client went away before the end) or failed (with a stable reason only; the
@@ -241,16 +241,36 @@ async function writeSource(name: string, exported: () => unknown, write: Write):
     typeof value === "object" &&
     !Array.isArray(value) &&
     (Symbol.asyncIterator in value || Symbol.iterator in value);
-  if (!iterable) return write(JSON.stringify(value ?? null));
-  await writeArray(guarded(name, value as AsyncIterable<unknown> | Iterable<unknown>), write);
+  if (!iterable) return write(sourceJson(value));
+  await writeArray(guarded(name, value as AsyncIterable<unknown> | Iterable<unknown>), write, sourceJson);
+}
+
+/**
+ * A data source's value as JSON, with what database rows hold and JSON
+ * lacks made plain: dates as ISO text (their own toJSON), decimals as text
+ * (Prisma's Decimal's toJSON), big integers as decimal text, bytes as base64.
+ */
+function sourceJson(value: unknown): string {
+  return JSON.stringify(value ?? null, function plain(this: Record<string, unknown>, key, converted: unknown) {
+    if (typeof converted === "bigint") return converted.toString();
+    // The value before its toJSON: a Buffer's would be { type, data: [bytes…] }.
+    const original = this[key];
+    if (original instanceof Uint8Array)
+      return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64");
+    return converted;
+  });
 }
 
 /** Items as a JSON array, one write each. Leaving early (the client left) closes the iterator, so a source can release its cursor. */
-async function writeArray(items: AsyncIterable<unknown>, write: Write): Promise<void> {
+async function writeArray(
+  items: AsyncIterable<unknown>,
+  write: Write,
+  json: (item: unknown) => string = (item) => JSON.stringify(item ?? null),
+): Promise<void> {
   await write("[");
   let first = true;
   for await (const item of items) {
-    await write(`${first ? "" : ","}${JSON.stringify(item ?? null)}`);
+    await write(`${first ? "" : ","}${json(item)}`);
     first = false;
   }
   await write("]");

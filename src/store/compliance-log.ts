@@ -93,7 +93,7 @@ export interface LogCounts {
   /** request.completed entries by the status in their details (null: entries written before the status was). */
   requestsCompletedByStatus: { status: string | null; n: number }[];
   requestsOverdue: number;
-  /** purge.ran counts (expired and out of window) summed per purpose. */
+  /** purge.ran counts (expired and out of window, the app's gated models' too) summed per purpose. */
   purgedByPurpose: { purpose: string; n: number }[];
   /** write.blocked counts summed per purpose, by the hour they count (not when they were flushed). */
   blockedByPurpose: { purpose: string; n: number }[];
@@ -193,7 +193,10 @@ GROUP BY 1`;
 const PURGED_SQL = `
 SELECT counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
 FROM compliance_log l,
-     LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired') UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')) counts
+     LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired')
+              UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')
+              UNION ALL SELECT t.value->>'purpose', ((t.value->>'expired')::bigint + (t.value->>'outOfWindow')::bigint)::text
+                        FROM jsonb_each(l.details->'tables') t) counts
 WHERE l.region = $1 AND l.event = $4 AND l.at >= $2 AND l.at < $3
 GROUP BY counts.key`;
 

@@ -129,7 +129,10 @@ function delegate(client: HostClient, model: string) {
 
 type Row = Record<string, unknown>;
 
-/** Every row of the subject's, for an export (plain values: dates as ISO text, big integers as text). */
+/**
+ * Every row of the subject's, for an export, in key order, as the client
+ * returns them (the export writes dates as ISO text, big integers as text).
+ */
 export async function subjectRows(client: HostClient, table: HostTable, subjectId: string): Promise<Row[]> {
   const rows: Row[] = await delegate(client, table.model).findMany({
     where: { [table.subject]: subjectId },
@@ -141,6 +144,16 @@ export async function subjectRows(client: HostClient, table: HostTable, subjectI
 /** Deletes every row of the subject's; how many. */
 export async function deleteSubjectRows(client: HostClient, table: HostTable, subjectId: string): Promise<number> {
   const { count } = await delegate(client, table.model).deleteMany({ where: { [table.subject]: subjectId } });
+  return count;
+}
+
+/** How many rows were written before `cutoff` (a dry run of deleteWrittenBefore). */
+export async function countWrittenBefore(
+  client: HostClient,
+  table: HostTable & { createdAt: string },
+  cutoff: Date,
+): Promise<number> {
+  const count: number = await delegate(client, table.model).count({ where: { [table.createdAt]: { lt: cutoff } } });
   return count;
 }
 
@@ -159,40 +172,52 @@ export async function deleteWrittenBefore(
   return deleteKeys(client, table, keys);
 }
 
+/** A subject holding more rows than its window, and how many it holds. */
+export interface CrowdedSubject {
+  readonly subjectId: string;
+  readonly rows: number;
+}
+
 /**
- * Up to `batchSize` subjects holding more than `window` rows, after `after`
- * in subject order (a walk's cursor).
+ * Up to `batchSize` subjects holding more than `window` rows written at or
+ * after `since`, after `after` in subject order (a walk's cursor).
  */
 export async function crowdedSubjects(
   client: HostClient,
-  table: HostTable,
-  window: number,
-  after: string,
-  batchSize: number,
-): Promise<string[]> {
+  table: HostTable & { createdAt: string },
+  walk: { window: number; since: Date; after: string; batchSize: number },
+): Promise<CrowdedSubject[]> {
   const groups: Row[] = await delegate(client, table.model).groupBy({
     by: [table.subject],
-    where: { [table.subject]: { gt: after } },
+    where: { [table.subject]: { gt: walk.after }, [table.createdAt]: { gte: walk.since } },
     _count: { _all: true },
-    having: { [table.subject]: { _count: { gt: window } } },
+    having: { [table.subject]: { _count: { gt: walk.window } } },
     orderBy: { [table.subject]: "asc" },
-    take: batchSize,
+    take: walk.batchSize,
   });
-  return groups.map((group) => String(group[table.subject]));
+  return groups.map((group) => ({
+    subjectId: String(group[table.subject]),
+    rows: (group._count as { _all: number })._all,
+  }));
 }
 
-/** Deletes the subject's rows past its newest `window` (newest by createdAt, then key); how many. */
+/**
+ * Deletes up to `batchSize` of the subject's rows past its newest `window`
+ * (newest by createdAt, then key); how many.
+ */
 export async function deleteBeyondWindow(
   client: HostClient,
   table: HostTable & { createdAt: string },
   subjectId: string,
   window: number,
+  batchSize: number,
 ): Promise<number> {
   const keys: Row[] = await delegate(client, table.model).findMany({
     where: { [table.subject]: subjectId },
     select: selectKey(table),
     orderBy: [{ [table.createdAt]: "desc" }, ...table.key.map((field) => ({ [field]: "desc" }))],
     skip: window,
+    take: batchSize,
   });
   return deleteKeys(client, table, keys);
 }

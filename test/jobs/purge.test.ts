@@ -62,6 +62,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       expired: { EU: { service: 2 }, "US-CA": { service: 4 } },
       outOfWindow: {},
       emptyWindows: 1,
+      tables: {},
       interrupted: false,
     });
     assert.deepEqual({ ...before, dryRun: false }, result, "the dry run predicted it exactly");
@@ -84,7 +85,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
 
     assert.deepEqual(
       await t.gate.runJob("purge"),
-      { dryRun: false, expired: {}, outOfWindow: {}, emptyWindows: 0, interrupted: false },
+      { dryRun: false, expired: {}, outOfWindow: {}, emptyWindows: 0, tables: {}, interrupted: false },
       "a rerun finds nothing",
     );
     const report = await request(t.app).get("/privacy/admin/report/US-CA").set(DPO).expect(200);
@@ -102,6 +103,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       expired: { "US-CA": { service: 3 } },
       outOfWindow: {},
       emptyWindows: 1,
+      tables: {},
       interrupted: false,
     });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), { service: 3 });
@@ -129,6 +131,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       expired: { "US-CA": { service: 3 } },
       outOfWindow: {},
       emptyWindows: 0,
+      tables: {},
       interrupted: true,
     });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), { service: 5 });
@@ -138,6 +141,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       expired: { "US-CA": { service: 5 } },
       outOfWindow: {},
       emptyWindows: 4,
+      tables: {},
       interrupted: false,
     });
     assert.deepEqual(await t.gate.store.interactions.countByPurpose(), {});
@@ -185,7 +189,13 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       chainKey: keyring.key("log-chain"),
       now: () => T0,
     });
-    const deps = { interactions: failing, policy: await loadPolicy(testPolicy()), audit, logger: silentLogger };
+    const deps = {
+      interactions: failing,
+      gatedTables: () => [],
+      policy: await loadPolicy(testPolicy()),
+      audit,
+      logger: silentLogger,
+    };
     await assert.rejects(purge(deps, { now: T0, batchSize: 1 }), /connection lost/);
     const logged: unknown[] = [];
     for await (const entry of audit.entries("US-CA")) logged.push(entry.details);
@@ -220,6 +230,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       expired: {},
       outOfWindow: { EU: { personalization: 3, analytics: 2 } },
       emptyWindows: 1,
+      tables: {},
       interrupted: false,
     });
     assert.deepEqual(await after.store.interactions.countByPurpose("ca-3"), { personalization: 2, service: 3 });
