@@ -40,6 +40,7 @@ const RUNTIME_EXPORTS = ["ConsentgateError", "createConsentgate", "isConsentgate
 /** Every name dist/index.d.ts exports. A new export is a decision: add it here, with its JSDoc. */
 const EXPORTS = [
   ...RUNTIME_EXPORTS,
+  "ActingAs",
   "Actor",
   "Aggregation",
   "AppAbility",
@@ -64,6 +65,7 @@ const EXPORTS = [
   "ErasureRetryResult",
   "ErrorCode",
   "FieldRule",
+  "GatedModel",
   "GpcMeaning",
   "HttpErrorCode",
   "InsightRelease",
@@ -89,6 +91,7 @@ const EXPORTS = [
   "Policy",
   "Privacy",
   "PrivacyCenterOptions",
+  "PrismaExtensionOptions",
   "PrivacyRequestView",
   "Purpose",
   "PurgeCounts",

@@ -190,15 +190,14 @@ export function createDataLayer(deps: DataLayerDeps) {
   return {
     prismaExtension,
     /** Runs fn as `actingAs` (gate.as). */
-    as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T> {
+    async as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T> {
       const context = asContext(deps, actingAs);
-      return Promise.resolve().then(() => runInContext(context, fn));
+      return within(context, fn);
     },
     /** Runs fn with raw queries allowed in the current context (gate.allowRaw). */
-    allowRaw<T>(fn: () => T | Promise<T>): Promise<T> {
+    async allowRaw<T>(fn: () => T | Promise<T>): Promise<T> {
       const context = currentContext();
-      if (!context) return Promise.resolve().then(fn);
-      return Promise.resolve().then(() => runInContext({ ...context, raw: true }, fn));
+      return context ? within({ ...context, raw: true }, fn) : fn();
     },
     /** The middleware's entry: `next` and everything after it run in the request's context. */
     enter(acting: Acting, next: () => void): void {
@@ -210,6 +209,15 @@ export function createDataLayer(deps: DataLayerDeps) {
 }
 
 export type DataLayer = ReturnType<typeof createDataLayer>;
+
+/**
+ * Runs fn in `context` and awaits its answer there: a Prisma query is lazy
+ * (it runs when first awaited), so a query fn returns unawaited must still
+ * be started inside the context, not by the caller's await outside it.
+ */
+function within<T>(context: WriteContext, fn: () => T | Promise<T>): Promise<T> {
+  return runInContext(context, async () => await fn());
+}
 
 function asContext(deps: DataLayerDeps, actingAs: ActingAs): WriteContext {
   const { policy } = deps;

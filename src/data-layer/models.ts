@@ -190,6 +190,8 @@ function resolveModel(
           model.fields.some((relation) => relation.relationFromFields?.includes(field.name)),
       )
       .map((field) => field.name);
+  // A field that does not exist would also make the required-field check below misfire; one problem is enough.
+  if (problems.length > before) return undefined;
   const passes = new Set([mapping.subject, ...structural]);
   const kept = new Set(
     Object.entries(purpose.fields)
