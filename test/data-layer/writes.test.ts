@@ -231,7 +231,9 @@ describe("writes to the host's own models", () => {
       app.post(
         "/api/listen",
         handled(async (req, res) => {
-          res.status(201).json(await db.like.create({ data: { itemId: req.body.itemId } }));
+          res
+            .status(201)
+            .json(await db.like.create({ data: { listenerId: req.privacy.subject!, itemId: req.body.itemId } }));
         }),
       ),
     );
@@ -273,7 +275,7 @@ describe("writes outside requests", () => {
     const importFor = (subject: string) =>
       gate.as({ subject, purpose: "personalization", region: "EU" }, async () => {
         await new Promise((resolve) => setImmediate(resolve));
-        return db.like.createMany({ data: [{ itemId: "t1" }, { itemId: "t2" }] });
+        return db.like.createMany({ data: ["t1", "t2"].map((itemId) => ({ listenerId: subject, itemId })) });
       });
     await assert.rejects(importFor("alice"), (e) => isConsentgateError(e) && e.code === "consent_required");
     await grant(app, eu("alice"), "personalization").expect(200);
@@ -292,7 +294,9 @@ describe("writes outside requests", () => {
     );
     // US-CA is opt-out: a listener who never chose is allowed there.
     assert.deepEqual(
-      await gate.as({ subject: "erin", region: "US-CA" }, () => db.like.createMany({ data: [{ itemId: "t3" }] })),
+      await gate.as({ subject: "erin", region: "US-CA" }, () =>
+        db.like.createMany({ data: [{ listenerId: "erin", itemId: "t3" }] }),
+      ),
       { count: 1 },
     );
   });
