@@ -48,7 +48,7 @@ export type { Interaction } from "./store/interactions.ts";
 export type { DataSource } from "./rights/data-sources.ts";
 // The host app's own Prisma models behind the gate (gate.prismaExtension, gate.as).
 export type { GatedModel, PrismaExtensionOptions } from "./data-layer/models.ts";
-export type { ActingAs } from "./data-layer/gate.ts";
+export type { ActingAs, PrismaGateExtension } from "./data-layer/gate.ts";
 
 // gate.store.
 export type { StoreAccess } from "./store-access.ts";

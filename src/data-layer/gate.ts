@@ -35,11 +35,48 @@ import { type Plan, planWrite, type Reach, WRITE_OPERATIONS } from "./plan.ts";
  * ```
  */
 export interface ActingAs {
+  /** Whose data the work is about. */
   subject: string;
+  /** The purpose the work is done for: writes to models of other purposes are refused. */
   purpose?: string;
+  /** The region whose rules decide; default the policy's default region (the strictest). */
   region?: string;
+  /** Who acts; role `agent` may write other subjects' rows. Default: the subject. */
   actor?: Actor;
 }
+
+/**
+ * What `gate.prismaExtension()` returns: a Prisma Client extension for the
+ * host client's `$extends`. It adds no members, so the extended client keeps
+ * every type of the host's generated client.
+ *
+ * @example
+ * ```ts
+ * import type { PrismaGateExtension } from "consentgate";
+ *
+ * const likes: PrismaGateExtension = gate.prismaExtension({
+ *   models: { Like: { purpose: "personalization", subject: "listenerId" } },
+ * });
+ * const db = prisma.$extends(likes);
+ * ```
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Prisma's $extends passes the host's own client type, unknown here.
+export type PrismaGateExtension = (client: any) => {
+  /** What Prisma's `$extends` reads from an extension: the members it adds to the client. */
+  $extends: {
+    /** The members added, by kind: none (the extension only gates queries). */
+    extArgs: {
+      /** No computed fields. */
+      result: {};
+      /** No model methods. */
+      model: {};
+      /** No typed query changes: the queries keep their types. */
+      query: {};
+      /** No client methods. */
+      client: {};
+    };
+  };
+};
 
 /** What the data layer needs, filled by createConsentgate. */
 export interface DataLayerDeps {
@@ -67,7 +104,7 @@ export function createDataLayer(deps: DataLayerDeps) {
   /** By model name: the latest client each gated model was applied to. */
   const bound = new Map<string, BoundTable>();
 
-  function prismaExtension(options: PrismaExtensionOptions) {
+  function prismaExtension(options: PrismaExtensionOptions): PrismaGateExtension {
     const checked = checkOptions(policy, options);
     return hostExtension((client, models) => {
       const schema = resolveSchema(policy, checked, models);

@@ -57,6 +57,7 @@ export interface GatedModel {
  * ```
  */
 export interface PrismaExtensionOptions {
+  /** How each gated model meets the gate, by its Prisma model name (`Like`, not the table's name). */
   models: Readonly<Record<string, GatedModel>>;
 }
 
