@@ -302,6 +302,57 @@ describe("writes outside requests", () => {
   });
 });
 
+describe("writes inside the host's transactions", () => {
+  test("an interactive transaction is gated query by query; a refusal inside it rolls back the rest", async (t) => {
+    const { gate, app, db, plain } = await fixture(t);
+    await grant(app, eu("alice"), "personalization").expect(200);
+    await gate.as({ subject: "alice", region: "EU" }, () =>
+      db.$transaction(async (tx) => {
+        await tx.listener.create({ data: { id: "alice" } });
+        await tx.like.create({ data: { listenerId: "alice", itemId: "t1" } });
+      }),
+    );
+    assert.equal(await plain.like.count(), 1);
+    // bob never agreed to personalization: his like is refused, and his listener row goes with it.
+    await assert.rejects(
+      gate.as({ subject: "bob", region: "EU" }, () =>
+        db.$transaction(async (tx) => {
+          await tx.listener.create({ data: { id: "bob" } });
+          await tx.like.create({ data: { listenerId: "bob", itemId: "t1" } });
+        }),
+      ),
+      (e) => isConsentgateError(e) && e.code === "consent_required",
+    );
+    assert.deepEqual(
+      (await plain.listener.findMany()).map((l) => l.id),
+      ["alice"],
+    );
+    assert.equal(await plain.like.count(), 1);
+  });
+
+  test("a batch transaction is gated too", async (t) => {
+    const { gate, app, db, plain } = await fixture(t);
+    await grant(app, eu("alice"), "personalization").expect(200);
+    await gate.as({ subject: "alice", region: "EU" }, () =>
+      db.$transaction([
+        db.like.create({ data: { listenerId: "alice", itemId: "t1" } }),
+        db.like.create({ data: { listenerId: "alice", itemId: "t2" } }),
+      ]),
+    );
+    assert.equal(await plain.like.count(), 2);
+    await assert.rejects(
+      gate.as({ subject: "alice", region: "EU" }, () =>
+        db.$transaction([
+          db.like.create({ data: { listenerId: "alice", itemId: "t3" } }),
+          db.like.create({ data: { listenerId: "bob", itemId: "t4" } }),
+        ]),
+      ),
+      (e) => isConsentgateError(e) && e.code === "forbidden",
+    );
+    assert.equal(await plain.like.count(), 2);
+  });
+});
+
 describe("start-up checks", () => {
   test("a bad mapping stops $extends with every problem listed", async (t) => {
     const database = await testDatabase(t);
