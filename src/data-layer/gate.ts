@@ -188,20 +188,24 @@ export function createDataLayer(deps: DataLayerDeps) {
    * it: the write is refused instead, so the transaction rolls back.
    */
   async function settle(acting: Acting, reaches: readonly Reach[], decidedAt: Date, client: HostClient | undefined) {
+    // One batched read for every reach (the store groups them into one statement).
+    const standings = await Promise.all(
+      reaches.map((reach) =>
+        deps.standing.of(reach.subject, decidedAt).catch((error: unknown) => {
+          // The write was decided and committed; only its re-check failed. Deleting on a guess would
+          // destroy rows the subject wants kept, so the row stays and the host hears of it.
+          deps.logger.error(
+            { err: error, model: reach.model.model },
+            "consentgate: a gated write committed but could not be re-checked against concurrent withdrawals",
+          );
+          return undefined;
+        }),
+      ),
+    );
     let lost: Reach | undefined;
-    for (const reach of reaches) {
-      let standing: Awaited<ReturnType<StandingCheck["of"]>>;
-      try {
-        standing = await deps.standing.of(reach.subject, decidedAt);
-      } catch (error) {
-        // The write was decided and committed; only its re-check failed. Deleting on a guess would
-        // destroy rows the subject wants kept, so the row stays and the host hears of it.
-        deps.logger.error(
-          { err: error, model: reach.model.model },
-          "consentgate: a gated write committed but could not be re-checked against concurrent withdrawals",
-        );
-        continue;
-      }
+    for (const [i, reach] of reaches.entries()) {
+      const standing = standings[i];
+      if (!standing) continue;
       const purpose = reach.model.purpose;
       const now = decide({
         policy,
