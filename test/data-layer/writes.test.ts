@@ -269,6 +269,17 @@ describe("writes outside requests", () => {
     assert.deepEqual(await db.$queryRawUnsafe("SELECT 2 AS n"), [{ n: 2 }]);
   });
 
+  test("fail closed: when the subject's choices cannot be read, consent_unavailable and nothing written", async (t) => {
+    const { gate, db, plain } = await fixture(t);
+    // The gate's database is gone (closed here); the host's is fine.
+    await gate.close();
+    await assert.rejects(
+      gate.as({ subject: "zed", region: "US-CA" }, () => db.like.create({ data: { listenerId: "zed", itemId: "t1" } })),
+      (e) => isConsentgateError(e) && e.code === "consent_unavailable",
+    );
+    assert.equal(await plain.like.count(), 0);
+  });
+
   test("gate.as in a job: decided for its subject and region, limited to its purpose", async (t) => {
     const { gate, app, db, plain } = await fixture(t);
     // A nightly import, for each listener: EU's opt-in refuses alice until she grants.
