@@ -7,6 +7,7 @@
 import { benchConsentCacheMemory } from "./consent-cache.ts";
 import { benchGateHttp, benchGateInProcess } from "./gate.ts";
 import { benchGateProfile } from "./gate-profile.ts";
+import { benchHostWrites } from "./host-writes.ts";
 import { benchInsights } from "./insights.ts";
 import { benchLearningCost } from "./learning-cost.ts";
 import { benchLearning } from "./learning.ts";
@@ -26,6 +27,7 @@ const suites: Record<string, () => Promise<void>> = {
   decision: benchGateInProcess,
   gate: benchGateHttp,
   record: benchRecord,
+  "host-writes": benchHostWrites,
   purge: benchPurge,
   rights: benchRights,
   traffic: benchTraffic,

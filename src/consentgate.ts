@@ -15,7 +15,7 @@ import { resolveSchedules } from "./jobs/schedules.ts";
 import type { GateDeps } from "./middleware/admit.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
 import { createPrivacy, privacyFor } from "./middleware/privacy.ts";
-import { type ActingAs, createDataLayer, type DataLayer } from "./data-layer/gate.ts";
+import { type ActingAs, createDataLayer, type PrismaGateExtension } from "./data-layer/gate.ts";
 import type { PrismaExtensionOptions } from "./data-layer/models.ts";
 import { createStandingCheck } from "./store/standing.ts";
 import { compileMinimizer } from "./minimize/index.ts";
@@ -237,9 +237,8 @@ export interface Consentgate {
    *
    * @example
    * ```ts
-   * import { PrismaClient } from "./generated/prisma/client.ts";
-   *
-   * const db = new PrismaClient({ adapter }).$extends(
+   * // prisma: the app's own PrismaClient (from its generated client), on a driver adapter.
+   * const db = prisma.$extends(
    *   gate.prismaExtension({
    *     models: { Like: { purpose: "personalization", subject: "listenerId", createdAt: "createdAt" } },
    *   }),
@@ -250,7 +249,7 @@ export interface Consentgate {
    * });
    * ```
    */
-  prismaExtension(options: PrismaExtensionOptions): ReturnType<DataLayer["prismaExtension"]>;
+  prismaExtension(options: PrismaExtensionOptions): PrismaGateExtension;
   /**
    * Runs `fn` as someone, outside any request (a queue consumer, a job, a
    * script): writes to gated models inside it, however deep in `fn`'s async
@@ -262,6 +261,8 @@ export interface Consentgate {
    *
    * @example
    * ```ts
+   * const db = prisma.$extends(gate.prismaExtension({ models: { Like: { purpose: "personalization", subject: "listenerId" } } }));
+   *
    * // A queue consumer importing likes from a partner, for one listener at a time.
    * async function importLikes(listenerId: string, itemIds: string[]) {
    *   await gate.as({ subject: listenerId, purpose: "personalization", region: "EU" }, () =>
@@ -279,8 +280,10 @@ export interface Consentgate {
    *
    * @example
    * ```ts
+   * const db = prisma.$extends(gate.prismaExtension({ models: { Like: { purpose: "personalization", subject: "listenerId" } } }));
+   *
    * app.get("/api/stats", async (_req, res) => {
-   *   const [row] = await gate.allowRaw(() => db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM tracks`);
+   *   const [row] = await gate.allowRaw(() => db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM likes`);
    *   res.json({ tracks: Number(row?.n ?? 0) });
    * });
    * ```

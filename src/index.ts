@@ -46,6 +46,9 @@ export type { Interaction } from "./store/interactions.ts";
 
 // The host app's own tables in export and erasure.
 export type { DataSource } from "./rights/data-sources.ts";
+// The host app's own Prisma models behind the gate (gate.prismaExtension, gate.as).
+export type { GatedModel, PrismaExtensionOptions } from "./data-layer/models.ts";
+export type { ActingAs, PrismaGateExtension } from "./data-layer/gate.ts";
 
 // gate.store.
 export type { StoreAccess } from "./store-access.ts";

@@ -7,7 +7,9 @@
  * against the built dist/, as a host app's compiler sees it.
  */
 import type { Request } from "express";
+import type { PrismaClient } from "../examples/music-app/generated/prisma/client.ts";
 import type {
+  ActingAs,
   Actor,
   AppAbility,
   AuditEntry,
@@ -32,6 +34,7 @@ import type {
   ErasureRetryResult,
   ErrorCode,
   FieldRule,
+  GatedModel,
   GpcMeaning,
   HttpErrorCode,
   InsightRelease,
@@ -57,6 +60,8 @@ import type {
   Policy,
   Privacy,
   PrivacyCenterOptions,
+  PrismaExtensionOptions,
+  PrismaGateExtension,
   PrivacyRequestView,
   Purpose,
   PurgeCounts,
@@ -95,6 +100,10 @@ export type Checks = [
   Expect<Equal<Consentgate["policy"], Policy>>,
   Expect<Equal<Param<Consentgate["privacyCenter"]>, PrivacyCenterOptions | undefined>>,
   Expect<Equal<Param<Consentgate["registerDataSource"]>, DataSource>>,
+  Expect<Equal<Param<Consentgate["prismaExtension"]>, PrismaExtensionOptions>>,
+  Expect<Equal<ReturnType<Consentgate["prismaExtension"]>, PrismaGateExtension>>,
+  Expect<Equal<PrismaExtensionOptions["models"][string], GatedModel>>,
+  Expect<Equal<Param<Consentgate["as"]>, ActingAs>>,
   Expect<Equal<Consentgate["store"], StoreAccess>>,
   Expect<Equal<Consentgate["runJob"], RunJob>>,
   Expect<Equal<Consentgate["insights"], Insights>>,
@@ -174,3 +183,13 @@ export type Checks = [
   Expect<Equal<ErasureCertificate["failures"], DataSourceFailure[]>>,
   Expect<Equal<Receipt["granted"], boolean>>,
 ];
+
+// The extended client keeps the host's generated types: a Like's fields, as the host's schema has them.
+export const likeCreated = (prisma: PrismaClient, gate: Consentgate) => {
+  const db = prisma.$extends(
+    gate.prismaExtension({ models: { Like: { purpose: "personalization", subject: "listenerId" } } }),
+  );
+  return db.like
+    .create({ data: { listenerId: "alice", itemId: "trk_01" } })
+    .then((like) => like.itemId satisfies string);
+};

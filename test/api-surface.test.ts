@@ -40,6 +40,7 @@ const RUNTIME_EXPORTS = ["ConsentgateError", "createConsentgate", "isConsentgate
 /** Every name dist/index.d.ts exports. A new export is a decision: add it here, with its JSDoc. */
 const EXPORTS = [
   ...RUNTIME_EXPORTS,
+  "ActingAs",
   "Actor",
   "Aggregation",
   "AppAbility",
@@ -64,6 +65,7 @@ const EXPORTS = [
   "ErasureRetryResult",
   "ErrorCode",
   "FieldRule",
+  "GatedModel",
   "GpcMeaning",
   "HttpErrorCode",
   "InsightRelease",
@@ -89,6 +91,8 @@ const EXPORTS = [
   "Policy",
   "Privacy",
   "PrivacyCenterOptions",
+  "PrismaExtensionOptions",
+  "PrismaGateExtension",
   "PrivacyRequestView",
   "Purpose",
   "PurgeCounts",
@@ -333,9 +337,12 @@ async function compileExamples(
 /** What an example may take as given, as hono's examples take `app`. */
 const GLOBALS = `import type { Consentgate } from "consentgate";
 import type { Express } from "express";
+import type { PrismaClient } from "../../examples/music-app/generated/prisma/client.ts";
 declare global {
   /** The gate createConsentgate() returned. */
   var gate: Consentgate;
+  /** The host's own Prisma client (the example app's schema: Listener, Like, Playlist, PlaylistTrack). */
+  var prisma: PrismaClient;
   /** The host's Express app. */
   var app: Express;
 }
@@ -350,6 +357,8 @@ const COMPILER_OPTIONS: ts.CompilerOptions = {
   strict: true,
   types: ["node"],
   noEmit: true,
+  // The examples' host client is the example app's generated one, which is TypeScript.
+  allowImportingTsExtensions: true,
   // Diagnostics are asked for file by file below: ours only, including our declarations.
   skipLibCheck: false,
 };

@@ -47,11 +47,48 @@ import { type Plan, planWrite, type Reach, WRITE_OPERATIONS } from "./plan.ts";
  * ```
  */
 export interface ActingAs {
+  /** Whose data the work is about. */
   subject: string;
+  /** The purpose the work is done for: writes to models of other purposes are refused. */
   purpose?: string;
+  /** The region whose rules decide; default the policy's default region (the strictest). */
   region?: string;
+  /** Who acts; role `agent` may write other subjects' rows. Default: the subject. */
   actor?: Actor;
 }
+
+/**
+ * What `gate.prismaExtension()` returns: a Prisma Client extension for the
+ * host client's `$extends`. It adds no members, so the extended client keeps
+ * every type of the host's generated client.
+ *
+ * @example
+ * ```ts
+ * import type { PrismaGateExtension } from "consentgate";
+ *
+ * const likes: PrismaGateExtension = gate.prismaExtension({
+ *   models: { Like: { purpose: "personalization", subject: "listenerId" } },
+ * });
+ * const db = prisma.$extends(likes);
+ * ```
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Prisma's $extends passes the host's own client type, unknown here.
+export type PrismaGateExtension = (client: any) => {
+  /** What Prisma's `$extends` reads from an extension: the members it adds to the client. */
+  $extends: {
+    /** The members added, by kind: none (the extension only gates queries). */
+    extArgs: {
+      /** No computed fields. */
+      result: {};
+      /** No model methods. */
+      model: {};
+      /** No typed query changes: the queries keep their types. */
+      query: {};
+      /** No client methods. */
+      client: {};
+    };
+  };
+};
 
 /** What the data layer needs, filled by createConsentgate. */
 export interface DataLayerDeps {
@@ -109,7 +146,7 @@ export function createDataLayer(deps: DataLayerDeps) {
   /** Only models bound here are registered as data sources, and a binding is never dropped. */
   const boundTable = (model: string): BoundTable => bound.find((entry) => entry.table.model === model)!;
 
-  function prismaExtension(options: PrismaExtensionOptions) {
+  function prismaExtension(options: PrismaExtensionOptions): PrismaGateExtension {
     const checked = checkOptions(policy, options);
     return hostExtension((client, models) => {
       const schema = resolveSchema(policy, checked, models);
@@ -196,20 +233,24 @@ export function createDataLayer(deps: DataLayerDeps) {
    * it: the write is refused instead, so the transaction rolls back.
    */
   async function settle(acting: Acting, reaches: readonly Reach[], decidedAt: Date, client: HostClient | undefined) {
+    // One batched read for every reach (the store groups them into one statement).
+    const standings = await Promise.all(
+      reaches.map((reach) =>
+        deps.standing.of(reach.subject, decidedAt).catch((error: unknown) => {
+          // The write was decided and committed; only its re-check failed. Deleting on a guess would
+          // destroy rows the subject wants kept, so the row stays and the host hears of it.
+          deps.logger.error(
+            { err: error, model: reach.model.model },
+            "consentgate: a gated write committed but could not be re-checked against concurrent withdrawals",
+          );
+          return undefined;
+        }),
+      ),
+    );
     let lost: Reach | undefined;
-    for (const reach of reaches) {
-      let standing: Awaited<ReturnType<StandingCheck["of"]>>;
-      try {
-        standing = await deps.standing.of(reach.subject, decidedAt);
-      } catch (error) {
-        // The write was decided and committed; only its re-check failed. Deleting on a guess would
-        // destroy rows the subject wants kept, so the row stays and the host hears of it.
-        deps.logger.error(
-          { err: error, model: reach.model.model },
-          "consentgate: a gated write committed but could not be re-checked against concurrent withdrawals",
-        );
-        continue;
-      }
+    for (const [i, reach] of reaches.entries()) {
+      const standing = standings[i];
+      if (!standing) continue;
       const purpose = reach.model.purpose;
       const now = decide({
         policy,
@@ -235,15 +276,14 @@ export function createDataLayer(deps: DataLayerDeps) {
   return {
     prismaExtension,
     /** Runs fn as `actingAs` (gate.as). */
-    as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T> {
+    async as<T>(actingAs: ActingAs, fn: () => T | Promise<T>): Promise<T> {
       const context = asContext(deps, actingAs);
-      return Promise.resolve().then(() => runInContext(context, fn));
+      return within(context, fn);
     },
     /** Runs fn with raw queries allowed in the current context (gate.allowRaw). */
-    allowRaw<T>(fn: () => T | Promise<T>): Promise<T> {
+    async allowRaw<T>(fn: () => T | Promise<T>): Promise<T> {
       const context = currentContext();
-      if (!context) return Promise.resolve().then(fn);
-      return Promise.resolve().then(() => runInContext({ ...context, raw: true }, fn));
+      return context ? within({ ...context, raw: true }, fn) : fn();
     },
     /** The middleware's entry: `next` and everything after it run in the request's context. */
     enter(acting: Acting, next: () => void): void {
@@ -276,6 +316,15 @@ export function createDataLayer(deps: DataLayerDeps) {
 }
 
 export type DataLayer = ReturnType<typeof createDataLayer>;
+
+/**
+ * Runs fn in `context` and awaits its answer there: a Prisma query is lazy
+ * (it runs when first awaited), so a query fn returns unawaited must still
+ * be started inside the context, not by the caller's await outside it.
+ */
+function within<T>(context: WriteContext, fn: () => T | Promise<T>): Promise<T> {
+  return runInContext(context, async () => await fn());
+}
 
 function asContext(deps: DataLayerDeps, actingAs: ActingAs): WriteContext {
   const { policy } = deps;

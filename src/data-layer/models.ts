@@ -57,6 +57,7 @@ export interface GatedModel {
  * ```
  */
 export interface PrismaExtensionOptions {
+  /** How each gated model meets the gate, by its Prisma model name (`Like`, not the table's name). */
   models: Readonly<Record<string, GatedModel>>;
 }
 
@@ -192,6 +193,8 @@ function resolveModel(
           model.fields.some((relation) => relation.relationFromFields?.includes(field.name)),
       )
       .map((field) => field.name);
+  // A field that does not exist would also make the required-field check below misfire; one problem is enough.
+  if (problems.length > before) return undefined;
   const passes = new Set([mapping.subject, ...structural]);
   const kept = new Set(
     Object.entries(purpose.fields)
