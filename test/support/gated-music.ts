@@ -7,7 +7,7 @@
  * write through it.
  */
 import type { Express } from "express";
-import type { Consentgate, ConsentgateOptions } from "../../src/index.ts";
+import type { Consentgate, ConsentgateOptions, PrismaExtensionOptions } from "../../src/index.ts";
 import { handled, hostApp, testGate } from "./app.ts";
 import { type TestDatabase, testDatabase } from "./database.ts";
 import { hostDatabase, type PrismaClient } from "./host.ts";
@@ -20,7 +20,7 @@ export const MUSIC_MODELS = {
   Playlist: { purpose: "library", subject: "listenerId", createdAt: "createdAt" },
   PlaylistTrack: { purpose: "library", subject: "listenerId", createdAt: "createdAt" },
   Like: { purpose: "personalization", subject: "listenerId", createdAt: "createdAt" },
-};
+} satisfies PrismaExtensionOptions["models"];
 
 /**
  * The test policy with `library` and personalization's window at 3. Writes
