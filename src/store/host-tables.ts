@@ -222,12 +222,6 @@ export async function deleteBeyondWindow(
   return deleteKeys(client, table, keys);
 }
 
-/** Deletes what the given filter finds of the model, with the subject's filter added; how many. */
-export async function deleteWhere(client: HostClient, model: string, where: Row): Promise<number> {
-  const { count } = await delegate(client, model).deleteMany({ where });
-  return count;
-}
-
 function selectKey(table: HostTable): Row {
   return Object.fromEntries(table.key.map((field) => [field, true]));
 }

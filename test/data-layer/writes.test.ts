@@ -6,111 +6,78 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Express } from "express";
 import request from "supertest";
-import type { Consentgate, PrismaExtensionOptions } from "../../src/index.ts";
 import { isConsentgateError } from "../../src/errors.ts";
 import { handled, hostApp, testGate } from "../support/app.ts";
 import { testDatabase } from "../support/database.ts";
-import { hostDatabase, type PrismaClient } from "../support/host.ts";
-import { testPolicy } from "../support/policy.ts";
+import { gatedMusic, musicPolicy } from "../support/gated-music.ts";
+import { hostDatabase } from "../support/host.ts";
 import type { Scope } from "../support/scope.ts";
 import { agent, ca, eu, grant } from "../support/subjects.ts";
 
-const MODELS: PrismaExtensionOptions["models"] = {
-  Like: { purpose: "personalization", subject: "listenerId", createdAt: "createdAt" },
-  Playlist: { purpose: "library", subject: "listenerId", createdAt: "createdAt" },
-  PlaylistTrack: { purpose: "library", subject: "listenerId", createdAt: "createdAt" },
-  Listener: { purpose: "library", subject: "id" },
-};
-
-const POLICY = testPolicy({
-  purposes: {
-    library: {
-      description: "Keep the playlists a listener makes",
-      legalBasis: "contract",
-      fields: { name: { maxLength: 8 }, itemId: "keep", position: "keep" },
+/** The music app's gated models (test/support/gated-music.ts), with the routes these tests need besides its two. */
+async function fixture(scope: Scope) {
+  const {
+    gate,
+    app,
+    music: db,
+    host: plain,
+  } = await gatedMusic(scope, {
+    routes: (app, db) => {
+      // A play of the service that also likes the track: the like is personalization, decided by the extension.
+      app.post(
+        "/api/listen",
+        handled(async (req, res) => {
+          const like = await db.like.create({
+            data: { listenerId: req.body.as ?? req.privacy.subject, itemId: req.body.itemId },
+          });
+          res.status(201).json(like);
+        }),
+      );
+      // A playlist whose tracks may name another listener (trackOwner): a nested write into a gated model.
+      app.post(
+        "/api/playlists/shared",
+        handled(async (req, res) => {
+          const subject = req.privacy.subject!;
+          const tracks = (req.body.tracks as string[]).map((itemId, position) => ({
+            listenerId: req.body.trackOwner ?? subject,
+            itemId,
+            position,
+          }));
+          await db.listener.upsert({ where: { id: subject }, create: { id: subject }, update: {} });
+          const playlist = await db.playlist.create({
+            data: { listenerId: subject, name: req.body.name, tracks: { create: tracks } },
+          });
+          res.status(201).json(playlist);
+        }),
+      );
+      app.post(
+        "/api/likes/batch",
+        handled(async (req, res) => {
+          const { count } = await db.like.createMany({
+            data: req.body.likes as { listenerId: string; itemId: string }[],
+          });
+          res.status(201).json({ count });
+        }),
+      );
+      app.delete(
+        "/api/likes",
+        handled(async (req, res) => {
+          const { count } = await db.like.deleteMany({ where: req.body.where ?? {} });
+          res.json({ count });
+        }),
+      );
+      app.post(
+        "/api/raw",
+        handled(async (req, res) => {
+          const run = () => db.$queryRawUnsafe<{ n: number }[]>("SELECT 1 AS n");
+          const rows = req.body.allow ? await gate.allowRaw(run) : await run();
+          res.json(rows);
+        }),
+      );
     },
-  },
-  // The routes below are not mapped: the extension alone decides what they write to the host's tables.
-  defaults: { region: "EU", unmappedWrites: "allow" },
-});
-
-interface Fixture {
-  gate: Consentgate;
-  app: Express;
-  /** The host's client, not extended: what is really in the tables. */
-  plain: PrismaClient;
-  db: ReturnType<typeof extend>;
-}
-
-const extend = (plain: PrismaClient, gate: Consentgate) => plain.$extends(gate.prismaExtension({ models: MODELS }));
-
-async function fixture(scope: Scope): Promise<Fixture> {
-  const database = await testDatabase(scope);
-  const gate = await testGate(scope, { database: database.option, policies: POLICY });
-  const plain = await hostDatabase(scope, database);
-  const db = extend(plain, gate);
-  const app = hostApp(gate, (app) => {
-    // A play of the service that also likes the track: the like is personalization, decided by the extension.
-    app.post(
-      "/api/listen",
-      handled(async (req, res) => {
-        const like = await db.like.create({
-          data: { listenerId: req.body.as ?? req.privacy.subject, itemId: req.body.itemId },
-        });
-        res.status(201).json(like);
-      }),
-    );
-    app.post(
-      "/api/playlists",
-      handled(async (req, res) => {
-        const subject = req.privacy.subject!;
-        await db.listener.upsert({ where: { id: subject }, create: { id: subject }, update: {} });
-        const playlist = await db.playlist.create({
-          data: {
-            listenerId: subject,
-            name: req.body.name,
-            tracks: {
-              create: (req.body.tracks as string[]).map((itemId, position) => ({
-                listenerId: req.body.trackOwner ?? subject,
-                itemId,
-                position,
-              })),
-            },
-          },
-          include: { tracks: true },
-        });
-        res.status(201).json(playlist);
-      }),
-    );
-    // Likes written for a listener nested under their profile: the relation fills in the subject field.
-    app.post(
-      "/api/playlists/:id/likes",
-      handled(async (req, res) => {
-        const { count } = await db.like.createMany({
-          data: (req.body.likes as { listenerId: string; itemId: string }[]).map((like) => like),
-        });
-        res.status(201).json({ count });
-      }),
-    );
-    app.delete(
-      "/api/likes",
-      handled(async (req, res) => {
-        const { count } = await db.like.deleteMany({ where: req.body.where ?? {} });
-        res.json({ count });
-      }),
-    );
-    app.post(
-      "/api/raw",
-      handled(async (req, res) => {
-        const run = () => db.$queryRawUnsafe<{ n: number }[]>("SELECT 1 AS n");
-        const rows = req.body.allow ? await gate.allowRaw(run) : await run();
-        res.json(rows);
-      }),
-    );
   });
-  return { gate, app, plain, db };
+  return { gate, app, db, plain };
 }
 
 const errorCode = (res: request.Response) => (res.body as { error?: { code?: string } }).error?.code;
@@ -137,10 +104,10 @@ describe("writes to the host's own models", () => {
     const res = await request(app)
       .post("/api/playlists")
       .set(eu("alice"))
-      .send({ name: "Songs for a long drive", tracks: ["t1", "t2"] });
+      .send({ name: `Songs for a long drive ${"x".repeat(120)}`, tracks: ["t1", "t2"] });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const [playlist] = await plain.playlist.findMany({ include: { tracks: { orderBy: { position: "asc" } } } });
-    assert.equal(playlist?.name, "Songs fo");
+    assert.equal(playlist?.name, `Songs for a long drive ${"x".repeat(77)}`);
     assert.equal(playlist?.listenerId, "alice");
     assert.deepEqual(
       playlist?.tracks.map(({ listenerId, itemId, position }) => ({ listenerId, itemId, position })),
@@ -158,7 +125,7 @@ describe("writes to the host's own models", () => {
     assert.equal(res.status, 403);
     assert.equal(errorCode(res), "forbidden");
     const nested = await request(app)
-      .post("/api/playlists")
+      .post("/api/playlists/shared")
       .set(eu("alice"))
       .send({ name: "Mixed", tracks: ["t1"], trackOwner: "bob" });
     assert.equal(nested.status, 403);
@@ -176,19 +143,19 @@ describe("writes to the host's own models", () => {
       { listenerId: "alice", itemId: "t1" },
       { listenerId: "bob", itemId: "t2" },
     ];
-    const mixed = await request(app).post("/api/playlists/1/likes").set(eu("alice")).send({ likes });
+    const mixed = await request(app).post("/api/likes/batch").set(eu("alice")).send({ likes });
     assert.equal(mixed.status, 403);
     assert.equal(await plain.like.count(), 0);
 
     const byAgent = await request(app)
-      .post("/api/playlists/1/likes")
+      .post("/api/likes/batch")
       .set(agent("support-1", { "x-region": "DE" }))
       .send({ likes });
     assert.equal(byAgent.status, 201, JSON.stringify(byAgent.body));
     assert.equal(await plain.like.count(), 2);
     // Decided for each row's subject: carol never agreed, so the agent cannot write hers either.
     const forCarol = await request(app)
-      .post("/api/playlists/1/likes")
+      .post("/api/likes/batch")
       .set(agent("support-1", { "x-region": "DE" }))
       .send({ likes: [{ listenerId: "carol", itemId: "t3" }] });
     assert.equal(forCarol.status, 403);
@@ -222,7 +189,7 @@ describe("writes to the host's own models", () => {
 
   test("GPC opts a CCPA listener out of a sale-or-share purpose's model", async (t) => {
     const database = await testDatabase(t);
-    const gate = await testGate(t, { database: database.option, policies: POLICY });
+    const gate = await testGate(t, { database: database.option, policies: musicPolicy() });
     const plain = await hostDatabase(t, database);
     const db = plain.$extends(
       gate.prismaExtension({ models: { Like: { purpose: "advertising", subject: "listenerId" } } }),
@@ -367,7 +334,7 @@ describe("writes inside the host's transactions", () => {
 describe("start-up checks", () => {
   test("a bad mapping stops $extends with every problem listed", async (t) => {
     const database = await testDatabase(t);
-    const gate = await testGate(t, { database: database.option, policies: POLICY });
+    const gate = await testGate(t, { database: database.option, policies: musicPolicy() });
     const plain = await hostDatabase(t, database);
     assert.throws(
       () =>

@@ -64,7 +64,16 @@ export interface GatedMusic {
  */
 export async function gatedMusic(
   scope: Scope,
-  { database, options = {} }: { database?: TestDatabase; options?: ConsentgateOptions } = {},
+  {
+    database,
+    options = {},
+    routes,
+  }: {
+    database?: TestDatabase;
+    options?: ConsentgateOptions;
+    /** More of the host's routes, mounted after these two, writing through `music`. */
+    routes?: (app: Express, music: GatedClient) => void;
+  } = {},
 ): Promise<GatedMusic> {
   const db = database ?? (await testDatabase(scope));
   const gate = await testGate(scope, { policies: musicPolicy(), ...options, database: db.option });
@@ -91,6 +100,7 @@ export async function gatedMusic(
         res.status(201).json(playlist);
       }),
     );
+    routes?.(app, music);
   });
   return { gate, app, music, host };
 }
