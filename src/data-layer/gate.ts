@@ -132,6 +132,12 @@ export function createDataLayer(deps: DataLayerDeps) {
   const { policy } = deps;
   /** The latest client each gated model was applied to, children before the models they reference (childrenFirst). */
   let bound: readonly BoundTable[] = [];
+  /**
+   * Requests enter their context only once an extension exists: on Node 20,
+   * AsyncLocalStorage's first run installs a hook on every promise of the
+   * process, a cost a host that gates no model of its own should not pay.
+   */
+  let extended = false;
 
   /** Binds the models a client gates: a model bound before keeps its place and now uses this client. */
   function bind(gated: readonly ResolvedModel[], client: HostClient): void {
@@ -148,6 +154,7 @@ export function createDataLayer(deps: DataLayerDeps) {
 
   function prismaExtension(options: PrismaExtensionOptions): PrismaGateExtension {
     const checked = checkOptions(policy, options);
+    extended = true;
     return hostExtension((client, models) => {
       const schema = resolveSchema(policy, checked, models);
       bind(
@@ -287,7 +294,8 @@ export function createDataLayer(deps: DataLayerDeps) {
     },
     /** The middleware's entry: `next` and everything after it run in the request's context. */
     enter(acting: Acting, next: () => void): void {
-      runInContext({ acting, inRequest: true, purpose: undefined, raw: false }, next);
+      if (extended) runInContext({ acting, inRequest: true, purpose: undefined, raw: false }, next);
+      else next();
     },
     /** Every gated model with the client it was last applied to, children before the models they reference. */
     tables: (): readonly BoundTable[] => bound,
