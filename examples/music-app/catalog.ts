@@ -45,7 +45,7 @@ export const TRACKS: readonly Track[] = [
 
 export const trackById = new Map(TRACKS.map((t) => [t.id, t]));
 
-/** What recommendations read from an interaction: the minimized body the gate stored. */
+/** What recommendations read: a play the gate stored (its minimized body), or a like from the app's own table. */
 export interface Heard {
   kind: string;
   data: unknown;

@@ -1,6 +1,6 @@
-/** The example's one HTML page: sign in, play and like tracks, see recommendations. */
+/** The example's one HTML page: sign in, play and like tracks, see recommendations, make playlists. */
 import { REGIONS, type Listener } from "./sign-in.ts";
-import { TRACKS, type Recommendations } from "./catalog.ts";
+import { TRACKS, type Recommendations, trackById } from "./catalog.ts";
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -31,7 +31,27 @@ export interface HomeModes {
   onDevice: boolean;
 }
 
-export function homePage(user: Listener, recommendations: Recommendations, modes: HomeModes): string {
+/** A playlist as the page and GET /api/playlists show it. */
+export interface PlaylistView {
+  id: number;
+  name: string;
+  createdAt: Date;
+  /** Track ids, in the playlist's order. */
+  tracks: string[];
+}
+
+/** The listener's library: their playlists (newest first), and the tracks they like, ticked for a new one. */
+export interface HomeLibrary {
+  playlists: readonly PlaylistView[];
+  liked: ReadonlySet<string>;
+}
+
+export function homePage(
+  user: Listener,
+  recommendations: Recommendations,
+  modes: HomeModes,
+  library: HomeLibrary,
+): string {
   const { personalized, onDevice } = modes;
   // On the device a play is only observed: there is no like (the device model counts plays), and nothing is posted.
   const actions = (id: string) =>
@@ -73,7 +93,40 @@ ${personalized || onDevice ? "" : `<p>Recommendations use what you play only if 
 <ol id="recommendations">${picks}</ol>
 <h2>All tracks</h2>
 <ul id="tracks">${rows}</ul>
-${onDevice ? `<script type="module" src="/device.js"></script>` : `<script src="/home.js"></script>`}`);
+${librarySection(library)}
+${onDevice ? `<script type="module" src="/device.js"></script>` : `<script src="/home.js"></script>`}
+<script src="/playlists.js"></script>`);
+}
+
+/** The listener's playlists, and a form that makes one: a name and a ticked list of tracks. */
+function librarySection({ playlists, liked }: HomeLibrary): string {
+  const list =
+    playlists.length === 0
+      ? `<p id="no-playlists">No playlists yet.</p>`
+      : `<ul id="playlists">${playlists.map(playlistItem).join("\n")}</ul>`;
+  const choices = TRACKS.map(
+    (t) =>
+      `<li><label><input type="checkbox" name="tracks" value="${t.id}"${liked.has(t.id) ? " checked" : ""}> ${escape(t.title)} <small>${escape(t.artist)}</small></label></li>`,
+  ).join("\n");
+  return `<section id="library" aria-labelledby="playlists-heading">
+<h2 id="playlists-heading">Your playlists</h2>
+${list}
+<form id="new-playlist" aria-labelledby="new-playlist-heading">
+<h3 id="new-playlist-heading">Make a playlist</h3>
+<p><label for="playlist-name">Playlist name</label><br><input id="playlist-name" name="name" required maxlength="100" value="${liked.size > 0 ? "My liked tracks" : ""}"></p>
+<fieldset><legend>Tracks in it${liked.size > 0 ? " (the ones you like are ticked)" : ""}</legend>
+<ul class="choices">${choices}</ul>
+</fieldset>
+<p><button type="submit">Save as a playlist</button></p>
+</form>
+</section>`;
+}
+
+/** One playlist, folded: its name and size, and its tracks in order when opened. */
+function playlistItem(playlist: PlaylistView): string {
+  const count = `${playlist.tracks.length} ${playlist.tracks.length === 1 ? "track" : "tracks"}`;
+  const titles = playlist.tracks.map((id) => `<li>${escape(trackById.get(id)?.title ?? id)}</li>`).join("");
+  return `<li><details><summary>${escape(playlist.name)} <small>${count}</small></summary><ol>${titles}</ol></details></li>`;
 }
 
 /** Plays and likes go through the JSON API, so the gate's answer (201, or 403 with its reason) shows as it is. */
@@ -110,6 +163,30 @@ async function chooseDevice() {
   }
   location.reload();
 }
+`;
+
+/**
+ * Makes a playlist from the form through the JSON API, in either mode: the
+ * gate's answer (201, or an error with its reason) shows as it is.
+ */
+export const PLAYLISTS_SCRIPT = `document.getElementById("new-playlist").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const status = document.getElementById("status");
+  const tracks = [...form.querySelectorAll('input[name="tracks"]:checked')].map((box) => box.value);
+  if (tracks.length === 0) {
+    status.textContent = "Tick at least one track for the playlist.";
+    return;
+  }
+  const response = await fetch("/api/playlists", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: form.elements.name.value, tracks }),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) return location.reload();
+  status.textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
+});
 `;
 
 /**
@@ -195,5 +272,10 @@ main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
 #tracks li { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; padding: .25rem 0; }
 #tracks span { flex: 1 1 14rem; }
 small { color: #555; }
+fieldset { border: 1px solid #999; }
+.choices { list-style: none; padding: 0; margin: 0; columns: 2 14rem; }
+.choices li { break-inside: avoid; }
+.choices label { display: block; padding: .125rem 0; }
+#playlists { list-style: none; padding: 0; }
 :focus-visible { outline: 3px solid #b35c00; outline-offset: 2px; }
 `;

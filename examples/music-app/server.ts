@@ -1,22 +1,23 @@
 /**
  * The example music service. `npm start` runs it on the embedded database
- * (PGlite files in ./.consentgate/), with the policy shipped in ./policies.
+ * (PGlite files: Consentgate's in ./.consentgate/, the app's own likes and
+ * playlists in ./.music-app/), with the policy shipped in ./policies.
  * PORT (default 3000), DATABASE_URL and CONSENTGATE_SECRET change where it
- * listens, which database it uses and the key it signs with.
+ * listens, which database it uses (for both) and the key it signs with.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { type Consentgate, isConsentgateError } from "consentgate";
-import { createMusicApp, createMusicGate } from "./app.ts";
+import { isConsentgateError } from "consentgate";
+import { type MusicService, createMusicApp, createMusicGate } from "./app.ts";
 
 const port = Number(process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   fail(`PORT must be a port number (0-65535), got ${JSON.stringify(process.env.PORT)}`);
 }
 
-let gate: Consentgate;
+let service: MusicService;
 try {
-  gate = await createMusicGate({
+  service = await createMusicGate({
     database: process.env.DATABASE_URL,
     secret: process.env.CONSENTGATE_SECRET ?? exampleSecret(),
     jobs: true,
@@ -30,15 +31,16 @@ try {
 
 // A failed listen (a port in use) is an 'error' event. Express 5 hands it to listen's callback, where
 // it went unchecked: the process said "listening", kept the embedded database locked, and served
-// nothing (Express 4 leaves it unhandled: a crash with a stack trace). Here it stops the gate and exits.
-const server = createMusicApp(gate).listen(port);
+// nothing (Express 4 leaves it unhandled: a crash with a stack trace). Here it stops the app's database
+// and the gate, and exits.
+const server = createMusicApp(service).listen(port);
 server.once("error", (error: NodeJS.ErrnoException) => {
   const reason =
     error.code === "EADDRINUSE" ? `port ${port} is already in use` : `cannot listen on port ${port} (${error.message})`;
   console.error(
     `music app: ${reason}; choose another port with PORT, e.g. PORT=${port === 3001 ? 3002 : 3001} npm start`,
   );
-  void gate.close().finally(() => process.exit(1));
+  void service.close().finally(() => process.exit(1));
 });
 server.once("listening", () => {
   const url = `http://localhost:${port}`;
@@ -48,7 +50,7 @@ server.once("listening", () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     server.close();
-    void gate.close();
+    void service.close();
   });
 }
 

@@ -53,10 +53,10 @@ describe("consentgate check", () => {
     assert.deepEqual(err, []);
     assert.match(
       out[0] ?? "",
-      /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release, 1 federated model\.$/,
+      /^Policy 2026-11-01 is valid: 5 purposes, 5 regions, 3 routes, 1 release, 1 federated model\.$/,
     );
     const table = decisions(out);
-    assert.equal(table.size, 20);
+    assert.equal(table.size, 25);
     assert.deepEqual(table.get("service/EU"), ["allowed (contract)", "allowed (contract)"]);
     assert.deepEqual(table.get("personalization/EU"), [
       "denied until consent (opt-in)",
@@ -66,6 +66,9 @@ describe("consentgate check", () => {
     assert.deepEqual(table.get("advertising/US-CA"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/US-CO"), ["allowed (opt-out)", "denied (GPC)"]);
     assert.deepEqual(table.get("advertising/UK"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
+    // Playlists are the service the listener asked for: kept with no window, until they object or erase.
+    assert.deepEqual(table.get("library/EU"), ["allowed (contract)", "allowed (contract)"]);
+    assert.ok(out.some((line) => /^library\s+EU\s+.*\snone\s+-$/.test(line)));
     // On-device recommendations are profiling too: asked for like personalization, and it stores nothing on the server.
     assert.deepEqual(table.get("on-device/EU"), ["denied until consent (opt-in)", "denied until consent (opt-in)"]);
     assert.deepEqual(table.get("on-device/US-CA"), ["allowed (opt-out)", "allowed (opt-out)"]);
@@ -76,7 +79,8 @@ describe("consentgate check", () => {
       out.some((line) => /^US-CA\s+opt-out\s+CCPA\s+opt-out-of-sale-or-share\s+45d\s+24mo\s+US-CA$/.test(line)),
     );
     assert.ok(out.some((line) => /^EU\s+opt-in\s+GDPR\s+-\s+1mo\s+3y\s+30 countries$/.test(line)));
-    assert.ok(out.includes("POST /api/likes  personalization"));
+    assert.ok(out.some((line) => /^POST \/api\/likes\s+personalization$/.test(line)));
+    assert.ok(out.includes("POST /api/playlists  library"));
     // Its one release, with the threshold it implies; it has no telemetry metrics, so that table is not printed.
     assert.ok(
       out.some((line) =>

@@ -64,7 +64,7 @@ describe("a checkout that was never built", () => {
     );
     assert.match(
       stdout,
-      /^Policy 2026-11-01 is valid: 4 purposes, 5 regions, 2 routes, 1 release, 1 federated model\.$/m,
+      /^Policy 2026-11-01 is valid: 5 purposes, 5 regions, 3 routes, 1 release, 1 federated model\.$/m,
     );
   });
 

@@ -6,15 +6,18 @@ import { TRACKS, recommend } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { onPostgres } from "../support/database.ts";
 import { exampleApp } from "../support/example.ts";
+import type { PrismaClient } from "../support/host.ts";
 import { suiteScope } from "../support/scope.ts";
 
 describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const suite = suiteScope();
   let gate: Consentgate;
   let app: Express;
+  /** The app's own tables, read without the gate. */
+  let music: PrismaClient;
 
   before(async () => {
-    ({ gate, app } = await exampleApp(suite));
+    ({ gate, app, music } = await exampleApp(suite));
   });
 
   /** A browser-like client signed in through the example's own form. */
@@ -69,10 +72,118 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     assert.equal(recs.tracks[0].genre, "jazz", "jazz first after a jazz play and like");
     assert.ok(!recs.tracks.some((t: { id: string }) => ["trk_04", "trk_05"].includes(t.id)), "nothing just heard");
     await alice.get("/").expect(/Recommended from your recent listening/);
+    // The play is one of Consentgate's interactions; the like is a row of the app's own likes table.
+    assert.deepEqual(
+      (await gate.store.interactions.forSubject("alice")).map((i) => [i.kind, i.data]),
+      [["play", { itemId: "trk_04", action: "play", durationMs: 183_000, location: "u33dc" }]],
+    );
+    assert.deepEqual(
+      await music.like.findMany({ where: { listenerId: "alice" }, select: { listenerId: true, itemId: true } }),
+      [{ listenerId: "alice", itemId: "trk_05" }],
+    );
     await alice
       .get("/privacy-center")
       .expect(200)
-      .expect(/id="held-personalization">2 records</);
+      .expect(/id="held-personalization">1 record</);
+  });
+
+  test("a like is written to the app's likes table through the gate: refused without consent, nothing stored", async () => {
+    const erin = await listener("erin", "FR");
+    const refused = await erin.post("/api/likes").send({ itemId: "trk_07" }).expect(403);
+    assert.deepEqual([refused.body.error.code, refused.body.error.purpose], ["consent_required", "personalization"]);
+    assert.equal(await music.like.count({ where: { listenerId: "erin" } }), 0);
+
+    await erin.put("/privacy/consents/personalization").send({ granted: true }).expect(200);
+    const liked = await erin.post("/api/likes").send({ itemId: "trk_07", userAgent: "Mozilla/5.0" }).expect(201);
+    assert.deepEqual([liked.body.like.listenerId, liked.body.like.itemId], ["erin", "trk_07"]);
+    assert.deepEqual(await music.like.findMany({ where: { listenerId: "erin" }, select: { itemId: true } }), [
+      { itemId: "trk_07" },
+    ]);
+    assert.deepEqual(await gate.store.interactions.forSubject("erin"), [], "not among the interactions");
+    await erin.post("/api/likes").send({ itemId: "trk_99" }).expect(404);
+    await request(app).post("/api/likes").set("x-region", "US-CA").send({ itemId: "trk_07" }).expect(401);
+  });
+
+  test("recommendations follow likes alone, while personalization is allowed", async () => {
+    const frank = await listener("frank", "US-CA");
+    for (const itemId of ["trk_04", "trk_05"]) await frank.post("/api/likes").send({ itemId }).expect(201);
+    const recs = (await frank.get("/api/recommendations").expect(200)).body;
+    assert.equal(recs.basedOn, "recent-listening");
+    assert.equal(recs.tracks[0].id, "trk_06", "the one jazz track not liked yet");
+    assert.ok(!recs.tracks.some((t: { id: string }) => ["trk_04", "trk_05"].includes(t.id)), "nothing already liked");
+    await frank.get("/").expect(/value="trk_04" checked/);
+
+    await frank.put("/privacy/consents/personalization").send({ granted: false }).expect(200);
+    assert.equal((await frank.get("/api/recommendations").expect(200)).body.basedOn, "popular");
+    await frank.get("/").expect((res) => assert.doesNotMatch(res.text, /checked/));
+  });
+
+  test("a playlist is kept in the app's tables, minimized by the library purpose, and listed", async () => {
+    const gina = await listener("gina", "DE");
+    const name = "n".repeat(150);
+    const made = await gina
+      .post("/api/playlists")
+      .send({ name, tracks: ["trk_03", "trk_01", "trk_03"], mood: "rainy" })
+      .expect(201);
+    assert.equal(made.body.playlist.name, "n".repeat(100), "no consent needed: the library is the service itself");
+    assert.deepEqual(made.body.playlist.tracks, ["trk_03", "trk_01", "trk_03"]);
+
+    const stored = await music.playlist.findMany({ where: { listenerId: "gina" }, include: { tracks: true } });
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]!.name, "n".repeat(100), "the name cut to the purpose's maxLength: 100");
+    assert.deepEqual(
+      stored[0]!.tracks.map((t) => [t.listenerId, t.itemId, t.position]).sort((a, b) => Number(a[2]) - Number(b[2])),
+      [
+        ["gina", "trk_03", 0],
+        ["gina", "trk_01", 1],
+        ["gina", "trk_03", 2],
+      ],
+    );
+    assert.deepEqual(await music.listener.findMany({ where: { id: "gina" }, select: { id: true } }), [{ id: "gina" }]);
+
+    await gina
+      .post("/api/playlists")
+      .send({ name: "Folk", tracks: ["trk_12"] })
+      .expect(201);
+    const listed = (await gina.get("/api/playlists").expect(200)).body.playlists;
+    assert.deepEqual(
+      listed.map((p: { name: string; tracks: string[] }) => [p.name, p.tracks]),
+      [
+        ["Folk", ["trk_12"]],
+        ["n".repeat(100), ["trk_03", "trk_01", "trk_03"]],
+      ],
+      "newest first, tracks in order",
+    );
+    const home = (await gina.get("/").expect(200)).text;
+    assert.match(home, /<h2 id="playlists-heading">Your playlists<\/h2>/);
+    assert.match(home, /<summary>Folk <small>1 track<\/small><\/summary>/);
+    assert.deepEqual(
+      (await (await listener("hana", "DE")).get("/api/playlists").expect(200)).body,
+      { playlists: [] },
+      "another listener sees none of them",
+    );
+  });
+
+  test("a playlist the app cannot make is refused before anything is stored", async () => {
+    const ivan = await listener("ivan", "GB");
+    for (const body of [
+      { name: "Mix", tracks: [] },
+      { name: "Mix", tracks: Array.from({ length: 51 }, () => "trk_01") },
+      { name: "Mix", tracks: ["trk_01", "trk_99"] },
+      { name: "Mix", tracks: "trk_01" },
+      { name: "   ", tracks: ["trk_01"] },
+      { tracks: ["trk_01"] },
+    ]) {
+      const refused = await ivan.post("/api/playlists").send(body).expect(400);
+      assert.equal(refused.body.error.code, "invalid_body");
+    }
+    assert.equal(await music.playlist.count({ where: { listenerId: "ivan" } }), 0);
+    assert.equal(await music.listener.count({ where: { id: "ivan" } }), 0);
+    await request(app).get("/api/playlists").expect(401);
+    await request(app)
+      .post("/api/playlists")
+      .send({ name: "Mix", tracks: ["trk_01"] })
+      .expect(401);
   });
 
   test("a Californian: opt-out, so listening counts at once, until they withdraw", async () => {

@@ -47,10 +47,27 @@ describe("the shipped policy", () => {
     assert.deepEqual({ ...advertising?.fields }, { itemId: { kind: "keep" } });
   });
 
-  test("maps plays and likes to personalization", () => {
+  test("keeps playlists under library, on contract, with no window or retention", () => {
+    const library = policy.purposes["library"];
+    assert.deepEqual(
+      [library?.legalBasis, library?.window, library?.retention, library?.onWithdrawal],
+      ["contract", undefined, undefined, "purge"],
+    );
+    assert.deepEqual(
+      { ...library?.fields },
+      {
+        name: { kind: "maxLength", length: 100 },
+        tracks: { kind: "keep" },
+        itemId: { kind: "keep" },
+        position: { kind: "keep" },
+      },
+    );
+  });
+
+  test("maps plays and likes to personalization, playlists to library", () => {
     assert.deepEqual(
       policy.routes.map((r) => `${r.method} ${r.path} → ${r.purpose}`),
-      ["POST /api/plays → personalization", "POST /api/likes → personalization"],
+      ["POST /api/plays → personalization", "POST /api/likes → personalization", "POST /api/playlists → library"],
     );
   });
 

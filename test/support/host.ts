@@ -6,6 +6,7 @@
  * a database is one process's and the gate's is its own, in a fresh in-memory
  * one.
  */
+import type { PGlite } from "@electric-sql/pglite";
 import { openMusicDatabase } from "../../examples/music-app/database.ts";
 import type { PrismaClient } from "../../examples/music-app/generated/prisma/client.ts";
 import { type MemorySnapshot, createMemoryPglite, takeMemorySnapshot } from "../../src/store/memory-snapshot.ts";
@@ -27,12 +28,21 @@ export async function hostDatabase(scope: Scope, database?: TestDatabase): Promi
     onCleanup(scope, () => music.close());
     return music.client;
   }
-  const db = await createMemoryPglite(await migratedSnapshot());
-  onCleanup(scope, () => db.close());
-  // The copy already holds the tables and their record: nothing is applied again, only checked.
-  const music = await openMusicDatabase(db);
+  const music = await openMusicDatabase(await hostPglite(scope));
   onCleanup(scope, () => music.close());
   return music.client;
+}
+
+/**
+ * An in-memory PGlite holding the host's migrated tables, closed when
+ * `scope` ends: what openMusicDatabase (or the example app's `music`
+ * option) takes on PGlite. The copy already holds the tables and their
+ * record, so opening it applies nothing again, only checks.
+ */
+export async function hostPglite(scope: Scope): Promise<PGlite> {
+  const db = await createMemoryPglite(await migratedSnapshot());
+  onCleanup(scope, () => db.close());
+  return db;
 }
 
 let snapshot: Promise<MemorySnapshot> | undefined;

@@ -1,0 +1,102 @@
+/**
+ * The example's playlists in a real browser: Chromium driven by
+ * playwright-core makes one from the home page's form, by its labels alone,
+ * under the page's strict CSP, and finds it in the listener's list and in the
+ * app's own tables. Chromium is found, and skipped, by find-chromium.ts.
+ */
+import assert from "node:assert/strict";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
+import { serve } from "../support/app.ts";
+import { onPostgres } from "../support/database.ts";
+import { exampleApp } from "../support/example.ts";
+import type { PrismaClient } from "../support/host.ts";
+import { suiteScope } from "../support/scope.ts";
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
+
+describe(`playlists on the example's home page in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
+  skip: skipWithoutChromium(),
+}, () => {
+  const suite = suiteScope();
+  let origin: string;
+  let music: PrismaClient;
+  let browser: BrowserContext;
+
+  before(async () => {
+    const example = await exampleApp(suite);
+    music = example.music;
+    origin = await serve(suite, example.app);
+    browser = await launchChromium(suite);
+  });
+
+  /** A fresh page that records every console error (a CSP violation is one), failed request and error status. */
+  async function open(): Promise<{ page: Page; problems: string[] }> {
+    await browser.clearCookies();
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+    page.on("response", (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+    });
+    return { page, problems };
+  }
+
+  async function signIn(page: Page, name: string, region: string): Promise<void> {
+    await page.goto(`${origin}/`);
+    await page.getByLabel("Listener name").fill(name);
+    await page.getByLabel("Where you are").selectOption(region);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText(`Signed in as ${name}`).waitFor();
+  }
+
+  test("a Californian likes two tracks and saves them, with one more, as a playlist", async () => {
+    const { page, problems } = await open();
+    await signIn(page, "kim", "US-CA");
+    for (const title of ["Glasshouse", "Low Orbit"]) {
+      // The page reloads once the like is stored.
+      await Promise.all([
+        page.waitForEvent("load"),
+        page.locator("#tracks > li").filter({ hasText: title }).getByRole("button", { name: "Like" }).click(),
+      ]);
+    }
+    const form = page.getByRole("form", { name: "Make a playlist" });
+    await form.getByRole("group", { name: "Tracks in it (the ones you like are ticked)" }).waitFor();
+    assert.equal(await form.getByRole("checkbox", { name: /Glasshouse/ }).isChecked(), true, "liked: ticked");
+    assert.equal(await form.getByRole("checkbox", { name: /Low Orbit/ }).isChecked(), true, "liked: ticked");
+    assert.equal(await form.getByRole("checkbox", { name: /Harbour Lights/ }).isChecked(), false);
+
+    await form.getByRole("checkbox", { name: /Harbour Lights/ }).check();
+    await form.getByLabel("Playlist name").fill("Late night");
+    await Promise.all([page.waitForEvent("load"), form.getByRole("button", { name: "Save as a playlist" }).click()]);
+
+    const playlists = page.getByRole("region", { name: "Your playlists" });
+    await playlists.getByText("Late night").click();
+    assert.deepEqual(await playlists.locator("details ol > li").allInnerTexts(), [
+      "Harbour Lights",
+      "Glasshouse",
+      "Low Orbit",
+    ]);
+    const stored = await music.playlist.findMany({
+      where: { listenerId: "kim" },
+      select: { name: true, tracks: { select: { itemId: true }, orderBy: { position: "asc" } } },
+    });
+    assert.deepEqual(stored, [
+      { name: "Late night", tracks: [{ itemId: "trk_01" }, { itemId: "trk_03" }, { itemId: "trk_09" }] },
+    ]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "playlists.png"), fullPage: true });
+
+    // Nothing ticked: the page says so, and posts nothing.
+    for (const title of [/Glasshouse/, /Low Orbit/]) await form.getByRole("checkbox", { name: title }).uncheck();
+    await form.getByRole("button", { name: "Save as a playlist" }).click();
+    await page.getByRole("status").getByText("Tick at least one track for the playlist.").waitFor();
+    assert.equal(await music.playlist.count({ where: { listenerId: "kim" } }), 1);
+
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
