@@ -646,6 +646,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     consents,
     interactions,
     learning: learningDeps.store,
+    gatedRows: { heldBy: (subjectId) => dataLayer.heldBy(subjectId), purposes: () => dataLayer.purposes() },
     requests,
     logger,
     now,

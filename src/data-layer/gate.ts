@@ -17,6 +17,7 @@ import type { Policy, Purpose } from "../policy/types.ts";
 import {
   type HostClient,
   type HostOperation,
+  countSubjectRows,
   deleteSubjectRows,
   hostExtension,
   subjectRows,
@@ -310,6 +311,16 @@ export function createDataLayer(deps: DataLayerDeps) {
       const { table, client } = boundTable(model);
       return deleteSubjectRows(client, table, subjectId);
     },
+    /** The subject's rows of the gated models, per purpose (what the privacy center says is held). */
+    async heldBy(subjectId: string): Promise<Record<string, number>> {
+      const counts = await Promise.all(bound.map(({ table, client }) => countSubjectRows(client, table, subjectId)));
+      const held: Record<string, number> = {};
+      for (const [i, { table }] of bound.entries())
+        held[table.purpose.name] = (held[table.purpose.name] ?? 0) + counts[i]!;
+      return held;
+    },
+    /** The purposes some gated model collects for. */
+    purposes: (): ReadonlySet<string> => new Set(bound.map(({ table }) => table.purpose.name)),
     /**
      * Deletes the subject's rows of every gated model of `purpose`, children
      * first, for a withdrawal with `onWithdrawal: purge`; how many.

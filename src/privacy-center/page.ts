@@ -128,14 +128,15 @@ ${p.sensitive && html`<div><dt>Sensitive</dt><dd>Yes: it needs your explicit per
 
 function keptFor(p: PurposeView): string {
   if (p.retention) return `Each record at most ${duration(p.retention)}`;
-  return p.learning
-    ? "Your listening stays on your device. An update of the shared model that your device sends is kept only until it is combined with other people's, then deleted"
-    : "We keep no records for this";
+  if (p.learning)
+    return "Your listening stays on your device. An update of the shared model that your device sends is kept only until it is combined with other people's, then deleted";
+  return p.keptByApp ? "Until you delete it, or erase your data here" : "We keep no records for this";
 }
 
 function keptHowMuch(p: PurposeView): string {
   if (p.window) return `Only your ${p.window} most recent record${p.window === 1 ? "" : "s"}`;
-  return p.learning ? "One model update from you per round, until it is combined" : "Nothing";
+  if (p.learning) return "One model update from you per round, until it is combined";
+  return p.keptByApp ? "What you save, and only the details listed for it" : "Nothing";
 }
 
 function held(view: CenterView, ctx: PageContext): Html {

@@ -20,6 +20,12 @@ export interface ViewDeps {
   readonly consents: Pick<ConsentCache, "choices">;
   readonly interactions: Pick<InteractionStore, "countByPurpose">;
   readonly learning: Pick<LearningStore, "heldBy">;
+  /** The subject's rows in the app's own gated models (gate.prismaExtension), per purpose. */
+  readonly gatedRows: {
+    heldBy(subjectId: string): Promise<Record<string, number>>;
+    /** The purposes some gated model collects for. */
+    purposes(): ReadonlySet<string>;
+  };
   readonly requests: Pick<Requests, "latestForSubject">;
   readonly now: () => Date;
 }
@@ -40,8 +46,10 @@ export interface PurposeView {
   gpcBlocks: boolean;
   /** It trains a federated model: what is held are the device's updates until their round is aggregated. */
   learning: boolean;
-  /** Records held for the purpose now (stored interactions, and pending model updates). */
+  /** Records held for the purpose now (stored interactions, pending model updates, rows of the app's gated models). */
   held: number;
+  /** The app's own tables keep records for it (gate.prismaExtension). */
+  keptByApp: boolean;
 }
 
 export interface RequestView {
@@ -82,14 +90,16 @@ export async function loadView(
 ): Promise<CenterView> {
   const { policy } = deps;
   const now = deps.now();
-  const [choices, held, updates, history, { requests, total: requestsTotal }] = await Promise.all([
+  const [choices, held, updates, rows, history, { requests, total: requestsTotal }] = await Promise.all([
     deps.consents.choices(subject),
     deps.interactions.countByPurpose({ subjectId: subject, unexpiredAt: now }),
     deps.learning.heldBy(subject),
+    deps.gatedRows.heldBy(subject),
     deps.consentStore.latest(subject, latest),
     deps.requests.latestForSubject(subject, latest),
   ]);
   const region = regionRules(policy, where.region);
+  const keptByApp = deps.gatedRows.purposes();
 
   const purposes = effectiveDecisions(policy, { region: region.name, gpc: where.gpc }, choices).map(
     ({ purpose, choice, decision }): PurposeView => {
@@ -106,7 +116,11 @@ export async function loadView(
         choice,
         gpcBlocks: decision.source === "gpc",
         learning: purpose.learning !== undefined,
-        held: (Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0) + (updates[purpose.name] ?? 0),
+        held:
+          (Object.hasOwn(held, purpose.name) ? held[purpose.name]! : 0) +
+          (updates[purpose.name] ?? 0) +
+          (rows[purpose.name] ?? 0),
+        keptByApp: keptByApp.has(purpose.name),
       };
     },
   );

@@ -141,6 +141,11 @@ export async function subjectRows(client: HostClient, table: HostTable, subjectI
   return rows;
 }
 
+/** How many rows the subject has. */
+export async function countSubjectRows(client: HostClient, table: HostTable, subjectId: string): Promise<number> {
+  return delegate(client, table.model).count({ where: { [table.subject]: subjectId } });
+}
+
 /** Deletes every row of the subject's; how many. */
 export async function deleteSubjectRows(client: HostClient, table: HostTable, subjectId: string): Promise<number> {
   const { count } = await delegate(client, table.model).deleteMany({ where: { [table.subject]: subjectId } });

@@ -81,10 +81,11 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
       await music.like.findMany({ where: { listenerId: "alice" }, select: { listenerId: true, itemId: true } }),
       [{ listenerId: "alice", itemId: "trk_05" }],
     );
+    // The privacy center counts both: what Consentgate holds and the app's gated rows.
     await alice
       .get("/privacy-center")
       .expect(200)
-      .expect(/id="held-personalization">1 record</);
+      .expect(/id="held-personalization">2 records</);
   });
 
   test("a like is written to the app's likes table through the gate: refused without consent, nothing stored", async () => {
@@ -157,6 +158,10 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     const home = (await gina.get("/").expect(200)).text;
     assert.match(home, /<h2 id="playlists-heading">Your playlists<\/h2>/);
     assert.match(home, /<summary>Folk <small>1 track<\/small><\/summary>/);
+    // The privacy center counts the app's rows for the library: 1 listener, 2 playlists, 4 tracks.
+    const center = (await gina.get("/privacy-center").expect(200)).text;
+    assert.match(center, /id="held-library">7 records</);
+    assert.match(center, /Until you delete it, or erase your data here/);
     assert.deepEqual(
       (await (await listener("hana", "DE")).get("/api/playlists").expect(200)).body,
       { playlists: [] },
