@@ -134,12 +134,7 @@ class Walk {
   /** The data of one created row. `implied`: values the relation from a parent fills in. */
   create(model: SchemaModel, data: unknown, implied: Known | undefined): unknown {
     if (!isObject(data)) return data;
-    const out: Data = {};
-    const relations: [string, unknown][] = [];
-    for (const [key, value] of Object.entries(data)) {
-      if (model.relations.has(key)) relations.push([key, value]);
-      else out[key] = value;
-    }
+    const { out, relations } = splitRelations(model, data);
     const gated = model.gated;
     if (gated) {
       const subject = this.subjectOfCreate(model, gated, out, relations, implied);
@@ -153,12 +148,7 @@ class Walk {
   /** The data of an update of rows of `subject` (undefined for a model that is not gated). */
   update(model: SchemaModel, data: unknown, subject: string | undefined, where: Known): unknown {
     if (!isObject(data)) return data;
-    const out: Data = {};
-    const relations: [string, unknown][] = [];
-    for (const [key, value] of Object.entries(data)) {
-      if (model.relations.has(key)) relations.push([key, value]);
-      else out[key] = value;
-    }
+    const { out, relations } = splitRelations(model, data);
     const gated = model.gated;
     if (gated) {
       const value = unwrapSet(out[gated.subject]);
@@ -426,6 +416,17 @@ class Walk {
     for (const key of nulls) minimized[key] = null;
     return { ...minimized, ...arithmetic };
   }
+}
+
+/** A row's data split into its scalar fields (copied, to be rewritten) and its relation fields' nested writes. */
+function splitRelations(model: SchemaModel, data: Data): { out: Data; relations: [string, unknown][] } {
+  const out: Data = {};
+  const relations: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (model.relations.has(key)) relations.push([key, value]);
+    else out[key] = value;
+  }
+  return { out, relations };
 }
 
 /** The subject a relation's nested write points the foreign key at (connect, connectOrCreate or create of the parent). */

@@ -3,13 +3,14 @@
  * else the first of the names distributions and Google ship it under, on
  * PATH), when a test skips without it (on a developer's machine; in CI it
  * fails, since .ci/run installs Debian's Chromium and a browser test that
- * silently skipped there would prove nothing), and launching it.
+ * silently skipped there would prove nothing), launching it, a page that
+ * records every problem, and signing in to the example app.
  */
 import assert from "node:assert/strict";
 import { accessSync, constants, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { scratchFolder } from "../support/database.ts";
 import { onCleanup, type Scope } from "../support/scope.ts";
 
@@ -78,4 +79,43 @@ export async function launchChromium(
   onCleanup(scope, () => browser.close());
   await mkdir(ARTIFACTS, { recursive: true });
   return browser;
+}
+
+/**
+ * A fresh page (cookies cleared) that records every console error (a CSP
+ * violation is one), page error, failed request, error status, and request
+ * to an origin other than `origin` (blob: URLs the page makes itself aside).
+ * Tests end with `assert.deepEqual(problems, [])`.
+ */
+export async function watchedPage(
+  browser: BrowserContext,
+  origin: string,
+  headers: Record<string, string> = {},
+): Promise<{ page: Page; problems: string[] }> {
+  await browser.clearCookies();
+  const page = await browser.newPage();
+  await page.setExtraHTTPHeaders(headers);
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on("request", (request) => {
+    if (!request.url().startsWith(origin) && !request.url().startsWith("blob:"))
+      problems.push(`third-party request: ${request.url()}`);
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+  });
+  return { page, problems };
+}
+
+/** Signs in to the example app at `origin` through its own form, by its labels. */
+export async function signIn(page: Page, origin: string, name: string, region: string): Promise<void> {
+  await page.goto(`${origin}/`);
+  await page.getByLabel("Listener name").fill(name);
+  await page.getByLabel("Where you are").selectOption(region);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(`Signed in as ${name}`).waitFor();
 }

@@ -17,7 +17,7 @@ import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
 import { exampleApp } from "../support/example.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
+import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 const PLAYED = ["Circuit Bloom", "Afterimage", "Low Orbit", "Harbour Lights"];
 
@@ -37,27 +37,12 @@ describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" :
   });
 
   test("an EU listener's plays stay in the browser; only one model update reaches the server", async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
+    const { page, problems } = await watchedPage(browser, origin);
     const writes: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
     page.on("request", (request) => {
-      if (!request.url().startsWith(origin)) problems.push(`third-party request: ${request.url()}`);
       if (request.method() !== "GET") writes.push(`${request.method()} ${new URL(request.url()).pathname}`);
     });
-    page.on("response", (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
-    });
-
-    await page.goto(`${origin}/`);
-    await page.getByLabel("Listener name").fill("erin");
-    await page.getByLabel("Where you are").selectOption("DE");
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByText("Signed in as erin").waitFor();
+    await signIn(page, origin, "erin", "DE");
 
     await Promise.all([
       page.waitForEvent("load"),

@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { before, describe, test } from "node:test";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
 import { exampleApp } from "../support/example.ts";
 import type { PrismaClient } from "../support/host.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
+import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 describe(`playlists on the example's home page in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
   skip: skipWithoutChromium(),
@@ -30,33 +30,9 @@ describe(`playlists on the example's home page in Chromium on ${onPostgres ? "Po
     browser = await launchChromium(suite);
   });
 
-  /** A fresh page that records every console error (a CSP violation is one), failed request and error status. */
-  async function open(): Promise<{ page: Page; problems: string[] }> {
-    await browser.clearCookies();
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
-    page.on("response", (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
-    });
-    return { page, problems };
-  }
-
-  async function signIn(page: Page, name: string, region: string): Promise<void> {
-    await page.goto(`${origin}/`);
-    await page.getByLabel("Listener name").fill(name);
-    await page.getByLabel("Where you are").selectOption(region);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByText(`Signed in as ${name}`).waitFor();
-  }
-
   test("a Californian likes two tracks and saves them, with one more, as a playlist", async () => {
-    const { page, problems } = await open();
-    await signIn(page, "kim", "US-CA");
+    const { page, problems } = await watchedPage(browser, origin);
+    await signIn(page, origin, "kim", "US-CA");
     for (const title of ["Glasshouse", "Low Orbit"]) {
       // The page reloads once the like is stored.
       await Promise.all([

@@ -13,7 +13,7 @@ import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
 import { exampleApp } from "../support/example.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, skipWithoutChromium } from "./find-chromium.ts";
+import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
   skip: skipWithoutChromium(),
@@ -27,40 +27,11 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
     browser = await launchChromium(suite, { acceptDownloads: true });
   });
 
-  /** A fresh page that records every console error, failed request, error status and request to another origin. */
-  async function open(headers: Record<string, string> = {}): Promise<{ page: Page; problems: string[] }> {
-    await browser.clearCookies();
-    const page = await browser.newPage();
-    await page.setExtraHTTPHeaders(headers);
-    const problems: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
-    page.on("request", (request) => {
-      if (!request.url().startsWith(origin) && !request.url().startsWith("blob:"))
-        problems.push(`third-party request: ${request.url()}`);
-    });
-    page.on("response", (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
-    });
-    return { page, problems };
-  }
-
-  async function signIn(page: Page, name: string, region: string): Promise<void> {
-    await page.goto(`${origin}/`);
-    await page.getByLabel("Listener name").fill(name);
-    await page.getByLabel("Where you are").selectOption(region);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByText(`Signed in as ${name}`).waitFor();
-  }
-
   const status = (page: Page) => page.getByRole("status").filter({ hasText: /\S/ });
 
   test("an EU listener grants, withdraws, downloads and erases", async () => {
-    const { page, problems } = await open();
-    await signIn(page, "alice", "DE");
+    const { page, problems } = await watchedPage(browser, origin);
+    await signIn(page, origin, "alice", "DE");
 
     await page.goto(`${origin}/privacy-center`);
     const personalization = page.getByRole("switch", { name: "Allow: Recommend music from recent listening" });
@@ -133,8 +104,8 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
   });
 
   test("a Californian with Global Privacy Control sees the conflict and can confirm over it", async () => {
-    const { page, problems } = await open({ "sec-gpc": "1" });
-    await signIn(page, "bob", "US-CA");
+    const { page, problems } = await watchedPage(browser, origin, { "sec-gpc": "1" });
+    await signIn(page, origin, "bob", "US-CA");
     await page.goto(`${origin}/privacy-center`);
     assert.match(await page.locator("#gpc-state").innerText(), /opts you out of any selling or sharing/);
     const advertising = page.getByRole("switch", { name: "Allow: Show ads from partners" });
