@@ -80,6 +80,8 @@ export interface SchemaModel {
   readonly relations: ReadonlyMap<string, Relation>;
   /** How the gate treats its writes; undefined when it is not gated. */
   readonly gated: ResolvedModel | undefined;
+  /** A write to it can reach a gated model (itself, or through its relations): only those are planned. */
+  readonly reachesGated: boolean;
 }
 
 /** A gated model, resolved against the policy and the schema. */
@@ -150,7 +152,18 @@ export function resolveSchema(policy: Policy, options: PrismaExtensionOptions, m
     if (gated) resolved.set(name, gated);
   }
   if (problems.length > 0) throw invalid(problems);
-  return new Map(models.map((model) => [model.name, schemaModel(model, byName, resolved.get(model.name))]));
+  const built = new Map(models.map((model) => [model.name, schemaModel(model, byName, resolved.get(model.name))]));
+  // Worked out once here rather than walked on every write: models whose relations lead to a gated one.
+  const reaching = new Set([...resolved.keys()]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const model of built.values())
+      if (!reaching.has(model.name) && [...model.relations.values()].some((r) => reaching.has(r.model))) {
+        reaching.add(model.name);
+        grew = true;
+      }
+  }
+  return new Map([...built].map(([name, model]) => [name, { ...model, reachesGated: reaching.has(name) }]));
 }
 
 function resolveModel(
@@ -224,7 +237,11 @@ function resolveModel(
   };
 }
 
-function schemaModel(model: HostModel, byName: Map<string, HostModel>, gated: ResolvedModel | undefined): SchemaModel {
+function schemaModel(
+  model: HostModel,
+  byName: Map<string, HostModel>,
+  gated: ResolvedModel | undefined,
+): Omit<SchemaModel, "reachesGated"> {
   const scalars = new Map<string, HostField>();
   const relations = new Map<string, Relation>();
   for (const field of model.fields) {

@@ -75,7 +75,7 @@ export function planWrite(
   args: unknown,
 ): Plan | undefined {
   const model = schema.get(modelName);
-  if (!model || !reachesGated(schema, model, new Set())) return undefined;
+  if (!model?.reachesGated) return undefined;
   const walk = new Walk(schema, minimizers, writer);
   const a = { ...(args as Data) };
   switch (operation) {
@@ -109,17 +109,6 @@ export function planWrite(
       return undefined;
   }
   return { args: a, reaches: walk.reaches };
-}
-
-/** Does a write to `model` reach a gated model, itself or through its relations? */
-function reachesGated(schema: Schema, model: SchemaModel, seen: Set<string>): boolean {
-  if (model.gated) return true;
-  seen.add(model.name);
-  for (const relation of model.relations.values()) {
-    const next = schema.get(relation.model);
-    if (next && !seen.has(next.name) && reachesGated(schema, next, seen)) return true;
-  }
-  return false;
 }
 
 class Walk {
@@ -195,7 +184,7 @@ class Walk {
   private nested(parent: SchemaModel, key: string, ops: unknown, parentValues: Known): unknown {
     const relation = parent.relations.get(key)!;
     const target = this.schema.get(relation.model);
-    if (!target || !isObject(ops) || !reachesGated(this.schema, target, new Set())) return ops;
+    if (!target?.reachesGated || !isObject(ops)) return ops;
     const implied = this.implied(target, relation, parentValues);
     const out: Data = {};
     for (const [op, value] of Object.entries(ops)) {
