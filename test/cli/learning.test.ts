@@ -9,29 +9,12 @@ import { encodeFloat32 } from "../../src/client/index.ts";
 import { TEST_SECRET, hostApp, testGate } from "../support/app.ts";
 import { type Cli, cliApp } from "../support/child.ts";
 import { type PersistentDatabase, onPostgres } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { eu, grant } from "../support/subjects.ts";
 
 const ITEMS = ["a", "b", "c"];
-const policy = testPolicy({
-  purposes: {
-    "on-device": {
-      description: "Recommend music on your device; your plays never leave it",
-      legalBasis: "consent",
-      learning: {
-        model: "recommender",
-        dimensions: 2,
-        round: { minClients: 2, maxOpen: "1d" },
-        clip: 1,
-        aggregation: "trimmed-mean",
-        trim: 0.1,
-        noise: 2,
-        budget: { epsilon: 10, delta: 1e-6 },
-      },
-    },
-  },
-});
+const policy = onDevicePolicy({ dimensions: 2, noise: 2 });
 
 describe(`consentgate learning status on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const suite = suiteScope();

@@ -19,7 +19,7 @@ import { createComplianceLogStore } from "../../src/store/compliance-log.ts";
 import { createLearningStore, type LearningStore } from "../../src/store/learning.ts";
 import { TEST_SECRET } from "../support/app.ts";
 import { onPostgres, testDatabase, testStore } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 
 const ITEMS = Array.from({ length: 50 }, (_, i) => `item-${i}`);
@@ -31,24 +31,17 @@ async function setUp(suite: ReturnType<typeof suiteScope>, minClients: number, n
   const db = await testDatabase(suite);
   const store = await testStore(suite, db);
   const policy = await loadPolicy(
-    testPolicy({
-      purposes: {
-        "on-device": {
-          description: "Recommend music on your device",
-          legalBasis: "legitimate-interest",
-          learning: {
-            model: "recommender",
-            dimensions: DIMENSIONS,
-            round: { minClients, maxOpen: "1d" },
-            clip: 1,
-            aggregation: "mean",
-            noise,
-            learningRate: 2,
-            budget: { epsilon, delta: 1e-6 },
-          },
-        },
+    onDevicePolicy(
+      {
+        dimensions: DIMENSIONS,
+        round: { minClients, maxOpen: "1d" },
+        aggregation: "mean",
+        noise,
+        learningRate: 2,
+        budget: { epsilon, delta: 1e-6 },
       },
-    }),
+      { description: "Recommend music on your device", legalBasis: "legitimate-interest" },
+    ),
   );
   const keyring = createKeyring(TEST_SECRET);
   const log = createComplianceLog(createComplianceLogStore(store.connection), {

@@ -13,7 +13,7 @@ import request from "supertest";
 import { createDeviceRecommender, type DeviceRecommender } from "../../src/client/index.ts";
 import { hostApp, serve, testGate } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { asText, ca } from "../support/subjects.ts";
 
@@ -21,25 +21,13 @@ const ROCK = Array.from({ length: 10 }, (_, i) => `rock-${i}`);
 const JAZZ = Array.from({ length: 10 }, (_, i) => `jazz-${i}`);
 const DEVICES = 40;
 
-const policies = testPolicy({
-  purposes: {
-    "on-device": {
-      description: "Recommend music on your device; your plays never leave it",
-      legalBasis: "consent",
-      learning: {
-        model: "recommender",
-        dimensions: 8,
-        round: { minClients: DEVICES, maxOpen: "1d" },
-        clip: 1,
-        aggregation: "trimmed-mean",
-        trim: 0.1,
-        // Little noise and a large budget: this test is about devices and server working together, not privacy.
-        noise: 0.001,
-        learningRate: 100,
-        budget: { epsilon: 1e7, delta: 1e-6 },
-      },
-    },
-  },
+const policies = onDevicePolicy({
+  dimensions: 8,
+  round: { minClients: DEVICES, maxOpen: "1d" },
+  // Little noise and a large budget: this test is about devices and server working together, not privacy.
+  noise: 0.001,
+  learningRate: 100,
+  budget: { epsilon: 1e7, delta: 1e-6 },
 });
 
 describe(`devices training a recommender with the server, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {

@@ -17,32 +17,15 @@ import { encodeFloat32 } from "../../src/client/index.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { hostApp, testGate } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { asText, eu, grant, withdraw } from "../support/subjects.ts";
 
 const on = onPostgres ? "PostgreSQL" : "PGlite";
 
 const policyWith = (items: number, dimensions: number, minClients: number) =>
-  testPolicy({
-    purposes: {
-      "on-device": {
-        description: "Recommend music on your device; your plays never leave it",
-        legalBasis: "consent",
-        learning: {
-          model: "recommender",
-          dimensions,
-          round: { minClients, maxOpen: "1d" },
-          clip: 1,
-          aggregation: "trimmed-mean",
-          trim: 0.1,
-          noise: 1,
-          // rho 1/2 a round: three rounds are epsilon 9.85 at delta 1e-6, four 11.69.
-          budget: { epsilon: 10, delta: 1e-6 },
-        },
-      },
-    },
-  });
+  // noise 1 is rho 1/2 a round: at budget epsilon 10, delta 1e-6, three rounds are epsilon 9.85, four 11.69.
+  onDevicePolicy({ dimensions, round: { minClients, maxOpen: "1d" }, noise: 1, budget: { epsilon: 10, delta: 1e-6 } });
 
 async function gates(
   suite: ReturnType<typeof suiteScope>,

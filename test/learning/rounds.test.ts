@@ -14,7 +14,7 @@ import { decodeFloat32, encodeFloat32 } from "../../src/client/index.ts";
 import type { Consentgate } from "../../src/index.ts";
 import { hostApp, serve, testGate } from "../support/app.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
-import { testPolicy } from "../support/policy.ts";
+import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { DPO, asText, eu, eventsOf, grant, logOf, withdraw } from "../support/subjects.ts";
 
@@ -22,26 +22,12 @@ const ITEMS = Array.from({ length: 10 }, (_, i) => `track-${i}`);
 const DIMENSIONS = 4;
 const VALUES = ITEMS.length * DIMENSIONS;
 
-const learning = (changes: Record<string, unknown> = {}) => ({
-  model: "recommender",
-  dimensions: DIMENSIONS,
-  round: { minClients: 3, maxOpen: "1d" },
-  clip: 1,
-  aggregation: "mean",
-  noise: 1,
-  budget: { epsilon: 10, delta: 1e-6 },
-  ...changes,
-});
-
 const policyWith = (changes: Record<string, unknown> = {}) =>
-  testPolicy({
-    purposes: {
-      "on-device": {
-        description: "Recommend music on your device; your plays never leave it",
-        legalBasis: "consent",
-        learning: learning(changes),
-      },
-    },
+  onDevicePolicy({
+    dimensions: DIMENSIONS,
+    round: { minClients: 3, maxOpen: "1d" },
+    aggregation: "mean",
+    ...changes,
   });
 
 /** A device's update: every value the same small number, so its norm is known (√40 · value). */

@@ -95,6 +95,39 @@ export function testPolicy(overrides: Record<string, unknown> = {}): Record<stri
   };
 }
 
+/**
+ * The acceptance policy with an `on-device` purpose that trains the
+ * `recommender` model (docs/learning.md): each learning test states only the
+ * model settings its promise depends on (dimensions, round size, noise,
+ * budget, aggregation); the rest are these defaults.
+ */
+export function onDevicePolicy(
+  learning: Record<string, unknown>,
+  purpose: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return testPolicy({
+    purposes: {
+      "on-device": {
+        description: "Recommend music on your device; your plays never leave it",
+        legalBasis: "consent",
+        ...purpose,
+        learning: {
+          model: "recommender",
+          round: { minClients: 2, maxOpen: "1d" },
+          clip: 1,
+          // A trim belongs to the trimmed mean only; other aggregations refuse one.
+          ...((learning.aggregation ?? "trimmed-mean") === "trimmed-mean"
+            ? { aggregation: "trimmed-mean", trim: 0.1 }
+            : {}),
+          noise: 1,
+          budget: { epsilon: 10, delta: 1e-6 },
+          ...learning,
+        },
+      },
+    },
+  });
+}
+
 function changed(entries: Entries, changes: Record<string, object | null> | undefined): Entries {
   const result = { ...entries };
   for (const [name, change] of Object.entries(changes ?? {})) {
