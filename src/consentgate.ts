@@ -145,7 +145,8 @@ export interface Consentgate {
    * `PUT /consents/:purpose`, `GET /export`, `DELETE /data`, `GET /requests`,
    * `GET /requests/:id` for the signed-in subject (or an `agent` acting for
    * one with `?subject=`), and the `dpo` role's compliance log and reports
-   * under `/admin`. Rate limited per the `limits` option.
+   * under `/admin`. Rate limited per the `limits` option. `GET /openapi.json`
+   * (public) describes them all (see `gate.openapi()`).
    *
    * Nothing is thrown here; errors are answered with the JSON error body
    * (`401 unauthenticated`, `403 forbidden`, `404 not_found`, `400
