@@ -150,7 +150,7 @@ function render(): OpenApiDocument {
     servers: [],
     paths,
   });
-  // JSON-ready: what createDocument returns is plain data, copied so that no caller can change the cached one.
+  // As JSON carries it (no undefined members), so that the served document and gate.openapi() are the same data.
   return JSON.parse(JSON.stringify(document)) as OpenApiDocument;
 }
 
@@ -163,5 +163,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
     });
   }
   rendered ??= render();
-  return { ...structuredClone(rendered), servers: [{ url: basePath }] };
+  // A copy per call: the caller may change it. The server goes where readers look for it, after info.
+  const { openapi, info, servers: _, ...rest } = structuredClone(rendered);
+  return { openapi, info, servers: [{ url: basePath }], ...rest };
 }

@@ -65,6 +65,9 @@ const limitStore = (): Store => ({
   async resetKey() {},
 });
 
+/** The codes every route lists: the body parser's, and what nobody planned for. */
+const GENERIC = ["invalid_body", "payload_too_large", "internal"];
+
 /** An OpenAPI path template as a pattern over concrete paths. */
 const pattern = (template: string) => new RegExp(`^${template.replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+")}$`);
 
@@ -375,6 +378,7 @@ describe(`the OpenAPI document of gate.router() on ${onPostgres ? "PostgreSQL" :
     await request(app).post("/privacy/learning/recommender/updates").set(alice).send(update(1)).expect(202);
 
     const seen = new Set<string>();
+    const provoked = new Set<string>();
     for (const c of cases) {
       await c.setup?.();
       let call = request(app)
@@ -386,11 +390,24 @@ describe(`the OpenAPI document of gate.router() on ${onPostgres ? "PostgreSQL" :
       const what = `${c.method} ${c.path} (${c.name})`;
       assert.equal(res.body?.error?.code, c.code, `${what}: ${res.status} ${JSON.stringify(res.body)}`);
       schemas.errorBody.parse(res.body);
-      const { operation } = describedRoute(document, c.method, c.path);
+      const { template, operation } = describedRoute(document, c.method, c.path);
+      provoked.add(`${c.method} ${template}`);
       const listed = operation.responses[String(res.status)]?.["x-error-codes"] ?? [];
       assert.ok(listed.includes(c.code), `${what} answered ${res.status} ${c.code}, which the document does not list`);
       seen.add(c.code);
     }
+    // Every route with errors of its own has at least one of them provoked here.
+    const withErrors = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.entries(operations as Record<string, { responses: Record<string, { "x-error-codes"?: string[] }> }>)
+        .filter(([, op]) =>
+          Object.values(op.responses).some((r) => r["x-error-codes"]?.some((code) => !GENERIC.includes(code))),
+        )
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    assert.deepEqual(
+      withErrors.filter((route) => !provoked.has(route)),
+      [],
+    );
     // Every code the router can send is provoked at least once (unmapped_write is the gate's, on the host's routes).
     const routerCodes = schemas.ERROR_CODES.filter((code) => code !== "unmapped_write" && code !== "internal");
     assert.deepEqual(
