@@ -14,7 +14,7 @@
  *   3  store/ (and generated/, the Prisma client)         the database
  *   4  audit/                                             the compliance log's meaning
  *   5  middleware/ | rights/ | jobs/ | insights/ | learning/   the gate, the rights endpoints, the jobs, DP releases, federated rounds
- *   6  privacy-center/                                    a page over the rights endpoints
+ *   6  privacy-center/ | openapi/                         a page over the rights endpoints; their OpenAPI description
  *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
  *   8  cli/
  *
@@ -37,7 +37,7 @@ const LAYERS = [
   "^src/(store|generated)/",
   "^src/audit/",
   "^src/(middleware|rights|jobs|insights|learning|data-layer)/",
-  "^src/privacy-center/",
+  "^src/(privacy-center|openapi)/",
   "^src/(options|consentgate|store-access|index)\\.ts$",
   "^src/cli/",
 ];
@@ -49,7 +49,7 @@ const NAMES = [
   "store",
   "audit",
   "middleware, rights, jobs, insights, learning and data-layer",
-  "privacy-center",
+  "privacy-center and openapi",
   "the composition root",
   "cli",
 ];
@@ -108,6 +108,13 @@ module.exports = {
       severity: "error",
       from: { path: "^src/(middleware|rights|jobs|insights|learning)/" },
       to: { path: "^src/(middleware|rights|jobs|insights|learning|data-layer)/", pathNot: "^src/$1/" },
+    },
+    {
+      name: "layer-6-siblings",
+      comment: "privacy-center/ and openapi/ do not import each other: both describe the rights endpoints from below.",
+      severity: "error",
+      from: { path: "^src/(privacy-center|openapi)/" },
+      to: { path: "^src/(privacy-center|openapi)/", pathNot: "^src/$1/" },
     },
     {
       name: "in-a-layer",

@@ -23,6 +23,7 @@ import { type ConsentgateOptions, resolveConfiguration } from "./options.ts";
 import { loadPolicy } from "./policy/load.ts";
 import type { Policy } from "./policy/types.ts";
 import { type PrivacyCenterDeps, type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
+import { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
 import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
@@ -144,7 +145,8 @@ export interface Consentgate {
    * `PUT /consents/:purpose`, `GET /export`, `DELETE /data`, `GET /requests`,
    * `GET /requests/:id` for the signed-in subject (or an `agent` acting for
    * one with `?subject=`), and the `dpo` role's compliance log and reports
-   * under `/admin`. Rate limited per the `limits` option.
+   * under `/admin`. Rate limited per the `limits` option. `GET /openapi.json`
+   * (public) describes them all (see `gate.openapi()`).
    *
    * Nothing is thrown here; errors are answered with the JSON error body
    * (`401 unauthenticated`, `403 forbidden`, `404 not_found`, `400
@@ -173,6 +175,23 @@ export interface Consentgate {
    * ```
    */
   privacyCenter(options?: PrivacyCenterOptions): Router;
+  /**
+   * The OpenAPI 3.1 description of every route of `gate.router()`: its
+   * parameters, bodies, answers and, per route, every error code it can
+   * send. Paths are relative to the router's mount, given as `basePath`
+   * (the document's one server, default "/"). The router serves the same
+   * document, naming its own mount, at `GET /openapi.json` (public).
+   *
+   * @throws {ConsentgateError} `invalid_option` for a `basePath` that is neither a path starting with "/" nor a URL.
+   *
+   * @example
+   * ```ts
+   * app.use("/privacy", gate.router());
+   * const document = gate.openapi({ basePath: "/privacy" }); // servers: [{ url: "/privacy" }]
+   * console.log(Object.keys(document.paths)); // ["/consents", "/consents/{purpose}", …]
+   * ```
+   */
+  openapi(options?: OpenApiOptions): OpenApiDocument;
   /**
    * Express error middleware that answers what the body parsers in front of
    * the gate raise (malformed JSON `400 invalid_body`, too large `413
@@ -625,6 +644,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
       status: (name) => learningStatus(learningDeps, name),
       forSubject: (subjectId) => learningDeps.store.forSubject(subjectId),
     },
+    openapi: (basePath) => openApiDocument({ basePath }),
   };
   const jobs: JobRunnerDeps = {
     policy,
@@ -684,6 +704,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     purpose: (name) => createPurposeGate(gate, name),
     router: () => createRightsRouter(rights, limiters),
     privacyCenter: (options) => createPrivacyCenter(center, options),
+    openapi: (options) => openApiDocument(options),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => dataSources.register(source),
     prismaExtension: (options) => dataLayer.prismaExtension(options),

@@ -88,6 +88,8 @@ const EXPORTS = [
   "ModelDefinition",
   "ModelView",
   "Logger",
+  "OpenApiDocument",
+  "OpenApiOptions",
   "Policy",
   "Privacy",
   "PrivacyCenterOptions",

@@ -37,6 +37,8 @@ export type RightsDeps = ChoiceDeps &
     readonly telemetry: TelemetryServing;
     /** Federated learning (src/learning/, wired in by createConsentgate). */
     readonly learning: LearningServing;
+    /** The OpenAPI document of this router mounted at `basePath` (src/openapi/, wired in by createConsentgate). */
+    readonly openapi: (basePath: string) => object;
   };
 
 /** What GET /learning/:model, POST /learning/:model/updates, the admin route and the export use. */
@@ -129,7 +131,8 @@ function withDeadline(request: PrivacyRequestView, now: Date) {
   return { ...request, overdue: isOverdue(request, now) };
 }
 
-const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean().optional() });
+/** The body of PUT /consents/:purpose (also the OpenAPI document's schema of it). */
+export const choiceBody = z.strictObject({ granted: z.boolean(), overrideGpc: z.boolean().optional() });
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -323,6 +326,11 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
   );
 
   router.use("/admin", createAdminRouter(deps));
+
+  // Public, like any API description: it names the router's own mount, so a client joins its paths as Express does.
+  router.get("/openapi.json", (req, res) => {
+    res.json(deps.openapi(req.baseUrl || "/"));
+  });
 
   router.use(
     route(async (req) => {
