@@ -99,6 +99,7 @@ export type Checks = [
   Expect<Equal<Result<typeof createConsentgate>, Consentgate>>,
   Expect<Equal<Consentgate["policy"], Policy>>,
   Expect<Equal<Param<Consentgate["privacyCenter"]>, PrivacyCenterOptions | undefined>>,
+  Expect<Equal<ReturnType<Consentgate["wellKnown"]>, ReturnType<Consentgate["router"]>>>,
   Expect<Equal<Param<Consentgate["registerDataSource"]>, DataSource>>,
   Expect<Equal<Param<Consentgate["prismaExtension"]>, PrismaExtensionOptions>>,
   Expect<Equal<ReturnType<Consentgate["prismaExtension"]>, PrismaGateExtension>>,
