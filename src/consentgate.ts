@@ -15,6 +15,7 @@ import { resolveSchedules } from "./jobs/schedules.ts";
 import type { GateDeps } from "./middleware/admit.ts";
 import { createMiddleware, createPurposeGate } from "./middleware/middleware.ts";
 import { createPrivacy, privacyFor } from "./middleware/privacy.ts";
+import { createWellKnownRouter } from "./middleware/well-known.ts";
 import { type ActingAs, createDataLayer, type PrismaGateExtension } from "./data-layer/gate.ts";
 import type { PrismaExtensionOptions } from "./data-layer/models.ts";
 import { createStandingCheck } from "./store/standing.ts";
@@ -192,6 +193,25 @@ export interface Consentgate {
    * ```
    */
   openapi(options?: OpenApiOptions): OpenApiDocument;
+  /**
+   * The GPC support resource (W3C Global Privacy Control: GPC Support
+   * Resource), mounted at the app's root: `GET /.well-known/gpc.json`
+   * (and HEAD) answers `{"gpc": true, "lastUpdate": "YYYY-MM-DD"}` as
+   * `application/json` when a region of the policy has
+   * `gpc: opt-out-of-sale-or-share`, and `404 not_found` (the JSON error
+   * body) when none has. `lastUpdate` is the policy's `gpcLastUpdate`,
+   * else its `version` when that is a date. Other requests pass on.
+   *
+   * @throws {ConsentgateError} `policy_invalid`, at once, when a region honours GPC and neither
+   * `gpcLastUpdate` nor `version` gives a date.
+   *
+   * @example
+   * ```ts
+   * app.use(gate.wellKnown());
+   * // GET /.well-known/gpc.json → 200 {"gpc":true,"lastUpdate":"2026-11-01"}
+   * ```
+   */
+  wellKnown(): Router;
   /**
    * Express error middleware that answers what the body parsers in front of
    * the gate raise (malformed JSON `400 invalid_body`, too large `413
@@ -705,6 +725,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     router: () => createRightsRouter(rights, limiters),
     privacyCenter: (options) => createPrivacyCenter(center, options),
     openapi: (options) => openApiDocument(options),
+    wellKnown: () => createWellKnownRouter(policy),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => dataSources.register(source),
     prismaExtension: (options) => dataLayer.prismaExtension(options),

@@ -103,6 +103,7 @@ export type Checks = [
   Expect<Equal<Param<Consentgate["privacyCenter"]>, PrivacyCenterOptions | undefined>>,
   Expect<Equal<Param<Consentgate["openapi"]>, OpenApiOptions | undefined>>,
   Expect<Equal<ReturnType<Consentgate["openapi"]>, OpenApiDocument>>,
+  Expect<Equal<ReturnType<Consentgate["wellKnown"]>, ReturnType<Consentgate["router"]>>>,
   Expect<Equal<Param<Consentgate["registerDataSource"]>, DataSource>>,
   Expect<Equal<Param<Consentgate["prismaExtension"]>, PrismaExtensionOptions>>,
   Expect<Equal<ReturnType<Consentgate["prismaExtension"]>, PrismaGateExtension>>,

@@ -176,6 +176,9 @@ export function createMusicApp({ gate, db }: Pick<MusicService, "gate" | "db">):
     return playlists.map(playlistView);
   }
 
+  // /.well-known/gpc.json: Tunes states that it honours GPC (the US-CA region gives the signal its meaning),
+  // dated by the policy's version. At the root, before sign-in: the statement is the same for everyone.
+  app.use(gate.wellKnown());
   app.use(express.urlencoded({ extended: false, limit: "2kb" }));
   app.use(signIn);
   // Only the app's own API: the privacy router parses its bodies itself, and sizes the parser of a learning

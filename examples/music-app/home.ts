@@ -87,9 +87,10 @@ ${actions(t.id)}</li>`,
 <a href="/privacy-center">Your privacy choices</a></p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form>
 <p id="status" role="status" aria-live="polite"></p>
+${onDevice ? "" : ASK}
 ${mode}
 <h2 id="recommendations-heading">${heading}</h2>
-${personalized || onDevice ? "" : `<p>Recommendations use what you play only if you allow personalization in <a href="/privacy-center">your privacy choices</a>.</p>`}
+${personalized || onDevice ? "" : `<p id="personalize-hint">Recommendations use what you play only if you allow personalization in <a href="/privacy-center">your privacy choices</a>.</p>`}
 <ol id="recommendations">${picks}</ol>
 <h2>All tracks</h2>
 <ul id="tracks">${rows}</ul>
@@ -97,6 +98,20 @@ ${librarySection(library)}
 ${onDevice ? `<script type="module" src="/device.js"></script>` : `<script src="/home.js"></script>`}
 <script src="/playlists.js"></script>`);
 }
+
+/**
+ * Just-in-time consent: shown by home.js (never by the server) when a play or
+ * like is refused for want of a consent the listener has not been asked for
+ * yet. Not a dialog: the page stays usable, and "Not now" puts it away for
+ * the session.
+ */
+const ASK = `<section id="ask" aria-labelledby="ask-heading" hidden>
+<h2 id="ask-heading">Remember what you play?</h2>
+<p id="ask-why"></p>
+<p><button type="button" id="ask-allow">Allow</button>
+<button type="button" id="ask-dismiss">Not now</button></p>
+<p><small>Your choice is saved with a receipt, and you can change it any time in <a href="/privacy-center">your privacy choices</a>.</small></p>
+</section>`;
 
 /** The listener's playlists, and a form that makes one: a name and a ticked list of tracks. */
 function librarySection({ playlists, liked }: HomeLibrary): string {
@@ -129,21 +144,103 @@ function playlistItem(playlist: PlaylistView): string {
   return `<li><details><summary>${escape(playlist.name)} <small>${count}</small></summary><ol>${titles}</ol></details></li>`;
 }
 
-/** Plays and likes go through the JSON API, so the gate's answer (201, or 403 with its reason) shows as it is. */
-export const HOME_SCRIPT = `document.addEventListener("click", async (event) => {
-  if (event.target.closest("#choose-device")) return chooseDevice();
-  const button = event.target.closest("button[data-track]");
-  if (!button) return;
-  const action = button.dataset.action;
-  const response = await fetch(action === "like" ? "/api/likes" : "/api/plays", {
+/**
+ * Plays and likes go through the JSON API. A refusal for want of consent is
+ * explained in the listener's words, from what GET /privacy/consents says
+ * decided it: no choice yet → the question, once, with Allow (a receipt like
+ * any other choice, then the play is sent again, once) and Not now (for the
+ * session); an explicit no, or their browser's GPC signal → only a quiet line
+ * saying the play is not remembered, never the question again.
+ */
+export const HOME_SCRIPT = `const status = document.getElementById("status");
+const ask = document.getElementById("ask");
+const privacyChoices = () => Object.assign(document.createElement("a"), { href: "/privacy-center", textContent: "your privacy choices" });
+const say = (...parts) => status.replaceChildren(...parts);
+const trouble = (answer, response) => "Something went wrong" + (answer.error ? ": " + answer.error.message : " (error " + response.status + ")") + ".";
+const notNow = (purpose) => "tunes-not-now:" + purpose;
+// The refused play or like the question is about, sent again once if the listener allows.
+let waiting;
+
+function send({ action, track }) {
+  return fetch(action === "like" ? "/api/likes" : "/api/plays", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ itemId: button.dataset.track, action, durationMs: 200000, userAgent: navigator.userAgent }),
+    body: JSON.stringify({ itemId: track, action, durationMs: 200000, userAgent: navigator.userAgent }),
   });
+}
+
+document.addEventListener("click", async (event) => {
+  if (event.target.closest("#choose-device")) return chooseDevice();
+  if (event.target.closest("#ask-allow")) return allow();
+  if (event.target.closest("#ask-dismiss")) return dismiss();
+  const button = event.target.closest("button[data-track]");
+  if (!button) return;
+  const attempt = { action: button.dataset.action, track: button.dataset.track, button };
+  const response = await send(attempt);
   const answer = await response.json().catch(() => ({}));
   if (response.ok) return location.reload();
-  document.getElementById("status").textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
+  if (answer.error && answer.error.code === "consent_required") return explain(answer.error.purpose, attempt);
+  say(trouble(answer, response));
 });
+
+ask.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") dismiss();
+});
+
+async function explain(purpose, attempt) {
+  const response = await fetch("/privacy/consents");
+  const consents = response.ok ? await response.json() : { purposes: [] };
+  const choice = consents.purposes.find((p) => p.purpose === purpose);
+  const what = attempt.action === "like" ? "This like is" : "This play is";
+  if (choice && choice.source === "gpc") {
+    return say(what + " not remembered: your browser's Global Privacy Control signal asks us not to use it for this. You can decide otherwise in ", privacyChoices(), ".");
+  }
+  const refused = choice && choice.source === "explicit" && !choice.granted;
+  if (refused || sessionStorage.getItem(notNow(purpose))) {
+    return say(what + " not remembered, as you chose. You can change that in ", privacyChoices(), ".");
+  }
+  // Only a listener who has never chosen is asked; anything else (the choice changing this very second, the
+  // consents unreadable) is not a question to put to them.
+  if (!choice || choice.source !== "region-default") return say(what + " not remembered. See ", privacyChoices(), ".");
+  waiting = { ...attempt, purpose, description: choice.description };
+  document.getElementById("ask-why").textContent =
+    "To remember what you play and suggest music from it, we need your permission to use your listening history for: " + choice.description + ".";
+  say("");
+  ask.hidden = false;
+  document.getElementById("ask-allow").focus();
+}
+
+async function allow() {
+  if (!waiting) return;
+  const attempt = waiting;
+  waiting = undefined;
+  ask.hidden = true;
+  const response = await fetch("/privacy/consents/" + encodeURIComponent(attempt.purpose), {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ granted: true }),
+  });
+  const receipt = await response.json().catch(() => ({}));
+  attempt.button.focus();
+  if (!response.ok) return say(trouble(receipt, response));
+  const saved = "Saved. Receipt " + receipt.id + ". ";
+  const again = await send(attempt);
+  const answer = await again.json().catch(() => ({}));
+  document.getElementById("personalize-hint")?.remove();
+  if (!again.ok) return say(saved + trouble(answer, again));
+  const title = attempt.button.closest("li").dataset.title;
+  say(saved + title + " is remembered for your recommendations.");
+}
+
+function dismiss() {
+  if (!waiting) return;
+  sessionStorage.setItem(notNow(waiting.purpose), "1");
+  const { button } = waiting;
+  waiting = undefined;
+  ask.hidden = true;
+  say("Not remembered. You can allow it any time in ", privacyChoices(), ".");
+  button.focus();
+}
 
 // On this device only: consent to the on-device purpose, and withdraw server-side personalization, which
 // erases the plays the server holds (onWithdrawal: purge), so that none of the listener's plays stay there.
@@ -157,7 +254,7 @@ async function chooseDevice() {
     // Read to the end (the receipt), so the reload below cannot abort a response still arriving.
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
-      document.getElementById("status").textContent = answer.error ? answer.error.code + ": " + answer.error.message : "error " + response.status;
+      say(trouble(answer, response));
       return;
     }
   }
@@ -277,5 +374,6 @@ fieldset { border: 1px solid #999; }
 .choices li { break-inside: avoid; }
 .choices label { display: block; padding: .125rem 0; }
 #playlists { list-style: none; padding: 0; }
+#ask { border: 2px solid #b35c00; border-radius: .5rem; padding: 0 1rem; margin: 1rem 0; }
 :focus-visible { outline: 3px solid #b35c00; outline-offset: 2px; }
 `;

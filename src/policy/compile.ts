@@ -20,6 +20,7 @@ export function compilePolicy(input: PolicyInput, sources: readonly string[]): P
     routes: input.routes,
     regions,
     regionHeader: input.regionHeader,
+    gpcLastUpdate: input.gpcLastUpdate,
     jobs: recordOf(Object.entries(input.jobs).filter((entry): entry is [JobName, string] => entry[1] !== undefined)),
     insights,
     telemetry: recordOf(

@@ -382,6 +382,19 @@ const headerName = z
   })
   .transform((header) => header.toLowerCase());
 
+/** An RFC 3339 full-date (YYYY-MM-DD) that names a real day of the calendar: 2026-02-30 is refused. */
+export function isFullDate(text: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+const fullDate = z.string({ error: 'must be a date in quotes, e.g. "2026-11-01"' }).refine(isFullDate, {
+  error: (issue) => `${describe(issue.input)} is not a date: write the day as "YYYY-MM-DD", e.g. "2026-11-01"`,
+});
+
 const policySchema = z.strictObject({
   version: z
     .string({
@@ -411,6 +424,8 @@ const policySchema = z.strictObject({
     whenMissing("list the regions and the rules that apply in each"),
   ),
   regionHeader: headerName.optional(),
+  // The day the site's statement that it honours GPC was last made (gate.wellKnown(), /.well-known/gpc.json).
+  gpcLastUpdate: fullDate.optional(),
   jobs: z
     .strictObject(
       Object.fromEntries(JOB_NAMES.map((job) => [job, cron.optional()])) as Record<

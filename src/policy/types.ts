@@ -454,6 +454,12 @@ export interface Policy {
   readonly regions: Readonly<Record<string, Region>>;
   /** A request header naming the caller's country or subdivision ("cf-ipcountry"), lower case. */
   readonly regionHeader: string | undefined;
+  /**
+   * The day ("YYYY-MM-DD") the site last stated that it honours GPC, as
+   * written in the policy; `gate.wellKnown()` falls back to `version` when
+   * that is such a date.
+   */
+  readonly gpcLastUpdate: string | undefined;
   /** Cron expressions overriding the default job schedules. */
   readonly jobs: Readonly<Partial<Record<JobName, string>>>;
   /** Every purpose's releases, by name (release names are unique in the policy); each names its purpose. */

@@ -222,6 +222,14 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     await request(app).get("/privacy/consents").expect(401);
   });
 
+  test("Tunes states at /.well-known/gpc.json that it honours GPC, dated by its policy's version", async () => {
+    const res = await request(app)
+      .get("/.well-known/gpc.json")
+      .expect(200)
+      .expect("content-type", /^application\/json/);
+    assert.deepEqual(res.body, { gpc: true, lastUpdate: gate.policy.version });
+  });
+
   test("unknown tracks are the app's own 404, after the gate", async () => {
     const dave = await listener("dave", "US-CO");
     await dave.post("/api/plays").send(play("trk_99")).expect(404);

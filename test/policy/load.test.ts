@@ -391,7 +391,7 @@ describe("loadPolicy: an object instead of a folder", () => {
     const broken = { ...valid(), version: 3, routes: { "POST /x": "nope" }, extra: true };
     assert.deepEqual(await problemsOf(broken), [
       'version: must be text: write it in quotes, e.g. "2026-11-01"',
-      "extra: unknown key; allowed here: version, defaults, purposes, routes, regions, regionHeader, jobs, telemetry",
+      "extra: unknown key; allowed here: version, defaults, purposes, routes, regions, regionHeader, gpcLastUpdate, jobs, telemetry",
       'routes."POST /x": no purpose named "nope"; purposes are: service',
     ]);
   });

@@ -204,6 +204,7 @@ export function compiledPolicy(): Policy {
     routes: [],
     regions,
     regionHeader: undefined,
+    gpcLastUpdate: undefined,
     jobs: {},
     insights: {},
     telemetry: {},
