@@ -215,6 +215,7 @@ describe("runtime exports", () => {
       ConsentgateError: "function",
       createConsentgate: "function",
       isConsentgateError: "function",
+      verifySignature: "function",
     });
     assert.deepEqual(Object.keys(esm as object), RUNTIME_EXPORTS);
   });
@@ -228,6 +229,7 @@ describe("runtime exports", () => {
       ConsentgateError: "function",
       createConsentgate: "function",
       isConsentgateError: "function",
+      verifySignature: "function",
     });
   });
 

@@ -36,13 +36,17 @@ import type { Keyring } from "./hmac.ts";
  * ```
  */
 export interface PublicSigningKey {
+  /** Key type: an octet key pair (RFC 8037). */
   kty: "OKP";
+  /** The curve: Ed25519. */
   crv: "Ed25519";
   /** The public key, base64url. */
   x: string;
   /** The RFC 7638 JWK thumbprint (SHA-256, base64url): what a signed document's `kid` names. */
   kid: string;
+  /** The algorithm: EdDSA. */
   alg: "EdDSA";
+  /** What the key is for: signatures. */
   use: "sig";
 }
 
@@ -59,6 +63,7 @@ export interface PublicSigningKey {
  * ```
  */
 export interface Jwks {
+  /** The keys, the one signing now first. */
   keys: PublicSigningKey[];
 }
 
