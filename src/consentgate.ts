@@ -29,6 +29,7 @@ import { type DataSource, createDataSources } from "./rights/data-sources.ts";
 import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
 import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
+import { createDocumentSigner } from "./signatures/ed25519.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
@@ -548,6 +549,8 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   const policy = await loadPolicy(config.policies);
   const schedules = resolveSchedules(policy, config.schedules);
   const keyring = createKeyring(config.secret);
+  // Receipts and certificates: Ed25519 anyone can check; those signed before with the HMAC keep verifying here.
+  const signer = createDocumentSigner(config.signingKeys, keyring);
   const minimizers = new Map(
     Object.values(policy.purposes).map((purpose) => [
       purpose.name,
@@ -643,7 +646,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logStore,
     dataSources,
     gatedRows: { erasePurpose: (subjectId, purpose) => dataLayer.erasePurpose(subjectId, purpose) },
-    keyring,
+    signer,
     audit,
     logger,
     now,

@@ -26,6 +26,7 @@
 // Values: the whole runtime surface.
 export { createConsentgate } from "./consentgate.ts";
 export { ConsentgateError, isConsentgateError } from "./errors.ts";
+export { verifySignature } from "./signatures/ed25519.ts";
 
 // The gate and its options.
 export type { Consentgate } from "./consentgate.ts";
@@ -107,3 +108,5 @@ export type {
 export type { Receipt } from "./rights/receipts.ts";
 export type { DataSourceFailure, ErasureCertificate } from "./rights/erasure.ts";
 export type { ErasedCounts } from "./store/erase.ts";
+// GET /keys: the public keys receipts and certificates are verified with (verifySignature).
+export type { Jwks, PublicSigningKey } from "./signatures/ed25519.ts";

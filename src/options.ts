@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { Actor } from "./decision/ability.ts";
 import { ConsentgateError } from "./errors.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { type SigningKey, signingKeyFrom, signingKeyFromSecret } from "./signatures/ed25519.ts";
 import { JOB_NAMES, type JobName } from "./policy/types.ts";
 import type { RateLimits, RightsLimitGroup } from "./rights/limits.ts";
 import { type Database, parseDatabase } from "./store/connection.ts";
@@ -126,6 +127,16 @@ export interface ConsentgateOptions {
    * there, default: a random key for this process (nothing it signs outlives the process).
    */
   secret?: string;
+  /**
+   * Ed25519 private keys that sign receipts and erasure certificates, each a
+   * PKCS#8 PEM text or a private JWK ({ kty: "OKP", crv: "Ed25519", x, d }).
+   * The first signs; every one is published by `GET /keys` and accepted, so
+   * to rotate, put the new key first and keep the old ones after it while
+   * their documents should verify. Default: one key derived from `secret`,
+   * which is also always published and accepted after the configured ones
+   * (so documents signed before keys were configured keep verifying).
+   */
+  signingKeys?: (string | { kty: string; crv: string; x: string; d: string })[];
   /** Schedule purge and compliance jobs in this process. Default false. */
   jobs?: boolean;
   /** Cron expressions (UTC) overriding the policy's and the default job schedules, e.g. { purge: "0,30 * * * *" }. */
@@ -157,6 +168,12 @@ const schema = z.strictObject({
   actor: fn("actor").optional(),
   region: fn("region").optional(),
   secret: z.string().min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`).optional(),
+  signingKeys: z
+    .array(z.union([z.string(), z.record(z.string(), z.unknown())]), {
+      error: "signingKeys must be a list of PEM texts or private JWKs",
+    })
+    .min(1, "signingKeys must hold at least one key (leave it out to derive one from the secret)")
+    .optional(),
   jobs: z.boolean().optional(),
   schedules: z
     .strictObject(
@@ -219,6 +236,8 @@ export interface Configuration {
   /** The `region` option; undefined from it leaves the region to the policy. */
   readonly region: (req: Request) => string | undefined;
   readonly secret: string;
+  /** The keys receipts and certificates are signed with: the first signs; the secret's own key is last. */
+  readonly signingKeys: readonly SigningKey[];
   readonly jobs: boolean;
   /** The `schedules` overrides; merged with the policy's and the built-in schedules once the policy is loaded (resolveSchedules). */
   readonly schedules: Partial<Record<JobName, string>>;
@@ -255,14 +274,16 @@ export function resolveConfiguration(options: unknown): Configuration {
   const logger = given.logger ?? silentLogger;
   const actorOf = checkedActor(given.actor, logger);
   const limits = given.limits ?? {};
+  // In memory nothing outlives the process, so a throwaway key is safe there.
+  const secret = given.secret ?? randomBytes(32).toString("hex");
   return {
     policies: given.policies ?? "./policies",
     database: parseDatabase(given.database),
     subject: given.subject ?? (() => undefined),
     actor: (req, subject) => actorOf(req) ?? (subject === undefined ? undefined : { id: subject, roles: [] }),
     region: given.region ?? (() => undefined),
-    // In memory nothing outlives the process, so a throwaway key is safe there.
-    secret: given.secret ?? randomBytes(32).toString("hex"),
+    secret,
+    signingKeys: [...configuredSigningKeys(given.signingKeys ?? []), signingKeyFromSecret(secret)],
     jobs: given.jobs ?? false,
     schedules: given.schedules ?? {},
     logger,
@@ -281,6 +302,24 @@ export function resolveConfiguration(options: unknown): Configuration {
       timeoutMs: given.consentCache?.timeoutMs ?? DEFAULT_CONSENT_CACHE.timeoutMs,
     },
   };
+}
+
+/** The configured signing keys, parsed; every bad one is listed in one `invalid_option`. */
+function configuredSigningKeys(sources: readonly unknown[]): SigningKey[] {
+  const problems: string[] = [];
+  const keys = sources.flatMap((source, index) => {
+    try {
+      if (typeof source === "object" && source !== null && typeof (source as { d?: unknown }).d !== "string")
+        throw new TypeError("a public JWK: the private key (d) is needed to sign");
+      return [signingKeyFrom(source as Parameters<typeof signingKeyFrom>[0])];
+    } catch (error) {
+      problems.push(`signingKeys.${index}: ${error instanceof Error ? error.message : String(error)}`);
+      return [];
+    }
+  });
+  if (problems.length > 0)
+    throw new ConsentgateError("invalid_option", `createConsentgate: ${problems.join("; ")}`, { problems });
+  return keys;
 }
 
 const MAX_ACTOR_ID = 256;

@@ -54,6 +54,7 @@ import type {
   TelemetryFrequencies,
   JobName,
   JobResults,
+  Jwks,
   LegalBasis,
   LogRetentionResult,
   Logger,
@@ -69,6 +70,7 @@ import type {
   PurgeCounts,
   PurgeResult,
   PurgedTable,
+  PublicSigningKey,
   Receipt,
   Region,
   RequestStatus,
@@ -87,6 +89,7 @@ import type {
   WriteMethod,
   createConsentgate,
   isConsentgateError,
+  verifySignature,
 } from "consentgate";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -187,6 +190,10 @@ export type Checks = [
   Expect<Equal<ErasureCertificate["erased"]["tables"], ErasedCounts>>,
   Expect<Equal<ErasureCertificate["failures"], DataSourceFailure[]>>,
   Expect<Equal<Receipt["granted"], boolean>>,
+  // GET /keys and verifying what the endpoints signed.
+  Expect<Equal<Jwks["keys"], PublicSigningKey[]>>,
+  Expect<Equal<Param<typeof verifySignature, 1>, Jwks>>,
+  Expect<Equal<Result<typeof verifySignature>, boolean>>,
 ];
 
 // The extended client keeps the host's generated types: a Like's fields, as the host's schema has them.

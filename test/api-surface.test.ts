@@ -35,7 +35,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const dist = join(root, "dist");
 
 /** What `import * as api from "consentgate"` holds at run time. */
-const RUNTIME_EXPORTS = ["ConsentgateError", "createConsentgate", "isConsentgateError"];
+const RUNTIME_EXPORTS = ["ConsentgateError", "createConsentgate", "isConsentgateError", "verifySignature"];
 
 /** Every name dist/index.d.ts exports. A new export is a decision: add it here, with its JSDoc. */
 const EXPORTS = [
@@ -79,6 +79,7 @@ const EXPORTS = [
   "TelemetryFrequencies",
   "JobName",
   "JobResults",
+  "Jwks",
   "Learning",
   "LearningJobResult",
   "LearningModel",
@@ -100,6 +101,7 @@ const EXPORTS = [
   "PurgeCounts",
   "PurgeResult",
   "PurgedTable",
+  "PublicSigningKey",
   "Receipt",
   "Region",
   "RequestStatus",
@@ -215,6 +217,7 @@ describe("runtime exports", () => {
       ConsentgateError: "function",
       createConsentgate: "function",
       isConsentgateError: "function",
+      verifySignature: "function",
     });
     assert.deepEqual(Object.keys(esm as object), RUNTIME_EXPORTS);
   });
@@ -228,6 +231,7 @@ describe("runtime exports", () => {
       ConsentgateError: "function",
       createConsentgate: "function",
       isConsentgateError: "function",
+      verifySignature: "function",
     });
   });
 

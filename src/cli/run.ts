@@ -12,8 +12,17 @@ import { learning } from "./commands/learning.ts";
 import { purge } from "./commands/purge.ts";
 import { report } from "./commands/report.ts";
 import { verify } from "./commands/verify.ts";
+import { verifyReceipt } from "./commands/verify-receipt.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, insights, learning, purge, report, verify };
+const COMMANDS: Readonly<Record<string, Command>> = {
+  check,
+  insights,
+  learning,
+  purge,
+  report,
+  verify,
+  "verify-receipt": verifyReceipt,
+};
 
 const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

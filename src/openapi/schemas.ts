@@ -57,7 +57,9 @@ export const errorBody = z
 export const receipt = describes<Receipt>()(
   z
     .object({
-      version: z.literal("consentgate-receipt/1"),
+      version: z.enum(["consentgate-receipt/2", "consentgate-receipt/1"]).meta({
+        description: "2: Ed25519 under `kid` (GET /keys); 1: issued before, an HMAC only the server can check",
+      }),
       id: z.string(),
       subject: z.string(),
       purpose: z.string(),
@@ -68,7 +70,10 @@ export const receipt = describes<Receipt>()(
       gpc: z.boolean().meta({ description: "The request sent Sec-GPC: 1" }),
       overrideGpc: z.boolean(),
       actor: z.string().optional().meta({ description: "The agent who chose for the subject" }),
-      signature: z.string(),
+      kid: z.string().optional().meta({ description: "The signing key's id in GET /keys; absent on version 1" }),
+      signature: z.string().meta({
+        description: "Ed25519 (base64url) over the RFC 8785 canonical JSON of every other member",
+      }),
     })
     .meta({ id: "Receipt", description: "A signed record of one consent choice" }),
 );
@@ -118,7 +123,7 @@ export const requestsList = z.object({ requests: z.array(privacyRequest) }).meta
 export const erasureCertificate = describes<ErasureCertificate>()(
   z
     .object({
-      version: z.literal("consentgate-erasure/1"),
+      version: z.enum(["consentgate-erasure/2", "consentgate-erasure/1"]),
       requestId: z.string(),
       subject: z.string(),
       status: z.enum(["completed", "partial"]),
@@ -144,7 +149,10 @@ export const erasureCertificate = describes<ErasureCertificate>()(
           at: z.string(),
         }),
       ),
-      signature: z.string(),
+      kid: z.string().optional().meta({ description: "The signing key's id in GET /keys; absent on version 1" }),
+      signature: z.string().meta({
+        description: "Ed25519 (base64url) over the RFC 8785 canonical JSON of every other member",
+      }),
     })
     .meta({ id: "ErasureCertificate", description: "A signed certificate of what was erased where" }),
 );

@@ -13,7 +13,7 @@ import type { ComplianceLog } from "../audit/events.ts";
 import { ConsentgateError } from "../errors.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
 import type { Policy } from "../policy/types.ts";
-import type { Keyring } from "../signatures/hmac.ts";
+import type { DocumentSigner } from "../signatures/ed25519.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { ConsentStore, SaveChoiceOptions } from "../store/consents.ts";
 import type { Logger } from "../logger.ts";
@@ -26,7 +26,7 @@ export interface ChoiceDeps {
   readonly consentStore: Pick<ConsentStore, "save">;
   /** Told of every change, so this instance's cache never serves the old choice. */
   readonly consents: Pick<ConsentCache, "changed">;
-  readonly keyring: Pick<Keyring, "sign">;
+  readonly signer: Pick<DocumentSigner, "sign">;
   readonly audit: Pick<ComplianceLog, "prepare">;
   /** The app's own gated models (src/data-layer/, wired in by createConsentgate). */
   readonly gatedRows: {
@@ -73,7 +73,7 @@ export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promis
   const overrideGpc = input.granted && input.overrideGpc && input.gpc;
   const at = deps.now();
   const actor = actorOnReceipt(input.subjectId, input.actorId);
-  const receipt = signReceipt(deps.keyring, {
+  const receipt = signReceipt(deps.signer, {
     id: randomUUID(),
     subject: input.subjectId,
     purpose: input.purpose,
@@ -117,6 +117,7 @@ export async function recordChoice(deps: ChoiceDeps, input: ChoiceInput): Promis
         policyVersion: deps.policy.version,
         actorId: input.actorId,
         signature: receipt.signature,
+        kid: receipt.kid ?? null,
         at,
       },
       { purgeInteractions: purge, logged },

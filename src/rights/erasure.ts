@@ -7,13 +7,14 @@
  * one transaction; then each registered data source. A data source that
  * fails leaves the request `partial` with the failure recorded, never
  * `completed`; the erasure-retry job tries it again. The certificate is
- * signed with the gate's secret and lists what was erased where. A failure
+ * signed with Ed25519 like receipts (anyone can check it against `GET /keys`)
+ * and lists what was erased where. A failure
  * is named by a stable reason only: a data source's error text (which may
  * hold a connection string or a query) goes to the host's logger, never into
  * the certificate, the request record or an export.
  */
 import type { Logger } from "../logger.ts";
-import type { Keyring } from "../signatures/hmac.ts";
+import type { DocumentSigner } from "../signatures/ed25519.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { ErasedCounts, Erasures } from "../store/erase.ts";
 import type { Requests } from "../store/requests.ts";
@@ -29,11 +30,13 @@ export interface ErasureDeps extends RequestDeps {
   /** Told of every erasure, so this instance's cache forgets the subject's choices. */
   readonly consents: Pick<ConsentCache, "changed">;
   readonly dataSources: Pick<DataSources, "list" | "get">;
-  readonly keyring: Pick<Keyring, "sign">;
+  readonly signer: Pick<DocumentSigner, "sign">;
   readonly logger: Logger;
 }
 
-export const CERTIFICATE_VERSION = "consentgate-erasure/1";
+export const CERTIFICATE_VERSION = "consentgate-erasure/2";
+/** Certificates signed with an HMAC of the secret, before Ed25519: no `kid`, a hex signature. */
+export const HMAC_CERTIFICATE_VERSION = "consentgate-erasure/1";
 
 /**
  * A data source an erasure could not erase from, as the certificate lists
@@ -76,8 +79,11 @@ export interface DataSourceFailure {
  * ```
  */
 export interface ErasureCertificate {
-  /** The certificate format: "consentgate-erasure/1". */
-  version: typeof CERTIFICATE_VERSION;
+  /**
+   * The certificate format: "consentgate-erasure/2" (Ed25519); "consentgate-erasure/1"
+   * for certificates issued before, signed with an HMAC of the secret, without `kid`.
+   */
+  version: typeof CERTIFICATE_VERSION | typeof HMAC_CERTIFICATE_VERSION;
   /** The erasure request's id, for `GET /requests/:id`. */
   requestId: string;
   /** Whose data was erased. */
@@ -99,7 +105,12 @@ export interface ErasureCertificate {
   };
   /** The data sources that could not be erased from yet. */
   failures: DataSourceFailure[];
-  /** HMAC-SHA256, under a key derived from the gate's secret, of the canonical JSON of every other field (hex). */
+  /** The signing key, as `GET /keys` names it (its RFC 7638 thumbprint); signed too. Absent on version 1. */
+  kid?: string;
+  /**
+   * Ed25519, base64url, over the RFC 8785 canonical JSON of every other
+   * field (version 1: HMAC-SHA256 under a key derived from the secret, hex).
+   */
   signature: string;
 }
 
@@ -225,7 +236,7 @@ async function finish(
     erased: { tables: r.tables, dataSources: r.erased },
     failures: r.failures,
   } as const;
-  const certificate: ErasureCertificate = { ...body, signature: deps.keyring.sign(body) };
+  const certificate: ErasureCertificate = deps.signer.sign(body);
   await finishRequest(deps, { ...r, type: "erasure" }, status, completedAt, certificate, {
     erased: { tables: r.tables, dataSources: r.erased },
     failedDataSources: r.failures.map((f) => f.dataSource),

@@ -21,7 +21,7 @@
 import type { Response } from "express";
 import { effectiveDecisions } from "../decision/effective.ts";
 import type { Logger } from "../logger.ts";
-import type { Keyring } from "../signatures/hmac.ts";
+import type { DocumentSigner } from "../signatures/ed25519.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { Interaction, InteractionStore } from "../store/interactions.ts";
 import type { StoredUpdate } from "../store/learning.ts";
@@ -47,7 +47,7 @@ export interface ExportDeps extends RequestDeps {
   readonly learning: { forSubject(subjectId: string): Promise<StoredUpdate[]> };
   readonly dataSources: Pick<DataSources, "list">;
   /** Receipts are rebuilt from their stored events and checked against their signature. */
-  readonly keyring: Pick<Keyring, "verify">;
+  readonly signer: Pick<DocumentSigner, "check">;
   readonly logger: Logger;
 }
 
@@ -155,7 +155,7 @@ async function writeDocument(
   );
   await write(`${JSON.stringify(head).slice(0, -1)},"consents":{"current":${JSON.stringify(current)},"history":`);
   await writeArray(
-    mapped(deps.consentStore.events(subjectId), (event) => receiptOf(deps.keyring, event)),
+    mapped(deps.consentStore.events(subjectId), (event) => receiptOf(deps.signer, event)),
     write,
   );
 

@@ -8,6 +8,7 @@ import type { Decision } from "../decision/decide.ts";
 import { effectiveDecisions } from "../decision/effective.ts";
 import { ConsentgateError, answerErrors, isConsentgateError, sendError } from "../errors.ts";
 import { RIGHTS_ROUTER, markGate } from "../route-marks.ts";
+import type { DocumentSigner } from "../signatures/ed25519.ts";
 import type { ConsentCache } from "../store/consent-cache.ts";
 import type { InsightView } from "../store/insights.ts";
 import type { LearningStatus, ModelView, StoredUpdate } from "../store/learning.ts";
@@ -29,6 +30,8 @@ export type RightsDeps = ChoiceDeps &
   AdminDeps & {
     readonly consents: Pick<ConsentCache, "choices" | "changed">;
     readonly requests: Pick<Requests, "find" | "forSubject">;
+    /** Signs receipts and certificates; its public keys are what GET /keys serves. */
+    readonly signer: Pick<DocumentSigner, "sign" | "check" | "jwks">;
     /** Builds req.privacy (gate.middleware() does the same). */
     readonly privacy: (req: Request) => Request["privacy"];
     /** Differentially private releases (src/insights/release.ts, wired in by createConsentgate). */
@@ -122,6 +125,9 @@ function updateBody(deps: Pick<RightsDeps, "learning">) {
 
 /** How long the update route trusts a model's size for its body limit: a changed catalogue is seen within it. */
 const LIMIT_TTL_MS = 10_000;
+
+/** How long GET /keys may be cached, in seconds. */
+const KEYS_MAX_AGE_S = 3600;
 
 /** `?k=`: digits only, else the route answers invalid_body (latest() checks the range). */
 const K_PARAM = /^[0-9]{1,7}$/;
@@ -242,6 +248,13 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
       res.json(withDeadline(found, deps.now()));
     }),
   );
+
+  // Public: the keys receipts and certificates are verified with, for anyone to fetch. They change only when
+  // the host rotates keys, and an old key stays listed after a new one, so an hour in a cache is harmless.
+  router.get("/keys", (_req, res) => {
+    res.set("Cache-Control", `public, max-age=${KEYS_MAX_AGE_S}`);
+    res.json(deps.signer.jwks);
+  });
 
   // Public: a release describes everyone and no one, so it needs no sign-in, and it changes only
   // when the next release is made, so caches may keep it until then.

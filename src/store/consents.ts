@@ -28,6 +28,8 @@ export interface ConsentEventRecord {
   policyVersion: string;
   actorId: string | undefined;
   signature: string;
+  /** The Ed25519 key the receipt was signed with (absent or null: the secret's HMAC, before Ed25519). */
+  kid?: string | null;
   at: Date;
 }
 
@@ -203,6 +205,8 @@ export interface ConsentRecord {
   actorId: string | null;
   /** The receipt's signature, as handed out when the choice was made. */
   signature: string;
+  /** The key that signature was made with, as `GET /keys` names it; null for a receipt signed with the secret's HMAC. */
+  kid: string | null;
   /** When the choice was made. */
   at: Date;
 }
@@ -218,6 +222,7 @@ const consentRecord = (row: ConsentEvent): ConsentRecord => ({
   policyVersion: row.policyVersion,
   actorId: row.actorId,
   signature: row.signature,
+  kid: row.kid,
   at: row.at,
 });
 
@@ -271,7 +276,7 @@ export async function* consentEvents(
  */
 const LATEST_EVENTS_SQL = `
 SELECT id, seq::text AS "seqText", "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId",
-       signature, at, (SELECT count(*)::int FROM consent_events WHERE "subjectId" = $1) AS total
+       signature, kid, at, (SELECT count(*)::int FROM consent_events WHERE "subjectId" = $1) AS total
 FROM consent_events
 WHERE "subjectId" = $1
 ORDER BY seq DESC
@@ -301,6 +306,7 @@ export async function latestConsentEvents(
       policyVersion: r.policyVersion,
       actorId: r.actorId,
       signature: r.signature,
+      kid: r.kid,
       at: r.at,
     })),
     total: rows[0]?.total ?? 0,

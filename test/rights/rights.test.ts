@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { before, beforeEach, describe, test } from "node:test";
 import request from "supertest";
 import { verifyReceipt, type Receipt } from "../../src/rights/receipts.ts";
-import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, type TestApp, testApp } from "../support/app.ts";
+import { type TestApp, testApp, testSigner } from "../support/app.ts";
 import { testClock } from "../support/clock.ts";
 import { onPostgres } from "../support/database.ts";
 import { suiteScope } from "../support/scope.ts";
@@ -72,15 +71,15 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(receipt.purpose, "advertising");
     assert.equal(receipt.policyVersion, "test-1");
     assert.equal(receipt.region, "EU");
-    const keyring = createKeyring(TEST_SECRET);
-    assert.equal(verifyReceipt(keyring, receipt), true);
-    assert.equal(verifyReceipt(keyring, { ...receipt, granted: false }), false);
-    assert.equal(verifyReceipt(keyring, { ...receipt, subject: other }), false);
-    assert.equal(verifyReceipt(createKeyring("another-secret-another-secret-1234"), receipt), false);
+    const signer = testSigner();
+    assert.equal(verifyReceipt(signer, receipt), true);
+    assert.equal(verifyReceipt(signer, { ...receipt, granted: false }), false);
+    assert.equal(verifyReceipt(signer, { ...receipt, subject: other }), false);
+    assert.equal(verifyReceipt(testSigner("another-secret-another-secret-1234"), receipt), false);
     // Withdrawing is the same route and the same body shape.
     const withdrawal: Receipt = (await withdraw(t.app, eu(user), "advertising").expect(200)).body;
     assert.equal(withdrawal.granted, false);
-    assert.equal(verifyReceipt(keyring, withdrawal), true);
+    assert.equal(verifyReceipt(signer, withdrawal), true);
   });
 
   test("PUT /consents validates its body and stores nothing on bad input", async () => {
@@ -117,11 +116,7 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       decision: { granted: true, source: "explicit" },
     });
     assert.equal(doc.consents.history.length, 1);
-    assert.equal(
-      verifyReceipt(createKeyring(TEST_SECRET), doc.consents.history[0]),
-      true,
-      "exported receipts still verify",
-    );
+    assert.equal(verifyReceipt(testSigner(), doc.consents.history[0]), true, "exported receipts still verify");
     assert.equal(doc.interactions.personalization.length, 1);
     assert.deepEqual(doc.interactions.personalization[0].data, { itemId: "trk", action: "play", durationMs: 1000 });
     assert.equal(doc.interactions.personalization[0].provenance.receiptId, doc.consents.history[0].id);
@@ -154,8 +149,7 @@ describe(`rights endpoints on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       learningUpdates: 0,
     });
     assert.deepEqual(certificate.erased.dataSources, { favourites: 1 });
-    const { signature, ...body } = certificate;
-    assert.equal(createKeyring(TEST_SECRET).verify(body, signature), true);
+    assert.equal(testSigner().check(certificate).valid, true);
 
     await play(user).expect(403);
     const doc = await exportOf(user);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { verifyReceipt, type Receipt } from "../../src/rights/receipts.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, testApp } from "../support/app.ts";
+import { TEST_SECRET, testApp, testSigner } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
 import { eu, grant } from "../support/subjects.ts";
 
@@ -51,9 +51,9 @@ describe(`receipts from PUT /consents/:purpose, on ${onPostgres ? "PostgreSQL" :
   test("a receipt verifies as issued, and no other spelling of its signature does", async (ctx) => {
     const t = await testApp(ctx);
     const receipt: Receipt = (await grant(t.app, eu("sig-1"), "personalization").expect(200)).body;
-    assert.equal(verifyReceipt(keyring, receipt), true);
+    assert.equal(verifyReceipt(testSigner(), receipt), true);
     for (const [name, text] of variants(receipt.signature)) {
-      assert.equal(verifyReceipt(keyring, { ...receipt, signature: text }), false, name);
+      assert.equal(verifyReceipt(testSigner(), { ...receipt, signature: text }), false, name);
     }
   });
 });

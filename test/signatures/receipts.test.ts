@@ -7,13 +7,14 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import request from "supertest";
-import { RECEIPT_VERSION, type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
+import { HMAC_RECEIPT_VERSION, type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, testApp } from "../support/app.ts";
+import { TEST_SECRET, testApp, testSigner } from "../support/app.ts";
 import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
 import { agent, eu, grant, region } from "../support/subjects.ts";
 
 const keyring = createKeyring(TEST_SECRET);
+const signer = testSigner();
 const AGENT = agent("agent-7", region("DE"));
 
 describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
@@ -28,21 +29,21 @@ describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PG
     ).body;
     assert.equal(byAgent.subject, "alice");
     assert.equal(byAgent.actor, "agent-7");
-    assert.equal(verifyReceipt(keyring, byAgent), true);
+    assert.equal(verifyReceipt(signer, byAgent), true);
     const { actor: _actor, ...withoutActor } = byAgent;
-    assert.equal(verifyReceipt(keyring, withoutActor), false, "the actor is signed: dropping it breaks the signature");
-    assert.equal(verifyReceipt(keyring, { ...byAgent, actor: "agent-8" }), false, "so does naming another");
+    assert.equal(verifyReceipt(signer, withoutActor), false, "the actor is signed: dropping it breaks the signature");
+    assert.equal(verifyReceipt(signer, { ...byAgent, actor: "agent-8" }), false, "so does naming another");
 
     const own: Receipt = (await grant(t.app, eu("alice"), "advertising").expect(200)).body;
     assert.equal("actor" in own, false);
-    assert.equal(verifyReceipt(keyring, own), true);
+    assert.equal(verifyReceipt(signer, own), true);
 
     const exported = (await request(t.app).get("/privacy/export").set(eu("alice")).expect(200)).body;
     assert.deepEqual(exported.consents.history, [byAgent, own], "the export rebuilds both receipts as issued");
-    for (const receipt of exported.consents.history) assert.equal(verifyReceipt(keyring, receipt), true);
+    for (const receipt of exported.consents.history) assert.equal(verifyReceipt(signer, receipt), true);
   });
 
-  test("an agent's receipt signed before actors were signed is exported as issued, without the actor, and verifies", {
+  test("an agent's HMAC receipt signed before actors were signed is exported as issued, without the actor, and verifies", {
     skip: !onPostgres && "needs a second connection to the gate's database",
   }, async (ctx) => {
     const db = await testDatabase(ctx);
@@ -50,7 +51,7 @@ describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PG
     const client = await sqlClient(ctx, db);
     const at = new Date("2026-01-05T10:00:00.000Z");
     const body = {
-      version: RECEIPT_VERSION,
+      version: HMAC_RECEIPT_VERSION,
       id: randomUUID(),
       subject: "bob",
       purpose: "personalization",
@@ -68,6 +69,6 @@ describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PG
     );
     const exported = (await request(t.app).get("/privacy/export").set(eu("bob")).expect(200)).body;
     assert.deepEqual(exported.consents.history, [{ ...body, signature }]);
-    assert.equal(verifyReceipt(keyring, exported.consents.history[0]), true);
+    assert.equal(verifyReceipt(signer, exported.consents.history[0]), true);
   });
 });

@@ -12,8 +12,14 @@ import { type TestDatabase, testDatabase } from "./database.ts";
 import { express } from "./express.ts";
 import { testPolicy } from "./policy.ts";
 import { type Scope, onCleanup, suiteScope } from "./scope.ts";
+import { createDocumentSigner, signingKeyFromSecret } from "../../src/signatures/ed25519.ts";
+import { createKeyring } from "../../src/signatures/hmac.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
+
+/** Checks receipts and certificates as a gate started with TEST_SECRET and no signing keys does. */
+export const testSigner = (secret = TEST_SECRET) =>
+  createDocumentSigner([signingKeyFromSecret(secret)], createKeyring(secret));
 
 export interface TestApp {
   app: Express;
