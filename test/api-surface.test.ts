@@ -91,6 +91,7 @@ const EXPORTS = [
   "Policy",
   "Privacy",
   "PrivacyCenterOptions",
+  "PrivacyConsoleOptions",
   "PrismaExtensionOptions",
   "PrismaGateExtension",
   "PrivacyRequestView",
