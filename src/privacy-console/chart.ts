@@ -78,10 +78,13 @@ function svg(chart: ChartData, totals: readonly number[], format: (n: number) =>
       return rect;
     });
   });
-  const ticks = [0, top / 2, top].map(
-    (value) =>
-      html`<g class="tick"><line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${round(y(value))}" y2="${round(y(value))}"></line><text x="${LEFT - 6}" y="${round(y(value) + 4)}" text-anchor="end">${format(value)}</text></g>`,
-  );
+  // Counts are whole: no gridline at 2.5 consents.
+  const ticks = [0, top / 2, top]
+    .filter((value) => chart.format !== undefined || Number.isInteger(value))
+    .map(
+      (value) =>
+        html`<g class="tick"><line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${round(y(value))}" y2="${round(y(value))}"></line><text x="${LEFT - 6}" y="${round(y(value) + 4)}" text-anchor="end">${format(value)}</text></g>`,
+    );
   const every = Math.max(1, Math.ceil(chart.categories.length / MAX_LABELS));
   const labels = chart.categories.map(
     (category, i) =>
