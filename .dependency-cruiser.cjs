@@ -8,13 +8,13 @@
  * never needs to know what is built on it, and each consumer says what it
  * uses through a narrow dependency interface that createConsentgate fills.
  *
- *   0  errors.ts, logger.ts, route-marks.ts, signatures/, client/, noise/   leaves
+ *   0  errors.ts, logger.ts, route-marks.ts, html.ts, signatures/, client/, noise/   leaves
  *   1  policy/                                            load, validate, compile policies
  *   2  decision/ | minimize/ | telemetry/ | aggregation/  pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
  *   4  audit/                                             the compliance log's meaning
  *   5  middleware/ | rights/ | jobs/ | insights/ | learning/   the gate, the rights endpoints, the jobs, DP releases, federated rounds
- *   6  privacy-center/ | openapi/                         a page over the rights endpoints; their OpenAPI description
+ *   6  privacy-center/ | privacy-console/ | openapi/    the subject's page, the DPO's page, the router's OpenAPI description
  *   7  options.ts, consentgate.ts, store-access.ts, index.ts   the composition root
  *   8  cli/
  *
@@ -31,25 +31,25 @@
 
 /** Each layer as a path pattern, lowest first. */
 const LAYERS = [
-  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/|noise/)",
+  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|html\\.ts|signatures/|client/|noise/)",
   "^src/policy/",
   "^src/(decision|minimize|telemetry|aggregation)/",
   "^src/(store|generated)/",
   "^src/audit/",
   "^src/(middleware|rights|jobs|insights|learning|data-layer)/",
-  "^src/(privacy-center|openapi)/",
+  "^src/(privacy-center|privacy-console|openapi)/",
   "^src/(options|consentgate|store-access|index)\\.ts$",
   "^src/cli/",
 ];
 
 const NAMES = [
-  "leaves (errors, logger, route marks, signatures, client, noise)",
+  "leaves (errors, logger, route marks, html, signatures, client, noise)",
   "policy",
   "decision, minimize, telemetry and aggregation",
   "store",
   "audit",
   "middleware, rights, jobs, insights, learning and data-layer",
-  "privacy-center and openapi",
+  "privacy-center, privacy-console and openapi",
   "the composition root",
   "cli",
 ];
@@ -73,9 +73,9 @@ module.exports = {
     {
       name: "leaves-import-nothing",
       comment:
-        "errors.ts, logger.ts, route-marks.ts, signatures/ and client/ import nothing else of src/: everything may import them.",
+        "errors.ts, logger.ts, route-marks.ts, html.ts, signatures/ and client/ import nothing else of src/: everything may import them.",
       severity: "error",
-      from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|signatures/|client/)" },
+      from: { path: "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|html\\.ts|signatures/|client/)" },
       to: { path: "^src/", pathNot: "^src/$1" },
     },
     {
@@ -111,10 +111,11 @@ module.exports = {
     },
     {
       name: "layer-6-siblings",
-      comment: "privacy-center/ and openapi/ do not import each other: both describe the rights endpoints from below.",
+      comment:
+        "privacy-center/, privacy-console/ and openapi/ do not import each other: each is built on the layers below; what two share moves down (html.ts).",
       severity: "error",
-      from: { path: "^src/(privacy-center|openapi)/" },
-      to: { path: "^src/(privacy-center|openapi)/", pathNot: "^src/$1/" },
+      from: { path: "^src/(privacy-center|privacy-console|openapi)/" },
+      to: { path: "^src/(privacy-center|privacy-console|openapi)/", pathNot: "^src/$1/" },
     },
     {
       name: "in-a-layer",

@@ -25,6 +25,7 @@ import { loadPolicy } from "./policy/load.ts";
 import type { Policy } from "./policy/types.ts";
 import { type PrivacyCenterDeps, type PrivacyCenterOptions, createPrivacyCenter } from "./privacy-center/index.ts";
 import { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
+import { type PrivacyConsoleDeps, type PrivacyConsoleOptions, createPrivacyConsole } from "./privacy-console/index.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
 import { retryPartialErasures } from "./rights/erasure.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
@@ -213,6 +214,24 @@ export interface Consentgate {
    * ```
    */
   wellKnown(): Router;
+  /**
+   * The privacy officer's console (README: The privacy officer's console): per
+   * region and period, charts with their tables of the consents given and
+   * withdrawn, requests and their deadlines (overdue first, each with its own
+   * page), writes blocked, rows purged, the compliance log's check and the
+   * privacy budget spent. Server-rendered, no script. Role `dpo` only:
+   * anonymous callers get a 401 page, others a 403 page.
+   *
+   * @throws {ConsentgateError} `invalid_option` for an empty `title`.
+   *
+   * @example
+   * ```ts
+   * app.use(gate.middleware());
+   * app.use("/privacy-console", gate.console({ title: "Tunes: privacy console" }));
+   * // GET /privacy-console?region=EU&from=2026-11-01&to=2026-11-30
+   * ```
+   */
+  console(options?: PrivacyConsoleOptions): Router;
   /**
    * Express error middleware that answers what the body parsers in front of
    * the gate raise (malformed JSON `400 invalid_body`, too large `413
@@ -696,6 +715,17 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     privacy,
   };
 
+  const officer: PrivacyConsoleDeps = {
+    policy,
+    logStore,
+    requests,
+    audit,
+    learning: { status: (name) => learningStatus(learningDeps, name) },
+    logger,
+    now,
+    privacy,
+  };
+
   try {
     await logPolicyLoaded(logStore, audit, policy);
   } catch (error) {
@@ -729,6 +759,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     privacyCenter: (options) => createPrivacyCenter(center, options),
     openapi: (options) => openApiDocument(options),
     wellKnown: () => createWellKnownRouter(policy),
+    console: (options) => createPrivacyConsole(officer, options),
     errorHandler: () => answerErrors,
     registerDataSource: (source) => dataSources.register(source),
     prismaExtension: (options) => dataLayer.prismaExtension(options),

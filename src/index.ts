@@ -36,6 +36,7 @@ export type { RightsLimitGroup } from "./rights/limits.ts";
 export type { Logger } from "./logger.ts";
 export type { PrivacyCenterOptions } from "./privacy-center/index.ts";
 export type { OpenApiDocument, OpenApiOptions } from "./openapi/document.ts";
+export type { PrivacyConsoleOptions } from "./privacy-console/index.ts";
 
 // Errors.
 export type { ConsentgateErrorDetails, ErrorCode, HttpErrorCode, SetupErrorCode } from "./errors.ts";

@@ -94,6 +94,7 @@ const EXPORTS = [
   "Policy",
   "Privacy",
   "PrivacyCenterOptions",
+  "PrivacyConsoleOptions",
   "PrismaExtensionOptions",
   "PrismaGateExtension",
   "PrivacyRequestView",

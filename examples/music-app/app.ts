@@ -35,6 +35,8 @@ export interface MusicGateOptions {
   music?: string | PGlite;
   secret?: string;
   jobs?: boolean;
+  /** The gate's clock (default: the system's); tests move it to show a request's deadline passing. */
+  now?: () => Date;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function createMusicGate(options: MusicGateOptions): Promise<MusicS
     region: (req) => req.user?.region,
     secret: options.secret,
     jobs: options.jobs ?? false,
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   let music: MusicDatabase | undefined;
   try {
@@ -280,6 +283,8 @@ export function createMusicApp({ gate, db }: Pick<MusicService, "gate" | "db">):
 
   app.use(PRIVACY_API, gate.router());
   app.use("/privacy-center", gate.privacyCenter({ api: PRIVACY_API, title: "Your privacy at Tunes", signIn: "/" }));
+  // For the role dpo (the sign-in's demo-only "privacy officer" box): every region's compliance data.
+  app.use("/privacy-console", gate.console({ title: "Tunes: privacy console" }));
   app.use(gate.errorHandler());
   return app;
 }

@@ -20,6 +20,7 @@ export function signInPage(): string {
 <p><label for="region">Where you are</label><br><select id="region" name="region">
 ${REGIONS.map((r) => `<option value="${r.code}">${escape(r.label)}</option>`).join("\n")}
 </select></p>
+<p><input type="checkbox" id="dpo" name="dpo"> <label for="dpo">Sign in as the privacy officer (demo only: opens the privacy console)</label></p>
 <p><button type="submit">Sign in</button></p>
 </form>`);
 }
@@ -84,7 +85,7 @@ ${actions(t.id)}</li>`,
 <p><button type="button" id="choose-device">Recommend on this device only</button></p>
 </section>`;
   return page(`<p>Signed in as <strong>${escape(user.id)}</strong> in ${escape(user.region)}.
-<a href="/privacy-center">Your privacy choices</a></p>
+<a href="/privacy-center">Your privacy choices</a>${user.roles.includes("dpo") ? ` · <a href="/privacy-console">Privacy console</a>` : ""}</p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form>
 <p id="status" role="status" aria-live="polite"></p>
 ${onDevice ? "" : ASK}

@@ -3,6 +3,10 @@
  * pick a name and a region, and a cookie remembers them. A real app has its
  * own authentication; Consentgate only asks it who the user is (the
  * `subject` option) and where they are (the `region` option).
+ *
+ * DEMO ONLY: anyone may tick "privacy officer" and get the role `dpo`, which
+ * opens the privacy console (every region's compliance data). A real app
+ * gives that role to the people it has made its data protection officers.
  */
 import type { RequestHandler } from "express";
 
@@ -34,6 +38,8 @@ export const REGIONS: readonly { code: string; label: string }[] = [
 
 const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const COOKIE = "listener";
+/** The role gate.console() opens to. */
+const DPO = "dpo";
 
 function parse(value: string | undefined): Listener | undefined {
   let text: string;
@@ -42,9 +48,10 @@ function parse(value: string | undefined): Listener | undefined {
   } catch {
     return undefined;
   }
-  const [id, region] = text.split("|");
+  const [id, region, role, ...rest] = text.split("|");
   if (id === undefined || !NAME.test(id) || !REGIONS.some((r) => r.code === region)) return undefined;
-  return { id, region: region!, roles: [] };
+  if (rest.length > 0 || (role !== undefined && role !== "" && role !== DPO)) return undefined;
+  return { id, region: region!, roles: role === DPO ? [DPO] : [] };
 }
 
 function cookie(header: string | undefined, name: string): string | undefined {
@@ -67,14 +74,18 @@ export const signIn: RequestHandler = (req, res, next) => {
     const listener = parse(
       `${String(body["name"] ?? "")
         .trim()
-        .toLowerCase()}|${String(body["region"] ?? "")}`,
+        .toLowerCase()}|${String(body["region"] ?? "")}|${body["dpo"] === "on" ? DPO : ""}`,
     );
     if (!listener) {
       res.status(400).type("text").send("Pick a name (letters, digits, - or _, starting with a letter) and a region.");
       return;
     }
     res
-      .cookie(COOKIE, `${listener.id}|${listener.region}`, { httpOnly: true, sameSite: "lax", path: "/" })
+      .cookie(COOKIE, `${listener.id}|${listener.region}|${listener.roles.join("")}`, {
+        httpOnly: true,
+        sameSite: "lax",
+        path: "/",
+      })
       .redirect(303, "/");
     return;
   }

@@ -4,7 +4,7 @@
  * enables the controls, calls the API and re-renders by fetching this page
  * again: one renderer, no client-side templates to drift from it.
  */
-import { type Html, html } from "./html.ts";
+import { type Html, html } from "../html.ts";
 import type { CenterView, PurposeView, ReceiptView, RequestView } from "./view.ts";
 import {
   LEGAL_BASIS,

@@ -99,6 +99,28 @@ export interface LogCounts {
   blockedByPurpose: { purpose: string; n: number }[];
 }
 
+/** A region's log counted per UTC day (YYYY-MM-DD), for the privacy officer's console. */
+export interface DailyLogCounts {
+  /** consent.changed entries per day, purpose and direction. */
+  consents: { day: string; purpose: string; granted: boolean; n: number }[];
+  /** purge.ran counts (as in LogCounts.purgedByPurpose) per day the purge ran, and purpose. */
+  purged: { day: string; purpose: string; n: number }[];
+  /** request.received and completed (status completed, or none recorded) entries per day. */
+  requests: { day: string; received: number; completed: number }[];
+}
+
+/** An insights.released entry: what one differentially private release spent of its budget. */
+export interface LoggedRelease {
+  at: Date;
+  name: string;
+  /** The epsilon this release spent. */
+  epsilon: number;
+  /** The epsilon spent in the budget's period, this release included. */
+  spent: number;
+  /** The epsilon the budget allows per period. */
+  budget: number;
+}
+
 export interface ComplianceLogStore {
   /** Appends one entry to its region's chain (one statement); answers where it landed. */
   append(entry: PendingLogEntry): Promise<{ seq: number; prevHash: string; hash: string }>;
@@ -122,6 +144,12 @@ export interface ComplianceLogStore {
   overdueLogged(region: string, requestIds: readonly string[]): Promise<Set<string>>;
   /** Counts of the region's entries in [from, to), for its report. */
   reportCounts(region: string, from: Date | undefined, to: Date | undefined): Promise<LogCounts>;
+  /** The region's entries in [from, to) counted per UTC day, for the console's charts. */
+  dailyCounts(region: string, from: Date, to: Date): Promise<DailyLogCounts>;
+  /** The region's insights.released entries in [from, to), oldest first, at most `limit`. */
+  releases(region: string, from: Date, to: Date, limit: number): Promise<LoggedRelease[]>;
+  /** The region's request.received, completed and overdue entries of one request, in seq order. */
+  requestEntries(region: string, requestId: string): Promise<StoredLogEntry[]>;
 }
 
 /** HMAC-SHA256 of `text` (a SQL expression) under the pads in $10 (inner) and $11 (outer), hex. */
@@ -205,6 +233,34 @@ const BLOCKED_SQL = `
 SELECT details->>'purpose' AS purpose, sum((details->>'count')::bigint)::float8 AS n
 FROM compliance_log
 WHERE region = $1 AND event = $4 AND (details->>'hour')::timestamptz >= $2 AND (details->>'hour')::timestamptz < $3
+GROUP BY 1`;
+
+// The console's daily series: the same entries as the report's, grouped by the UTC day they were written.
+const DAY = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
+
+const CONSENTS_BY_DAY_SQL = `
+SELECT ${DAY} AS day, details->>'purpose' AS purpose, (details->>'granted')::boolean AS granted, count(*)::int AS n
+FROM compliance_log
+WHERE region = $1 AND event = $4 AND at >= $2 AND at < $3
+GROUP BY 1, 2, 3`;
+
+const PURGED_BY_DAY_SQL = `
+SELECT to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
+FROM compliance_log l,
+     LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired')
+              UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')
+              UNION ALL SELECT t.value->>'purpose', ((t.value->>'expired')::bigint + (t.value->>'outOfWindow')::bigint)::text
+                        FROM jsonb_each(l.details->'tables') t) counts
+WHERE l.region = $1 AND l.event = $4 AND l.at >= $2 AND l.at < $3
+GROUP BY 1, 2`;
+
+// Entries written before request.completed named a status were all completions (as in the report).
+const REQUESTS_BY_DAY_SQL = `
+SELECT ${DAY} AS day,
+  count(*) FILTER (WHERE event = $4)::int AS received,
+  count(*) FILTER (WHERE event = $5 AND coalesce(details->>'status', $6) = $6)::int AS completed
+FROM compliance_log
+WHERE region = $1 AND event IN ($4, $5) AND at >= $2 AND at < $3
 GROUP BY 1`;
 
 // Which requests are logged overdue: one indexed statement for any number of
@@ -310,6 +366,57 @@ export function createComplianceLogStore(connection: Connection): ComplianceLogS
         LOG_EVENT.writeBlocked,
       ]);
       return { ...events!, requestsCompletedByStatus: completed, purgedByPurpose: purged, blockedByPurpose: blocked };
+    },
+
+    async dailyCounts(region, from, to) {
+      const range = [region, from.toISOString(), to.toISOString()];
+      const consents = await connection.query<DailyLogCounts["consents"][number]>(CONSENTS_BY_DAY_SQL, [
+        ...range,
+        LOG_EVENT.consentChanged,
+      ]);
+      const purged = await connection.query<DailyLogCounts["purged"][number]>(PURGED_BY_DAY_SQL, [
+        ...range,
+        LOG_EVENT.purgeRan,
+      ]);
+      const requests = await connection.query<DailyLogCounts["requests"][number]>(REQUESTS_BY_DAY_SQL, [
+        ...range,
+        LOG_EVENT.requestReceived,
+        LOG_EVENT.requestCompleted,
+        "completed",
+      ]);
+      return { consents, purged: purged.map((r) => ({ ...r, n: Number(r.n) })), requests };
+    },
+
+    async releases(region, from, to, limit) {
+      const rows = await prisma.complianceLogEntry.findMany({
+        where: { region, event: LOG_EVENT.insightsReleased, at: { gte: from, lt: to } },
+        orderBy: { seq: "asc" },
+        take: limit,
+        select: { at: true, details: true },
+      });
+      return rows.map(({ at, details }) => {
+        const d = details as { name?: unknown; epsilon?: unknown; spent?: unknown; budget?: unknown };
+        return {
+          at,
+          name: String(d.name),
+          epsilon: Number(d.epsilon),
+          spent: Number(d.spent),
+          budget: Number(d.budget),
+        };
+      });
+    },
+
+    async requestEntries(region, requestId) {
+      // The (region, event, at) index narrows it to the region's request entries; the id is in the details.
+      const rows = await prisma.complianceLogEntry.findMany({
+        where: {
+          region,
+          event: { in: [LOG_EVENT.requestReceived, LOG_EVENT.requestCompleted, LOG_EVENT.requestOverdue] },
+          details: { path: ["requestId"], equals: requestId },
+        },
+        orderBy: { seq: "asc" },
+      });
+      return rows.map((r) => ({ ...r, seq: Number(r.seq), details: r.details as Record<string, unknown> }));
     },
   };
 }

@@ -258,6 +258,36 @@ export function createRequests(connection: Connection) {
       });
       return rows.map(withSubject);
     },
+    /**
+     * The privacy officer's list for a region: the requests past their deadline and still open
+     * (oldest deadline first, whenever received), and those received in [from, to) (newest first),
+     * at most `limit` of each.
+     */
+    async forRegion(
+      region: string,
+      from: Date,
+      to: Date,
+      now: Date,
+      limit: number,
+    ): Promise<{ overdue: PrivacyRequestView[]; received: PrivacyRequestView[] }> {
+      const overdue = await prisma.privacyRequest.findMany({
+        where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } },
+        orderBy: [{ dueAt: "asc" }, { id: "asc" }],
+        take: limit,
+      });
+      const received = await prisma.privacyRequest.findMany({
+        where: { region, receivedAt: { gte: from, lt: to } },
+        orderBy: NEWEST_FIRST,
+        take: limit,
+      });
+      return { overdue: overdue.map(requestViewOf), received: received.map(requestViewOf) };
+    },
+    /** Any subject's request, for the privacy officer (who sees requests, not whose they are). */
+    async findAny(id: string): Promise<PrivacyRequestView | undefined> {
+      if (!UUID.test(id)) return undefined;
+      const row = await prisma.privacyRequest.findUnique({ where: { id } });
+      return row ? requestViewOf(row) : undefined;
+    },
     /** How many of the region's requests are past their deadline at `now` and not completed. For the compliance report. */
     countOpenOverdue(region: string, now: Date): Promise<number> {
       return prisma.privacyRequest.count({

@@ -51,6 +51,24 @@ describe(`the example music app on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () 
     await alice.get("/").expect(/action="\/signin"/);
   });
 
+  test("the demo's privacy officer box gives the role dpo, which opens the console; nothing else does", async () => {
+    const officer = request.agent(app);
+    await officer.post("/signin").type("form").send({ name: "olga", region: "DE", dpo: "on" }).expect(303);
+    await officer.get("/").expect(/<a href="\/privacy-console">Privacy console<\/a>/);
+    await officer
+      .get("/privacy-console")
+      .expect(200)
+      .expect(/Region <strong>EU<\/strong>/);
+
+    const alice = await listener("alice-dpo", "DE");
+    const home = await alice.get("/").expect(200);
+    assert.doesNotMatch(home.text, /Privacy console/);
+    await alice.get("/privacy-console").expect(403);
+    await request(app).get("/privacy-console").expect(401);
+    // A cookie naming another role is no sign-in at all.
+    await request(app).get("/privacy-console").set("Cookie", "listener=mallory%7CDE%7Cadmin").expect(401);
+  });
+
   test("an EU listener: nothing is recorded until they opt in, then recommendations follow their listening", async () => {
     const alice = await listener("alice", "DE");
     const refused = await alice.post("/api/plays").send(play("trk_04")).expect(403);

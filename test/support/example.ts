@@ -20,10 +20,14 @@ export interface ExampleApp {
   music: PrismaClient;
 }
 
-/** The example on a new database; its database and gate are closed, and the database dropped, when `scope` ends. */
-export async function exampleApp(scope: Scope): Promise<ExampleApp> {
+/**
+ * The example on a new database (with the gate's clock `now`, when given); its database and gate are
+ * closed, and the database dropped, when `scope` ends.
+ */
+export async function exampleApp(scope: Scope, options: { now?: () => Date } = {}): Promise<ExampleApp> {
   const db = await testDatabase(scope);
   const service = await createMusicGate({
+    ...options,
     database: db.option,
     music: onPostgres ? undefined : await hostPglite(scope),
     secret: TEST_SECRET,
