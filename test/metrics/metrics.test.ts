@@ -181,21 +181,28 @@ describe(`gate.metrics() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal(valueOf(samples, "consentgate_requests_overdue"), 1, "the partial erasure, past its month");
   });
 
-  test("a failed job is counted as failed", async () => {
-    const before = valueOf((await scrape(app)).samples, "consentgate_job_runs_total", {
-      job: "purge",
-      outcome: "failed",
-    });
-    // A gate whose database is closed: its purge rejects.
+  test("a decision the store cannot make, and a job whose store fails, are counted", async () => {
+    const counts = async () => {
+      const { samples } = await scrape(app);
+      return {
+        unavailable: valueOf(samples, "consentgate_decisions_total", {
+          purpose: "personalization",
+          region: "EU",
+          outcome: "unavailable",
+        }),
+        failed: valueOf(samples, "consentgate_job_runs_total", { job: "purge", outcome: "failed" }),
+      };
+    };
+    const before = await counts();
+    // A gate whose database is closed: a subject's choices cannot be read (fail closed), and its purge rejects.
     const failing = await testGate(suite, { now: clock.now });
     failing.metrics(registry);
+    const failingApp = hostApp(failing, (app) => app.post("/api/plays", (_req, res) => void res.status(201).end()));
     await failing.close();
+    const refused = await request(failingApp).post("/api/plays").set(eu("eu-in-0")).send({ itemId: "t" }).expect(503);
+    assert.equal(refused.body.error.code, "consent_unavailable");
     await assert.rejects(failing.runJob("purge"));
-    const after = valueOf((await scrape(app)).samples, "consentgate_job_runs_total", {
-      job: "purge",
-      outcome: "failed",
-    });
-    assert.equal(after, before + 1);
+    assert.deepEqual(await counts(), { unavailable: before.unavailable + 1, failed: before.failed + 1 });
   });
 
   test("no label carries a subject id, and every label value comes from a bounded set", async () => {
