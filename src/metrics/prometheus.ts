@@ -50,6 +50,7 @@ export function prometheusMetrics(registry: MetricsRegistry): GateMetrics {
   return made.metrics;
 }
 
+/** prom-client's metrics carry their name at run time; its type declarations leave it out. */
 function nameOf(metric: Metric): string {
   return (metric as unknown as { name: string }).name;
 }
