@@ -327,3 +327,16 @@ describe(`gate.metrics() and the app's own gated models on ${onPostgres ? "Postg
     assert.equal(decisions("denied"), 2);
   });
 });
+
+describe(`gate.metrics() without a registry, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+
+  // Last in the file: it leaves the metrics on prom-client's global registry for the rest of the process.
+  test("registers on prom-client's global registry", async () => {
+    const gate = await testGate(suite);
+    assert.equal(gate.metrics(), register);
+    await gate.runJob("deadlines");
+    const samples = parseExposition(await register.metrics());
+    assert.equal(valueOf(samples, "consentgate_job_runs_total", { job: "deadlines", outcome: "ok" }), 1);
+  });
+});
