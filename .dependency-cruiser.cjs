@@ -3,12 +3,12 @@
  *
  * A module imports only from its own layer's group or from layers below it;
  * siblings on one line (layer 2, layer 5) do not import each other, and the
- * leaves of layer 0 import nothing of ours (noise/ takes errors.ts's
- * ConsentgateError, nothing else). So a change low in the stack
+ * leaves of layer 0 import nothing of ours (noise/ and metrics/ take
+ * errors.ts's ConsentgateError, nothing else). So a change low in the stack
  * never needs to know what is built on it, and each consumer says what it
  * uses through a narrow dependency interface that createConsentgate fills.
  *
- *   0  errors.ts, logger.ts, route-marks.ts, html.ts, signatures/, client/, noise/   leaves
+ *   0  errors.ts, logger.ts, route-marks.ts, html.ts, signatures/, client/, noise/, metrics/   leaves
  *   1  policy/                                            load, validate, compile policies
  *   2  decision/ | minimize/ | telemetry/ | aggregation/  pure: policy + inputs -> answers
  *   3  store/ (and generated/, the Prisma client)         the database
@@ -31,7 +31,7 @@
 
 /** Each layer as a path pattern, lowest first. */
 const LAYERS = [
-  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|html\\.ts|signatures/|client/|noise/)",
+  "^src/(errors\\.ts|logger\\.ts|route-marks\\.ts|html\\.ts|signatures/|client/|noise/|metrics/)",
   "^src/policy/",
   "^src/(decision|minimize|telemetry|aggregation)/",
   "^src/(store|generated)/",
@@ -43,7 +43,7 @@ const LAYERS = [
 ];
 
 const NAMES = [
-  "leaves (errors, logger, route marks, html, signatures, client, noise)",
+  "leaves (errors, logger, route marks, html, signatures, client, noise, metrics)",
   "policy",
   "decision, minimize, telemetry and aggregation",
   "store",
@@ -85,6 +85,14 @@ module.exports = {
       severity: "error",
       from: { path: "^src/noise/" },
       to: { path: "^src/", pathNot: ["^src/noise/", "^src/errors\\.ts$"] },
+    },
+    {
+      name: "metrics-imports-only-errors",
+      comment:
+        "metrics/ (the gate's observations and their Prometheus form) is a leaf: of src/ it imports only errors.ts, for the ConsentgateError a taken metric name raises.",
+      severity: "error",
+      from: { path: "^src/metrics/" },
+      to: { path: "^src/", pathNot: ["^src/metrics/", "^src/errors\\.ts$"] },
     },
     {
       name: "client-is-web-only",

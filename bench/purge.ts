@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import { createComplianceLog } from "../src/audit/log.ts";
 import { purge } from "../src/jobs/purge.ts";
 import type { Logger } from "../src/logger.ts";
+import { silentMetrics } from "../src/metrics/observations.ts";
 import { loadPolicy } from "../src/policy/load.ts";
 import { createKeyring } from "../src/signatures/hmac.ts";
 import { createComplianceLogStore } from "../src/store/compliance-log.ts";
@@ -132,7 +133,10 @@ export async function benchPurge(): Promise<void> {
     };
     const during = writers(() => !purging);
     const started = performance.now();
-    const result = await purge({ interactions, gatedTables: () => [], policy, audit, logger }, { now: new Date() });
+    const result = await purge(
+      { interactions, gatedTables: () => [], policy, audit, logger, metrics: silentMetrics },
+      { now: new Date() },
+    );
     const ended = performance.now();
     const purgeSeconds = (ended - started) / 1000;
     purging = false;

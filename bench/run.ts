@@ -11,6 +11,7 @@ import { benchHostWrites } from "./host-writes.ts";
 import { benchInsights } from "./insights.ts";
 import { benchLearningCost } from "./learning-cost.ts";
 import { benchLearning } from "./learning.ts";
+import { benchMetrics } from "./metrics.ts";
 import { benchMinimize } from "./minimize.ts";
 import { benchNoise } from "./noise.ts";
 import { benchPurge } from "./purge.ts";
@@ -38,6 +39,8 @@ const onDemand: Record<string, () => Promise<void>> = {
   "gate-profile": benchGateProfile,
   "cache-memory": benchConsentCacheMemory,
   "memory-start": benchMemoryStart,
+  // gate.metrics() on vs off, on a gated POST that records.
+  metrics: benchMetrics,
   reads: benchReads,
   // Seeds 5 000 000 rows on PostgreSQL: minutes.
   insights: benchInsights,

@@ -4,6 +4,7 @@
  * back the pieces a host app mounts.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Router } from "express";
+import type { Registry } from "prom-client";
 import { createBlockedWrites, flushBlockedWrites } from "./audit/blocked-writes.ts";
 import { createComplianceLog } from "./audit/log.ts";
 import { logPolicyLoaded } from "./audit/policy-loaded.ts";
@@ -32,6 +33,8 @@ import { createRightsLimiters } from "./rights/limits.ts";
 import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createDocumentSigner } from "./signatures/ed25519.ts";
 import { createKeyring } from "./signatures/hmac.ts";
+import { createMetricsRelay } from "./metrics/observations.ts";
+import { defaultRegistry, prometheusMetrics } from "./metrics/prometheus.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
 import {
@@ -406,6 +409,31 @@ export interface Consentgate {
    */
   readonly learning: Learning;
   /**
+   * Registers the gate's Prometheus metrics (README: Metrics) on `registry`,
+   * for the host's own `/metrics` to serve, and returns the registry. Default:
+   * the global registry of the prom-client Consentgate depends on; a host
+   * with its own prom-client passes its registry (`client.register`, or a
+   * `new Registry()`). Until this is called nothing is registered or
+   * counted. Calling it again for the same registry, from this gate or
+   * another gate of the process, changes nothing: the gates share the
+   * metrics there. Labels are the policy's purpose and region names, job
+   * names and fixed outcomes, never a subject.
+   *
+   * @throws {ConsentgateError} `invalid_option` when the registry already has a metric of one of
+   * the gate's names that some other code registered.
+   *
+   * @example
+   * ```ts
+   * import { register } from "prom-client";
+   *
+   * const registry = gate.metrics(register);
+   * app.get("/metrics", async (_req, res) => {
+   *   res.type(registry.contentType).send(await registry.metrics());
+   * });
+   * ```
+   */
+  metrics<R extends Pick<Registry, "registerMetric" | "getSingleMetric"> = Registry>(registry?: R): R;
+  /**
    * Stops the jobs, waits for batched writes to commit, and closes the
    * database. Safe to call more than once (every call gets the same promise).
    *
@@ -584,8 +612,16 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     await store.close();
     throw error;
   }
-  const consents = createConsentCache(connection, { ...config.consentCache, maxStalenessMs: MAX_STALENESS_MS, logger });
-  const interactions = createInteractionStore(connection);
+  // Every part counts into the relay; gate.metrics() gives it somewhere to count to.
+  const observed = createMetricsRelay();
+  const { metrics } = observed;
+  const consents = createConsentCache(connection, {
+    ...config.consentCache,
+    maxStalenessMs: MAX_STALENESS_MS,
+    logger,
+    metrics,
+  });
+  const interactions = createInteractionStore(connection, { metrics });
   const logStore = createComplianceLogStore(connection);
   const consentStore = createConsentStore(connection);
   if (store.snapshotFailure !== undefined) {
@@ -625,6 +661,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     actorOf: config.actor,
     regionOf: config.region,
     enter: (privacy, next) => dataLayer.enter(privacy, next),
+    metrics,
   };
   const dataLayer = createDataLayer({
     policy,
@@ -633,6 +670,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     standing: createStandingCheck(connection),
     blockedWrites,
     logger,
+    metrics,
     now,
     // Each gated model joins export and erasure as one data source, erased in the order the models are told.
     gated: (model) =>
@@ -697,6 +735,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     blockedWrites,
     gatedTables: () => dataLayer.tables(),
     logger,
+    metrics,
     now,
     retryErasures: () => retryPartialErasures(rights),
     releaseInsights: (at) => releaseDue(insightDeps, at),
@@ -738,7 +777,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     ? startScheduler({
         schedules,
         run: runJob,
-        coordinator: createLeaseCoordinator(createJobLeases(connection), { logger }),
+        coordinator: createLeaseCoordinator(createJobLeases(connection), { logger, metrics }),
         logger,
       })
     : undefined;
@@ -769,6 +808,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     runJob,
     insights,
     learning,
+    metrics<R extends Pick<Registry, "registerMetric" | "getSingleMetric">>(registry?: R): R {
+      const target = registry ?? (defaultRegistry as unknown as R);
+      observed.add(prometheusMetrics(target));
+      return target;
+    },
     close: () =>
       (closing ??= (async () => {
         await scheduler?.stop();

@@ -7,6 +7,7 @@
  * against the built dist/, as a host app's compiler sees it.
  */
 import type { Request } from "express";
+import type { Registry } from "prom-client";
 import type { PrismaClient } from "../examples/music-app/generated/prisma/client.ts";
 import type {
   ActingAs,
@@ -99,6 +100,12 @@ type Param<F, I extends number = 0> = F extends (...args: infer P) => unknown ? 
 type Result<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never;
 type Item<T> = T extends AsyncIterable<infer I> ? I : T extends readonly (infer I)[] ? I : never;
 
+/** gate.metrics() hands back the registry it was given (its exact type), or prom-client's global one. */
+declare const aGate: Consentgate;
+declare const openMetricsRegistry: Registry<"application/openmetrics-text; version=1.0.0; charset=utf-8">;
+const onDefault = aGate.metrics();
+const onHosts = aGate.metrics(openMetricsRegistry);
+
 export type Checks = [
   // createConsentgate and the gate.
   Expect<Equal<Param<typeof createConsentgate>, ConsentgateOptions | undefined>>,
@@ -125,6 +132,8 @@ export type Checks = [
   Expect<Equal<JobResults["insights"], InsightsJobResult>>,
   Expect<Equal<JobResults["learning"], LearningJobResult>>,
   Expect<Equal<Consentgate["learning"], Learning>>,
+  Expect<Equal<typeof onDefault, Registry>>,
+  Expect<Equal<typeof onHosts, typeof openMetricsRegistry>>,
   Expect<Equal<Result<Learning["status"]>, LearningStatus>>,
   Expect<Equal<Param<Learning["define"], 1>, ModelDefinition>>,
   Expect<Equal<Policy["learning"][string], LearningModel>>,

@@ -12,6 +12,7 @@ import { type Decision, decide } from "../decision/decide.ts";
 import { refusalMessage } from "../decision/refusal.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { GateMetrics } from "../metrics/observations.ts";
 import type { Minimizer } from "../minimize/index.ts";
 import type { Policy, Purpose } from "../policy/types.ts";
 import {
@@ -100,6 +101,8 @@ export interface DataLayerDeps {
   readonly standing: StandingCheck;
   readonly blockedWrites: Pick<BlockedWrites, "add">;
   readonly logger: Logger;
+  /** Counts each decision by purpose, region and outcome, as the HTTP gate does. */
+  readonly metrics: Pick<GateMetrics, "decided">;
   readonly now: () => Date;
   /**
    * Told of each model the first time a client gates it, a model before the
@@ -210,7 +213,12 @@ export function createDataLayer(deps: DataLayerDeps) {
     }
     const decidedAt = deps.now();
     for (const reach of plan.reaches) {
-      const decision = await decisionFor(acting, reach);
+      const purpose = reach.model.purpose.name;
+      const decision = await decisionFor(acting, reach).catch((error: unknown) => {
+        deps.metrics.decided(purpose, acting.region, "unavailable");
+        throw error;
+      });
+      deps.metrics.decided(purpose, acting.region, decision.allowed ? "allowed" : "denied");
       if (!decision.allowed) {
         deps.blockedWrites.add(acting.region, reach.model.purpose.name, decidedAt);
         throw new ConsentgateError("consent_required", refusalMessage(policy, decision, reach.subject !== undefined), {

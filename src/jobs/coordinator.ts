@@ -23,6 +23,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { RunCoordinator } from "node-cron";
 import type { Logger } from "../logger.ts";
+import { type GateMetrics, silentMetrics } from "../metrics/observations.ts";
 import type { JobLeases } from "../store/job-leases.ts";
 
 export interface LeaseCoordinatorOptions {
@@ -31,6 +32,8 @@ export interface LeaseCoordinatorOptions {
   /** Default: the wall clock. */
   clock?: () => Date;
   logger: Logger;
+  /** Counts the fires another instance won (`skipped`). Default: nowhere. */
+  metrics?: Pick<GateMetrics, "jobRun">;
 }
 
 export interface LeaseCoordinator extends RunCoordinator {
@@ -88,7 +91,10 @@ export function createLeaseCoordinator(leases: JobLeases, options: LeaseCoordina
     holder,
     async claim(job, fireAt, leaseMs) {
       const now = clock();
-      if (!(await leases.claim(job, fireAt, holder, new Date(now.getTime() + leaseMs), now))) return false;
+      if (!(await leases.claim(job, fireAt, holder, new Date(now.getTime() + leaseMs), now))) {
+        (options.metrics ?? silentMetrics).jobRun(job, "skipped");
+        return false;
+      }
       let resolve = () => {};
       const finished = new Promise<void>((r) => (resolve = r));
       held.set(keyOf(job, fireAt), { renew: renew(job, fireAt, leaseMs), finished, release: resolve });

@@ -35,6 +35,7 @@
  */
 import type { ComplianceLog } from "../audit/events.ts";
 import type { Logger } from "../logger.ts";
+import type { GateMetrics } from "../metrics/observations.ts";
 import { subtractDuration } from "../policy/duration.ts";
 import type { Policy, Purpose } from "../policy/types.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
@@ -62,6 +63,8 @@ export interface PurgeDeps {
   policy: Policy;
   audit: Pick<ComplianceLog, "append">;
   logger: Logger;
+  /** Told the rows each run deleted (dry runs delete nothing, and tell nothing). */
+  metrics: Pick<GateMetrics, "purged">;
 }
 
 export interface PurgeOptions {
@@ -204,6 +207,7 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
     interrupted = true;
   });
   const result: PurgeResult = { dryRun: false, expired, outOfWindow, emptyWindows, tables, interrupted };
+  countPurged(deps, result);
   // What was deleted before a failure is logged too, if the log can still be written.
   const logged = logRuns(deps, result, options.now.toISOString());
   if (failure === undefined) await logged;
@@ -212,6 +216,23 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
     throw failure;
   }
   return result;
+}
+
+/** What was deleted, also before a failure, for the metrics; the app's own models count for the default region. */
+function countPurged({ metrics, policy }: PurgeDeps, result: PurgeResult): void {
+  const reasons = [
+    ["expired", result.expired],
+    ["out_of_window", result.outOfWindow],
+  ] as const;
+  for (const [reason, counts] of reasons)
+    for (const [region, perPurpose] of Object.entries(counts))
+      for (const [purpose, rows] of Object.entries(perPurpose))
+        if (rows > 0) metrics.purged(region, purpose, reason, rows);
+  for (const table of Object.values(result.tables)) {
+    if (table.expired > 0) metrics.purged(policy.defaults.region, table.purpose, "expired", table.expired);
+    if (table.outOfWindow > 0)
+      metrics.purged(policy.defaults.region, table.purpose, "out_of_window", table.outOfWindow);
+  }
 }
 
 async function logRuns({ audit, policy }: PurgeDeps, result: PurgeResult, before: string): Promise<void> {

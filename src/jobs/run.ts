@@ -4,6 +4,7 @@
  * their own clock. Nothing here is scheduled or coordinated.
  */
 import { ConsentgateError } from "../errors.ts";
+import type { GateMetrics } from "../metrics/observations.ts";
 import type { LearningJobResult } from "../store/learning.ts";
 import { JOB_NAMES, type JobName } from "../policy/types.ts";
 import { type ComplianceReportDeps, type ComplianceReportResult, writeDailyReports } from "./compliance-report.ts";
@@ -148,6 +149,8 @@ export interface JobRunnerDeps
   releaseInsights(now: Date): Promise<InsightsJobResult>;
   /** The learning job: closes, aggregates and publishes the rounds that are ready (src/learning/rounds.ts, wired in by createConsentgate). */
   trainModels(now: Date): Promise<LearningJobResult>;
+  /** Counts each run by job and outcome, the rows purged and the overdue requests. */
+  readonly metrics: Pick<GateMetrics, "jobRun"> & PurgeDeps["metrics"] & DeadlinesDeps["metrics"];
 }
 
 export function createJobRunner(deps: JobRunnerDeps): RunJob {
@@ -177,7 +180,14 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
       );
     }
     const started = Date.now();
-    const result = await jobs[name](options.now ?? deps.now(), options);
+    let result: JobResults[typeof name];
+    try {
+      result = await jobs[name](options.now ?? deps.now(), options);
+    } catch (error) {
+      deps.metrics.jobRun(name, "failed");
+      throw error;
+    }
+    deps.metrics.jobRun(name, "ok");
     deps.logger.info({ job: name, ms: Date.now() - started, result }, `consentgate: ${name} done`);
     return result;
   };

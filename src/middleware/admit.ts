@@ -7,6 +7,7 @@ import type { BlockedWrites } from "../audit/blocked-writes.ts";
 import type { Decision } from "../decision/decide.ts";
 import { refusalMessage } from "../decision/refusal.ts";
 import { ConsentgateError } from "../errors.ts";
+import type { GateMetrics } from "../metrics/observations.ts";
 
 /** What the write gate needs beyond req.privacy's own: somewhere to count refused writes. */
 export interface GateDeps extends PrivacyDeps {
@@ -17,6 +18,8 @@ export interface GateDeps extends PrivacyDeps {
    * host's gated Prisma models find whose data a write is about.
    */
   readonly enter: (privacy: Privacy, next: () => void) => void;
+  /** Counts each decision by purpose, region and outcome. */
+  readonly metrics: Pick<GateMetrics, "decided">;
 }
 import { type Privacy, type PrivacyDeps, createPrivacy, decideNow, markAdmitted } from "./privacy.ts";
 
@@ -40,10 +43,17 @@ export function admit(
   // asks the rules directly so that one write does not decide every purpose.
   const decision = decideNow(privacy, purpose);
   if (decision) return settle(deps, req, privacy, purpose, decision);
-  return privacy.decide(purpose).then((read) => settle(deps, req, privacy, purpose, read));
+  return privacy.decide(purpose).then(
+    (read) => settle(deps, req, privacy, purpose, read),
+    (error: unknown) => {
+      deps.metrics.decided(purpose, privacy.region, "unavailable");
+      throw error;
+    },
+  );
 }
 
 function settle(deps: GateDeps, req: Request, privacy: Privacy, purpose: string, decision: Decision): void {
+  deps.metrics.decided(purpose, privacy.region, decision.allowed ? "allowed" : "denied");
   if (!decision.allowed) {
     deps.blockedWrites.add(privacy.region, purpose, deps.now());
     throw new ConsentgateError(

@@ -19,6 +19,7 @@ import type pg from "pg";
 import type { Choice } from "../decision/decide.ts";
 import { ConsentgateError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { type GateMetrics, silentMetrics } from "../metrics/observations.ts";
 import type { Connection } from "./connection.ts";
 import { CONSENT_CHANNEL, loadChoicesOf, NO_CHOICES } from "./consents.ts";
 import { createGroupCommit } from "./group-commit.ts";
@@ -34,6 +35,8 @@ export interface CacheSettings {
   /** The longest a change may go unseen; MAX_STALENESS_MS outside tests. */
   maxStalenessMs: number;
   logger: Logger;
+  /** Where each lookup's hit or miss is told. Default: nowhere. */
+  metrics?: Pick<GateMetrics, "consentLookup">;
 }
 
 export interface ConsentCache {
@@ -67,6 +70,7 @@ interface Read {
  */
 export function createConsentCache(connection: Connection, options: CacheSettings): ConsentCache {
   const { timeoutMs, maxStalenessMs } = options;
+  const metrics = options.metrics ?? silentMetrics;
   // Empty answers are cached like any other (most people never make a choice), as the one shared NO_CHOICES.
   const entries = new LRUCache<string, ReadonlyMap<string, Choice>>({ max: options.subjects });
   const inFlight = new Map<string, Read>();
@@ -121,12 +125,21 @@ export function createConsentCache(connection: Connection, options: CacheSetting
     choices(subjectId) {
       if (fresh()) {
         const hit = entries.get(subjectId);
-        if (hit) return Promise.resolve(hit);
+        if (hit) {
+          metrics.consentLookup(true);
+          return Promise.resolve(hit);
+        }
       }
+      metrics.consentLookup(false);
       // Each waiting request has its own deadline: a slow shared read fails every one of them closed in time.
       return withTimeout((inFlight.get(subjectId) ?? read(subjectId)).answer, timeoutMs);
     },
-    peek: (subjectId) => (fresh() ? entries.get(subjectId) : undefined),
+    peek(subjectId) {
+      const hit = fresh() ? entries.get(subjectId) : undefined;
+      // A miss here is counted by the choices() read that always follows it.
+      if (hit) metrics.consentLookup(true);
+      return hit;
+    },
     changed: invalidate,
     async close() {
       invalidate();

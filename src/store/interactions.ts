@@ -46,6 +46,7 @@
  * job's statements, the erasures' deletes, the counts the host reads).
  */
 import type { Connection } from "./connection.ts";
+import { type GateMetrics, silentMetrics } from "../metrics/observations.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import { reshapeRings, type Ring } from "./reshape.ts";
 import { lockSubjectsShared } from "./write-lock.ts";
@@ -203,17 +204,23 @@ export interface RingKey {
 export interface InteractionStoreOptions {
   maxBatch?: number;
   concurrency?: number;
+  /** Where each batch's size and each record's wait are told. Default: nowhere. */
+  metrics?: Pick<GateMetrics, "recordBatch" | "recorded">;
 }
 
 export function createInteractionStore(
   connection: Connection,
   options: InteractionStoreOptions = {},
 ): InteractionStore {
+  const metrics = options.metrics ?? silentMetrics;
   const commit = createGroupCommit<Queued, true>({
     maxBatch: options.maxBatch ?? 256,
     // PGlite has one connection: a second batch in flight would only queue behind the first.
     concurrency: options.concurrency ?? (connection.kind === "postgres" ? 2 : 1),
-    flush: (rows) => writeBatch(connection, rows),
+    flush: (rows) => {
+      metrics.recordBatch(rows.length);
+      return writeBatch(connection, rows);
+    },
   });
   return {
     async record(row) {
@@ -221,7 +228,12 @@ export function createInteractionStore(
       if (unstorableJson(json) || unstorableText(row.subjectId)) {
         throw new ConsentgateError("invalid_body", UNSTORABLE_TEXT, { purpose: row.purpose });
       }
-      await commit.add({ ...row, json });
+      const queued = performance.now();
+      try {
+        await commit.add({ ...row, json });
+      } finally {
+        metrics.recorded((performance.now() - queued) / 1000);
+      }
     },
     async recent(subjectId, purpose, { limit, now }) {
       const rows = await connection.query<InteractionRow>(

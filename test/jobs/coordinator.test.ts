@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { before, describe, test } from "node:test";
 import { createLeaseCoordinator, type LeaseCoordinator } from "../../src/jobs/coordinator.ts";
 import { silentLogger } from "../../src/logger.ts";
+import type { GateMetrics, JobOutcome } from "../../src/metrics/observations.ts";
 import { createJobLeases } from "../../src/store/job-leases.ts";
 import type { Store } from "../../src/store/store.ts";
 import { DAY, testClock, until } from "../support/clock.ts";
@@ -18,7 +19,7 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
   let n = 0;
   // Every test elects fires of a job of its own, so one database serves the whole file.
   const freshJob = () => `job-${++n}`;
-  const instance = (i: number, options: { clock?: () => Date } = {}) => {
+  const instance = (i: number, options: { clock?: () => Date; metrics?: Pick<GateMetrics, "jobRun"> } = {}) => {
     const coordinator = createLeaseCoordinator(createJobLeases(stores[i % stores.length]!.connection), {
       holder: `instance-${i}`,
       clock: clock.now,
@@ -40,6 +41,22 @@ describe(`the run coordinator on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () =>
       `SELECT "fireAt", holder, "finishedAt" IS NOT NULL AS finished FROM job_leases WHERE job = $1 ORDER BY "fireAt"`,
       [job],
     );
+
+  test("the instance that loses a fire counts it as skipped (consentgate_job_runs_total)", async () => {
+    const job = freshJob();
+    const counted: [number, string, JobOutcome][] = [];
+    const [a, b] = [0, 1].map((i) =>
+      instance(i, { metrics: { jobRun: (name, outcome) => counted.push([i, name, outcome]) } }),
+    );
+    const [wonA, wonB] = await Promise.all([a!.claim(job, fire(0), 60_000), b!.claim(job, fire(0), 60_000)]);
+    assert.equal(Number(wonA) + Number(wonB), 1);
+    assert.deepEqual(
+      counted,
+      [[wonA ? 1 : 0, job, "skipped"]],
+      "the winner's run is counted by the job runner, not here",
+    );
+    await (wonA ? a! : b!).finish(job, fire(0));
+  });
 
   test("two instances asking for the same fires at the same moment: each fire runs exactly once", async () => {
     const job = freshJob();

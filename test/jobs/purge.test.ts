@@ -5,6 +5,7 @@ import type { ConsentgateOptions, Logger } from "../../src/index.ts";
 import { createComplianceLog } from "../../src/audit/log.ts";
 import { purge } from "../../src/jobs/purge.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { silentMetrics } from "../../src/metrics/observations.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { createComplianceLogStore } from "../../src/store/compliance-log.ts";
@@ -195,6 +196,7 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       policy: await loadPolicy(testPolicy()),
       audit,
       logger: silentLogger,
+      metrics: silentMetrics,
     };
     await assert.rejects(purge(deps, { now: T0, batchSize: 1 }), /connection lost/);
     const logged: unknown[] = [];
