@@ -96,6 +96,7 @@ const EXPORTS = [
   "PrivacyRequestView",
   "Purpose",
   "PurgeCounts",
+  "PurgeProgress",
   "PurgeResult",
   "PurgedTable",
   "Receipt",
