@@ -51,7 +51,13 @@ export async function receiveRequest(
     region: region.name,
     event: LOG_EVENT.requestReceived,
     subjectId: target.subjectId,
-    details: { requestId: request.id, type, onBehalf: target.onBehalf },
+    // Who acted for the subject (an agent, or the operator of `consentgate export|erase`) is named: staff are accountable.
+    details: {
+      requestId: request.id,
+      type,
+      onBehalf: target.onBehalf,
+      ...(target.onBehalf ? { actor: target.actorId } : {}),
+    },
   });
   await unavailableOnFailure(
     deps.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged),
