@@ -29,7 +29,7 @@ export interface ErasureDeps extends RequestDeps {
   /** Told of every erasure, so this instance's cache forgets the subject's choices. */
   readonly consents: Pick<ConsentCache, "changed">;
   readonly dataSources: Pick<DataSources, "list" | "get">;
-  readonly keyring: Pick<Keyring, "sign">;
+  readonly keyring: Pick<Keyring, "sign" | "pseudonym">;
   readonly logger: Logger;
 }
 

@@ -48,7 +48,7 @@ export interface ExportDeps extends RequestDeps {
   readonly learning: { forSubject(subjectId: string): Promise<StoredUpdate[]> };
   readonly dataSources: Pick<DataSources, "list">;
   /** Receipts are rebuilt from their stored events and checked against their signature. */
-  readonly keyring: Pick<Keyring, "verify">;
+  readonly keyring: Pick<Keyring, "verify" | "pseudonym">;
   readonly logger: Logger;
 }
 

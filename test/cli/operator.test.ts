@@ -11,12 +11,16 @@ import { before, describe, test } from "node:test";
 import request from "supertest";
 import type { AuditEntry } from "../../src/audit/events.ts";
 import type { Consentgate } from "../../src/index.ts";
+import { createKeyring } from "../../src/signatures/hmac.ts";
 import { TEST_SECRET, testApp } from "../support/app.ts";
 import { type Cli, cliApp } from "../support/child.ts";
 import { type PersistentDatabase, onPostgres } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { type Scope, suiteScope } from "../support/scope.ts";
 import { asText, eu, grant } from "../support/subjects.ts";
+
+/** The log names the actor by pseudonym, as it names subjects. */
+const pseudonym = createKeyring(TEST_SECRET).pseudonym;
 
 describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
   const suite = suiteScope();
@@ -81,7 +85,7 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.deepEqual(logged(log, doc.request.id), [
       {
         event: "request.received",
-        details: { requestId: doc.request.id, type: "export", onBehalf: true, actor: "ops-1" },
+        details: { requestId: doc.request.id, type: "export", onBehalf: true, actor: pseudonym("ops-1") },
       },
       { event: "request.completed", details: { requestId: doc.request.id, type: "export", status: "completed" } },
     ]);
@@ -99,7 +103,7 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     const region = "EU"; // the test policy's default
     const log = await look(ctx, (t) => entries(t.gate, region));
     assert.equal(doc.region, region);
-    assert.equal(logged(log, doc.request.id)[0]?.details.actor, operator);
+    assert.equal(logged(log, doc.request.id)[0]?.details.actor, pseudonym(operator));
 
     const again = await cli("export", "op-eu", "--out", file, "--policies", policies, ...database);
     assert.equal(again.code, 1, "an existing file is not overwritten");
@@ -162,7 +166,7 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
       requestId: certificate.requestId,
       type: "erasure",
       onBehalf: true,
-      actor: "ops-2",
+      actor: pseudonym("ops-2"),
     });
     assert.equal(completed?.event, "request.completed");
   });
