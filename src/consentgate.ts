@@ -3,6 +3,7 @@
  * policy, opens the store, wires each part with only what it uses, and hands
  * back the pieces a host app mounts.
  */
+import type { Writable } from "node:stream";
 import type { ErrorRequestHandler, Request, RequestHandler, Router } from "express";
 import type { Registry } from "prom-client";
 import { createBlockedWrites, flushBlockedWrites } from "./audit/blocked-writes.ts";
@@ -28,7 +29,8 @@ import { type PrivacyCenterDeps, type PrivacyCenterOptions, createPrivacyCenter 
 import { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
 import { type PrivacyConsoleDeps, type PrivacyConsoleOptions, createPrivacyConsole } from "./privacy-console/index.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
-import { retryPartialErasures } from "./rights/erasure.ts";
+import { type ErasureCertificate, erase, retryPartialErasures } from "./rights/erasure.ts";
+import { streamExport } from "./rights/export.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
 import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createDocumentSigner } from "./signatures/ed25519.ts";
@@ -558,6 +560,27 @@ export interface Learning {
 }
 
 /**
+ * What `consentgate export` and `consentgate erase` run: the code of GET
+ * /export and DELETE /data, for a subject an operator names, with the
+ * operator as the actor (as an agent's `?subject=`). Not in the public API
+ * (index.ts does not export it): a host's code goes through gate.router().
+ */
+export interface OperatorRights {
+  /** Writes the subject's export document to `out` and ends it. */
+  export(subjectId: string, operator: string, region: string, out: Writable): Promise<void>;
+  erase(subjectId: string, operator: string, region: string): Promise<ErasureCertificate>;
+}
+
+const operatorRightsOf = new WeakMap<Consentgate, OperatorRights>();
+
+/** The operator's rights commands on a gate createConsentgate made. */
+export function operatorRights(gate: Consentgate): OperatorRights {
+  const rights = operatorRightsOf.get(gate);
+  if (rights === undefined) throw new TypeError("not a gate made by createConsentgate");
+  return rights;
+}
+
+/**
  * Validates the options, loads and compiles the policy, opens the database
  * (applying migrations, under a lock), and returns the gate. Everything
  * that can be wrong with the set-up fails here, at start-up, rather than as
@@ -703,6 +726,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     logStore,
     dataSources,
     gatedRows: { erasePurpose: (subjectId, purpose) => dataLayer.erasePurpose(subjectId, purpose) },
+    keyring,
     signer,
     audit,
     logger,
@@ -790,7 +814,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
 
   const limiters = createRightsLimiters(config.limits, logger);
   let closing: Promise<void> | undefined;
-  return {
+  const made: Consentgate = {
     policy,
     middleware: () => createMiddleware(gate),
     purpose: (name) => createPurposeGate(gate, name),
@@ -823,4 +847,11 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
         await store.close();
       })()),
   };
+  const onBehalf = (subjectId: string, operator: string) => ({ subjectId, actorId: operator, onBehalf: true });
+  operatorRightsOf.set(made, {
+    export: (subjectId, operator, region, out) =>
+      streamExport(rights, onBehalf(subjectId, operator), { region, gpc: false }, out),
+    erase: (subjectId, operator, region) => erase(rights, onBehalf(subjectId, operator), region),
+  });
+  return made;
 }

@@ -78,7 +78,7 @@ export type {
   ErasureRetryResult,
   InsightsJobResult,
 } from "./jobs/run.ts";
-export type { PurgeResult, Counts as PurgeCounts, TableCounts as PurgedTable } from "./jobs/purge.ts";
+export type { PurgeProgress, PurgeResult, Counts as PurgeCounts, TableCounts as PurgedTable } from "./jobs/purge.ts";
 export type { DeadlinesResult } from "./jobs/deadlines.ts";
 export type { ComplianceReportResult } from "./jobs/compliance-report.ts";
 export type { LogRetentionResult } from "./jobs/log-retention.ts";

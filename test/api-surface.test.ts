@@ -100,6 +100,7 @@ const EXPORTS = [
   "PrivacyRequestView",
   "Purpose",
   "PurgeCounts",
+  "PurgeProgress",
   "PurgeResult",
   "PurgedTable",
   "PublicSigningKey",

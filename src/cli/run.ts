@@ -5,8 +5,10 @@
  */
 import { ConsentgateError } from "../errors.ts";
 import { didYouMean } from "../policy/suggest.ts";
-import { type Command, type Io, UsageError } from "./command.ts";
+import { type CliError, type Command, type Io, type Terminal, UsageError, failure } from "./command.ts";
 import { check } from "./commands/check.ts";
+import { erase } from "./commands/erase.ts";
+import { exportCommand } from "./commands/export.ts";
 import { insights } from "./commands/insights.ts";
 import { learning } from "./commands/learning.ts";
 import { purge } from "./commands/purge.ts";
@@ -16,6 +18,8 @@ import { verifyReceipt } from "./commands/verify-receipt.ts";
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   check,
+  erase,
+  export: exportCommand,
   insights,
   learning,
   purge,
@@ -24,27 +28,46 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   "verify-receipt": verifyReceipt,
 };
 
-const processIo: Io = {
+const processTerminal: Terminal = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  write: (chunk) =>
+    new Promise((resolve, reject) => process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()))),
+  // Progress only where someone watches: a bar's escape codes would garble a pipe or a log file.
+  ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
 };
 
-/** Exit codes: 0 done, 1 the command found problems or could not run, 2 wrong usage. */
-export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
-  const [name = "", ...args] = argv;
+/**
+ * Exit codes: 0 done, 1 the command found problems or could not run, 2 wrong usage.
+ * `--json`, anywhere on the line, is taken out here for every command (see Io.json).
+ */
+export async function run(argv: readonly string[], terminal: Terminal = processTerminal): Promise<number> {
+  const json = argv.includes("--json");
+  const { progress, ...streams } = terminal;
+  const io: Io = { ...streams, json, ...(progress && !json ? { progress } : {}) };
+  const [name = "", ...args] = argv.filter((arg) => arg !== "--json");
+  const fail = (error: CliError, lines: string[]) => failure(io, error, lines);
   if (name === "help" || name === "--help" || name === "-h") {
-    usage().forEach((line) => io.out(line));
+    if (json) io.out(JSON.stringify({ commands: commandList() }, null, 2));
+    else usage().forEach((line) => io.out(line));
     return 0;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
-    if (name !== "") io.err(`unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}`);
-    usage().forEach((line) => io.err(line));
+    const reason =
+      name === "" ? "name a command" : `unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}`;
+    fail({ code: "usage", message: reason }, [...(name === "" ? [] : [reason]), ...usage()]);
     return 2;
   }
   if (args.includes("--help") || args.includes("-h")) {
-    io.out(`usage: consentgate ${name} ${command.usage}`);
-    io.out(`  ${command.summary}`);
+    if (json)
+      io.out(
+        JSON.stringify({ name, usage: `consentgate ${name} ${command.usage}`, summary: command.summary }, null, 2),
+      );
+    else {
+      io.out(`usage: consentgate ${name} ${command.usage}`);
+      io.out(`  ${command.summary}`);
+    }
     return 0;
   }
   try {
@@ -54,19 +77,16 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
       // A database that cannot be reached, a lock held, a wrong secret: the command could not do its work.
       // One line saying why (with the code, whose message says what to check), not a stack trace;
       // DEBUG=1 adds the stack of an error Consentgate did not expect.
-      const reason =
-        error instanceof ConsentgateError
-          ? `${error.code}: ${error.message}`
-          : error instanceof Error
-            ? error.message
-            : String(error);
-      io.err(`consentgate ${name}: ${withoutPasswords(reason)}`);
-      if (process.env.DEBUG && !(error instanceof ConsentgateError) && error instanceof Error && error.stack)
-        io.err(withoutPasswords(error.stack));
+      const known = error instanceof ConsentgateError;
+      const message = withoutPasswords(error instanceof Error ? error.message : String(error));
+      const lines = [`consentgate ${name}: ${known ? `${error.code}: ` : ""}${message}`];
+      if (process.env.DEBUG && !known && error instanceof Error && error.stack)
+        lines.push(withoutPasswords(error.stack));
+      fail({ code: known ? error.code : "failed", message }, lines);
       return 1;
     }
-    io.err(error.message);
-    io.err(`usage: consentgate ${name} ${command.usage}`);
+    const usageText = `consentgate ${name} ${command.usage}`;
+    fail({ code: "usage", message: error.message, usage: usageText }, [error.message, `usage: ${usageText}`]);
     return 2;
   }
 }
@@ -76,12 +96,16 @@ function withoutPasswords(message: string): string {
   return message.replace(/\/\/([^:@/\s]+):[^@/\s]*@/g, "//$1:***@");
 }
 
+function commandList() {
+  return Object.entries(COMMANDS).map(([name, command]) => ({ name, usage: command.usage, summary: command.summary }));
+}
+
 function usage(): string[] {
   const commands = Object.entries(COMMANDS).flatMap(([name, command]) => [
     `  ${name} ${command.usage}`,
     `      ${command.summary}`,
   ]);
-  return ["usage: consentgate <command> [options]", "", "commands:", ...commands];
+  return ["usage: consentgate <command> [options] [--json]", "", "commands:", ...commands];
 }
 
 /** Our own UsageError, or node:util parseArgs rejecting an unknown option or a missing value. */

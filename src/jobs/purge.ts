@@ -75,6 +75,31 @@ export interface PurgeOptions {
   batchSize?: number;
   /** Stops the run between two statements. */
   signal?: AbortSignal;
+  /** Told once what is due is counted (deleted 0), then after each statement that deleted rows; not in a dry run. */
+  onProgress?: (progress: PurgeProgress) => void;
+}
+
+/**
+ * How far a purge has got, for a progress display (`consentgate purge` draws
+ * a bar on a terminal).
+ *
+ * @example
+ * ```ts
+ * import type { PurgeProgress } from "consentgate";
+ *
+ * const show = ({ deleted, expected }: PurgeProgress) => console.error(`${deleted} of ~${expected} rows deleted`);
+ * await gate.runJob("purge", { onProgress: show });
+ * ```
+ */
+export interface PurgeProgress {
+  /** Rows deleted so far in this run, interactions and the app's gated rows. */
+  deleted: number;
+  /**
+   * The interactions that were due when the run started (counted first, as a
+   * dry run counts them). The app's gated rows are not counted ahead, and
+   * concurrent writes may add some, so `deleted` can pass it.
+   */
+  expected: number;
 }
 
 /**
@@ -180,14 +205,17 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
   let emptyWindows = 0;
   let interrupted = false;
   const stopped = () => (interrupted ||= options.signal?.aborted === true);
+  const progress = await progressReporter(interactions, options, windows);
   const passes = async () => {
     for (let deleted = batchSize; deleted === batchSize && !stopped(); ) {
       deleted = add(expired, await interactions.deleteExpired(options.now, batchSize));
+      progress(deleted);
       deps.logger.debug({ job: "purge", pass: "expired", deleted }, "consentgate: purge batch");
     }
     for (let cursor: RingKey | undefined = { subjectId: "", purpose: "" }; cursor !== undefined && !stopped(); ) {
       const walked = await interactions.deleteOutsideWindows(cursor, batchSize, windows);
       const deleted = add(outOfWindow, walked.deleted);
+      progress(deleted);
       emptyWindows += walked.emptied;
       deps.logger.debug(
         { job: "purge", pass: "windows", deleted, emptyWindows: walked.emptied },
@@ -197,7 +225,7 @@ export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<Pur
     }
     for (const entry of gated) {
       if (stopped()) break;
-      await purgeTable(deps, entry, tables[entry.table.model]!, batchSize, stopped);
+      await purgeTable(deps, entry, tables[entry.table.model]!, batchSize, stopped, progress);
     }
   };
 
@@ -233,6 +261,27 @@ function countPurged({ metrics, policy }: PurgeDeps, result: PurgeResult): void 
     if (table.outOfWindow > 0)
       metrics.purged(policy.defaults.region, table.purpose, "out_of_window", table.outOfWindow);
   }
+}
+
+/**
+ * Adds each statement's deletions up and tells `onProgress`; the count of
+ * what is due (one more query) only when someone listens.
+ */
+async function progressReporter(
+  interactions: PurgeDeps["interactions"],
+  { now, onProgress }: PurgeOptions,
+  windows: { purpose: string; window: number }[],
+): Promise<(deleted: number) => void> {
+  if (onProgress === undefined) return () => {};
+  const due = await interactions.countPurgeable(now, windows);
+  const expected = [...due.expired, ...due.outOfWindow].reduce((sum, { n }) => sum + n, 0);
+  let deleted = 0;
+  onProgress({ deleted, expected });
+  return (rows) => {
+    if (rows === 0) return;
+    deleted += rows;
+    onProgress({ deleted, expected });
+  };
 }
 
 async function logRuns({ audit, policy }: PurgeDeps, result: PurgeResult, before: string): Promise<void> {
@@ -276,10 +325,12 @@ async function purgeTable(
   counts: TableCounts,
   batchSize: number,
   stopped: () => boolean,
+  progress: (deleted: number) => void,
 ): Promise<void> {
   for (let deleted = batchSize; deleted === batchSize && !stopped(); ) {
     deleted = await deleteWrittenBefore(client, table, since, batchSize);
     counts.expired += deleted;
+    progress(deleted);
     deps.logger.debug({ job: "purge", pass: "expired", model: table.model, deleted }, "consentgate: purge batch");
   }
   for (let after: string | undefined = ""; after !== undefined && !stopped(); ) {
@@ -289,6 +340,7 @@ async function purgeTable(
       for (let batch = batchSize; batch === batchSize && !stopped(); ) {
         batch = await deleteBeyondWindow(client, table, subjectId, window, batchSize);
         deleted += batch;
+        progress(batch);
       }
     }
     counts.outOfWindow += deleted;

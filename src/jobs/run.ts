@@ -10,7 +10,7 @@ import { JOB_NAMES, type JobName } from "../policy/types.ts";
 import { type ComplianceReportDeps, type ComplianceReportResult, writeDailyReports } from "./compliance-report.ts";
 import { type DeadlinesDeps, type DeadlinesResult, markOverdue } from "./deadlines.ts";
 import { type LogRetentionDeps, type LogRetentionResult, trimLogs } from "./log-retention.ts";
-import { type PurgeDeps, type PurgeResult, purge } from "./purge.ts";
+import { type PurgeDeps, type PurgeProgress, type PurgeResult, purge } from "./purge.ts";
 
 /**
  * What the erasure-retry job did: partial erasures it tried again, and how
@@ -103,6 +103,8 @@ export interface RunJobOptions {
   batchSize?: number;
   /** Asks a running job to stop at its next safe point (purge: between two statements). */
   signal?: AbortSignal;
+  /** purge only: told the rows deleted so far, once before the first statement and after each (see PurgeProgress). */
+  onProgress?: (progress: PurgeProgress) => void;
 }
 
 /**
@@ -161,6 +163,7 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
         dryRun: o.dryRun ?? false,
         ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
         ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       }),
     deadlines: (now) => markOverdue(deps, now),
     "compliance-report": (now) => writeDailyReports(deps, now),
@@ -173,10 +176,10 @@ export function createJobRunner(deps: JobRunnerDeps): RunJob {
     if (!(JOB_NAMES as readonly string[]).includes(name)) {
       throw new ConsentgateError("invalid_option", `unknown job "${name}" (jobs: ${JOB_NAMES.join(", ")})`);
     }
-    if ((options.dryRun || options.batchSize !== undefined) && name !== "purge") {
+    if ((options.dryRun || options.batchSize !== undefined || options.onProgress) && name !== "purge") {
       throw new ConsentgateError(
         "invalid_option",
-        `dryRun and batchSize apply to the purge job only, not to "${name}"`,
+        `dryRun, batchSize and onProgress apply to the purge job only, not to "${name}"`,
       );
     }
     const started = Date.now();

@@ -3,9 +3,9 @@
  * when the response can take more, or when the client has gone (the caller
  * checks which).
  */
-import type { Response } from "express";
+import type { Writable } from "node:stream";
 
-export function drained(res: Response): Promise<void> {
+export function drained(res: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);

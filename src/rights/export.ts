@@ -18,6 +18,7 @@
  * client went away before the end) or failed (with a stable reason only; the
  * error itself goes to the host's logger, never into the request or the answer).
  */
+import type { Writable } from "node:stream";
 import type { Response } from "express";
 import { effectiveDecisions } from "../decision/effective.ts";
 import type { Logger } from "../logger.ts";
@@ -68,16 +69,22 @@ class DataSourceFailed extends Error {
 
 type Write = (chunk: string) => Promise<void>;
 
+/**
+ * Writes the subject's export to `out` (the HTTP response, or for the CLI
+ * stdout or a file) and ends it; `begin` runs before the first byte, with
+ * the file name the download is offered as (the route sets its headers).
+ */
 export async function streamExport(
   deps: ExportDeps,
   target: Target,
   signals: { region: string; gpc: boolean },
-  res: Response,
+  out: Writable,
+  begin: (fileName: string) => void = () => {},
 ): Promise<void> {
   const request = await receiveRequest(deps, "export", target, signals.region);
-  const download = openDownload(res);
+  const download = openDownload(out);
   try {
-    await writeDocument(deps, target, signals, request, res, download.write);
+    await writeDocument(deps, target, signals, request, begin, download.write);
     // A client that left after the last chunk did not get the whole document either.
     if (download.closed()) throw new DownloadAborted();
     // Completed before the response ends: a client that asks for the request's
@@ -88,7 +95,16 @@ export async function streamExport(
     // Before the first byte the router answers with an error body; after it, the connection is cut.
     throw error;
   }
-  res.end();
+  out.end();
+}
+
+/** How GET /export answers: a JSON attachment named after the day of the request. */
+export function httpDownload(res: Response): (fileName: string) => void {
+  return (fileName) => {
+    res.status(200);
+    res.attachment(fileName);
+    res.type("application/json");
+  };
 }
 
 async function writeDocument(
@@ -96,7 +112,7 @@ async function writeDocument(
   target: Target,
   signals: { gpc: boolean },
   request: ReceivedRequest,
-  res: Response,
+  begin: (fileName: string) => void,
   write: Write,
 ): Promise<void> {
   const { policy } = deps;
@@ -120,9 +136,7 @@ async function writeDocument(
     delta: Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength).toString("base64"),
   }));
 
-  res.status(200);
-  res.attachment(`consentgate-export-${receivedAt.toISOString().slice(0, 10)}.json`);
-  res.type("application/json");
+  begin(`consentgate-export-${receivedAt.toISOString().slice(0, 10)}.json`);
 
   const purposes = Object.fromEntries(
     effectiveDecisions(policy, { region, gpc: signals.gpc }, choices).map(({ purpose: p, decision }) => [
@@ -179,7 +193,7 @@ async function writeDocument(
  * with DownloadAborted once the client has gone: nothing more is read from
  * the store or the data sources for nobody.
  */
-function openDownload(res: Response): { write: Write; closed: () => boolean } {
+function openDownload(res: Writable): { write: Write; closed: () => boolean } {
   let gone = false;
   res.once("close", () => {
     gone = !res.writableFinished;

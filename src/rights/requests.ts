@@ -8,6 +8,7 @@ import type { ComplianceLog } from "../audit/events.ts";
 import { ConsentgateError } from "../errors.ts";
 import { addDuration } from "../policy/duration.ts";
 import { regionRules } from "../policy/region.ts";
+import type { Keyring } from "../signatures/hmac.ts";
 import { LOG_EVENT } from "../store/compliance-log.ts";
 import type { Policy } from "../policy/types.ts";
 import type { FinishedStatus, RequestType, Requests } from "../store/requests.ts";
@@ -18,6 +19,8 @@ export interface RequestDeps {
   readonly policy: Policy;
   readonly requests: Pick<Requests, "open" | "finish">;
   readonly audit: Pick<ComplianceLog, "prepare">;
+  /** Names the actor of a request made on a subject's behalf in the log. */
+  readonly keyring: Pick<Keyring, "pseudonym">;
   readonly now: () => Date;
 }
 
@@ -51,7 +54,14 @@ export async function receiveRequest(
     region: region.name,
     event: LOG_EVENT.requestReceived,
     subjectId: target.subjectId,
-    details: { requestId: request.id, type, onBehalf: target.onBehalf },
+    // Who acted for the subject (an agent, or the operator of `consentgate export|erase`) is accountable, so
+    // named; by pseudonym, as subjects are: an agent is a signed-in user, and the log holds no raw user ids.
+    details: {
+      requestId: request.id,
+      type,
+      onBehalf: target.onBehalf,
+      ...(target.onBehalf ? { actor: deps.keyring.pseudonym(target.actorId) } : {}),
+    },
   });
   await unavailableOnFailure(
     deps.requests.open({ ...request, actorId: target.onBehalf ? target.actorId : undefined }, logged),

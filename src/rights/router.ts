@@ -19,7 +19,7 @@ import { type AdminDeps, createAdminRouter } from "./admin.ts";
 import { type ChoiceDeps, recordChoice } from "./choices.ts";
 import { type ErasureDeps, erase } from "./erasure.ts";
 import { loadDeviceClient } from "./device-client.ts";
-import { type ExportDeps, streamExport } from "./export.ts";
+import { type ExportDeps, httpDownload, streamExport } from "./export.ts";
 import type { RightsLimiters } from "./limits.ts";
 import { targetOf } from "./subject.ts";
 
@@ -214,7 +214,8 @@ export function createRightsRouter(deps: RightsDeps, limiters: RightsLimiters): 
     limiters.requests,
     route(async (req, res) => {
       const target = targetOf(req);
-      await streamExport(deps, target, { region: req.privacy.region, gpc: req.privacy.signals.gpc }, res);
+      const signals = { region: req.privacy.region, gpc: req.privacy.signals.gpc };
+      await streamExport(deps, target, signals, res, httpDownload(res));
     }),
   );
 

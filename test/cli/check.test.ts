@@ -14,7 +14,11 @@ const shipped = path.relative(process.cwd(), path.join(root, "policies"));
 async function cli(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  const code = await run(argv, {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    write: async (chunk) => void out.push(chunk),
+  });
   return { code, out, err };
 }
 
@@ -274,11 +278,17 @@ describe("consentgate check", () => {
     assert.equal(json["regions"]["US-CA"].gpc, "opt-out-of-sale-or-share");
   });
 
-  test("--json on a broken policy still reports problems, exit 1", async () => {
+  test("--json on a broken policy reports its problems as one JSON error on stderr, exit 1", async () => {
+    const text = await cli("check", fixture("routes"));
     const { code, out, err } = await cli("check", fixture("routes"), "--json");
     assert.equal(code, 1);
     assert.deepEqual(out, []);
-    assert.equal(err.length, 7);
+    assert.equal(err.length, 1);
+    const { error } = JSON.parse(err[0]!);
+    assert.equal(error.code, "policy_invalid");
+    assert.equal(error.message, text.err.at(-1));
+    assert.deepEqual(error.problems, text.err.slice(0, -1));
+    assert.equal(error.problems.length, 6);
   });
 });
 
@@ -288,20 +298,20 @@ describe("consentgate usage", () => {
     assert.equal(code, 2);
     assert.deepEqual(out, []);
     assert.equal(err[0], 'unknown command "chek" (did you mean "check"?)');
-    assert.ok(err.includes("usage: consentgate <command> [options]"));
-    assert.ok(err.some((line) => line.startsWith("  check [folder] [--json]")));
+    assert.ok(err.includes("usage: consentgate <command> [options] [--json]"));
+    assert.ok(err.some((line) => line.startsWith("  check [folder]")));
   });
   test("no command: usage on stderr, exit 2", async () => {
     const { code, err } = await cli();
     assert.equal(code, 2);
-    assert.equal(err[0], "usage: consentgate <command> [options]");
+    assert.equal(err[0], "usage: consentgate <command> [options] [--json]");
   });
   test("an unknown flag: the reason and the command's usage on stderr, exit 2", async () => {
     const { code, out, err } = await cli("check", "--jsn");
     assert.equal(code, 2);
     assert.deepEqual(out, []);
     assert.match(err[0] ?? "", /Unknown option '--jsn'/);
-    assert.equal(err[1], "usage: consentgate check [folder] [--json]");
+    assert.equal(err[1], "usage: consentgate check [folder]");
   });
   test("two folders: exit 2", async () => {
     const { code, err } = await cli("check", "a", "b");
@@ -310,10 +320,10 @@ describe("consentgate usage", () => {
   });
   test("help goes to stdout, exit 0", async () => {
     assert.equal((await cli("--help")).code, 0);
-    assert.equal((await cli("help")).out[0], "usage: consentgate <command> [options]");
+    assert.equal((await cli("help")).out[0], "usage: consentgate <command> [options] [--json]");
     const { code, out } = await cli("check", "--help");
     assert.equal(code, 0);
-    assert.equal(out[0], "usage: consentgate check [folder] [--json]");
+    assert.equal(out[0], "usage: consentgate check [folder]");
   });
 });
 

@@ -43,6 +43,15 @@ describe(`consentgate insights release on ${onPostgres ? "PostgreSQL" : "PGlite"
     const second = await cli("insights", "release", "popular", "--policies", policies, ...database);
     assert.equal(second.code, 1);
     assert.match(second.out.at(-1)!, /^popular: refused \(budget_exhausted\).*previous release is still served/);
+    const json = await cli("insights", "release", "popular", "--json", "--policies", policies, ...database);
+    assert.deepEqual([json.code, json.err], [1, []]);
+    assert.deepEqual(JSON.parse(json.out.join("\n")), {
+      released: false,
+      name: "popular",
+      code: "budget_exhausted",
+      spent: 1,
+      budget: 1,
+    });
   });
 
   test("a release the policy does not have, a missing name or another action is a usage error", async () => {

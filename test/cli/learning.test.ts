@@ -53,6 +53,17 @@ describe(`consentgate learning status on ${onPostgres ? "PostgreSQL" : "PGlite"}
     assert.match(text, /\n1\s+published\s+2\s+0\.1250\s+2\s+\d{4}-/, "rho 1/(2·2²) = 0.125");
   });
 
+  test("--json: the status as GET /admin/learning/:model gives it", async () => {
+    const run = await cli("learning", "status", "recommender", "--json", "--policies", policies, ...database);
+    assert.deepEqual([run.code, run.err], [0, []]);
+    const status = JSON.parse(run.out.join("\n"));
+    assert.deepEqual([status.model, status.status, status.version], ["recommender", "training", 2]);
+    assert.deepEqual(
+      status.rounds.map((r: { round: number; participants: number }) => [r.round, r.participants]),
+      [[1, 2]],
+    );
+  });
+
   test("a model the policy does not have, or a wrong action, is a usage error", async () => {
     const unknown = await cli("learning", "status", "nope", "--policies", policies, ...database);
     assert.equal(unknown.code, 2);

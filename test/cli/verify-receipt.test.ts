@@ -19,7 +19,11 @@ import { eu, grant } from "../support/subjects.ts";
 async function cli(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  const code = await run(argv, {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    write: async (chunk) => void out.push(chunk),
+  });
   return { code, out, err };
 }
 

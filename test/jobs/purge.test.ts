@@ -111,6 +111,29 @@ describe(`the purge job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
     assert.equal((await logOf(t.app, "US-CA")).length, logged);
   });
 
+  test("onProgress: what is due first, then the running total after each statement; purge only", async (ctx) => {
+    const t = await gate(ctx);
+    await write(t, "ca-progress", "US-CA", "/api/service", 5);
+    clock.set(T0.getTime() + 8 * DAY);
+    let dryRunTold = 0;
+    await t.gate.runJob("purge", { dryRun: true, onProgress: () => dryRunTold++ });
+    assert.equal(dryRunTold, 0, "a dry run deletes nothing and tells nothing");
+
+    const told: { deleted: number; expected: number }[] = [];
+    const result = await t.gate.runJob("purge", { batchSize: 2, onProgress: (p) => told.push({ ...p }) });
+    assert.deepEqual(result.expired, { "US-CA": { service: 5 } });
+    assert.deepEqual(told, [
+      { deleted: 0, expected: 5 },
+      { deleted: 2, expected: 5 },
+      { deleted: 4, expected: 5 },
+      { deleted: 5, expected: 5 },
+    ]);
+    await assert.rejects(t.gate.runJob("deadlines", { onProgress: () => {} }), {
+      code: "invalid_option",
+      message: /dryRun, batchSize and onProgress apply to the purge job only/,
+    });
+  });
+
   test("an interrupted purge keeps what it deleted, logs it, and the next run finishes", async (ctx) => {
     const controller = new AbortController();
     let batches = 0;

@@ -13,10 +13,18 @@ interface Call {
 process.on("message", async ({ argv, env }: Call) => {
   const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
   setEnv(env);
-  const out: string[] = [];
+  // One text, as a terminal shows it: lines (out) and what is written as it is made (an export's chunks).
+  let stdout = "";
   const err: string[] = [];
   try {
-    const code = await run(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+    const code = await run(argv, {
+      out: (line) => (stdout += `${line}\n`),
+      err: (line) => err.push(line),
+      write: async (chunk) => {
+        stdout += chunk;
+      },
+    });
+    const out = stdout === "" ? [] : stdout.replace(/\n$/, "").split("\n");
     process.send!({ code, out, err });
   } catch (error) {
     process.send!({ threw: (error as Error)?.stack ?? String(error) });

@@ -14,18 +14,14 @@ import {
 import { loadPolicy } from "../../policy/load.ts";
 import { roundRho } from "../../learning/rounds.ts";
 import type { InsightRelease, LearningModel, Policy, Purpose, Region, TelemetryMetric } from "../../policy/types.ts";
-import { type Command, type Io, UsageError } from "../command.ts";
+import { type Command, type Io, UsageError, answer, failure } from "../command.ts";
 import { formatTable } from "../table.ts";
 
 export const check: Command = {
-  usage: "[folder] [--json]",
+  usage: "[folder]",
   summary: "validate a policy folder (default ./policies) and show what it decides; --json prints the compiled policy",
   async run(args, io) {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { json: { type: "boolean" } },
-      allowPositionals: true,
-    });
+    const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
     if (positionals.length > 1) throw new UsageError(`check takes one folder, got ${positionals.length}`);
     const folder = positionals[0] ?? "./policies";
     let policy: Policy;
@@ -34,12 +30,11 @@ export const check: Command = {
     } catch (error) {
       if (!isConsentgateError(error, "policy_invalid")) throw error;
       const problems = error.details.problems ?? [];
-      for (const problem of problems) io.err(problem);
-      io.err(`${folder}: ${count(problems.length, "problem")}; the policy is not valid`);
+      const message = `${folder}: ${count(problems.length, "problem")}; the policy is not valid`;
+      failure(io, { code: "policy_invalid", message, problems }, [...problems, message]);
       return 1;
     }
-    if (values.json) io.out(toJson(policy));
-    else describePolicy(policy, io);
+    answer(io, compiled(policy), () => describePolicy(policy, io));
     return 0;
   },
 };
@@ -48,7 +43,7 @@ export const check: Command = {
  * The compiled policy as data: maps become objects, route matchers (functions) are left out. `implied` adds
  * what each release's parameters imply (they are not part of the policy, so gate.policy does not carry them).
  */
-function toJson(policy: Policy): string {
+function compiled(policy: Policy): object {
   const implied = {
     insights: Object.fromEntries(
       Object.values(policy.insights).map((release) => {
@@ -57,11 +52,7 @@ function toJson(policy: Policy): string {
       }),
     ),
   };
-  return JSON.stringify(
-    { ...policy, implied },
-    (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value),
-    2,
-  );
+  return { ...policy, implied };
 }
 
 /**

@@ -9,7 +9,7 @@ import { loadPolicy } from "../../policy/load.ts";
 import { didYouMean } from "../../policy/suggest.ts";
 import type { Policy } from "../../policy/types.ts";
 import { type Database, parseDatabase } from "../../store/connection.ts";
-import { type Io, UsageError } from "../command.ts";
+import { type Io, UsageError, failure } from "../command.ts";
 
 export const CONFIGURED_OPTIONS = {
   database: { type: "string" },
@@ -49,8 +49,9 @@ export async function policyOrProblems(folder: string, io: Io): Promise<Policy |
     return await loadPolicy(folder);
   } catch (error) {
     if (!isConsentgateError(error, "policy_invalid")) throw error;
-    for (const problem of error.details.problems ?? []) io.err(problem);
-    io.err(`${folder}: the policy is not valid`);
+    const problems = error.details.problems ?? [];
+    const message = `${folder}: the policy is not valid`;
+    failure(io, { code: "policy_invalid", message, problems }, [...problems, message]);
     return undefined;
   }
 }

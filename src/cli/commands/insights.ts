@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { createConsentgate } from "../../consentgate.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, UsageError, answer } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems } from "./configured.ts";
 
 export const insights: Command = {
@@ -38,18 +38,16 @@ export const insights: Command = {
     });
     try {
       const result = await gate.insights.release(name);
-      if (result.released) {
+      answer(io, result, () =>
         io.out(
-          `${name}: released ${result.keys} key${result.keys === 1 ? "" : "s"} (threshold ${result.threshold}); ` +
-            `epsilon spent ${result.spent} of ${result.budget} in the budget's period; logged as insights.released.`,
-        );
-        return 0;
-      }
-      io.out(
-        `${name}: refused (budget_exhausted): epsilon spent ${result.spent} of ${result.budget} in the budget's period; ` +
-          "the previous release is still served; logged as insights.refused.",
+          result.released
+            ? `${name}: released ${result.keys} key${result.keys === 1 ? "" : "s"} (threshold ${result.threshold}); ` +
+                `epsilon spent ${result.spent} of ${result.budget} in the budget's period; logged as insights.released.`
+            : `${name}: refused (budget_exhausted): epsilon spent ${result.spent} of ${result.budget} in the budget's period; ` +
+                "the previous release is still served; logged as insights.refused.",
+        ),
       );
-      return 1;
+      return result.released ? 0 : 1;
     } finally {
       await gate.close();
     }

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "node:util";
 import { createConsentgate } from "../../consentgate.ts";
-import { type Command, UsageError } from "../command.ts";
+import type { LearningStatus } from "../../store/learning.ts";
+import { type Command, type Io, UsageError, answer } from "../command.ts";
 import { formatTable } from "../table.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems } from "./configured.ts";
 
@@ -38,30 +39,34 @@ export const learning: Command = {
     });
     try {
       const s = await gate.learning.status(name);
-      const round = s.round
-        ? `round ${s.round.number} open with ${s.round.pending} of ${s.round.minClients} updates${s.round.overdue ? " (overdue)" : ""}`
-        : "no round open";
-      io.out(
-        `${name}: ${s.status}, version ${s.version}, ${round}; epsilon ${s.spent.epsilon.toFixed(3)} of ${s.budget.epsilon} ` +
-          `(delta ${s.budget.delta}); clip ${s.clip}, ${s.aggregation}${s.aggregation === "trimmed-mean" ? ` (trim ${s.trim})` : ""}, noise ×${s.noise}`,
-      );
-      if (s.rounds.length > 0) {
-        for (const line of formatTable(
-          ["round", "status", "participants", "rho", "version", "closed"],
-          s.rounds.map((r) => [
-            String(r.round),
-            r.status,
-            String(r.participants),
-            r.rho.toFixed(4),
-            r.version === null ? "-" : String(r.version),
-            r.closedAt.toISOString(),
-          ]),
-        ))
-          io.out(line);
-      }
+      answer(io, s, () => describe(name, s, io));
       return 0;
     } finally {
       await gate.close();
     }
   },
 };
+
+function describe(name: string, s: LearningStatus, io: Io): void {
+  const round = s.round
+    ? `round ${s.round.number} open with ${s.round.pending} of ${s.round.minClients} updates${s.round.overdue ? " (overdue)" : ""}`
+    : "no round open";
+  io.out(
+    `${name}: ${s.status}, version ${s.version}, ${round}; epsilon ${s.spent.epsilon.toFixed(3)} of ${s.budget.epsilon} ` +
+      `(delta ${s.budget.delta}); clip ${s.clip}, ${s.aggregation}${s.aggregation === "trimmed-mean" ? ` (trim ${s.trim})` : ""}, noise ×${s.noise}`,
+  );
+  if (s.rounds.length > 0) {
+    for (const line of formatTable(
+      ["round", "status", "participants", "rho", "version", "closed"],
+      s.rounds.map((r) => [
+        String(r.round),
+        r.status,
+        String(r.participants),
+        r.rho.toFixed(4),
+        r.version === null ? "-" : String(r.version),
+        r.closedAt.toISOString(),
+      ]),
+    ))
+      io.out(line);
+  }
+}

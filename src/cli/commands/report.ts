@@ -9,17 +9,17 @@ import { createComplianceLogStore } from "../../store/compliance-log.ts";
 import { createRequests } from "../../store/requests.ts";
 import { DEFAULT_POOL_SIZE } from "../../options.ts";
 import { openStore } from "../../store/store.ts";
-import { type Command, type Io, UsageError } from "../command.ts";
+import { type Command, type Io, UsageError, answer } from "../command.ts";
 import { formatTable } from "../table.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
 
 export const report: Command = {
-  usage: `<region> [--from date] [--to date] [--json] ${CONFIGURED_USAGE}`,
+  usage: `<region> [--from date] [--to date] ${CONFIGURED_USAGE}`,
   summary: "summarize a region's compliance log (default: all it keeps); exit 1 when requests are past their deadline",
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { ...CONFIGURED_OPTIONS, from: { type: "string" }, to: { type: "string" }, json: { type: "boolean" } },
+      options: { ...CONFIGURED_OPTIONS, from: { type: "string" }, to: { type: "string" } },
       allowPositionals: true,
     });
     const target = configured(values);
@@ -40,8 +40,7 @@ export const report: Command = {
     } finally {
       await store.close();
     }
-    if (values.json) io.out(JSON.stringify(summary, null, 2));
-    else describe(summary, io);
+    answer(io, summary, () => describe(summary, io));
     return summary.requests.openOverdue > 0 ? 1 : 0;
   },
 };

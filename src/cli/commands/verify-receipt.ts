@@ -18,7 +18,7 @@ import {
   signingKeyFromSecret,
 } from "../../signatures/ed25519.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
-import { type Command, type Io, UsageError } from "../command.ts";
+import { type Command, type Io, UsageError, answer } from "../command.ts";
 
 type Kind = "receipt" | "erasure-certificate";
 
@@ -42,13 +42,13 @@ interface Verdict {
 }
 
 export const verifyReceipt: Command = {
-  usage: "<file> [--keys jwks.json] [--json]",
+  usage: "<file> [--keys jwks.json]",
   summary:
     "check the signature of a receipt or erasure certificate; exit 1 when it is not genuine (--keys: the JWKS of GET /keys, else CONSENTGATE_SECRET's keys)",
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { keys: { type: "string" }, json: { type: "boolean" } },
+      options: { keys: { type: "string" } },
       allowPositionals: true,
     });
     if (positionals.length !== 1) throw new UsageError("name one file: a receipt or an erasure certificate (JSON)");
@@ -67,7 +67,7 @@ export const verifyReceipt: Command = {
         reason: `cannot read it as JSON (${error instanceof Error ? error.message : String(error)})`,
       };
     }
-    report(io, file, verdict, values.json === true);
+    report(io, file, verdict);
     return verdict.valid ? 0 : 1;
   },
 };
@@ -122,16 +122,14 @@ function judge(document: unknown, check: (document: unknown) => SignatureCheck):
   };
 }
 
-function report(io: Io, file: string, verdict: Verdict, json: boolean): void {
-  if (json) {
-    io.out(JSON.stringify(verdict));
-    return;
-  }
-  const what = verdict.kind === "erasure-certificate" ? "erasure certificate" : "receipt";
-  if (verdict.valid) {
-    const how = verdict.algorithm === "EdDSA" ? `Ed25519, key ${verdict.kid}` : "HMAC of the app's secret";
-    io.out(`${file}: the ${what} ${verdict.id ?? ""} is genuine (${how}).`);
-  } else {
-    io.out(`${file}: NOT valid: ${verdict.reason}.`);
-  }
+function report(io: Io, file: string, verdict: Verdict): void {
+  answer(io, verdict, () => {
+    const what = verdict.kind === "erasure-certificate" ? "erasure certificate" : "receipt";
+    if (verdict.valid) {
+      const how = verdict.algorithm === "EdDSA" ? `Ed25519, key ${verdict.kid}` : "HMAC of the app's secret";
+      io.out(`${file}: the ${what} ${verdict.id ?? ""} is genuine (${how}).`);
+    } else {
+      io.out(`${file}: NOT valid: ${verdict.reason}.`);
+    }
+  });
 }

@@ -10,7 +10,7 @@ import { createComplianceLogStore } from "../../store/compliance-log.ts";
 import { DEFAULT_POOL_SIZE } from "../../options.ts";
 import { compareSecretFingerprint } from "../../store/secret-fingerprint.ts";
 import { openStore } from "../../store/store.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, UsageError, answer } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems, regionOf } from "./configured.ts";
 
 export const verify: Command = {
@@ -36,14 +36,14 @@ export const verify: Command = {
         now: () => new Date(),
       });
       const result = await log.verify(region);
-      if (result.ok) {
+      answer(io, { region, ...result }, () =>
         io.out(
-          `${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`,
-        );
-        return 0;
-      }
-      io.out(`${region}: the compliance log is broken at entry ${result.brokenAt}: ${result.reason}.`);
-      return 1;
+          result.ok
+            ? `${region}: the compliance log is intact (${result.entries} entr${result.entries === 1 ? "y" : "ies"}).`
+            : `${region}: the compliance log is broken at entry ${result.brokenAt}: ${result.reason}.`,
+        ),
+      );
+      return result.ok ? 0 : 1;
     } finally {
       await store.close();
     }

@@ -1,0 +1,232 @@
+/**
+ * `consentgate export <subject>` and `consentgate erase <subject> --yes`:
+ * the code of GET /export and DELETE /data, run by an operator, who is
+ * logged as the actor; and `--json` on every command.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { userInfo } from "node:os";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import request from "supertest";
+import type { AuditEntry } from "../../src/audit/events.ts";
+import type { Consentgate } from "../../src/index.ts";
+import { createKeyring } from "../../src/signatures/hmac.ts";
+import { TEST_SECRET, testApp } from "../support/app.ts";
+import { type Cli, cliApp } from "../support/child.ts";
+import { type PersistentDatabase, onPostgres } from "../support/database.ts";
+import { testPolicy } from "../support/policy.ts";
+import { type Scope, suiteScope } from "../support/scope.ts";
+import { asText, eu, grant } from "../support/subjects.ts";
+
+/** The log names the actor by pseudonym, as it names subjects. */
+const pseudonym = createKeyring(TEST_SECRET).pseudonym;
+
+describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+  let db: PersistentDatabase;
+  let policies: string;
+  let database: string[];
+  let consentgate: Cli;
+  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  before(async () => {
+    ({ db, policies, database, cli: consentgate } = await cliApp(suite, testPolicy()));
+    const t = await testApp(suite, { database: db.option });
+    for (const [user, plays] of [
+      ["op-eu", 2],
+      ["op-gone", 3],
+      ["op-json", 1],
+    ] as const) {
+      await grant(t.app, eu(user), "personalization").expect(200);
+      for (let i = 0; i < plays; i++)
+        await request(t.app)
+          .post("/api/plays")
+          .set(eu(user))
+          .send({ itemId: `t${i}` })
+          .expect(201);
+    }
+    await t.gate.close();
+  });
+  const cli = (...argv: string[]) => consentgate(argv, env);
+
+  /** A gate on the CLI's database for one look, closed before the CLI runs again (PGlite files are one process's). */
+  async function look<T>(scope: Scope, read: (t: Awaited<ReturnType<typeof testApp>>) => Promise<T>): Promise<T> {
+    const t = await testApp(scope, { database: db.option });
+    try {
+      return await read(t);
+    } finally {
+      await t.gate.close();
+    }
+  }
+
+  test("export: GET /export's document for the subject, a request logged with the operator as actor", async (ctx) => {
+    const run = await cli("export", "op-eu", "--region", "EU", "--actor", "ops-1", "--policies", policies, ...database);
+    assert.equal(run.code, 0, run.err.join("\n"));
+    const doc = JSON.parse(run.out.join("\n"));
+    assert.match(run.err.join("\n"), /the app's own data .* is not included/);
+
+    const { http, log, requests } = await look(ctx, async (t) => ({
+      http: JSON.parse((await asText(request(t.app).get("/privacy/export").set(eu("op-eu")))).body as string),
+      log: await entries(t.gate, "EU"),
+      requests: await t.gate.store.requests.forSubject("op-eu"),
+    }));
+    // The same document but for its own request: when it was made, and the requests held (the HTTP one sees the CLI's).
+    const mine = ({ generatedAt: _at, request: _request, requests: _requests, ...rest }: Record<string, unknown>) =>
+      rest;
+    assert.deepEqual(mine(doc), mine(http));
+    assert.equal(doc.format, "consentgate-export/1");
+    assert.equal(doc.interactions.personalization.length, 2);
+
+    const made = requests.find((r) => r.id === doc.request.id);
+    assert.deepEqual(
+      { type: made?.type, status: made?.status, region: made?.region, actorId: made?.actorId },
+      { type: "export", status: "completed", region: "EU", actorId: "ops-1" },
+    );
+    assert.deepEqual(logged(log, doc.request.id), [
+      {
+        event: "request.received",
+        details: { requestId: doc.request.id, type: "export", onBehalf: true, actor: pseudonym("ops-1") },
+      },
+      { event: "request.completed", details: { requestId: doc.request.id, type: "export", status: "completed" } },
+    ]);
+  });
+
+  test("export --out: the document in a file; the operator defaults to cli: and the login name, the region to the policy's default", async (ctx) => {
+    const file = path.join(db.directory, "op-eu-export.json");
+    const run = await cli("export", "op-eu", "--out", file, "--policies", policies, ...database);
+    assert.equal(run.code, 0, run.err.join("\n"));
+    assert.deepEqual(run.out, [
+      `Wrote the export of op-eu to ${file}; logged as request.received and request.completed.`,
+    ]);
+    const doc = JSON.parse(await readFile(file, "utf8"));
+    const operator = `cli:${userInfo().username}`;
+    const region = "EU"; // the test policy's default
+    const log = await look(ctx, (t) => entries(t.gate, region));
+    assert.equal(doc.region, region);
+    assert.equal(logged(log, doc.request.id)[0]?.details.actor, pseudonym(operator));
+
+    const again = await cli("export", "op-eu", "--out", file, "--policies", policies, ...database);
+    assert.equal(again.code, 1, "an existing file is not overwritten");
+    assert.match(again.err[0] ?? "", /EEXIST/);
+  });
+
+  test("erase without --yes: refused with exit 2, nothing erased, no request", async (ctx) => {
+    const run = await cli("erase", "op-gone", "--policies", policies, ...database);
+    assert.equal(run.code, 2);
+    assert.equal(run.err[0], `erasure cannot be undone: add --yes to erase "op-gone"'s data`);
+    assert.match(run.err[1] ?? "", /^usage: consentgate erase <subject> --yes /);
+    const { held, requests } = await look(ctx, async (t) => ({
+      held: await t.gate.store.interactions.forSubject("op-gone"),
+      requests: await t.gate.store.requests.forSubject("op-gone"),
+    }));
+    assert.equal(held.length, 3);
+    assert.deepEqual(requests, []);
+  });
+
+  test("erase --yes: DELETE /data's erasure and signed certificate, logged with the operator as actor", async (ctx) => {
+    const run = await cli(
+      "erase",
+      "op-gone",
+      "--yes",
+      "--region",
+      "EU",
+      "--actor",
+      "ops-2",
+      "--policies",
+      policies,
+      ...database,
+    );
+    assert.equal(run.code, 0, run.err.join("\n"));
+    const certificate = JSON.parse(run.out.join("\n"));
+    assert.equal(certificate.version, "consentgate-erasure/1");
+    assert.equal(certificate.subject, "op-gone");
+    assert.equal(certificate.status, "completed");
+    assert.equal(certificate.erased.tables.interactions, 3);
+    assert.equal(certificate.erased.tables.consentEvents, 1);
+    assert.deepEqual(certificate.erased.dataSources, {});
+    assert.match(certificate.signature, /^[0-9a-f]{64}$/);
+    assert.match(
+      run.err[0] ?? "",
+      /^Erased \d+ rows of op-gone \(request [0-9a-f-]{36}, completed\); logged with ops-2 as the actor\.$/,
+    );
+    assert.match(run.err[1] ?? "", /the app's own data .* is not included/);
+
+    const { held, requests, log } = await look(ctx, async (t) => ({
+      held: await t.gate.store.interactions.forSubject("op-gone"),
+      requests: await t.gate.store.requests.forSubject("op-gone"),
+      log: await entries(t.gate, "EU"),
+    }));
+    assert.deepEqual(held, []);
+    assert.deepEqual(
+      requests.map((r) => [r.id, r.type, r.status, r.actorId]),
+      [[certificate.requestId, "erasure", "completed", "ops-2"]],
+    );
+    const [received, completed] = logged(log, certificate.requestId);
+    assert.deepEqual(received?.details, {
+      requestId: certificate.requestId,
+      type: "erasure",
+      onBehalf: true,
+      actor: pseudonym("ops-2"),
+    });
+    assert.equal(completed?.event, "request.completed");
+  });
+
+  test("--json on every command: one JSON document on stdout, nothing on stderr", async () => {
+    const json = async (...argv: string[]) => {
+      const run = await cli(...argv, "--json");
+      assert.deepEqual(run.err, [], argv.join(" "));
+      return { code: run.code, value: JSON.parse(run.out.join("\n")) };
+    };
+    const on = ["--policies", policies, ...database];
+    assert.deepEqual(
+      (await json("help")).value.commands.map((c: { name: string }) => c.name),
+      ["check", "erase", "export", "insights", "learning", "purge", "report", "verify"],
+    );
+    assert.ok((await json("check", policies)).value.purposes.personalization);
+    const dry = await json("purge", "--dry-run", ...on);
+    assert.equal(dry.value.dryRun, true);
+    const purged = await json("purge", ...on);
+    assert.deepEqual([purged.code, purged.value.dryRun, purged.value.interrupted], [0, false, false]);
+    assert.equal((await json("report", "EU", ...on)).value.region, "EU");
+    assert.deepEqual((await json("verify", "EU", ...on)).value.ok, true);
+    assert.equal((await json("export", "op-json", ...on)).value.subject, "op-json");
+    const erased = await json("erase", "op-json", "--yes", ...on);
+    assert.deepEqual([erased.code, erased.value.subject, erased.value.status], [0, "op-json", "completed"]);
+  });
+
+  test("--json failures: one { error: { code, message } } line on stderr, nothing on stdout", async () => {
+    const cases: [string[], number, string, RegExp][] = [
+      [["chek"], 2, "usage", /unknown command "chek"/],
+      [["verify", "--policies", policies, ...database], 2, "usage", /name one region/],
+      [["erase", "op-eu", "--policies", policies, ...database], 2, "usage", /add --yes/],
+      [
+        ["verify", "EU", "--policies", path.join(db.directory, "nowhere"), ...database],
+        1,
+        "policy_invalid",
+        /not valid/,
+      ],
+    ];
+    for (const [argv, exit, code, message] of cases) {
+      const run = await cli(...argv, "--json");
+      assert.equal(run.code, exit, argv.join(" "));
+      assert.deepEqual(run.out, []);
+      assert.equal(run.err.length, 1, run.err.join("\n"));
+      const { error } = JSON.parse(run.err[0]!);
+      assert.equal(error.code, code);
+      assert.match(error.message, message);
+    }
+  });
+});
+
+async function entries(gate: Consentgate, region: string): Promise<AuditEntry[]> {
+  const all: AuditEntry[] = [];
+  for await (const entry of gate.store.complianceLog.entries(region)) all.push(entry);
+  return all;
+}
+
+/** The request's entries, as event and details. */
+function logged(log: readonly AuditEntry[], requestId: string) {
+  return log
+    .filter((e) => (e.details as { requestId?: string }).requestId === requestId)
+    .map((e) => ({ event: e.event, details: e.details as Record<string, unknown> }));
+}
