@@ -138,13 +138,14 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     );
     assert.equal(run.code, 0, run.err.join("\n"));
     const certificate = JSON.parse(run.out.join("\n"));
-    assert.equal(certificate.version, "consentgate-erasure/1");
+    assert.equal(certificate.version, "consentgate-erasure/2");
     assert.equal(certificate.subject, "op-gone");
     assert.equal(certificate.status, "completed");
     assert.equal(certificate.erased.tables.interactions, 3);
     assert.equal(certificate.erased.tables.consentEvents, 1);
     assert.deepEqual(certificate.erased.dataSources, {});
-    assert.match(certificate.signature, /^[0-9a-f]{64}$/);
+    assert.match(certificate.kid, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(certificate.signature, /^[A-Za-z0-9_-]{86}$/);
     assert.match(
       run.err[0] ?? "",
       /^Erased \d+ rows of op-gone \(request [0-9a-f-]{36}, completed\); logged with ops-2 as the actor\.$/,
@@ -180,7 +181,7 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     const on = ["--policies", policies, ...database];
     assert.deepEqual(
       (await json("help")).value.commands.map((c: { name: string }) => c.name),
-      ["check", "erase", "export", "insights", "learning", "purge", "report", "verify"],
+      ["check", "erase", "export", "insights", "learning", "purge", "report", "verify", "verify-receipt"],
     );
     assert.ok((await json("check", policies)).value.purposes.personalization);
     const dry = await json("purge", "--dry-run", ...on);
