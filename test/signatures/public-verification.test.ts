@@ -33,6 +33,30 @@ function verifiedByAnyone(document: Record<string, unknown>, jwks: { keys: Jwk[]
   return verify(null, Buffer.from(canonicalize(body)!), key, Buffer.from(signature, "base64url"));
 }
 
+/**
+ * The README's verifier with nothing but Node's standard library: for JSON
+ * values, RFC 8785 is ECMAScript's JSON.stringify with every object's keys
+ * sorted by UTF-16 code units (RFC 8785 §3.2.3), which is what
+ * Array.prototype.sort does by default.
+ */
+const jcs = (value: unknown): string =>
+  Array.isArray(value)
+    ? `[${value.map(jcs).join(",")}]`
+    : typeof value === "object" && value !== null
+      ? `{${Object.keys(value)
+          .sort()
+          .map((key) => `${JSON.stringify(key)}:${jcs((value as Record<string, unknown>)[key])}`)
+          .join(",")}}`
+      : JSON.stringify(value);
+
+function verifiedWithStandardLibrary(document: Record<string, unknown>, jwks: { keys: Jwk[] }): boolean {
+  const { signature, ...body } = document;
+  const jwk = jwks.keys.find((k) => k.kid === body.kid);
+  if (!jwk || typeof signature !== "string") return false;
+  const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: "jwk" });
+  return verify(null, Buffer.from(jcs(body)), key, Buffer.from(signature, "base64url"));
+}
+
 /** Every way to change one leaf of the document (the signature aside): each must break it. */
 function tampered(document: Record<string, unknown>): [string, Record<string, unknown>][] {
   const changes: [string, Record<string, unknown>][] = [];
@@ -74,6 +98,7 @@ describe(`receipts and certificates anyone can verify, on ${onPostgres ? "Postgr
     assert.equal(receipt.version, "consentgate-receipt/2");
     assert.equal(receipt.kid, jwks.keys[0]!.kid);
     assert.equal(verifiedByAnyone(receipt, jwks), true);
+    assert.equal(verifiedWithStandardLibrary(receipt, jwks), true, "and with the standard library alone");
     const receiptChanges = tampered(receipt);
     assert.ok(receiptChanges.length >= 10);
     for (const [field, changed] of receiptChanges) assert.equal(verifiedByAnyone(changed, jwks), false, field);
@@ -85,6 +110,9 @@ describe(`receipts and certificates anyone can verify, on ${onPostgres ? "Postgr
     assert.equal(certificate.version, "consentgate-erasure/2");
     assert.equal(certificate.kid, jwks.keys[0]!.kid);
     assert.equal(verifiedByAnyone(certificate, jwks), true);
+    assert.equal(verifiedWithStandardLibrary(certificate, jwks), true, "and with the standard library alone");
+    for (const [field, changed] of tampered(certificate))
+      assert.equal(verifiedWithStandardLibrary(changed, jwks), false, field);
     const certificateChanges = tampered(certificate);
     assert.ok(certificateChanges.some(([field]) => field === "erased.tables.consentEvents"));
     for (const [field, changed] of certificateChanges) assert.equal(verifiedByAnyone(changed, jwks), false, field);
