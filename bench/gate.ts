@@ -72,10 +72,14 @@ export async function benchGateInProcess(): Promise<void> {
 }
 
 /**
- * The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else.
- * In memory unless given a database (bench/traffic.ts runs it on PostgreSQL too).
+ * The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else
+ * unless given its handler (bench/metrics.ts records the play). In memory unless given a database
+ * (bench/traffic.ts runs it on PostgreSQL too).
  */
-export async function gatedBenchApp(database = "memory"): Promise<{ gate: Consentgate; app: express.Express }> {
+export async function gatedBenchApp(
+  database = "memory",
+  plays: express.RequestHandler = (_req, res) => void res.status(201).end(),
+): Promise<{ gate: Consentgate; app: express.Express }> {
   const gate = await createConsentgate({
     policies: "policies",
     database,
@@ -86,8 +90,40 @@ export async function gatedBenchApp(database = "memory"): Promise<{ gate: Consen
   app.use(express.json());
   app.use(gate.middleware());
   app.use("/privacy", gate.router());
-  app.post("/api/plays", (_req, res) => void res.status(201).end());
+  app.post("/api/plays", plays);
   return { gate, app };
+}
+
+/** Every benched request's headers: a JSON body from one listener, in Germany. */
+export const listener = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
+
+/** Lets the listener's plays through the gated app at `url`: personalization granted, as a consent banner would. */
+export async function grantPersonalization(url: string): Promise<void> {
+  await fetch(`${url}/privacy/consents/personalization`, {
+    method: "PUT",
+    headers: listener,
+    body: JSON.stringify({ granted: true }),
+  });
+}
+
+/**
+ * `seconds` of autocannon (20 connections, in this process) POSTing the play to `url`/api/plays; throws on
+ * any non-2xx answer or error. Returns req/s and the process's CPU time per request (µs, autocannon's share
+ * included, the same for every app measured).
+ */
+export async function loadPlays(url: string, seconds: number): Promise<{ rate: number; cpuPerRequest: number }> {
+  const cpu = process.cpuUsage();
+  const result = await autocannon({
+    url: `${url}/api/plays`,
+    method: "POST",
+    headers: listener,
+    body: JSON.stringify(body),
+    connections: 20,
+    duration: seconds,
+  });
+  const used = process.cpuUsage(cpu);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
 }
 
 export async function benchGateHttp(): Promise<void> {
@@ -103,29 +139,11 @@ export async function benchGateHttp(): Promise<void> {
   noop.post("/api/plays", (_req, res) => void res.status(201).end());
   const servers = [gated.listen(0), bare.listen(0), noop.listen(0)];
   const url = (i: number) => `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}`;
-  const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
-  await fetch(`${url(0)}/privacy/consents/personalization`, {
-    method: "PUT",
-    headers,
-    body: JSON.stringify({ granted: true }),
-  });
-  const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
+  await grantPersonalization(url(0));
+  const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers: listener, body: JSON.stringify(body) });
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
-  const run = async (i: number) => {
-    const cpu = process.cpuUsage();
-    const result = await autocannon({
-      url: `${url(i)}/api/plays`,
-      method: "POST",
-      headers,
-      body: JSON.stringify(body),
-      connections: 20,
-      duration: SECONDS,
-    });
-    const used = process.cpuUsage(cpu);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
-    return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
-  };
+  const run = (i: number) => loadPlays(url(i), SECONDS);
   await run(0);
   await run(1);
   // Rounds alternate and each is compared with the bare run next to it, so drift in machine load cancels out.
