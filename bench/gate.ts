@@ -18,7 +18,7 @@ import { decide } from "../src/decision/decide.ts";
 import { type Consentgate, createConsentgate } from "../src/index.ts";
 import { compileMinimizer } from "../src/minimize/index.ts";
 import { loadPolicy } from "../src/policy/load.ts";
-import { fmt, median, table } from "./support.ts";
+import { comparison, fmt, type LoadRun, median, table } from "./support.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret";
 const ROUNDS = 5;
@@ -111,7 +111,7 @@ export async function grantPersonalization(url: string): Promise<void> {
  * any non-2xx answer or error. Returns req/s and the process's CPU time per request (µs, autocannon's share
  * included, the same for every app measured).
  */
-export async function loadPlays(url: string, seconds: number): Promise<{ rate: number; cpuPerRequest: number }> {
+export async function loadPlays(url: string, seconds: number): Promise<LoadRun> {
   const cpu = process.cpuUsage();
   const result = await autocannon({
     url: `${url}/api/plays`,
@@ -147,51 +147,23 @@ export async function benchGateHttp(): Promise<void> {
   await run(0);
   await run(1);
   // Rounds alternate and each is compared with the bare run next to it, so drift in machine load cancels out.
-  const rates = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
-  const ratios = { gated: [] as number[], noop: [] as number[] };
-  const cpu = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
-  const cpuRatios = { gated: [] as number[], noop: [] as number[] };
+  const compared = { bare: comparison(), gated: comparison(), noop: comparison() };
   for (let round = 0; round < ROUNDS; round++) {
     const b = await run(1);
     const g = await run(0);
     const n = await run(2);
-    rates.bare.push(b.rate);
-    rates.gated.push(g.rate);
-    rates.noop.push(n.rate);
-    ratios.gated.push(g.rate / b.rate);
-    ratios.noop.push(n.rate / b.rate);
-    cpu.bare.push(b.cpuPerRequest);
-    cpu.gated.push(g.cpuPerRequest);
-    cpu.noop.push(n.cpuPerRequest);
-    cpuRatios.gated.push(b.cpuPerRequest / g.cpuPerRequest);
-    cpuRatios.noop.push(b.cpuPerRequest / n.cpuPerRequest);
+    compared.bare.add(b, b);
+    compared.gated.add(g, b);
+    compared.noop.add(n, b);
   }
   for (const server of servers) server.close();
   await gate.close();
   table(
     `gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; medians, and medians of per-round ratios; "× bare (CPU)" is bare's CPU time per request over the app's)`,
     [
-      {
-        app: "bare Express (baseline)",
-        "req/s": fmt(median(rates.bare), 0),
-        "× bare": "1.00",
-        "CPU µs/req": fmt(median(cpu.bare), 0),
-        "× bare (CPU)": "1.00",
-      },
-      {
-        app: "bare + one empty async middleware (noise floor)",
-        "req/s": fmt(median(rates.noop), 0),
-        "× bare": fmt(median(ratios.noop), 2),
-        "CPU µs/req": fmt(median(cpu.noop), 0),
-        "× bare (CPU)": fmt(median(cpuRatios.noop), 2),
-      },
-      {
-        app: "with gate.middleware() + route map",
-        "req/s": fmt(median(rates.gated), 0),
-        "× bare": fmt(median(ratios.gated), 2),
-        "CPU µs/req": fmt(median(cpu.gated), 0),
-        "× bare (CPU)": fmt(median(cpuRatios.gated), 2),
-      },
+      { app: "bare Express (baseline)", ...compared.bare.columns("bare") },
+      { app: "bare + one empty async middleware (noise floor)", ...compared.noop.columns("bare") },
+      { app: "with gate.middleware() + route map", ...compared.gated.columns("bare") },
     ],
   );
 }

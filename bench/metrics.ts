@@ -9,7 +9,7 @@
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { gatedBenchApp, grantPersonalization, loadPlays } from "./gate.ts";
-import { fmt, median, table } from "./support.ts";
+import { comparison, table } from "./support.ts";
 
 const ROUNDS = 5;
 const SECONDS = 3;
@@ -31,19 +31,13 @@ export async function benchMetrics(): Promise<void> {
   const run = (i: number) => loadPlays(url(i), SECONDS);
   await run(0);
   await run(1);
-  const rates = { off: [] as number[], on: [] as number[] };
-  const cpu = { off: [] as number[], on: [] as number[] };
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
+  const withoutMetrics = comparison();
+  const withMetrics = comparison();
   for (let round = 0; round < ROUNDS; round++) {
     const a = await run(0);
     const b = await run(1);
-    rates.off.push(a.rate);
-    rates.on.push(b.rate);
-    cpu.off.push(a.cpuPerRequest);
-    cpu.on.push(b.cpuPerRequest);
-    ratios.push(b.rate / a.rate);
-    cpuRatios.push(a.cpuPerRequest / b.cpuPerRequest);
+    withoutMetrics.add(a, a);
+    withMetrics.add(b, a);
   }
   // A scrape at the end, so the counted metrics are known to be the ones served.
   if (!(await registry.metrics()).includes("consentgate_decisions_total")) throw new Error("no metrics served");
@@ -52,20 +46,8 @@ export async function benchMetrics(): Promise<void> {
   table(
     `gated, recording POST with gate.metrics() on vs off (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; medians, and medians of per-round ratios; "× off (CPU)" is off's CPU time per request over on's)`,
     [
-      {
-        app: "metrics off (baseline)",
-        "req/s": fmt(median(rates.off), 0),
-        "× off": "1.00",
-        "CPU µs/req": fmt(median(cpu.off), 0),
-        "× off (CPU)": "1.00",
-      },
-      {
-        app: "gate.metrics(registry)",
-        "req/s": fmt(median(rates.on), 0),
-        "× off": fmt(median(ratios), 2),
-        "CPU µs/req": fmt(median(cpu.on), 0),
-        "× off (CPU)": fmt(median(cpuRatios), 2),
-      },
+      { app: "metrics off (baseline)", ...withoutMetrics.columns("off") },
+      { app: "gate.metrics(registry)", ...withMetrics.columns("off") },
     ],
   );
 }
