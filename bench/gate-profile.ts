@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { Session } from "node:inspector/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { body, gatedBenchApp } from "./gate.ts";
+import { body, gatedBenchApp, grantPersonalization, listener } from "./gate.ts";
 import { fmt, table } from "./support.ts";
 
 const SECONDS = 10;
@@ -30,23 +30,18 @@ export async function benchGateProfile(): Promise<void> {
   const { gate, app } = await gatedBenchApp();
   const server = app.listen(0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
-  await fetch(`${url}/privacy/consents/personalization`, {
-    method: "PUT",
-    headers,
-    body: JSON.stringify({ granted: true }),
-  });
-  const check = await fetch(`${url}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
+  await grantPersonalization(url);
+  const check = await fetch(`${url}/api/plays`, { method: "POST", headers: listener, body: JSON.stringify(body) });
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.setSamplingInterval", { interval: 100 });
-  await load(url, headers, 2); // warm-up, not profiled
+  await load(url, listener, 2); // warm-up, not profiled
   await session.post("Profiler.start");
   const cpu = process.cpuUsage();
-  const requests = await load(url, headers, SECONDS);
+  const requests = await load(url, listener, SECONDS);
   const used = process.cpuUsage(cpu);
   const { profile } = await session.post("Profiler.stop");
   session.disconnect();

@@ -18,7 +18,7 @@ import { decide } from "../src/decision/decide.ts";
 import { type Consentgate, createConsentgate } from "../src/index.ts";
 import { compileMinimizer } from "../src/minimize/index.ts";
 import { loadPolicy } from "../src/policy/load.ts";
-import { fmt, median, table } from "./support.ts";
+import { comparison, fmt, type LoadRun, median, table } from "./support.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret";
 const ROUNDS = 5;
@@ -72,10 +72,14 @@ export async function benchGateInProcess(): Promise<void> {
 }
 
 /**
- * The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else.
- * In memory unless given a database (bench/traffic.ts runs it on PostgreSQL too).
+ * The measured app: the shipped policy, the gate's middleware and router, a gated POST that does nothing else
+ * unless given its handler (bench/metrics.ts records the play). In memory unless given a database
+ * (bench/traffic.ts runs it on PostgreSQL too).
  */
-export async function gatedBenchApp(database = "memory"): Promise<{ gate: Consentgate; app: express.Express }> {
+export async function gatedBenchApp(
+  database = "memory",
+  plays: express.RequestHandler = (_req, res) => void res.status(201).end(),
+): Promise<{ gate: Consentgate; app: express.Express }> {
   const gate = await createConsentgate({
     policies: "policies",
     database,
@@ -86,8 +90,40 @@ export async function gatedBenchApp(database = "memory"): Promise<{ gate: Consen
   app.use(express.json());
   app.use(gate.middleware());
   app.use("/privacy", gate.router());
-  app.post("/api/plays", (_req, res) => void res.status(201).end());
+  app.post("/api/plays", plays);
   return { gate, app };
+}
+
+/** Every benched request's headers: a JSON body from one listener, in Germany. */
+export const listener = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
+
+/** Lets the listener's plays through the gated app at `url`: personalization granted, as a consent banner would. */
+export async function grantPersonalization(url: string): Promise<void> {
+  await fetch(`${url}/privacy/consents/personalization`, {
+    method: "PUT",
+    headers: listener,
+    body: JSON.stringify({ granted: true }),
+  });
+}
+
+/**
+ * `seconds` of autocannon (20 connections, in this process) POSTing the play to `url`/api/plays; throws on
+ * any non-2xx answer or error. Returns req/s and the process's CPU time per request (µs, autocannon's share
+ * included, the same for every app measured).
+ */
+export async function loadPlays(url: string, seconds: number): Promise<LoadRun> {
+  const cpu = process.cpuUsage();
+  const result = await autocannon({
+    url: `${url}/api/plays`,
+    method: "POST",
+    headers: listener,
+    body: JSON.stringify(body),
+    connections: 20,
+    duration: seconds,
+  });
+  const used = process.cpuUsage(cpu);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
 }
 
 export async function benchGateHttp(): Promise<void> {
@@ -103,77 +139,31 @@ export async function benchGateHttp(): Promise<void> {
   noop.post("/api/plays", (_req, res) => void res.status(201).end());
   const servers = [gated.listen(0), bare.listen(0), noop.listen(0)];
   const url = (i: number) => `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}`;
-  const headers = { "content-type": "application/json", "x-user": "bench-listener", "x-region": "DE" };
-  await fetch(`${url(0)}/privacy/consents/personalization`, {
-    method: "PUT",
-    headers,
-    body: JSON.stringify({ granted: true }),
-  });
-  const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers, body: JSON.stringify(body) });
+  await grantPersonalization(url(0));
+  const check = await fetch(`${url(0)}/api/plays`, { method: "POST", headers: listener, body: JSON.stringify(body) });
   if (check.status !== 201) throw new Error(`gated route answered ${check.status}`);
 
-  const run = async (i: number) => {
-    const cpu = process.cpuUsage();
-    const result = await autocannon({
-      url: `${url(i)}/api/plays`,
-      method: "POST",
-      headers,
-      body: JSON.stringify(body),
-      connections: 20,
-      duration: SECONDS,
-    });
-    const used = process.cpuUsage(cpu);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
-    return { rate: result.requests.average, cpuPerRequest: (used.user + used.system) / result.requests.total };
-  };
+  const run = (i: number) => loadPlays(url(i), SECONDS);
   await run(0);
   await run(1);
   // Rounds alternate and each is compared with the bare run next to it, so drift in machine load cancels out.
-  const rates = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
-  const ratios = { gated: [] as number[], noop: [] as number[] };
-  const cpu = { gated: [] as number[], bare: [] as number[], noop: [] as number[] };
-  const cpuRatios = { gated: [] as number[], noop: [] as number[] };
+  const compared = { bare: comparison(), gated: comparison(), noop: comparison() };
   for (let round = 0; round < ROUNDS; round++) {
     const b = await run(1);
     const g = await run(0);
     const n = await run(2);
-    rates.bare.push(b.rate);
-    rates.gated.push(g.rate);
-    rates.noop.push(n.rate);
-    ratios.gated.push(g.rate / b.rate);
-    ratios.noop.push(n.rate / b.rate);
-    cpu.bare.push(b.cpuPerRequest);
-    cpu.gated.push(g.cpuPerRequest);
-    cpu.noop.push(n.cpuPerRequest);
-    cpuRatios.gated.push(b.cpuPerRequest / g.cpuPerRequest);
-    cpuRatios.noop.push(b.cpuPerRequest / n.cpuPerRequest);
+    compared.bare.add(b, b);
+    compared.gated.add(g, b);
+    compared.noop.add(n, b);
   }
   for (const server of servers) server.close();
   await gate.close();
   table(
     `gated POST vs bare Express (autocannon, 20 connections, ${SECONDS} s × ${ROUNDS} alternating rounds; medians, and medians of per-round ratios; "× bare (CPU)" is bare's CPU time per request over the app's)`,
     [
-      {
-        app: "bare Express (baseline)",
-        "req/s": fmt(median(rates.bare), 0),
-        "× bare": "1.00",
-        "CPU µs/req": fmt(median(cpu.bare), 0),
-        "× bare (CPU)": "1.00",
-      },
-      {
-        app: "bare + one empty async middleware (noise floor)",
-        "req/s": fmt(median(rates.noop), 0),
-        "× bare": fmt(median(ratios.noop), 2),
-        "CPU µs/req": fmt(median(cpu.noop), 0),
-        "× bare (CPU)": fmt(median(cpuRatios.noop), 2),
-      },
-      {
-        app: "with gate.middleware() + route map",
-        "req/s": fmt(median(rates.gated), 0),
-        "× bare": fmt(median(ratios.gated), 2),
-        "CPU µs/req": fmt(median(cpu.gated), 0),
-        "× bare (CPU)": fmt(median(cpuRatios.gated), 2),
-      },
+      { app: "bare Express (baseline)", ...compared.bare.columns("bare") },
+      { app: "bare + one empty async middleware (noise floor)", ...compared.noop.columns("bare") },
+      { app: "with gate.middleware() + route map", ...compared.gated.columns("bare") },
     ],
   );
 }

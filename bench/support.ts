@@ -50,3 +50,38 @@ export function table(title: string, rows: Record<string, string | number>[]): v
 }
 
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** One load run: requests per second, and the process's CPU time per request in µs. */
+export interface LoadRun {
+  rate: number;
+  cpuPerRequest: number;
+}
+
+/**
+ * One app's runs over alternating rounds, each against the baseline's run next to it in the same round, so
+ * that drift in machine load cancels out. The baseline adds its own runs against themselves.
+ */
+export function comparison(): {
+  add(run: LoadRun, baseline: LoadRun): void;
+  /** Medians of req/s and CPU µs/req, and of the per-round ratios ("× baseline (CPU)": its CPU time over the app's). */
+  columns(baseline: string): Record<string, string>;
+} {
+  const rates: number[] = [];
+  const cpu: number[] = [];
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  return {
+    add(run, baseline) {
+      rates.push(run.rate);
+      cpu.push(run.cpuPerRequest);
+      ratios.push(run.rate / baseline.rate);
+      cpuRatios.push(baseline.cpuPerRequest / run.cpuPerRequest);
+    },
+    columns: (baseline) => ({
+      "req/s": fmt(median(rates), 0),
+      [`× ${baseline}`]: fmt(median(ratios), 2),
+      "CPU µs/req": fmt(median(cpu), 0),
+      [`× ${baseline} (CPU)`]: fmt(median(cpuRatios), 2),
+    }),
+  };
+}

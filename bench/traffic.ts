@@ -31,7 +31,7 @@ import { createConsentCache, MAX_STALENESS_MS } from "../src/store/consent-cache
 import { parseDatabase } from "../src/store/connection.ts";
 import { openStore } from "../src/store/store.ts";
 import { body, gatedBenchApp } from "./gate.ts";
-import { fmt, median, scratchPostgres, table } from "./support.ts";
+import { comparison, fmt, median, scratchPostgres, table } from "./support.ts";
 
 const ROUNDS = 3;
 const SECONDS = 3;
@@ -175,10 +175,7 @@ async function trafficOn(label: string, database: string): Promise<Record<string
     await bareRun(WARMUP_SECONDS);
     for (const { key } of SCENARIOS) await gatedRun[key](WARMUP_SECONDS);
 
-    const rates = { a: [], b: [], c: [], d: [], bare: [] } as Record<Scenario | "bare", number[]>;
-    const cpu = { a: [], b: [], c: [], d: [], bare: [] } as Record<Scenario | "bare", number[]>;
-    const ratios = { a: [], b: [], c: [], d: [] } as Record<Scenario, number[]>;
-    const cpuRatios = { a: [], b: [], c: [], d: [] } as Record<Scenario, number[]>;
+    const compared = { a: comparison(), b: comparison(), c: comparison(), d: comparison(), bare: comparison() };
     // One bare run between two gated ones: each gated run is compared with the bare run next to it.
     for (let round = 0; round < ROUNDS; round++) {
       for (const [before, after] of [
@@ -188,39 +185,17 @@ async function trafficOn(label: string, database: string): Promise<Record<string
         const first = await gatedRun[before]();
         const baseline = await bareRun();
         const second = await gatedRun[after]();
-        rates.bare.push(baseline.rate);
-        cpu.bare.push(baseline.cpuPerRequest);
-        for (const [key, run] of [
-          [before, first],
-          [after, second],
-        ] as const) {
-          rates[key].push(run.rate);
-          cpu[key].push(run.cpuPerRequest);
-          ratios[key].push(run.rate / baseline.rate);
-          cpuRatios[key].push(baseline.cpuPerRequest / run.cpuPerRequest);
-        }
+        compared.bare.add(baseline, baseline);
+        compared[before].add(first, baseline);
+        compared[after].add(second, baseline);
       }
     }
     // Every answered (d) request stored its play (each subject new, so none was overwritten in its window).
     const stored = (await gate.store.interactions.countByPurpose()).personalization ?? 0;
     if (stored < recorded) throw new Error(`${label}: ${recorded} plays recorded, ${stored} stored`);
     return [
-      {
-        database: label,
-        scenario: "bare Express (baseline)",
-        "req/s": fmt(median(rates.bare), 0),
-        "× bare": "1.00",
-        "CPU µs/req": fmt(median(cpu.bare), 0),
-        "× bare (CPU)": "1.00",
-      },
-      ...SCENARIOS.map(({ key, label: scenario }) => ({
-        database: label,
-        scenario,
-        "req/s": fmt(median(rates[key]), 0),
-        "× bare": fmt(median(ratios[key]), 2),
-        "CPU µs/req": fmt(median(cpu[key]), 0),
-        "× bare (CPU)": fmt(median(cpuRatios[key]), 2),
-      })),
+      { database: label, scenario: "bare Express (baseline)", ...compared.bare.columns("bare") },
+      ...SCENARIOS.map(({ key, label: scenario }) => ({ database: label, scenario, ...compared[key].columns("bare") })),
     ];
   } finally {
     for (const { server } of [gated, recording, probe, bare]) server.close();

@@ -54,6 +54,14 @@ export const errorBody = z
   })
   .meta({ id: "Error", description: "The one error body of every Consentgate answer" });
 
+/** The last members of a receipt and of an erasure certificate, signed alike (src/signatures/). */
+const signedFields = {
+  kid: z.string().optional().meta({ description: "The signing key's id in GET /keys; absent on version 1" }),
+  signature: z.string().meta({
+    description: "Ed25519 (base64url) over the RFC 8785 canonical JSON of every other member",
+  }),
+};
+
 export const receipt = describes<Receipt>()(
   z
     .object({
@@ -70,10 +78,7 @@ export const receipt = describes<Receipt>()(
       gpc: z.boolean().meta({ description: "The request sent Sec-GPC: 1" }),
       overrideGpc: z.boolean(),
       actor: z.string().optional().meta({ description: "The agent who chose for the subject" }),
-      kid: z.string().optional().meta({ description: "The signing key's id in GET /keys; absent on version 1" }),
-      signature: z.string().meta({
-        description: "Ed25519 (base64url) over the RFC 8785 canonical JSON of every other member",
-      }),
+      ...signedFields,
     })
     .meta({ id: "Receipt", description: "A signed record of one consent choice" }),
 );
@@ -149,10 +154,7 @@ export const erasureCertificate = describes<ErasureCertificate>()(
           at: z.string(),
         }),
       ),
-      kid: z.string().optional().meta({ description: "The signing key's id in GET /keys; absent on version 1" }),
-      signature: z.string().meta({
-        description: "Ed25519 (base64url) over the RFC 8785 canonical JSON of every other member",
-      }),
+      ...signedFields,
     })
     .meta({ id: "ErasureCertificate", description: "A signed certificate of what was erased where" }),
 );

@@ -218,13 +218,17 @@ FROM compliance_log
 WHERE region = $1 AND event = $4 AND at >= $2 AND at < $3
 GROUP BY 1`;
 
-const PURGED_SQL = `
-SELECT counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
-FROM compliance_log l,
+// A purge entry's rows per purpose (key, value): its expired and out-of-window counts, and each table's two summed
+// (the report's total and the console's daily series add them up alike).
+const PURGED_COUNTS = `compliance_log l,
      LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired')
               UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')
               UNION ALL SELECT t.value->>'purpose', ((t.value->>'expired')::bigint + (t.value->>'outOfWindow')::bigint)::text
-                        FROM jsonb_each(l.details->'tables') t) counts
+                        FROM jsonb_each(l.details->'tables') t) counts`;
+
+const PURGED_SQL = `
+SELECT counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
+FROM ${PURGED_COUNTS}
 WHERE l.region = $1 AND l.event = $4 AND l.at >= $2 AND l.at < $3
 GROUP BY counts.key`;
 
@@ -246,11 +250,7 @@ GROUP BY 1, 2, 3`;
 
 const PURGED_BY_DAY_SQL = `
 SELECT to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, counts.key AS purpose, sum(counts.value::bigint)::float8 AS n
-FROM compliance_log l,
-     LATERAL (SELECT * FROM jsonb_each_text(l.details->'expired')
-              UNION ALL SELECT * FROM jsonb_each_text(l.details->'outOfWindow')
-              UNION ALL SELECT t.value->>'purpose', ((t.value->>'expired')::bigint + (t.value->>'outOfWindow')::bigint)::text
-                        FROM jsonb_each(l.details->'tables') t) counts
+FROM ${PURGED_COUNTS}
 WHERE l.region = $1 AND l.event = $4 AND l.at >= $2 AND l.at < $3
 GROUP BY 1, 2`;
 

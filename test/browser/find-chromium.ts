@@ -4,14 +4,17 @@
  * PATH), when a test skips without it (on a developer's machine; in CI it
  * fails, since .ci/run installs Debian's Chromium and a browser test that
  * silently skipped there would prove nothing), launching it, a page that
- * records every problem, and signing in to the example app.
+ * records every problem, the example app served with Chromium to visit it,
+ * and signing in to the example app.
  */
 import assert from "node:assert/strict";
 import { accessSync, constants, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { serve } from "../support/app.ts";
 import { scratchFolder } from "../support/database.ts";
+import { type ExampleApp, exampleApp } from "../support/example.ts";
 import { onCleanup, type Scope } from "../support/scope.ts";
 
 const NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
@@ -79,6 +82,16 @@ export async function launchChromium(
   onCleanup(scope, () => browser.close());
   await mkdir(ARTIFACTS, { recursive: true });
   return browser;
+}
+
+/** The example app on a port of its own (`origin`) and Chromium launched to visit it, all closed when `scope` ends. */
+export async function exampleInChromium(
+  scope: Scope,
+  options: { acceptDownloads?: boolean } = {},
+): Promise<ExampleApp & { origin: string; browser: BrowserContext }> {
+  const example = await exampleApp(scope);
+  const origin = await serve(scope, example.app);
+  return { ...example, origin, browser: await launchChromium(scope, options) };
 }
 
 /**

@@ -11,11 +11,9 @@ import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import type { Consentgate } from "../../src/index.ts";
-import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
-import { exampleApp } from "../support/example.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
+import { ARTIFACTS, exampleInChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 describe(`just-in-time consent on the example's home page in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
   skip: skipWithoutChromium(),
@@ -26,10 +24,7 @@ describe(`just-in-time consent on the example's home page in Chromium on ${onPos
   let browser: BrowserContext;
 
   before(async () => {
-    const example = await exampleApp(suite);
-    gate = example.gate;
-    origin = await serve(suite, example.app);
-    browser = await launchChromium(suite);
+    ({ gate, origin, browser } = await exampleInChromium(suite));
   });
 
   const status = (page: Page) => page.getByRole("status");

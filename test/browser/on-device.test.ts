@@ -13,11 +13,9 @@ import { before, describe, test } from "node:test";
 import type { BrowserContext } from "playwright-core";
 import { TRACKS } from "../../examples/music-app/catalog.ts";
 import type { Consentgate } from "../../src/index.ts";
-import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
-import { exampleApp } from "../support/example.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
+import { ARTIFACTS, exampleInChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 const PLAYED = ["Circuit Bloom", "Afterimage", "Low Orbit", "Harbour Lights"];
 
@@ -30,10 +28,7 @@ describe(`on-device recommendations in Chromium on ${onPostgres ? "PostgreSQL" :
   let browser: BrowserContext;
 
   before(async () => {
-    const example = await exampleApp(suite);
-    gate = example.gate;
-    origin = await serve(suite, example.app);
-    browser = await launchChromium(suite);
+    ({ gate, origin, browser } = await exampleInChromium(suite));
   });
 
   test("an EU listener's plays stay in the browser; only one model update reaches the server", async () => {

@@ -8,12 +8,10 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { BrowserContext } from "playwright-core";
-import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
-import { exampleApp } from "../support/example.ts";
 import type { PrismaClient } from "../support/host.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
+import { ARTIFACTS, exampleInChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 describe(`playlists on the example's home page in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
   skip: skipWithoutChromium(),
@@ -24,10 +22,7 @@ describe(`playlists on the example's home page in Chromium on ${onPostgres ? "Po
   let browser: BrowserContext;
 
   before(async () => {
-    const example = await exampleApp(suite);
-    music = example.music;
-    origin = await serve(suite, example.app);
-    browser = await launchChromium(suite);
+    ({ music, origin, browser } = await exampleInChromium(suite));
   });
 
   test("a Californian likes two tracks and saves them, with one more, as a playlist", async () => {

@@ -9,11 +9,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
-import { serve } from "../support/app.ts";
 import { onPostgres } from "../support/database.ts";
-import { exampleApp } from "../support/example.ts";
 import { suiteScope } from "../support/scope.ts";
-import { ARTIFACTS, launchChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
+import { ARTIFACTS, exampleInChromium, signIn, skipWithoutChromium, watchedPage } from "./find-chromium.ts";
 
 describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlite"}`, {
   skip: skipWithoutChromium(),
@@ -23,8 +21,7 @@ describe(`the privacy center in Chromium on ${onPostgres ? "PostgreSQL" : "PGlit
   let browser: BrowserContext;
 
   before(async () => {
-    origin = await serve(suite, (await exampleApp(suite)).app);
-    browser = await launchChromium(suite, { acceptDownloads: true });
+    ({ origin, browser } = await exampleInChromium(suite, { acceptDownloads: true }));
   });
 
   const status = (page: Page) => page.getByRole("status").filter({ hasText: /\S/ });

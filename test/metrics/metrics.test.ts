@@ -9,6 +9,7 @@ import type { Express } from "express";
 import { Registry, register } from "prom-client";
 import request from "supertest";
 import { isConsentgateError, type Consentgate } from "../../src/index.ts";
+import { JOB_NAMES } from "../../src/policy/types.ts";
 import { handled, hostApp, testGate } from "../support/app.ts";
 import { DAY, testClock } from "../support/clock.ts";
 import { onPostgres } from "../support/database.ts";
@@ -213,15 +214,7 @@ describe(`gate.metrics() on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       outcome: new Set(["allowed", "denied", "unavailable", "ok", "failed", "skipped"]),
       result: new Set(["hit", "miss"]),
       reason: new Set(["expired", "out_of_window"]),
-      job: new Set([
-        "purge",
-        "deadlines",
-        "compliance-report",
-        "log-retention",
-        "erasure-retry",
-        "insights",
-        "learning",
-      ]),
+      job: new Set(JOB_NAMES),
       le: new Set(samples.flatMap((s) => (s.labels["le"] === undefined ? [] : [s.labels["le"]]))),
     };
     const ours = samples.filter((s) => s.name.startsWith("consentgate_"));

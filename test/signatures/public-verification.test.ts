@@ -6,14 +6,13 @@
  * receipts verifying while it stays in the list.
  */
 import assert from "node:assert/strict";
-import { createPublicKey, generateKeyPairSync, randomUUID, verify } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { describe, test } from "node:test";
 import canonicalize from "canonicalize";
 import request from "supertest";
-import { HMAC_RECEIPT_VERSION, type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
-import { createKeyring } from "../../src/signatures/hmac.ts";
+import { verifyReceipt } from "../../src/rights/receipts.ts";
 import { createConsentStore } from "../../src/store/consents.ts";
-import { TEST_SECRET, testApp, testSigner } from "../support/app.ts";
+import { hmacReceipt, testApp, testSigner } from "../support/app.ts";
 import { onPostgres, persistentDatabase, testStore } from "../support/database.ts";
 import { eu, grant } from "../support/subjects.ts";
 
@@ -120,26 +119,13 @@ describe(`receipts and certificates anyone can verify, on ${onPostgres ? "Postgr
 
   test("a receipt signed with the secret's HMAC before Ed25519 is exported as issued and still verifies on the server", async (ctx) => {
     const db = await persistentDatabase(ctx);
-    const keyring = createKeyring(TEST_SECRET);
     const at = new Date("2026-01-05T10:00:00.000Z");
-    const body = {
-      version: HMAC_RECEIPT_VERSION,
-      id: randomUUID(),
-      subject: "old-1",
-      purpose: "personalization",
-      granted: true,
-      policyVersion: "test-1",
-      region: "EU",
-      at: at.toISOString(),
-      gpc: false,
-      overrideGpc: false,
-    } as const;
-    const issued: Receipt = { ...body, signature: keyring.sign(body) };
+    const issued = hmacReceipt("old-1", at);
     // Stored as the gate stored receipts then: no kid.
     const store = await testStore(ctx, db);
     await createConsentStore(store.connection).save(
       {
-        id: body.id,
+        id: issued.id,
         subjectId: "old-1",
         purpose: "personalization",
         granted: true,

@@ -4,16 +4,13 @@
  * signed before actors were) keep verifying.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import request from "supertest";
-import { HMAC_RECEIPT_VERSION, type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
-import { createKeyring } from "../../src/signatures/hmac.ts";
-import { TEST_SECRET, testApp, testSigner } from "../support/app.ts";
+import { type Receipt, verifyReceipt } from "../../src/rights/receipts.ts";
+import { hmacReceipt, testApp, testSigner } from "../support/app.ts";
 import { onPostgres, sqlClient, testDatabase } from "../support/database.ts";
 import { agent, eu, grant, region } from "../support/subjects.ts";
 
-const keyring = createKeyring(TEST_SECRET);
 const signer = testSigner();
 const AGENT = agent("agent-7", region("DE"));
 
@@ -50,25 +47,13 @@ describe(`receipts and who made the choice, on ${onPostgres ? "PostgreSQL" : "PG
     const t = await testApp(ctx, { database: db.option });
     const client = await sqlClient(ctx, db);
     const at = new Date("2026-01-05T10:00:00.000Z");
-    const body = {
-      version: HMAC_RECEIPT_VERSION,
-      id: randomUUID(),
-      subject: "bob",
-      purpose: "personalization",
-      granted: true,
-      policyVersion: "test-1",
-      region: "EU",
-      at: at.toISOString(),
-      gpc: false,
-      overrideGpc: false,
-    };
-    const signature = keyring.sign(body);
+    const issued = hmacReceipt("bob", at);
     await client.query(
       `INSERT INTO consent_events (id, "subjectId", purpose, granted, "overrideGpc", gpc, region, "policyVersion", "actorId", signature, at) VALUES ($1, 'bob', 'personalization', true, false, false, 'EU', 'test-1', 'agent-old', $2, $3)`,
-      [body.id, signature, at],
+      [issued.id, issued.signature, at],
     );
     const exported = (await request(t.app).get("/privacy/export").set(eu("bob")).expect(200)).body;
-    assert.deepEqual(exported.consents.history, [{ ...body, signature }]);
+    assert.deepEqual(exported.consents.history, [issued]);
     assert.equal(verifyReceipt(signer, exported.consents.history[0]), true);
   });
 });

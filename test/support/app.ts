@@ -4,6 +4,7 @@
  * TEST_SECRET, signed-in subjects named by x-user and their roles by x-roles:
  * see subjects.ts) and closes when its scope ends (scope.ts).
  */
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { before } from "node:test";
 import type { Express, RequestHandler } from "express";
@@ -14,12 +15,33 @@ import { testPolicy } from "./policy.ts";
 import { type Scope, onCleanup, suiteScope } from "./scope.ts";
 import { createDocumentSigner, signingKeyFromSecret } from "../../src/signatures/ed25519.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
+import { HMAC_RECEIPT_VERSION, type Receipt } from "../../src/rights/receipts.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
 
 /** Checks receipts and certificates as a gate started with TEST_SECRET and no signing keys does. */
 export const testSigner = (secret = TEST_SECRET) =>
   createDocumentSigner([signingKeyFromSecret(secret)], createKeyring(secret));
+
+/**
+ * A personalization receipt as gates signed them before Ed25519: version 1, an HMAC with TEST_SECRET, no kid.
+ * For the tests that check such receipts, stored then, are exported as issued and keep verifying.
+ */
+export function hmacReceipt(subject: string, at: Date): Receipt {
+  const body = {
+    version: HMAC_RECEIPT_VERSION,
+    id: randomUUID(),
+    subject,
+    purpose: "personalization",
+    granted: true,
+    policyVersion: "test-1",
+    region: "EU",
+    at: at.toISOString(),
+    gpc: false,
+    overrideGpc: false,
+  } as const;
+  return { ...body, signature: createKeyring(TEST_SECRET).sign(body) };
+}
 
 export interface TestApp {
   app: Express;
