@@ -3,24 +3,13 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { run } from "../../src/cli/run.ts";
 import { discreteLaplaceDeltaForThreshold, laplaceDeltaForThreshold } from "../../src/noise/index.ts";
 import { loadPolicy } from "../../src/policy/load.ts";
+import { cliHere } from "../support/child.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixture = (name: string) => path.relative(process.cwd(), path.join(root, "test/policy/fixtures", name));
 const shipped = path.relative(process.cwd(), path.join(root, "policies"));
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    write: async (chunk) => void out.push(chunk),
-  });
-  return { code, out, err };
-}
 
 /** The "what a new user gets" table as rows: purpose/region → [by default, with GPC]. */
 function decisions(out: readonly string[]): Map<string, [string, string]> {
@@ -52,7 +41,7 @@ function tableAfter(out: readonly string[], title: string): string[][] {
 
 describe("consentgate check", () => {
   test("the shipped policy: a table of purposes × regions, exit 0", async () => {
-    const { code, out, err } = await cli("check", shipped);
+    const { code, out, err } = await cliHere("check", shipped);
     assert.equal(code, 0);
     assert.deepEqual(err, []);
     assert.match(
@@ -112,7 +101,7 @@ describe("consentgate check", () => {
   });
 
   test("legal bases other than consent, sensitive purposes, and GPC where the region gives it no meaning", async () => {
-    const { code, out } = await cli("check", fixture("all-rules"));
+    const { code, out } = await cliHere("check", fixture("all-rules"));
     assert.equal(code, 0);
     const table = decisions(out);
     assert.deepEqual(table.get("telemetry/EU"), ["allowed (legitimate-interest)", "allowed (legitimate-interest)"]);
@@ -127,7 +116,7 @@ describe("consentgate check", () => {
 
   test("releases and telemetry metrics: one row each, with their parameters", async () => {
     const folder = fixture("insights");
-    const { code, out, err } = await cli("check", folder);
+    const { code, out, err } = await cliHere("check", folder);
     assert.equal(code, 0);
     assert.deepEqual(err, []);
     assert.equal(
@@ -183,7 +172,7 @@ describe("consentgate check", () => {
   });
 
   test("--json has the releases, by purpose and by name, and the metrics", async () => {
-    const { code, out } = await cli("check", fixture("insights"), "--json");
+    const { code, out } = await cliHere("check", fixture("insights"), "--json");
     assert.equal(code, 0);
     const json = JSON.parse(out.join("\n")) as Record<string, any>;
     const popular = {
@@ -200,7 +189,7 @@ describe("consentgate check", () => {
     assert.deepEqual(json["insights"].popular, popular);
     // What the parameters imply, as the table prints it.
     const table = tableAfter(
-      (await cli("check", fixture("insights"))).out,
+      (await cliHere("check", fixture("insights"))).out,
       "Insights: differentially private releases",
     );
     assert.deepEqual(json["implied"].insights.popular, {
@@ -225,7 +214,7 @@ describe("consentgate check", () => {
       () => assert.fail("expected the fixture to be invalid"),
       (error: { details: { problems: string[] } }) => error.details.problems,
     );
-    const { code, out, err } = await cli("check", folder);
+    const { code, out, err } = await cliHere("check", folder);
     assert.equal(code, 1);
     assert.deepEqual(out, []);
     assert.deepEqual(err, [...expected, `${folder}: ${expected.length} problems; the policy is not valid`]);
@@ -234,14 +223,14 @@ describe("consentgate check", () => {
 
   test("the folder defaults to ./policies", async () => {
     assert.equal(process.cwd(), path.resolve(root), "run the tests from the package root");
-    const { code, out } = await cli("check");
+    const { code, out } = await cliHere("check");
     assert.equal(code, 0);
     assert.ok(out.some((line) => line.includes("policies/purposes.yaml")));
   });
 
   test("a broken policy: every problem on stderr with file and line, exit 1", async () => {
     const folder = fixture("syntax-error");
-    const { code, out, err } = await cli("check", folder);
+    const { code, out, err } = await cliHere("check", folder);
     assert.equal(code, 1);
     assert.deepEqual(out, []);
     assert.deepEqual(err, [
@@ -258,14 +247,14 @@ describe("consentgate check", () => {
       () => assert.fail("expected the fixture to be invalid"),
       (error: { details: { problems: string[] } }) => error.details.problems,
     );
-    const { code, err } = await cli("check", folder);
+    const { code, err } = await cliHere("check", folder);
     assert.equal(code, 1);
     assert.deepEqual(err.slice(0, -1), expected);
     assert.ok(err.slice(0, -1).every((line) => line.startsWith(`${folder}/policy.yaml:`)));
   });
 
   test("--json prints the compiled policy", async () => {
-    const { code, out, err } = await cli("check", shipped, "--json");
+    const { code, out, err } = await cliHere("check", shipped, "--json");
     assert.equal(code, 0);
     assert.deepEqual(err, []);
     const json = JSON.parse(out.join("\n")) as Record<string, any>;
@@ -279,8 +268,8 @@ describe("consentgate check", () => {
   });
 
   test("--json on a broken policy reports its problems as one JSON error on stderr, exit 1", async () => {
-    const text = await cli("check", fixture("routes"));
-    const { code, out, err } = await cli("check", fixture("routes"), "--json");
+    const text = await cliHere("check", fixture("routes"));
+    const { code, out, err } = await cliHere("check", fixture("routes"), "--json");
     assert.equal(code, 1);
     assert.deepEqual(out, []);
     assert.equal(err.length, 1);
@@ -294,7 +283,7 @@ describe("consentgate check", () => {
 
 describe("consentgate usage", () => {
   test("an unknown command: usage on stderr, exit 2", async () => {
-    const { code, out, err } = await cli("chek");
+    const { code, out, err } = await cliHere("chek");
     assert.equal(code, 2);
     assert.deepEqual(out, []);
     assert.equal(err[0], 'unknown command "chek" (did you mean "check"?)');
@@ -302,26 +291,26 @@ describe("consentgate usage", () => {
     assert.ok(err.some((line) => line.startsWith("  check [folder]")));
   });
   test("no command: usage on stderr, exit 2", async () => {
-    const { code, err } = await cli();
+    const { code, err } = await cliHere();
     assert.equal(code, 2);
     assert.equal(err[0], "usage: consentgate <command> [options] [--json]");
   });
   test("an unknown flag: the reason and the command's usage on stderr, exit 2", async () => {
-    const { code, out, err } = await cli("check", "--jsn");
+    const { code, out, err } = await cliHere("check", "--jsn");
     assert.equal(code, 2);
     assert.deepEqual(out, []);
     assert.match(err[0] ?? "", /Unknown option '--jsn'/);
     assert.equal(err[1], "usage: consentgate check [folder]");
   });
   test("two folders: exit 2", async () => {
-    const { code, err } = await cli("check", "a", "b");
+    const { code, err } = await cliHere("check", "a", "b");
     assert.equal(code, 2);
     assert.equal(err[0], "check takes one folder, got 2");
   });
   test("help goes to stdout, exit 0", async () => {
-    assert.equal((await cli("--help")).code, 0);
-    assert.equal((await cli("help")).out[0], "usage: consentgate <command> [options] [--json]");
-    const { code, out } = await cli("check", "--help");
+    assert.equal((await cliHere("--help")).code, 0);
+    assert.equal((await cliHere("help")).out[0], "usage: consentgate <command> [options] [--json]");
+    const { code, out } = await cliHere("check", "--help");
     assert.equal(code, 0);
     assert.equal(out[0], "usage: consentgate check [folder]");
   });

@@ -8,24 +8,13 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
-import { run } from "../../src/cli/run.ts";
 import { HMAC_RECEIPT_VERSION } from "../../src/rights/receipts.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { TEST_SECRET, testApp } from "../support/app.ts";
+import { cliHere } from "../support/child.ts";
 import { scratchFolder } from "../support/database.ts";
 import { suiteScope } from "../support/scope.ts";
 import { eu, grant } from "../support/subjects.ts";
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    write: async (chunk) => void out.push(chunk),
-  });
-  return { code, out, err };
-}
 
 describe("consentgate verify-receipt", () => {
   const suite = suiteScope();
@@ -70,22 +59,22 @@ describe("consentgate verify-receipt", () => {
   });
 
   test("with --keys: a genuine receipt and certificate exit 0, naming the key", async () => {
-    const valid = await cli("verify-receipt", files.receipt!, "--keys", files.jwks!);
+    const valid = await cliHere("verify-receipt", files.receipt!, "--keys", files.jwks!);
     assert.equal(valid.code, 0, valid.err.join("\n"));
     assert.deepEqual(valid.out, [`${files.receipt}: the receipt ${receipt.id} is genuine (Ed25519, key ${kid}).`]);
-    const certificate = await cli("verify-receipt", files.certificate!, "--keys", files.jwks!);
+    const certificate = await cliHere("verify-receipt", files.certificate!, "--keys", files.jwks!);
     assert.equal(certificate.code, 0);
     assert.match(certificate.out[0] ?? "", /the erasure certificate [0-9a-f-]{36} is genuine \(Ed25519, key /);
   });
 
   test("with --keys: a changed receipt exits 1 saying the signature does not match", async () => {
-    const { code, out } = await cli("verify-receipt", files.tampered!, "--keys", files.jwks!);
+    const { code, out } = await cliHere("verify-receipt", files.tampered!, "--keys", files.jwks!);
     assert.equal(code, 1);
     assert.deepEqual(out, [`${files.tampered}: NOT valid: the signature does not match.`]);
   });
 
   test("--json prints the verdict as one JSON object", async () => {
-    const valid = await cli("verify-receipt", files.receipt!, "--keys", files.jwks!, "--json");
+    const valid = await cliHere("verify-receipt", files.receipt!, "--keys", files.jwks!, "--json");
     assert.equal(valid.code, 0);
     assert.deepEqual(JSON.parse(valid.out.join("\n")), {
       valid: true,
@@ -94,7 +83,7 @@ describe("consentgate verify-receipt", () => {
       kid,
       algorithm: "EdDSA",
     });
-    const invalid = await cli("verify-receipt", files.tampered!, "--keys", files.jwks!, "--json");
+    const invalid = await cliHere("verify-receipt", files.tampered!, "--keys", files.jwks!, "--json");
     assert.equal(invalid.code, 1);
     assert.deepEqual(JSON.parse(invalid.out.join("\n")), {
       valid: false,
@@ -105,44 +94,44 @@ describe("consentgate verify-receipt", () => {
       reason: "the signature does not match",
     });
     const certificate = JSON.parse(
-      (await cli("verify-receipt", files.certificate!, "--keys", files.jwks!, "--json")).out[0]!,
+      (await cliHere("verify-receipt", files.certificate!, "--keys", files.jwks!, "--json")).out[0]!,
     );
     assert.equal(certificate.kind, "erasure-certificate");
     assert.equal(certificate.valid, true);
   });
 
   test("an HMAC receipt from before Ed25519: genuine with the app's secret, unverifiable with a JWKS alone", async () => {
-    const withJwks = await cli("verify-receipt", files.hmac!, "--keys", files.jwks!, "--json");
+    const withJwks = await cliHere("verify-receipt", files.hmac!, "--keys", files.jwks!, "--json");
     assert.equal(withJwks.code, 1);
     assert.equal(JSON.parse(withJwks.out[0]!).reason, "it has no kid: an HMAC signature only the server can check");
     process.env.CONSENTGATE_SECRET = TEST_SECRET;
     try {
-      const old = await cli("verify-receipt", files.hmac!);
+      const old = await cliHere("verify-receipt", files.hmac!);
       assert.equal(old.code, 0, old.out.join("\n"));
       assert.match(old.out[0] ?? "", /is genuine \(HMAC of the app's secret\)\.$/);
-      assert.equal((await cli("verify-receipt", files.receipt!)).code, 0, "and the secret's Ed25519 key");
-      assert.equal((await cli("verify-receipt", files.tampered!)).code, 1);
+      assert.equal((await cliHere("verify-receipt", files.receipt!)).code, 0, "and the secret's Ed25519 key");
+      assert.equal((await cliHere("verify-receipt", files.tampered!)).code, 1);
       process.env.CONSENTGATE_SECRET = `${TEST_SECRET}-another`;
-      assert.equal((await cli("verify-receipt", files.hmac!)).code, 1, "another secret");
+      assert.equal((await cliHere("verify-receipt", files.hmac!)).code, 1, "another secret");
     } finally {
       delete process.env.CONSENTGATE_SECRET;
     }
   });
 
   test("what is not a receipt, or not JSON, exits 1; no file, or no keys and no secret, is wrong usage", async () => {
-    const other = await cli("verify-receipt", files.other!, "--keys", files.jwks!);
+    const other = await cliHere("verify-receipt", files.other!, "--keys", files.jwks!);
     assert.equal(other.code, 1);
     assert.match(other.out[0] ?? "", /NOT valid: not a Consentgate receipt or erasure certificate \(version null\)\.$/);
-    const broken = await cli("verify-receipt", files.broken!, "--keys", files.jwks!);
+    const broken = await cliHere("verify-receipt", files.broken!, "--keys", files.jwks!);
     assert.equal(broken.code, 1);
     assert.match(broken.out[0] ?? "", /NOT valid: cannot read it as JSON/);
-    const none = await cli("verify-receipt");
+    const none = await cliHere("verify-receipt");
     assert.equal(none.code, 2);
     assert.match(none.err.join("\n"), /name one file/);
-    const noKeys = await cli("verify-receipt", files.receipt!);
+    const noKeys = await cliHere("verify-receipt", files.receipt!);
     assert.equal(noKeys.code, 2);
     assert.match(noKeys.err.join("\n"), /pass --keys .* or set CONSENTGATE_SECRET/);
-    const badKeys = await cli("verify-receipt", files.receipt!, "--keys", files.receipt!);
+    const badKeys = await cliHere("verify-receipt", files.receipt!, "--keys", files.receipt!);
     assert.equal(badKeys.code, 2);
     assert.match(badKeys.err.join("\n"), /not a JWKS/);
   });

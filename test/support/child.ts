@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { run } from "../../src/cli/run.ts";
 import { type PersistentDatabase, onPostgres, persistentDatabase } from "./database.ts";
 import { type Scope, onCleanup } from "./scope.ts";
 
@@ -69,6 +70,22 @@ export interface CliResult {
   code: number;
   out: string[];
   err: string[];
+}
+
+/**
+ * One `consentgate` command line run in this process, in its working
+ * directory, for commands that open no database: stdout as lines (out) with
+ * what is written as it is made appended to them, stderr as lines (err).
+ */
+export async function cliHere(...argv: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    write: async (chunk) => void out.push(chunk),
+  });
+  return { code, out, err };
 }
 
 /** Runs one `consentgate` command line; `env` sets (or, given undefined, unsets) variables for it alone. */
