@@ -200,7 +200,14 @@ ${
 </table>
 </div>`
 }
+${cut(view.overdue.length, view.overdueTotal, "overdue requests, the oldest deadlines first")}
+${cut(view.received.length, view.receivedTotal, "requests received in this period, the newest first")}
 </section>`;
+}
+
+/** Says that a list stops short of all there is; nothing when it shows them all. */
+function cut(shown: number, total: number, what: string): Html | false {
+  return shown < total && html`<p class="cut">Showing ${shown} of ${total} ${what}.</p>`;
 }
 
 function requestRow(r: PrivacyRequestView, overdue: boolean, ctx: ConsolePageContext, back: string): Html {
@@ -292,7 +299,8 @@ function releasesTable(view: ConsoleView): Html | false {
         html`<tr><th scope="row">${time(r.at)}</th><td>${r.name}</td><td>${epsilon(r.epsilon)}</td><td>${epsilon(r.spent)}</td><td>${epsilon(r.budget)}</td></tr>`,
     )}</tbody>
 </table>
-</div>`
+</div>
+${cut(view.releases.length, view.releasesTotal, "insights releases in this period, the newest")}`
   );
 }
 

@@ -11,11 +11,14 @@ import { ConsentgateError } from "../errors.ts";
 import type { Policy } from "../policy/types.ts";
 import type { ComplianceLogStore, DailyLogCounts, LoggedRelease, StoredLogEntry } from "../store/compliance-log.ts";
 import type { LearningStatus } from "../store/learning.ts";
-import type { PrivacyRequestView, Requests } from "../store/requests.ts";
+import { isOverdue, type PrivacyRequestView, type Requests } from "../store/requests.ts";
 
 export interface ConsoleViewDeps extends ReportSources {
   readonly policy: Policy;
-  readonly logStore: Pick<ComplianceLogStore, "reportCounts" | "dailyCounts" | "releases" | "requestEntries">;
+  readonly logStore: Pick<
+    ComplianceLogStore,
+    "reportCounts" | "dailyCounts" | "releases" | "latestReleases" | "requestEntries"
+  >;
   readonly requests: Pick<Requests, "countOpenOverdue" | "forRegion" | "findAny">;
   readonly audit: { verify(region: string): Promise<VerifyResult> };
   readonly learning: { status(model: string): Promise<LearningStatus> };
@@ -36,10 +39,15 @@ export interface Period {
 export const DEFAULT_DAYS = 30;
 /** The longest period the console reads at once: a leap year. */
 export const MAX_DAYS = 366;
-/** Requests listed of each kind (overdue, received in the period). */
-export const REQUESTS_LISTED = 200;
-/** insights.released entries read for the budget table. */
-const RELEASES_READ = 1000;
+/** How many rows the console's long lists show; each says so when it has more. */
+export interface ConsoleLimits {
+  /** Requests listed of each kind (overdue, received in the period). */
+  requests: number;
+  /** insights.released entries in the releases table (the newest). */
+  releases: number;
+}
+
+export const CONSOLE_LIMITS: ConsoleLimits = { requests: 200, releases: 1000 };
 
 const DAY_MS = 86_400_000;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -120,22 +128,34 @@ export interface ConsoleView {
   report: RegionReport;
   daily: DailyLogCounts;
   chain: VerifyResult;
+  /** The oldest deadlines first, at most the limit; overdueTotal: how many there are. */
   overdue: PrivacyRequestView[];
+  overdueTotal: number;
+  /** The newest first, at most the limit; receivedTotal: how many there are. */
   received: PrivacyRequestView[];
+  receivedTotal: number;
+  /** The newest releases of the period, oldest first; releasesTotal: how many there are. */
   releases: LoggedRelease[];
+  releasesTotal: number;
   budgets: BudgetUse[];
   /** Purpose name → description, for labels. */
   purposes: Record<string, string>;
 }
 
-export async function loadConsole(deps: ConsoleViewDeps, period: Period): Promise<ConsoleView> {
+export async function loadConsole(
+  deps: ConsoleViewDeps,
+  period: Period,
+  limits: ConsoleLimits = CONSOLE_LIMITS,
+): Promise<ConsoleView> {
   const now = deps.now();
   const { region, from, to } = period;
   const report = await regionReport(deps, region, { from, to, now });
   const daily = await deps.logStore.dailyCounts(region, from, to);
   const chain = await deps.audit.verify(region);
-  const { overdue, received } = await deps.requests.forRegion(region, from, to, now, REQUESTS_LISTED);
-  const releases = await deps.logStore.releases(region, from, to, RELEASES_READ);
+  const requests = await deps.requests.forRegion(region, from, to, now, limits.requests);
+  const { releases, total: releasesTotal } = await deps.logStore.releases(region, from, to, limits.releases);
+  // Each release's last spend in the period, read on its own: the table's rows may not reach back to it.
+  const latest = await deps.logStore.latestReleases(region, from, to);
   return {
     period,
     regions: Object.keys(deps.policy.regions),
@@ -143,18 +163,18 @@ export async function loadConsole(deps: ConsoleViewDeps, period: Period): Promis
     report,
     daily,
     chain,
-    overdue,
-    received,
+    ...requests,
     releases,
-    budgets: [...releaseBudgets(deps.policy, releases), ...(await modelBudgets(deps))],
+    releasesTotal,
+    budgets: [...releaseBudgets(deps.policy, latest), ...(await modelBudgets(deps))],
     purposes: Object.fromEntries(Object.values(deps.policy.purposes).map((p) => [p.name, p.description])),
   };
 }
 
 /** Each release of the policy at its last spend in the period (the log's `spent` is its rolling period's). */
-function releaseBudgets(policy: Policy, releases: readonly LoggedRelease[]): BudgetUse[] {
+function releaseBudgets(policy: Policy, latest: readonly LoggedRelease[]): BudgetUse[] {
   return Object.values(policy.insights).map((release) => {
-    const last = releases.findLast((r) => r.name === release.name);
+    const last = latest.find((r) => r.name === release.name);
     return last === undefined
       ? { kind: "release", name: release.name, spent: 0, budget: release.budget.epsilon }
       : { kind: "release", name: release.name, spent: last.spent, budget: last.budget, at: last.at };
@@ -187,6 +207,5 @@ export async function loadRequest(deps: ConsoleViewDeps, id: string): Promise<Re
   const request = await deps.requests.findAny(id);
   if (request === undefined) return undefined;
   const entries = await deps.logStore.requestEntries(request.region, request.id);
-  const now = deps.now();
-  return { request, entries, overdue: request.completedAt === null && now > request.dueAt };
+  return { request, entries, overdue: isOverdue(request, deps.now()) };
 }

@@ -146,8 +146,10 @@ export interface ComplianceLogStore {
   reportCounts(region: string, from: Date | undefined, to: Date | undefined): Promise<LogCounts>;
   /** The region's entries in [from, to) counted per UTC day, for the console's charts. */
   dailyCounts(region: string, from: Date, to: Date): Promise<DailyLogCounts>;
-  /** The region's insights.released entries in [from, to), oldest first, at most `limit`. */
-  releases(region: string, from: Date, to: Date, limit: number): Promise<LoggedRelease[]>;
+  /** The region's newest `limit` insights.released entries in [from, to), oldest first, and how many there are in all. */
+  releases(region: string, from: Date, to: Date, limit: number): Promise<{ releases: LoggedRelease[]; total: number }>;
+  /** Each release name's newest insights.released entry of the region in [from, to), however many came before it. */
+  latestReleases(region: string, from: Date, to: Date): Promise<LoggedRelease[]>;
   /** The region's request.received, completed and overdue entries of one request, in seq order. */
   requestEntries(region: string, requestId: string): Promise<StoredLogEntry[]>;
 }
@@ -269,6 +271,18 @@ const OVERDUE_LOGGED_SQL = `
 SELECT details->>'requestId' AS id FROM compliance_log
 WHERE region = $1 AND event = $2 AND details->>'requestId' = ANY($3::text[])`;
 
+// Each release name's last entry in the period: what its budget stood at by the period's end.
+const LATEST_RELEASES_SQL = `
+SELECT DISTINCT ON (details->>'name') at, details
+FROM compliance_log
+WHERE region = $1 AND event = $4 AND at >= $2 AND at < $3
+ORDER BY details->>'name', seq DESC`;
+
+const releaseOf = ({ at, details }: { at: Date; details: unknown }): LoggedRelease => {
+  const d = details as { name?: unknown; epsilon?: unknown; spent?: unknown; budget?: unknown };
+  return { at, name: String(d.name), epsilon: Number(d.epsilon), spent: Number(d.spent), budget: Number(d.budget) };
+};
+
 export function createComplianceLogStore(connection: Connection): ComplianceLogStore {
   const { prisma } = connection;
   return {
@@ -388,22 +402,26 @@ export function createComplianceLogStore(connection: Connection): ComplianceLogS
     },
 
     async releases(region, from, to, limit) {
+      const where = { region, event: LOG_EVENT.insightsReleased, at: { gte: from, lt: to } };
+      // The newest, read backwards: a period with more than `limit` releases shows its latest ones.
       const rows = await prisma.complianceLogEntry.findMany({
-        where: { region, event: LOG_EVENT.insightsReleased, at: { gte: from, lt: to } },
-        orderBy: { seq: "asc" },
+        where,
+        orderBy: { seq: "desc" },
         take: limit,
         select: { at: true, details: true },
       });
-      return rows.map(({ at, details }) => {
-        const d = details as { name?: unknown; epsilon?: unknown; spent?: unknown; budget?: unknown };
-        return {
-          at,
-          name: String(d.name),
-          epsilon: Number(d.epsilon),
-          spent: Number(d.spent),
-          budget: Number(d.budget),
-        };
-      });
+      const total = rows.length < limit ? rows.length : await prisma.complianceLogEntry.count({ where });
+      return { releases: rows.reverse().map(releaseOf), total };
+    },
+
+    async latestReleases(region, from, to) {
+      const rows = await connection.query<{ at: Date; details: unknown }>(LATEST_RELEASES_SQL, [
+        region,
+        from.toISOString(),
+        to.toISOString(),
+        LOG_EVENT.insightsReleased,
+      ]);
+      return rows.map(releaseOf);
     },
 
     async requestEntries(region, requestId) {

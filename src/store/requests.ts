@@ -91,7 +91,11 @@ export interface PrivacyRequestView {
 /** A request with the subject it is for, as the jobs read it. */
 export type SubjectRequest = PrivacyRequestView & { subjectId: string };
 
-/** Past its legal deadline and not answered, whether or not the deadlines job has marked it yet. */
+/**
+ * Past its legal deadline and not answered, whether or not the deadlines job has marked it yet.
+ * The one rule for "past": strictly after dueAt (at dueAt itself it is still on time); every query
+ * here that looks for overdue requests says `dueAt < now` to match.
+ */
 export function isOverdue(request: Pick<PrivacyRequestView, "completedAt" | "dueAt">, now: Date): boolean {
   return request.completedAt === null && now > request.dueAt;
 }
@@ -238,21 +242,21 @@ export function createRequests(connection: Connection) {
       });
       return rows.map(withSubject);
     },
-    /** Marks `received` requests due by `now` as `overdue`; answers how many it marked. For the deadlines job. */
+    /** Marks `received` requests due before `now` as `overdue`; answers how many it marked. For the deadlines job. */
     async markOverdue(now: Date): Promise<number> {
       const { count } = await prisma.privacyRequest.updateMany({
-        where: { status: REQUEST_STATUS.received, completedAt: null, dueAt: { lte: now } },
+        where: { status: REQUEST_STATUS.received, completedAt: null, dueAt: { lt: now } },
         data: { status: REQUEST_STATUS.overdue },
       });
       return count;
     },
-    /** Requests due by `now` and still open (`overdue`, or `partial` erasures), by due date. For the deadlines job. */
+    /** Requests due before `now` and still open (`overdue`, or `partial` erasures), by due date. For the deadlines job. */
     async pastDeadline(now: Date): Promise<SubjectRequest[]> {
       const rows = await prisma.privacyRequest.findMany({
         where: {
           status: { in: [REQUEST_STATUS.overdue, REQUEST_STATUS.partial] },
           completedAt: null,
-          dueAt: { lte: now },
+          dueAt: { lt: now },
         },
         orderBy: [{ dueAt: "asc" }, { id: "asc" }],
       });
@@ -261,7 +265,7 @@ export function createRequests(connection: Connection) {
     /**
      * The privacy officer's list for a region: the requests past their deadline and still open
      * (oldest deadline first, whenever received), and those received in [from, to) (newest first),
-     * at most `limit` of each.
+     * at most `limit` of each, with how many there are of each in all.
      */
     async forRegion(
       region: string,
@@ -269,18 +273,33 @@ export function createRequests(connection: Connection) {
       to: Date,
       now: Date,
       limit: number,
-    ): Promise<{ overdue: PrivacyRequestView[]; received: PrivacyRequestView[] }> {
+    ): Promise<{
+      overdue: PrivacyRequestView[];
+      overdueTotal: number;
+      received: PrivacyRequestView[];
+      receivedTotal: number;
+    }> {
+      const overdueWhere = openOverdueWhere(now, region);
+      const receivedWhere = { region, receivedAt: { gte: from, lt: to } };
       const overdue = await prisma.privacyRequest.findMany({
-        where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } },
+        where: overdueWhere,
         orderBy: [{ dueAt: "asc" }, { id: "asc" }],
         take: limit,
       });
       const received = await prisma.privacyRequest.findMany({
-        where: { region, receivedAt: { gte: from, lt: to } },
+        where: receivedWhere,
         orderBy: NEWEST_FIRST,
         take: limit,
       });
-      return { overdue: overdue.map(requestViewOf), received: received.map(requestViewOf) };
+      // Counted only when the list is full: a shorter one is all there is.
+      const count = async (rows: readonly unknown[], where: Prisma.PrivacyRequestWhereInput) =>
+        rows.length < limit ? rows.length : prisma.privacyRequest.count({ where });
+      return {
+        overdue: overdue.map(requestViewOf),
+        overdueTotal: await count(overdue, overdueWhere),
+        received: received.map(requestViewOf),
+        receivedTotal: await count(received, receivedWhere),
+      };
     },
     /** Any subject's request, for the privacy officer (who sees requests, not whose they are). */
     async findAny(id: string): Promise<PrivacyRequestView | undefined> {
@@ -290,12 +309,22 @@ export function createRequests(connection: Connection) {
     },
     /** How many of the region's requests are past their deadline at `now` and not completed. For the compliance report. */
     countOpenOverdue(region: string, now: Date): Promise<number> {
-      return prisma.privacyRequest.count({
-        where: { region, completedAt: null, status: { not: REQUEST_STATUS.completed }, dueAt: { lte: now } },
-      });
+      return prisma.privacyRequest.count({ where: openOverdueWhere(now, region) });
+    },
+    /** The same over every region: for the consentgate_requests_overdue gauge, read when it is scraped. */
+    countAllOpenOverdue(now: Date): Promise<number> {
+      return prisma.privacyRequest.count({ where: openOverdueWhere(now) });
     },
   };
 }
+
+/** Past its deadline (see isOverdue) and still open: received, overdue, or a partial erasure. */
+const openOverdueWhere = (now: Date, region?: string): Prisma.PrivacyRequestWhereInput => ({
+  ...(region === undefined ? {} : { region }),
+  completedAt: null,
+  status: { not: REQUEST_STATUS.completed },
+  dueAt: { lt: now },
+});
 
 export type Requests = ReturnType<typeof createRequests>;
 

@@ -62,6 +62,12 @@ describe(`the deadlines job on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
       "only the ancient request is due; it is too old to log again",
     );
 
+    // At its deadline itself a request is still on time: past it means after it, for the job and the report alike.
+    clock.set(DUE.getTime());
+    assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 0, logged: 0 });
+    const atDue = await request(t.app).get("/privacy/admin/report/EU").set(DPO).expect(200);
+    assert.equal(atDue.body.requests.openOverdue, 1, "only the ancient request, not the two due now");
+
     clock.set(DUE.getTime() + HOUR);
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 1, logged: 2 });
     assert.deepEqual(await t.gate.runJob("deadlines"), { marked: 0, logged: 0 }, "once per request");

@@ -4,19 +4,31 @@
  * insights release, requests completed and one gone overdue.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { before, describe, test } from "node:test";
 import type { Express } from "express";
 import request from "supertest";
+import { createComplianceLog } from "../../src/audit/log.ts";
 import type { Consentgate } from "../../src/index.ts";
-import { hostApp, testGate } from "../support/app.ts";
+import { createKeyring } from "../../src/signatures/hmac.ts";
+import { createComplianceLogStore, LOG_EVENT } from "../../src/store/compliance-log.ts";
+import { hostApp, TEST_SECRET, testGate } from "../support/app.ts";
 import { testClock } from "../support/clock.ts";
-import { onPostgres, sqlClient, type TestDatabase, testDatabase } from "../support/database.ts";
+import {
+  onPostgres,
+  persistentDatabase,
+  sqlClient,
+  type TestDatabase,
+  testDatabase,
+  testStore,
+} from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
 import { ca, DPO, eu, grant, roles, subject, withdraw } from "../support/subjects.ts";
 import { chartTable, section } from "./html.ts";
 
-const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// Nothing loads but the console's own stylesheet: not even a same-origin script.
+const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const popular = {
   key: "itemId",
   epsilon: 0.5,
@@ -213,5 +225,67 @@ describe(`the privacy officer's console on ${onPostgres ? "PostgreSQL" : "PGlite
       section(res.text, "chain"),
       /Broken at entry 1:<\/strong> entry 1 was changed \(its content no longer matches its hash\)\./,
     );
+  });
+});
+
+describe(`the console's long lists on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+  let app: Express;
+
+  before(async () => {
+    // Seeded beside the gate's tables: 201 EU requests received in the period and past their deadline,
+    // and 1001 releases of popular, the last of which spent more than any before it.
+    const db = await persistentDatabase(suite);
+    const store = await testStore(suite, db);
+    await store.connection.prisma.privacyRequest.createMany({
+      data: Array.from({ length: 201 }, (_, i) => ({
+        id: randomUUID(),
+        subjectId: `listener-${i}`,
+        type: "export",
+        status: "received",
+        region: "EU",
+        receivedAt: new Date(Date.parse("2026-05-01T00:00:00Z") + i * 60_000),
+        dueAt: new Date("2026-06-01T00:00:00Z"),
+      })),
+    });
+    const keyring = createKeyring(TEST_SECRET);
+    let at = Date.parse("2026-05-02T00:00:00Z");
+    const log = createComplianceLog(createComplianceLogStore(store.connection), {
+      pseudonym: keyring.pseudonym,
+      chainKey: keyring.key("log-chain"),
+      now: () => new Date((at += 1000)),
+    });
+    for (let i = 0; i < 1001; i++)
+      await log.append({
+        region: "EU",
+        event: LOG_EVENT.insightsReleased,
+        details: { name: "popular", epsilon: 0.5, spent: i === 1000 ? 1.5 : 0.5, budget: 2 },
+      });
+    await store.close();
+    const gate = await testGate(suite, {
+      database: db.option,
+      policies: testPolicy({ purposes: { personalization: { insights: { popular } } } }),
+      now: testClock("2026-06-05T12:00:00Z").now,
+    });
+    app = hostApp(gate, (host) => host.use("/privacy-console", gate.console()));
+  });
+
+  test("a list cut short says how many it shows of how many, and the budget is the newest release's", async () => {
+    const res = await request(app).get(`/privacy-console/?region=EU&${PERIOD}`).set(DPO).expect(200);
+    const requests = section(res.text, "requests");
+    assert.match(requests, /Showing 200 of 201 overdue requests, the oldest deadlines first\./);
+    assert.match(requests, /Showing 200 of 201 requests received in this period, the newest first\./);
+    assert.equal([...requests.matchAll(/<tr class="overdue">/g)].length, 200);
+    assert.deepEqual(chartTable(res.text, "privacy-budget"), [
+      ["Release or model", "spent", "left", "Total"],
+      ["release popular", "1.5", "0.5", "2"],
+    ]);
+    assert.match(section(res.text, "budget"), /Showing 1000 of 1001 insights releases in this period, the newest\./);
+  });
+
+  test("a list that is not cut says nothing of it", async () => {
+    const res = await request(app).get("/privacy-console/?region=US-CA&from=2026-05-01&to=2026-06-05").set(DPO);
+    assert.equal(res.status, 200);
+    assert.doesNotMatch(res.text, /Showing \d+ of/);
   });
 });
