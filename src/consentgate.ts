@@ -36,7 +36,7 @@ import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
 import { createDocumentSigner } from "./signatures/ed25519.ts";
 import { createKeyring } from "./signatures/hmac.ts";
 import { createMetricsRelay } from "./metrics/observations.ts";
-import { defaultRegistry, prometheusMetrics } from "./metrics/prometheus.ts";
+import { cachedCount, defaultRegistry, prometheusMetrics, type RegistryMetrics } from "./metrics/prometheus.ts";
 import { createComplianceLogStore } from "./store/compliance-log.ts";
 import { type StoreAccess, createStoreAccess } from "./store-access.ts";
 import {
@@ -65,6 +65,9 @@ import { checkSecretFingerprint } from "./store/secret-fingerprint.ts";
 import { createRequests } from "./store/requests.ts";
 import { openStore } from "./store/store.ts";
 import "./middleware/request.ts";
+
+/** How long a read of the overdue requests' count answers scrapes (of the gate's clock): a scrape every few seconds reads the database twice a minute. */
+const OVERDUE_COUNT_MAX_AGE_MS = 30_000;
 
 /**
  * What {@link createConsentgate} hands back: the middleware, the gates, the
@@ -813,6 +816,18 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
   );
 
   const limiters = createRightsLimiters(config.limits, logger);
+  // consentgate_requests_overdue: read from the database when scraped, so every instance reports the
+  // same count (not what its own last deadlines run saw), and at most every 30 s however often scraped.
+  const overdueNow = cachedCount(
+    () =>
+      requests.countAllOpenOverdue(now()).catch((error: unknown) => {
+        logger.warn({ err: error }, "consentgate: the overdue requests could not be counted for the metrics");
+        throw error;
+      }),
+    now,
+    OVERDUE_COUNT_MAX_AGE_MS,
+  );
+  const readingOverdue = new Map<RegistryMetrics, () => void>();
   let closing: Promise<void> | undefined;
   const made: Consentgate = {
     policy,
@@ -834,11 +849,15 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     learning,
     metrics<R extends Pick<Registry, "registerMetric" | "getSingleMetric">>(registry?: R): R {
       const target = registry ?? (defaultRegistry as unknown as R);
-      observed.add(prometheusMetrics(target));
+      const registered = prometheusMetrics(target);
+      observed.add(registered.observations);
+      if (!readingOverdue.has(registered)) readingOverdue.set(registered, registered.readOverdue(overdueNow));
       return target;
     },
     close: () =>
       (closing ??= (async () => {
+        // A closed gate's database is not read by the next scrape.
+        for (const stop of readingOverdue.values()) stop();
         await scheduler?.stop();
         // Writes already acknowledged to callers are committed; wait for those still in a batch.
         await interactions.drain();

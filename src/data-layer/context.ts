@@ -15,6 +15,8 @@ export interface Acting {
   readonly actor: Actor | undefined;
   readonly region: string;
   readonly signals: { readonly gpc: boolean };
+  /** The purpose a request's gate (gate.purpose(), the middleware) already admitted, decided and counted. */
+  readonly admitted?: { readonly purpose: string } | undefined;
   decide(purpose: string): Promise<Decision>;
 }
 

@@ -214,11 +214,13 @@ export function createDataLayer(deps: DataLayerDeps) {
     const decidedAt = deps.now();
     for (const reach of plan.reaches) {
       const purpose = reach.model.purpose.name;
+      // A write the request's gate admitted for this subject and purpose was counted there: one write, one count.
+      const counted = reach.subject === acting.subject && acting.admitted?.purpose === purpose;
       const decision = await decisionFor(acting, reach).catch((error: unknown) => {
-        deps.metrics.decided(purpose, acting.region, "unavailable");
+        if (!counted) deps.metrics.decided(purpose, acting.region, "unavailable");
         throw error;
       });
-      deps.metrics.decided(purpose, acting.region, decision.allowed ? "allowed" : "denied");
+      if (!counted) deps.metrics.decided(purpose, acting.region, decision.allowed ? "allowed" : "denied");
       if (!decision.allowed) {
         deps.blockedWrites.add(acting.region, reach.model.purpose.name, decidedAt);
         throw new ConsentgateError("consent_required", refusalMessage(policy, decision, reach.subject !== undefined), {

@@ -9,7 +9,6 @@
  * not looked at again: their entry, if any, may have been trimmed.
  */
 import type { ComplianceLog } from "../audit/events.ts";
-import type { GateMetrics } from "../metrics/observations.ts";
 import { subtractDuration } from "../policy/duration.ts";
 import type { Policy } from "../policy/types.ts";
 import { type ComplianceLogStore, LOG_EVENT } from "../store/compliance-log.ts";
@@ -21,8 +20,6 @@ export interface DeadlinesDeps {
   logStore: Pick<ComplianceLogStore, "overdueLogged">;
   policy: Policy;
   audit: Pick<ComplianceLog, "append">;
-  /** Told how many requests are past their deadline and still open, on every run. */
-  metrics: Pick<GateMetrics, "overdueRequests">;
 }
 
 /**
@@ -43,12 +40,11 @@ export interface DeadlinesResult {
 }
 
 export async function markOverdue(
-  { requests, logStore, policy, audit, metrics }: DeadlinesDeps,
+  { requests, logStore, policy, audit }: DeadlinesDeps,
   now: Date,
 ): Promise<DeadlinesResult> {
   const marked = await requests.markOverdue(now);
   const open = await requests.pastDeadline(now);
-  metrics.overdueRequests(open.length);
   const byRegion = new Map<string, typeof open>();
   for (const r of open) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
   let logged = 0;

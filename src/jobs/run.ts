@@ -151,8 +151,8 @@ export interface JobRunnerDeps
   releaseInsights(now: Date): Promise<InsightsJobResult>;
   /** The learning job: closes, aggregates and publishes the rounds that are ready (src/learning/rounds.ts, wired in by createConsentgate). */
   trainModels(now: Date): Promise<LearningJobResult>;
-  /** Counts each run by job and outcome, the rows purged and the overdue requests. */
-  readonly metrics: Pick<GateMetrics, "jobRun"> & PurgeDeps["metrics"] & DeadlinesDeps["metrics"];
+  /** Counts each run by job and outcome, and the rows purged. */
+  readonly metrics: Pick<GateMetrics, "jobRun"> & PurgeDeps["metrics"];
 }
 
 export function createJobRunner(deps: JobRunnerDeps): RunJob {

@@ -19,7 +19,7 @@ export type JobOutcome = "ok" | "failed" | "skipped";
 export type PurgeReason = "expired" | "out_of_window";
 
 export interface GateMetrics {
-  /** A write (HTTP or a gated model's) was decided for a purpose in a region. */
+  /** A write (HTTP or a gated model's; once, when both check it) was decided for a purpose in a region. */
   decided(purpose: string, region: string, outcome: DecisionOutcome): void;
   /** A batched insert of interactions committed (or failed) with `rows` rows. */
   recordBatch(rows: number): void;
@@ -31,8 +31,6 @@ export interface GateMetrics {
   purged(region: string, purpose: string, reason: PurgeReason, rows: number): void;
   /** A job's fire ended so. */
   jobRun(job: string, outcome: JobOutcome): void;
-  /** The deadlines job found this many requests past their deadline and still open. */
-  overdueRequests(count: number): void;
 }
 
 const noop = () => {};
@@ -44,7 +42,6 @@ export const silentMetrics: GateMetrics = {
   consentLookup: noop,
   purged: noop,
   jobRun: noop,
-  overdueRequests: noop,
 };
 
 /**
@@ -71,7 +68,6 @@ export function createMetricsRelay(): MetricsRelay {
     consentLookup: (hit) => all((t) => t.consentLookup(hit)),
     purged: (region, purpose, reason, rows) => all((t) => t.purged(region, purpose, reason, rows)),
     jobRun: (job, outcome) => all((t) => t.jobRun(job, outcome)),
-    overdueRequests: (count) => all((t) => t.overdueRequests(count)),
   };
   return {
     metrics: {
@@ -81,7 +77,6 @@ export function createMetricsRelay(): MetricsRelay {
       consentLookup: (hit) => to.consentLookup(hit),
       purged: (region, purpose, reason, rows) => to.purged(region, purpose, reason, rows),
       jobRun: (job, outcome) => to.jobRun(job, outcome),
-      overdueRequests: (count) => to.overdueRequests(count),
     },
     add(target) {
       if (targets.includes(target)) return;

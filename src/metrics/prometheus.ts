@@ -22,7 +22,21 @@ const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 /** A record waits for its batch's commit: a millisecond or two alone, more under load. */
 const RECORD_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-const byRegistry = new WeakMap<object, GateMetrics>();
+/**
+ * One registry's metrics: the observations the gate's parts make, and where
+ * the overdue gauge reads its count when scraped.
+ */
+export interface RegistryMetrics {
+  readonly observations: GateMetrics;
+  /**
+   * Adds a gate's count of overdue requests to the gauge (adding the same
+   * function again changes nothing); the returned function takes it off,
+   * for a gate that closes.
+   */
+  readOverdue(count: () => Promise<number>): () => void;
+}
+
+const byRegistry = new WeakMap<object, RegistryMetrics>();
 
 /** prom-client's global registry, of the copy the gate depends on: what `gate.metrics()` registers on unless told otherwise. */
 export const defaultRegistry: Registry = register;
@@ -34,7 +48,7 @@ export const defaultRegistry: Registry = register;
  * @throws {ConsentgateError} `invalid_option` when the registry already has a metric of one of
  * our names that is not ours (nothing is registered then).
  */
-export function prometheusMetrics(registry: MetricsRegistry): GateMetrics {
+export function prometheusMetrics(registry: MetricsRegistry): RegistryMetrics {
   const known = byRegistry.get(registry);
   if (known) return known;
   const made = makeMetrics();
@@ -50,16 +64,37 @@ export function prometheusMetrics(registry: MetricsRegistry): GateMetrics {
   return made.metrics;
 }
 
+/**
+ * `count` read at most once per `maxAgeMs` of the `now` clock: scrapes at
+ * once share one read, and later ones within the age get its answer. A
+ * failed read is not kept: the next scrape reads again.
+ */
+export function cachedCount(count: () => Promise<number>, now: () => Date, maxAgeMs: number): () => Promise<number> {
+  let kept: { at: number; value: Promise<number> } | undefined;
+  return () => {
+    const at = now().getTime();
+    if (kept === undefined || at - kept.at >= maxAgeMs || at < kept.at) {
+      const value = count();
+      const reading = { at, value };
+      kept = reading;
+      value.catch(() => {
+        if (kept === reading) kept = undefined;
+      });
+    }
+    return kept.value;
+  };
+}
+
 /** prom-client's metrics carry their name at run time; its type declarations leave it out. */
 function nameOf(metric: Metric): string {
   return (metric as unknown as { name: string }).name;
 }
 
-function makeMetrics(): { metrics: GateMetrics; all: Metric[] } {
+function makeMetrics(): { metrics: RegistryMetrics; all: Metric[] } {
   // registers: [] keeps them off prom-client's global registry: they go only where the host asked.
   const decisions = new Counter({
     name: "consentgate_decisions_total",
-    help: "Writes decided by the gate (HTTP and gated models), by purpose, region and outcome.",
+    help: "Writes decided by the gate (HTTP and gated models, each write once), by purpose, region and outcome.",
     labelNames: ["purpose", "region", "outcome"] as const,
     registers: [],
   });
@@ -93,10 +128,19 @@ function makeMetrics(): { metrics: GateMetrics; all: Metric[] } {
     labelNames: ["job", "outcome"] as const,
     registers: [],
   });
+  const overdueCounts = new Set<() => Promise<number>>();
   const overdue = new Gauge({
     name: "consentgate_requests_overdue",
-    help: "Privacy requests past their legal deadline and still open, as of the last deadlines job run on this instance.",
+    help: "Privacy requests past their legal deadline and still open, read from the database when scraped (at most every 30 s per gate).",
     registers: [],
+    // Read when scraped, so every instance on a database reports the same, current count. Gates of the
+    // process sharing this registry are taken as instances of one deployment: the highest count.
+    // NaN (unknown) when no gate could read it: a failed read is not reported as none overdue.
+    async collect() {
+      const read = await Promise.allSettled([...overdueCounts].map((count) => count()));
+      const counts = read.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      overdue.set(counts.length === 0 ? Number.NaN : Math.max(...counts));
+    },
   });
 
   // Each (purpose, region) pair's children are bound once: a decision is then one map walk and an increment.
@@ -114,7 +158,7 @@ function makeMetrics(): { metrics: GateMetrics; all: Metric[] } {
   const hit = lookups.labels({ result: "hit" });
   const miss = lookups.labels({ result: "miss" });
 
-  const metrics: GateMetrics = {
+  const observations: GateMetrics = {
     decided: (purpose, region, outcome) => decisionChildren(purpose, region)[DECISION_OUTCOMES.indexOf(outcome)]!.inc(),
     recordBatch: (rows) => batchSize.observe(rows),
     recorded: (seconds) => recordSeconds.observe(seconds),
@@ -122,7 +166,13 @@ function makeMetrics(): { metrics: GateMetrics; all: Metric[] } {
     purged: (region: string, purpose: string, reason: PurgeReason, rows: number) =>
       purged.inc({ region, purpose, reason }, rows),
     jobRun: (job: string, outcome: JobOutcome) => jobRuns.inc({ job, outcome }),
-    overdueRequests: (count) => overdue.set(count),
+  };
+  const metrics: RegistryMetrics = {
+    observations,
+    readOverdue(count) {
+      overdueCounts.add(count);
+      return () => void overdueCounts.delete(count);
+    },
   };
   return { metrics, all: [decisions, batchSize, recordSeconds, lookups, purged, jobRuns, overdue] };
 }

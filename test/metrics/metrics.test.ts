@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import type { Express } from "express";
+import type { Express, RequestHandler } from "express";
 import { Registry, register } from "prom-client";
 import request from "supertest";
 import { isConsentgateError, type Consentgate } from "../../src/index.ts";
 import { JOB_NAMES } from "../../src/policy/types.ts";
 import { handled, hostApp, testGate } from "../support/app.ts";
 import { DAY, testClock } from "../support/clock.ts";
-import { onPostgres } from "../support/database.ts";
+import { onPostgres, testDatabase } from "../support/database.ts";
 import { gatedMusic } from "../support/gated-music.ts";
 import { suiteScope } from "../support/scope.ts";
 import { ca, eu, GPC, grant } from "../support/subjects.ts";
@@ -318,6 +318,110 @@ describe(`gate.metrics() and the app's own gated models on ${onPostgres ? "Postg
       valueOf(samples, "consentgate_decisions_total", { purpose: "personalization", region: "EU", outcome });
     assert.equal(decisions("allowed"), 3);
     assert.equal(decisions("denied"), 2);
+  });
+
+  test("a write admitted by gate.purpose() and then made through a gated model is one decision", async () => {
+    const registry = new Registry();
+    // The routes are mounted while the gate is made: its purpose gate is made on the first request.
+    let personalization: RequestHandler | undefined;
+    const { gate, app } = await gatedMusic(suite, {
+      routes: (app, music) => {
+        app.post(
+          "/api/admitted-likes",
+          (req, res, next) => (personalization ??= gate.purpose("personalization"))(req, res, next),
+          handled(async (req, res) => {
+            await music.like.create({ data: { listenerId: req.privacy.subject!, itemId: req.body.itemId } });
+            res.status(201).end();
+          }),
+        );
+        app.get(
+          "/metrics",
+          handled(async (_req, res) => {
+            res.type(registry.contentType).send(await registry.metrics());
+          }),
+        );
+      },
+    });
+    gate.metrics(registry);
+    await grant(app, eu("liker-1"), "personalization").expect(200);
+    await request(app).post("/api/admitted-likes").set(eu("liker-1")).send({ itemId: "track-1" }).expect(201);
+    await request(app).post("/api/admitted-likes").set(eu("silent-1")).send({ itemId: "track-1" }).expect(403);
+    const { samples } = await scrape(app);
+    const decisions = (outcome: string) =>
+      valueOf(samples, "consentgate_decisions_total", { purpose: "personalization", region: "EU", outcome });
+    assert.deepEqual([decisions("allowed"), decisions("denied")], [1, 1]);
+  });
+});
+
+/** How long a read of the overdue count answers scrapes, of the gate's clock (consentgate.ts). */
+const OVERDUE_CACHE_MS = 30_000;
+
+/** A gate with its own registry and /metrics, whose erasures stay partial while `favourites.failing`. */
+async function overdueGate(suite: ReturnType<typeof suiteScope>, options: Parameters<typeof testGate>[1]) {
+  const registry = new Registry();
+  const gate = await testGate(suite, options);
+  gate.metrics(registry);
+  const favourites = { failing: true };
+  gate.registerDataSource({
+    name: "favourites",
+    export: () => [],
+    erase: () => {
+      if (favourites.failing) throw new Error("favourites database is down");
+      return 1;
+    },
+  });
+  const app = withMetricsRoute(gate, registry);
+  const overdue = async () => valueOf((await scrape(app)).samples, "consentgate_requests_overdue");
+  return { gate, app, favourites, overdue };
+}
+
+describe(`consentgate_requests_overdue, read when scraped, on ${onPostgres ? "PostgreSQL" : "PGlite"}`, () => {
+  const suite = suiteScope();
+
+  test("counts a request from just after its deadline, with no deadlines run, and drops once it is completed", async () => {
+    const clock = testClock(T0);
+    const { gate, app, favourites, overdue } = await overdueGate(suite, { now: clock.now });
+    const erasure = (await request(app).delete("/privacy/data").set(eu("erased-1")).expect(200)).body;
+    assert.equal(erasure.status, "partial");
+    const { dueAt } = (await request(app).get(`/privacy/requests/${erasure.requestId}`).set(eu("erased-1")).expect(200))
+      .body;
+    const due = new Date(dueAt).getTime();
+
+    clock.set(due);
+    assert.equal(await overdue(), 0, "at its deadline itself it is still on time");
+    clock.set(due + OVERDUE_CACHE_MS);
+    assert.equal(await overdue(), 1, "past it, though no deadlines job has run");
+
+    favourites.failing = false;
+    assert.deepEqual(await gate.runJob("erasure-retry"), { retried: 1, completed: 1 });
+    assert.equal(await overdue(), 1, "scrapes within 30 s share one read of the database");
+    clock.advance(OVERDUE_CACHE_MS);
+    assert.equal(await overdue(), 0);
+  });
+});
+
+describe(`consentgate_requests_overdue on two instances of one ${onPostgres ? "PostgreSQL" : "PGlite"} database`, {
+  skip: !onPostgres && "PGlite has one process",
+}, () => {
+  const suite = suiteScope();
+
+  test("the instance that did not run the deadlines job reports the same count, and drops it too", async () => {
+    const db = await testDatabase(suite);
+    const clock = testClock(T0);
+    const ran = await overdueGate(suite, { database: db.option, now: clock.now });
+    const other = await overdueGate(suite, { database: db.option, now: clock.now });
+    const erasure = (await request(ran.app).delete("/privacy/data").set(eu("erased-1")).expect(200)).body;
+    assert.equal(erasure.status, "partial");
+    assert.deepEqual([await ran.overdue(), await other.overdue()], [0, 0]);
+
+    clock.advance(40 * DAY);
+    await ran.gate.runJob("deadlines");
+    assert.deepEqual([await ran.overdue(), await other.overdue()], [1, 1]);
+
+    ran.favourites.failing = false;
+    assert.deepEqual(await ran.gate.runJob("erasure-retry"), { retried: 1, completed: 1 });
+    clock.advance(OVERDUE_CACHE_MS);
+    assert.deepEqual([await ran.overdue(), await other.overdue()], [0, 0], "neither keeps the count it once saw");
   });
 });
 
