@@ -129,12 +129,15 @@ export interface ConsentgateOptions {
   secret?: string;
   /**
    * Ed25519 private keys that sign receipts and erasure certificates, each a
-   * PKCS#8 PEM text or a private JWK ({ kty: "OKP", crv: "Ed25519", x, d }).
-   * The first signs; every one is published by `GET /keys` and accepted, so
-   * to rotate, put the new key first and keep the old ones after it while
-   * their documents should verify. Default: one key derived from `secret`,
-   * which is also always published and accepted after the configured ones
-   * (so documents signed before keys were configured keep verifying).
+   * PKCS#8 PEM text or a private JWK ({ kty: "OKP", crv: "Ed25519", x, d }),
+   * or the word "secret" for the key derived from `secret`, at that place in
+   * the list. The first signs; exactly these are published by `GET /keys` and
+   * accepted, so a key taken out of the list (a leaked one) stops verifying.
+   * To rotate, add the new key second, then move it first once the JWKS
+   * caches have expired (docs/deployment.md: Signing keys). A host moving
+   * from the derived key writes [newKey, "secret"] so that its older documents
+   * keep verifying, and drops "secret" later. Default: the key derived from
+   * `secret` alone.
    */
   signingKeys?: (string | { kty: string; crv: string; x: string; d: string })[];
   /** Schedule purge and compliance jobs in this process. Default false. */
@@ -170,7 +173,7 @@ const schema = z.strictObject({
   secret: z.string().min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`).optional(),
   signingKeys: z
     .array(z.union([z.string(), z.record(z.string(), z.unknown())]), {
-      error: "signingKeys must be a list of PEM texts or private JWKs",
+      error: 'signingKeys must be a list of PEM texts, private JWKs or "secret"',
     })
     .min(1, "signingKeys must hold at least one key (leave it out to derive one from the secret)")
     .optional(),
@@ -236,7 +239,7 @@ export interface Configuration {
   /** The `region` option; undefined from it leaves the region to the policy. */
   readonly region: (req: Request) => string | undefined;
   readonly secret: string;
-  /** The keys receipts and certificates are signed with: the first signs; the secret's own key is last. */
+  /** The keys receipts and certificates are signed with and checked against: the first signs. */
   readonly signingKeys: readonly SigningKey[];
   readonly jobs: boolean;
   /** The `schedules` overrides; merged with the policy's and the built-in schedules once the policy is loaded (resolveSchedules). */
@@ -283,7 +286,10 @@ export function resolveConfiguration(options: unknown): Configuration {
     actor: (req, subject) => actorOf(req) ?? (subject === undefined ? undefined : { id: subject, roles: [] }),
     region: given.region ?? (() => undefined),
     secret,
-    signingKeys: [...configuredSigningKeys(given.signingKeys ?? []), signingKeyFromSecret(secret)],
+    signingKeys:
+      given.signingKeys === undefined
+        ? [signingKeyFromSecret(secret)]
+        : configuredSigningKeys(given.signingKeys, secret),
     jobs: given.jobs ?? false,
     schedules: given.schedules ?? {},
     logger,
@@ -304,11 +310,28 @@ export function resolveConfiguration(options: unknown): Configuration {
   };
 }
 
-/** The configured signing keys, parsed; every bad one is listed in one `invalid_option`. */
-function configuredSigningKeys(sources: readonly unknown[]): SigningKey[] {
+/** The word that stands, in a list of signing keys, for the key derived from the secret. */
+export const SECRET_SIGNING_KEY = "secret";
+
+/**
+ * A configured list of signing keys, parsed: exactly the listed keys, in
+ * order, "secret" being the key derived from the secret. Every bad entry is
+ * listed in one `invalid_option`. `secret` is undefined only for a caller
+ * that has none (the CLI's verify-receipt), where "secret" is then a problem.
+ */
+export function configuredSigningKeys(sources: readonly unknown[], secret: string | undefined): SigningKey[] {
   const problems: string[] = [];
+  if (sources.length === 0)
+    problems.push("signingKeys: must hold at least one key (leave it out to derive one from the secret)");
+  if (sources.filter((source) => source === SECRET_SIGNING_KEY).length > 1)
+    problems.push(`signingKeys: "${SECRET_SIGNING_KEY}" is listed more than once`);
   const keys = sources.flatMap((source, index) => {
     try {
+      if (source === SECRET_SIGNING_KEY) {
+        if (secret === undefined)
+          throw new TypeError(`"${SECRET_SIGNING_KEY}" names the secret's key, and no secret is set`);
+        return [signingKeyFromSecret(secret)];
+      }
       if (typeof source === "object" && source !== null && typeof (source as { d?: unknown }).d !== "string")
         throw new TypeError("a public JWK: the private key (d) is needed to sign");
       return [signingKeyFrom(source as Parameters<typeof signingKeyFrom>[0])];

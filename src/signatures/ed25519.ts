@@ -97,7 +97,12 @@ export function signingKeyFrom(source: SigningKeySource): SigningKey {
   }
   if (privateKey.asymmetricKeyType !== "ed25519")
     throw new TypeError(`an ${privateKey.asymmetricKeyType ?? "unknown"} key, not Ed25519`);
-  return fromPrivateKey(privateKey);
+  const key = fromPrivateKey(privateKey);
+  // Node derives the public key from d and ignores x: a JWK whose x is another key's would
+  // otherwise be accepted, and the host would publish a key other than the one it believes.
+  if (typeof source !== "string" && source.x !== key.publicJwk.x)
+    throw new TypeError("x does not match d (the public key is not this private key's)");
+  return key;
 }
 
 /**
@@ -176,8 +181,11 @@ export function checkSignature(
   try {
     const publicKey = createPublicKey({ key: { kty: key.kty, crv: key.crv, x: key.x }, format: "jwk" });
     // base64url only: Buffer.from would silently skip other characters, so a mangled text could pass.
+    // And canonical only: the last of 86 characters carries 4 unused bits, so 16 texts decode to one
+    // signature; accepting them all would let anyone alter a signed document's text undetected.
     valid =
       /^[A-Za-z0-9_-]{86}$/.test(signature) &&
+      Buffer.from(signature, "base64url").toString("base64url") === signature &&
       verifyBytes(null, Buffer.from(signedText(document)), publicKey, Buffer.from(signature, "base64url"));
   } catch {
     valid = false;
@@ -247,7 +255,7 @@ export function createDocumentSigner(keys: readonly SigningKey[], legacy: Pick<K
   };
 }
 
-/** One entry per key: the same key configured twice (or also derived from the secret) is published once. */
+/** One entry per key: the same key configured twice (say, as a PEM and as "secret") is published once. */
 function unique(keys: readonly SigningKey[]): SigningKey[] {
   const byKid = new Map<string, SigningKey>();
   for (const key of keys) if (!byKid.has(key.kid)) byKid.set(key.kid, key);

@@ -4,13 +4,15 @@
  * logged as the actor; and `--json` on every command.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import type { AuditEntry } from "../../src/audit/events.ts";
-import type { Consentgate } from "../../src/index.ts";
+import type { Consentgate, Jwks } from "../../src/index.ts";
+import { signingKeyFrom, verifySignature } from "../../src/signatures/ed25519.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { TEST_SECRET, testApp } from "../support/app.ts";
 import { type Cli, cliApp } from "../support/child.ts";
@@ -170,6 +172,35 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
       actor: pseudonym("ops-2"),
     });
     assert.equal(completed?.event, "request.completed");
+  });
+
+  test("erase --signing-keys: the certificate is signed with the app's configured key and verifies against its GET /keys", async (ctx) => {
+    const pem = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const keysFile = path.join(db.directory, "signing-keys.json");
+    await writeFile(keysFile, JSON.stringify([pem]));
+    await look(ctx, (t) => grant(t.app, eu("op-keys"), "personalization").expect(200));
+
+    const bad = path.join(db.directory, "signing-keys-bad.json");
+    await writeFile(bad, JSON.stringify([pem, "secret", "secret"]));
+    const refused = await cli("erase", "op-keys", "--yes", "--signing-keys", bad, "--policies", policies, ...database);
+    assert.equal(refused.code, 2, "a bad keys file is wrong usage");
+    assert.match(refused.err[0] ?? "", /^--signing-keys .*: signingKeys: "secret" is listed more than once$/);
+    const untouched = await look(ctx, (t) => t.gate.store.requests.forSubject("op-keys"));
+    assert.deepEqual(untouched, [], "nothing was done");
+
+    const run = await cli("erase", "op-keys", "--yes", "--signing-keys", keysFile, "--policies", policies, ...database);
+    assert.equal(run.code, 0, run.err.join("\n"));
+    const certificate = JSON.parse(run.out.join("\n"));
+    assert.equal(certificate.kid, signingKeyFrom(pem).kid);
+    // The app as its host starts it, with the key in its signingKeys option.
+    const app = await testApp(ctx, { database: db.option, signingKeys: [pem] });
+    let jwks: Jwks;
+    try {
+      jwks = (await request(app.app).get("/privacy/keys").expect(200)).body;
+    } finally {
+      await app.gate.close();
+    }
+    assert.equal(verifySignature(certificate, jwks), true, "genuine by the app's published keys");
   });
 
   test("--json on every command: one JSON document on stdout, nothing on stderr", async () => {

@@ -1,9 +1,11 @@
 /**
  * `consentgate verify-receipt`: a saved receipt or certificate checked
- * against a JWKS (as anyone can) or the app's secret (which also checks the
- * HMAC receipts issued before Ed25519). Exit 0 genuine, 1 not, 2 wrong usage.
+ * against a JWKS (as anyone can), the app's signing keys file, or the app's
+ * secret (which also checks the HMAC receipts issued before Ed25519).
+ * Exit 0 genuine, 1 not, 2 wrong usage.
  */
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -22,6 +24,9 @@ describe("consentgate verify-receipt", () => {
   let receipt: Record<string, unknown>;
   let kid: string;
   const saved = process.env.CONSENTGATE_SECRET;
+  const savedKeys = process.env.CONSENTGATE_SIGNING_KEYS;
+  /** A receipt from an app whose signingKeys option lists its own key (then "secret", in the app's keys file). */
+  let configuredReceipt: Record<string, unknown>;
   before(async () => {
     const t = await testApp(suite);
     const folder = await scratchFolder(suite);
@@ -49,13 +54,25 @@ describe("consentgate verify-receipt", () => {
     };
     await save("hmac", { ...old, signature: createKeyring(TEST_SECRET).sign(old) });
     await save("other", { format: "consentgate-export/1" });
+    const pem = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const configured = await testApp(suite, { signingKeys: [pem] });
+    configuredReceipt = (await grant(configured.app, eu("cli-keys"), "personalization").expect(200)).body;
+    await save("configured-receipt", configuredReceipt);
+    await save("app-keys", [pem, "secret"]);
+    await save("app-keys-without-secret", [pem]);
+    await save("keys-secret-twice", ["secret", pem, "secret"]);
+    await save("keys-not-a-list", { keys: [pem] });
+    await save("keys-bad-entry", [pem, "not a key"]);
     files.broken = path.join(folder, "broken.json");
     await writeFile(files.broken, "{ not json");
     delete process.env.CONSENTGATE_SECRET;
+    delete process.env.CONSENTGATE_SIGNING_KEYS;
   });
   after(() => {
     if (saved === undefined) delete process.env.CONSENTGATE_SECRET;
     else process.env.CONSENTGATE_SECRET = saved;
+    if (savedKeys === undefined) delete process.env.CONSENTGATE_SIGNING_KEYS;
+    else process.env.CONSENTGATE_SIGNING_KEYS = savedKeys;
   });
 
   test("with --keys: a genuine receipt and certificate exit 0, naming the key", async () => {
@@ -115,6 +132,61 @@ describe("consentgate verify-receipt", () => {
       assert.equal((await cliHere("verify-receipt", files.hmac!)).code, 1, "another secret");
     } finally {
       delete process.env.CONSENTGATE_SECRET;
+    }
+  });
+
+  test("the app's signing keys (--signing-keys or CONSENTGATE_SIGNING_KEYS): its receipts are genuine, not only the secret's", async () => {
+    process.env.CONSENTGATE_SECRET = TEST_SECRET;
+    try {
+      const secretOnly = await cliHere("verify-receipt", files["configured-receipt"]!, "--json");
+      assert.equal(secretOnly.code, 1, "the secret's key is not the key an app with signingKeys signs with");
+      const withKeys = await cliHere(
+        "verify-receipt",
+        files["configured-receipt"]!,
+        "--signing-keys",
+        files["app-keys"]!,
+      );
+      assert.equal(withKeys.code, 0, withKeys.out.join("\n"));
+      assert.match(withKeys.out[0] ?? "", new RegExp(`is genuine \\(Ed25519, key ${configuredReceipt.kid}\\)\\.$`));
+      for (const file of [files.receipt!, files.hmac!])
+        assert.equal((await cliHere("verify-receipt", file, "--signing-keys", files["app-keys"]!)).code, 0, file);
+      assert.equal((await cliHere("verify-receipt", files.tampered!, "--signing-keys", files["app-keys"]!)).code, 1);
+    } finally {
+      delete process.env.CONSENTGATE_SECRET;
+    }
+    process.env.CONSENTGATE_SIGNING_KEYS = files["app-keys-without-secret"]!;
+    try {
+      const fromEnv = await cliHere("verify-receipt", files["configured-receipt"]!);
+      assert.equal(fromEnv.code, 0, "no secret needed for the listed keys");
+      const secretSigned = await cliHere("verify-receipt", files.receipt!, "--json");
+      assert.equal(secretSigned.code, 1, "the secret's key is not in the list");
+      assert.match(JSON.parse(secretSigned.out[0]!).reason, /^no key .* among the published keys$/);
+    } finally {
+      delete process.env.CONSENTGATE_SIGNING_KEYS;
+    }
+  });
+
+  test("a bad signing keys file is wrong usage (exit 2), naming the file and what is wrong", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--signing-keys", files.broken!], /^--signing-keys .*broken\.json: cannot read it as JSON/],
+      [["--signing-keys", files["keys-not-a-list"]!], /: not a list/],
+      [["--signing-keys", files["keys-bad-entry"]!], /: signingKeys\.1: not a PEM private key/],
+      [["--signing-keys", files["keys-secret-twice"]!], /"secret" is listed more than once/],
+      [["--signing-keys", files["app-keys"]!], /signingKeys\.1: "secret" names the secret's key, and no secret is set/],
+      [["--signing-keys", files["app-keys"]!, "--keys", files.jwks!], /not both/],
+    ];
+    for (const [argv, message] of cases) {
+      const run = await cliHere("verify-receipt", files.receipt!, ...argv);
+      assert.equal(run.code, 2, argv.join(" "));
+      assert.match(run.err[0] ?? "", message);
+    }
+    process.env.CONSENTGATE_SIGNING_KEYS = files["keys-not-a-list"]!;
+    try {
+      const run = await cliHere("verify-receipt", files.receipt!);
+      assert.equal(run.code, 2);
+      assert.match(run.err[0] ?? "", /^CONSENTGATE_SIGNING_KEYS \(.*\): not a list/);
+    } finally {
+      delete process.env.CONSENTGATE_SIGNING_KEYS;
     }
   });
 

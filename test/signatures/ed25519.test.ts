@@ -76,12 +76,38 @@ describe("configured keys", () => {
     assert.equal(key.kid, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
   });
 
-  test("the signingKeys option: configured keys first, the secret's key last; bad keys are each an invalid_option problem", () => {
+  test("a private JWK whose x is not its d's public key is refused, not silently re-derived", () => {
+    const jwk = signingKeyFrom(newPem()).privateKey.export({ format: "jwk" }) as {
+      kty: string;
+      crv: string;
+      x: string;
+      d: string;
+    };
+    const otherX = signingKeyFrom(newPem()).publicJwk.x;
+    assert.throws(() => signingKeyFrom({ ...jwk, x: otherX }), {
+      name: "TypeError",
+      message: /x does not match d/,
+    });
+    assert.throws(
+      () => resolveConfiguration({ database: "memory", signingKeys: [{ ...jwk, x: otherX }] }),
+      (error) =>
+        isConsentgateError(error, "invalid_option") && /signingKeys\.0: x does not match d/.test(error.message),
+    );
+  });
+
+  test('the signingKeys option: exactly the configured keys; the secret\'s key only where "secret" is listed', () => {
     const pem = newPem();
-    const config = resolveConfiguration({ database: "memory", secret: SECRET, signingKeys: [pem] });
-    assert.deepEqual(
-      config.signingKeys.map((k) => k.kid),
-      [signingKeyFrom(pem).kid, signingKeyFromSecret(SECRET).kid],
+    const secretKid = signingKeyFromSecret(SECRET).kid;
+    const kids = (signingKeys: unknown[]) =>
+      resolveConfiguration({ database: "memory", secret: SECRET, signingKeys }).signingKeys.map((k) => k.kid);
+    assert.deepEqual(kids([pem]), [signingKeyFrom(pem).kid], "the secret cannot sign or verify once keys are given");
+    assert.deepEqual(kids([pem, "secret"]), [signingKeyFrom(pem).kid, secretKid]);
+    assert.deepEqual(kids(["secret", pem]), [secretKid, signingKeyFrom(pem).kid]);
+    assert.throws(
+      () => kids(["secret", pem, "secret"]),
+      (error) =>
+        isConsentgateError(error, "invalid_option") &&
+        error.details.problems?.includes('signingKeys: "secret" is listed more than once') === true,
     );
     assert.deepEqual(
       resolveConfiguration({ database: "memory", secret: SECRET }).signingKeys.map((k) => k.kid),
@@ -149,6 +175,7 @@ describe("signing and checking documents", () => {
       ["the kid", { ...signed, kid: signingKeyFromSecret(`${SECRET}!`).kid }],
       ["the signature's last character", { ...signed, signature: `${signed.signature.slice(0, -1)}A` }],
       ["the signature padded", { ...signed, signature: `${signed.signature}==` }],
+      ["the unused bits of its last character set", { ...signed, signature: withPaddingBits(signed.signature) }],
       ["no signature", (({ signature: _, ...rest }) => rest)(signed)],
     ];
     for (const [what, document] of changed) {
@@ -201,3 +228,15 @@ describe("signing and checking documents", () => {
     assert.equal(verifySignature(signed, { keys: [] }), false);
   });
 });
+
+/**
+ * The same 64 bytes written another way: the last of 86 base64url characters
+ * carries 2 bits of the signature and 4 unused ones, which a decoder drops.
+ */
+function withPaddingBits(signature: string): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = alphabet.indexOf(signature.at(-1)!);
+  const variant = `${signature.slice(0, -1)}${alphabet[last ^ 0b0001]}`;
+  assert.deepEqual(Buffer.from(variant, "base64url"), Buffer.from(signature, "base64url"), "decodes to the same bytes");
+  return variant;
+}

@@ -10,14 +10,16 @@ import type { Policy } from "../../policy/types.ts";
 import { unstorableText } from "../../store/storable.ts";
 import { type Io, UsageError } from "../command.ts";
 import { CONFIGURED_OPTIONS, CONFIGURED_USAGE, configured, policyOrProblems } from "./configured.ts";
+import { SIGNING_KEYS_OPTIONS, SIGNING_KEYS_USAGE, signingKeysFile } from "./signing-keys.ts";
 
 export const OPERATOR_OPTIONS = {
   ...CONFIGURED_OPTIONS,
   actor: { type: "string" },
   region: { type: "string" },
+  ...SIGNING_KEYS_OPTIONS,
 } as const;
 
-export const OPERATOR_USAGE = `[--actor id] [--region name] ${CONFIGURED_USAGE}`;
+export const OPERATOR_USAGE = `[--actor id] [--region name] ${CONFIGURED_USAGE} ${SIGNING_KEYS_USAGE}`;
 
 /**
  * The CLI has none of the app's code: its registered data sources and its
@@ -38,7 +40,7 @@ export interface OperatorRequest {
 
 /** Parses what both commands share and opens the gate (the caller closes it); undefined after printing a policy's problems. */
 export async function operatorRequest(
-  values: { database?: string; policies?: string; actor?: string; region?: string },
+  values: { database?: string; policies?: string; actor?: string; region?: string; "signing-keys"?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<OperatorRequest | undefined> {
@@ -55,6 +57,8 @@ export async function operatorRequest(
     throw new UsageError(
       "set CONSENTGATE_SECRET to the app's secret: requests are logged and certificates signed with it",
     );
+  // The app's keys, so that a certificate the CLI signs verifies against the app's GET /keys.
+  const signing = await signingKeysFile(values["signing-keys"], secret);
   const policy = await policyOrProblems(target.policies, io);
   if (!policy) return undefined;
   const region = regionNamed(policy, values.region);
@@ -62,6 +66,7 @@ export async function operatorRequest(
     policies: target.policies,
     ...(target.option === undefined ? {} : { database: target.option }),
     secret,
+    ...(signing === undefined ? {} : { signingKeys: signing.sources }),
   });
   return { subjectId, operator, region, gate };
 }

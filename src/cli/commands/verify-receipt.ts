@@ -1,9 +1,11 @@
 /**
- * `consentgate verify-receipt <file> [--keys jwks.json] [--json]`: checks the
- * signature of a receipt or an erasure certificate saved as JSON. With
- * --keys, against that JWKS (what `GET /keys` serves), as anyone can; else
- * against the keys of the app's secret, which also checks the HMAC receipts
- * issued before Ed25519. Exit 0 valid, 1 not valid (or unreadable), 2 wrong usage.
+ * `consentgate verify-receipt <file> [--keys jwks.json | --signing-keys keys.json] [--json]`:
+ * checks the signature of a receipt or an erasure certificate saved as JSON.
+ * With --keys, against that JWKS (what `GET /keys` serves), as anyone can;
+ * else against the app's own keys: those of --signing-keys or
+ * CONSENTGATE_SIGNING_KEYS when set, else the key derived from
+ * CONSENTGATE_SECRET; the secret also checks the HMAC receipts issued before
+ * Ed25519. Exit 0 valid, 1 not valid (or unreadable), 2 wrong usage.
  * Reads no database.
  */
 import { readFile } from "node:fs/promises";
@@ -19,6 +21,7 @@ import {
 } from "../../signatures/ed25519.ts";
 import { createKeyring } from "../../signatures/hmac.ts";
 import { type Command, type Io, UsageError, answer } from "../command.ts";
+import { SIGNING_KEYS_OPTIONS, signingKeysFile } from "./signing-keys.ts";
 
 type Kind = "receipt" | "erasure-certificate";
 
@@ -42,18 +45,20 @@ interface Verdict {
 }
 
 export const verifyReceipt: Command = {
-  usage: "<file> [--keys jwks.json]",
+  usage: "<file> [--keys jwks.json | --signing-keys keys.json]",
   summary:
-    "check the signature of a receipt or erasure certificate; exit 1 when it is not genuine (--keys: the JWKS of GET /keys, else CONSENTGATE_SECRET's keys)",
+    "check the signature of a receipt or erasure certificate; exit 1 when it is not genuine (--keys: the JWKS of GET /keys, else the app's signing keys (--signing-keys or CONSENTGATE_SIGNING_KEYS) or CONSENTGATE_SECRET's)",
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { keys: { type: "string" } },
+      options: { keys: { type: "string" }, ...SIGNING_KEYS_OPTIONS },
       allowPositionals: true,
     });
     if (positionals.length !== 1) throw new UsageError("name one file: a receipt or an erasure certificate (JSON)");
     const file = positionals[0]!;
-    const check = await keysToCheckWith(values.keys);
+    if (values.keys !== undefined && values["signing-keys"] !== undefined)
+      throw new UsageError("pass --keys (the public JWKS) or --signing-keys (the app's keys), not both");
+    const check = await keysToCheckWith(values.keys, values["signing-keys"]);
     let verdict: Verdict;
     try {
       verdict = judge(JSON.parse(await readFile(file, "utf8")), check);
@@ -72,8 +77,15 @@ export const verifyReceipt: Command = {
   },
 };
 
-/** --keys: the JWKS in that file, as anyone holds it; else the keys of the app's secret, HMAC included. */
-async function keysToCheckWith(keysFile: string | undefined): Promise<(document: unknown) => SignatureCheck> {
+/**
+ * --keys: the JWKS in that file, as anyone holds it; else the app's own keys
+ * (its signing keys file, else its secret's key), with the secret's HMAC for
+ * older receipts when the secret is set.
+ */
+async function keysToCheckWith(
+  keysFile: string | undefined,
+  signingKeysFlag: string | undefined,
+): Promise<(document: unknown) => SignatureCheck> {
   if (keysFile !== undefined) {
     let keys: PublicSigningKey[];
     try {
@@ -87,10 +99,16 @@ async function keysToCheckWith(keysFile: string | undefined): Promise<(document:
     }
     return (document) => checkSignature(document, keys);
   }
-  const secret = process.env.CONSENTGATE_SECRET;
-  if (!secret)
+  const secret = process.env.CONSENTGATE_SECRET || undefined;
+  const signing = await signingKeysFile(signingKeysFlag, secret);
+  if (signing !== undefined) {
+    const keys = signing.keys.map((key) => key.publicJwk);
+    const legacy = secret === undefined ? undefined : createKeyring(secret);
+    return (document) => checkSignature(document, keys, legacy);
+  }
+  if (secret === undefined)
     throw new UsageError(
-      "pass --keys with the JWKS that GET /keys serves, or set CONSENTGATE_SECRET to the app's secret",
+      "pass --keys with the JWKS that GET /keys serves, or name the app's keys with --signing-keys (or CONSENTGATE_SIGNING_KEYS), or set CONSENTGATE_SECRET to the app's secret",
     );
   const signer = createDocumentSigner([signingKeyFromSecret(secret)], createKeyring(secret));
   return (document) => signer.check(document);
