@@ -74,8 +74,7 @@ export const erase: Command = {
       const minutes = INTERRUPTED_AFTER_MS / 60_000;
       for (const line of [
         `Erased ${rowCount(step.tables)} of ${subjectId} from Consentgate's tables (request ${step.requestId}, still open); logged with ${operator} as the actor.`,
-        `The app erases its own data (registered data sources, gated Prisma models) and completes the request with its signed certificate`,
-        `at its first erasure-retry run from ${minutes} minutes after now (jobs: true runs it every hour; or gate.runJob("erasure-retry")).`,
+        `The app erases its own data (registered data sources, gated Prisma models) and completes the request with its signed certificate at its first erasure-retry run from ${minutes} minutes after now (jobs: true runs it every hour; or gate.runJob("erasure-retry")).`,
         `The certificate: GET <router>/requests/${step.requestId}?subject=${subjectId} as an agent (the console's request page shows it completed).`,
         `If the app keeps no personal data outside Consentgate, pass --complete to finish and sign now.`,
       ])
