@@ -29,7 +29,13 @@ import { type PrivacyCenterDeps, type PrivacyCenterOptions, createPrivacyCenter 
 import { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
 import { type PrivacyConsoleDeps, type PrivacyConsoleOptions, createPrivacyConsole } from "./privacy-console/index.ts";
 import { type DataSource, createDataSources } from "./rights/data-sources.ts";
-import { type ErasureCertificate, erase, retryPartialErasures } from "./rights/erasure.ts";
+import {
+  type ErasureCertificate,
+  type OwnTablesErased,
+  erase,
+  eraseOwnTables,
+  retryPartialErasures,
+} from "./rights/erasure.ts";
 import { streamExport } from "./rights/export.ts";
 import { createRightsLimiters } from "./rights/limits.ts";
 import { type RightsDeps, createRightsRouter } from "./rights/router.ts";
@@ -571,7 +577,10 @@ export interface Learning {
 export interface OperatorRights {
   /** Writes the subject's export document to `out` and ends it. */
   export(subjectId: string, operator: string, region: string, out: Writable): Promise<void>;
+  /** The whole erasure, finished and signed: for an app that keeps no personal data outside Consentgate (`--complete`). */
   erase(subjectId: string, operator: string, region: string): Promise<ErasureCertificate>;
+  /** Consentgate's tables only, the request left open for the app's erasure-retry job to finish (see eraseOwnTables). */
+  eraseOwnTables(subjectId: string, operator: string, region: string): Promise<OwnTablesErased>;
 }
 
 const operatorRightsOf = new WeakMap<Consentgate, OperatorRights>();
@@ -871,6 +880,7 @@ export async function createConsentgate(options: ConsentgateOptions = {}): Promi
     export: (subjectId, operator, region, out) =>
       streamExport(rights, onBehalf(subjectId, operator), { region, gpc: false }, out),
     erase: (subjectId, operator, region) => erase(rights, onBehalf(subjectId, operator), region),
+    eraseOwnTables: (subjectId, operator, region) => eraseOwnTables(rights, onBehalf(subjectId, operator), region),
   });
   return made;
 }

@@ -115,13 +115,7 @@ export interface ErasureCertificate {
 }
 
 export async function erase(deps: ErasureDeps, target: Target, region: string): Promise<ErasureCertificate> {
-  const request = await receiveRequest(deps, "erasure", target, region);
-  let tables: ErasedCounts;
-  try {
-    tables = await deps.erasures.erase(target.subjectId, request.id);
-  } finally {
-    deps.consents.changed(target.subjectId);
-  }
+  const { request, tables } = await receiveAndEraseTables(deps, target, region);
   const { erased, failures } = await eraseFromSources(
     deps,
     target.subjectId,
@@ -131,11 +125,54 @@ export async function erase(deps: ErasureDeps, target: Target, region: string): 
   return finish(deps, { ...request, tables, erased, failures });
 }
 
+/** What {@link eraseOwnTables} did: the open request and the rows erased from Consentgate's tables. */
+export interface OwnTablesErased {
+  requestId: string;
+  tables: ErasedCounts;
+}
+
+/**
+ * `consentgate erase`'s step, in a process that has none of the app's data
+ * sources or gated models: records the erasure request and erases
+ * Consentgate's own tables as erase() does (their counts noted on the
+ * request), then leaves the request open (`received`), neither finished nor
+ * signed. Finishing it here would certify an erasure the app's tables have
+ * not had. The app's erasure-retry job takes it up INTERRUPTED_AFTER_MS
+ * after it was received, erases the app's data too, keeps these counts, and
+ * signs the certificate.
+ */
+export async function eraseOwnTables(deps: ErasureDeps, target: Target, region: string): Promise<OwnTablesErased> {
+  const { request, tables } = await receiveAndEraseTables(deps, target, region);
+  return { requestId: request.id, tables };
+}
+
+async function receiveAndEraseTables(deps: ErasureDeps, target: Target, region: string) {
+  const request = await receiveRequest(deps, "erasure", target, region);
+  const tables = await eraseTables(deps, target.subjectId, request.id);
+  return { request, tables };
+}
+
+/** Consentgate's own tables, in one transaction; `before`: the counts an earlier pass noted on the request. */
+async function eraseTables(
+  deps: ErasureDeps,
+  subjectId: string,
+  requestId: string,
+  before?: ErasedCounts,
+): Promise<ErasedCounts> {
+  try {
+    return await deps.erasures.erase(subjectId, requestId, before);
+  } finally {
+    // Also when it throws: the commit may have happened before the error reached us; forgetting is always safe.
+    deps.consents.changed(subjectId);
+  }
+}
+
 /**
  * An erasure still open this long after it was received was interrupted (its
  * process stopped, or its completion could not be recorded): the
  * erasure-retry job runs it again. Longer than any erasure takes, so a live
- * one is left alone.
+ * one is left alone. `consentgate erase` leaves its requests open on purpose
+ * (see eraseOwnTables): this job is what finishes them, in the app.
  */
 export const INTERRUPTED_AFTER_MS = 15 * 60_000;
 
@@ -149,8 +186,7 @@ export async function retryPartialErasures(deps: ErasureDeps): Promise<{ retried
   const interrupted = await deps.requests.interruptedErasures(new Date(deps.now().getTime() - INTERRUPTED_AFTER_MS));
   for (const request of interrupted) {
     const before = (request.details as { erased?: { tables?: ErasedCounts } } | null)?.erased?.tables;
-    const tables = await deps.erasures.erase(request.subjectId, request.id, before);
-    deps.consents.changed(request.subjectId);
+    const tables = await eraseTables(deps, request.subjectId, request.id, before);
     const { erased, failures } = await eraseFromSources(
       deps,
       request.subjectId,

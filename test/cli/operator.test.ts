@@ -5,21 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import type { AuditEntry } from "../../src/audit/events.ts";
-import type { Consentgate, Jwks } from "../../src/index.ts";
-import { signingKeyFrom, verifySignature } from "../../src/signatures/ed25519.ts";
+import { type Consentgate, type ErasureCertificate, type Jwks, verifySignature } from "../../src/index.ts";
+import { INTERRUPTED_AFTER_MS } from "../../src/rights/erasure.ts";
+import { signingKeyFrom } from "../../src/signatures/ed25519.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { TEST_SECRET, testApp } from "../support/app.ts";
 import { type Cli, cliApp } from "../support/child.ts";
-import { type PersistentDatabase, onPostgres } from "../support/database.ts";
+import { testClock } from "../support/clock.ts";
+import { type PersistentDatabase, onPostgres, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { type Scope, suiteScope } from "../support/scope.ts";
-import { asText, eu, grant } from "../support/subjects.ts";
+import { agent, asText, eu, grant } from "../support/subjects.ts";
 
 /** The log names the actor by pseudonym, as it names subjects. */
 const pseudonym = createKeyring(TEST_SECRET).pseudonym;
@@ -37,7 +39,9 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     for (const [user, plays] of [
       ["op-eu", 2],
       ["op-gone", 3],
+      ["op-done", 2],
       ["op-json", 1],
+      ["op-broken", 1],
     ] as const) {
       await grant(t.app, eu(user), "personalization").expect(200);
       for (let i = 0; i < plays; i++)
@@ -125,7 +129,7 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.deepEqual(requests, []);
   });
 
-  test("erase --yes: DELETE /data's erasure and signed certificate, logged with the operator as actor", async (ctx) => {
+  test("erase --yes: Consentgate's tables erased now, the request left open for the app, logged with the operator as actor", async (ctx) => {
     const run = await cli(
       "erase",
       "op-gone",
@@ -139,20 +143,23 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
       ...database,
     );
     assert.equal(run.code, 0, run.err.join("\n"));
-    const certificate = JSON.parse(run.out.join("\n"));
-    assert.equal(certificate.version, "consentgate-erasure/2");
-    assert.equal(certificate.subject, "op-gone");
-    assert.equal(certificate.status, "completed");
-    assert.equal(certificate.erased.tables.interactions, 3);
-    assert.equal(certificate.erased.tables.consentEvents, 1);
-    assert.deepEqual(certificate.erased.dataSources, {});
-    assert.match(certificate.kid, /^[A-Za-z0-9_-]{43}$/);
-    assert.match(certificate.signature, /^[A-Za-z0-9_-]{86}$/);
+    const step = JSON.parse(run.out.join("\n"));
+    assert.deepEqual(
+      { ...step, requestId: undefined },
+      {
+        requestId: undefined,
+        subject: "op-gone",
+        status: "received",
+        erased: { tables: { ...step.erased.tables, interactions: 3, consentEvents: 1 } },
+        completedBy: "erasure-retry",
+      },
+    );
     assert.match(
       run.err[0] ?? "",
-      /^Erased \d+ rows of op-gone \(request [0-9a-f-]{36}, completed\); logged with ops-2 as the actor\.$/,
+      /^Erased \d+ rows of op-gone from Consentgate's tables \(request [0-9a-f-]{36}, still open\); logged with ops-2 as the actor\.$/,
     );
-    assert.match(run.err[1] ?? "", /the app's own data .* is not included/);
+    assert.match(run.err.join("\n"), /erasure-retry/);
+    assert.match(run.err.join("\n"), /--complete/);
 
     const { held, requests, log } = await look(ctx, async (t) => ({
       held: await t.gate.store.interactions.forSubject("op-gone"),
@@ -162,16 +169,123 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.deepEqual(held, []);
     assert.deepEqual(
       requests.map((r) => [r.id, r.type, r.status, r.actorId]),
-      [[certificate.requestId, "erasure", "completed", "ops-2"]],
+      [[step.requestId, "erasure", "received", "ops-2"]],
+      "not completed: the app's data is still to be erased",
     );
-    const [received, completed] = logged(log, certificate.requestId);
-    assert.deepEqual(received?.details, {
-      requestId: certificate.requestId,
-      type: "erasure",
-      onBehalf: true,
-      actor: pseudonym("ops-2"),
-    });
-    assert.equal(completed?.event, "request.completed");
+    assert.deepEqual(logged(log, step.requestId), [
+      {
+        event: "request.received",
+        details: { requestId: step.requestId, type: "erasure", onBehalf: true, actor: pseudonym("ops-2") },
+      },
+    ]);
+  });
+
+  test("the app's erasure-retry job finishes the CLI's erasure: its data source erased, the first pass's counts kept, the certificate signed", async (ctx) => {
+    // Runs with real time (the CLI's request was received by it) until moved past the interrupted window.
+    const clock = testClock();
+    const t = await testApp(ctx, { database: db.option, now: clock.now });
+    try {
+      const notes = new Map([["op-gone", ["a", "b", "c"]]]);
+      t.gate.registerDataSource({
+        name: "notes",
+        export: async (subjectId) => notes.get(subjectId) ?? [],
+        erase: async (subjectId) => {
+          const count = notes.get(subjectId)?.length ?? 0;
+          notes.delete(subjectId);
+          return count;
+        },
+      });
+      const [open] = await t.gate.store.requests.forSubject("op-gone");
+      assert.equal(open?.status, "received");
+
+      assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 0, completed: 0 }, "not before the window");
+      assert.deepEqual(notes.get("op-gone"), ["a", "b", "c"]);
+      clock.advance(INTERRUPTED_AFTER_MS + 60_000);
+      assert.deepEqual(await t.gate.runJob("erasure-retry"), { retried: 1, completed: 1 });
+      assert.equal(notes.has("op-gone"), false, "the app's data is erased");
+
+      const done = (
+        await request(t.app).get(`/privacy/requests/${open!.id}?subject=op-gone`).set(agent("ops-agent")).expect(200)
+      ).body;
+      assert.equal(done.status, "completed");
+      const certificate = done.details as ErasureCertificate;
+      assert.deepEqual([certificate.requestId, certificate.status], [open!.id, "completed"]);
+      assert.equal(certificate.erased.tables.interactions, 3, "the counts of the CLI's pass are kept");
+      assert.equal(certificate.erased.tables.consentEvents, 1);
+      assert.deepEqual(certificate.erased.dataSources, { notes: 3 });
+      const jwks = (await request(t.app).get("/privacy/keys").expect(200)).body;
+      assert.equal(verifySignature(certificate, jwks), true);
+      const completions = logged(await entries(t.gate, "EU"), open!.id).filter((e) => e.event === "request.completed");
+      assert.deepEqual(
+        completions.map((e) => e.details.status),
+        ["completed"],
+      );
+    } finally {
+      await t.gate.close();
+    }
+  });
+
+  test("erase --yes --complete: the app keeps nothing outside Consentgate, so finished and signed at once", async (ctx) => {
+    const run = await cli(
+      "erase",
+      "op-done",
+      "--yes",
+      "--complete",
+      "--actor",
+      "ops-3",
+      "--policies",
+      policies,
+      ...database,
+    );
+    assert.equal(run.code, 0, run.err.join("\n"));
+    const certificate = JSON.parse(run.out.join("\n"));
+    assert.equal(certificate.version, "consentgate-erasure/2");
+    assert.equal(certificate.subject, "op-done");
+    assert.equal(certificate.status, "completed");
+    assert.equal(certificate.erased.tables.interactions, 2);
+    assert.deepEqual(certificate.erased.dataSources, {});
+    assert.match(certificate.kid, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(certificate.signature, /^[A-Za-z0-9_-]{86}$/);
+    assert.deepEqual(run.err, [
+      `Erased ${Object.values(certificate.erased.tables as Record<string, number>).reduce((a, b) => a + b, 0)} rows of op-done (request ${certificate.requestId}, completed); logged with ops-3 as the actor.`,
+    ]);
+    const { requests, log } = await look(ctx, async (t) => ({
+      requests: await t.gate.store.requests.forSubject("op-done"),
+      log: await entries(t.gate, "EU"),
+    }));
+    assert.deepEqual(
+      requests.map((r) => [r.id, r.status, r.actorId]),
+      [[certificate.requestId, "completed", "ops-3"]],
+    );
+    assert.deepEqual(
+      logged(log, certificate.requestId).map((e) => e.event),
+      ["request.received", "request.completed"],
+    );
+  });
+
+  test("export --out that fails midway leaves no file: neither the document's part nor a temporary one", async (ctx) => {
+    const file = path.join(db.directory, "op-broken-export.json");
+    // The consent history is read after the document's head is written: without its table, the export fails there.
+    const store = await testStore(ctx, db);
+    await store.connection.prisma.$executeRawUnsafe("ALTER TABLE consent_events RENAME TO consent_events_away");
+    await store.close();
+    let run: Awaited<ReturnType<typeof cli>>;
+    try {
+      run = await cli("export", "op-broken", "--out", file, "--policies", policies, ...database);
+    } finally {
+      const back = await testStore(ctx, db);
+      await back.connection.prisma.$executeRawUnsafe("ALTER TABLE consent_events_away RENAME TO consent_events");
+      await back.close();
+    }
+    assert.equal(run.code, 1, run.out.join("\n"));
+    assert.deepEqual(
+      (await readdir(db.directory)).filter((name) => name.includes("op-broken")),
+      [],
+      "no export file and no temporary file",
+    );
+    const [made] = await look(ctx, (t) => t.gate.store.requests.forSubject("op-broken"));
+    assert.equal(made?.type, "export");
+    assert.notEqual(made?.status, "completed");
   });
 
   test("erase --signing-keys: the certificate is signed with the app's configured key and verifies against its GET /keys", async (ctx) => {
@@ -188,7 +302,17 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     const untouched = await look(ctx, (t) => t.gate.store.requests.forSubject("op-keys"));
     assert.deepEqual(untouched, [], "nothing was done");
 
-    const run = await cli("erase", "op-keys", "--yes", "--signing-keys", keysFile, "--policies", policies, ...database);
+    const run = await cli(
+      "erase",
+      "op-keys",
+      "--yes",
+      "--complete",
+      "--signing-keys",
+      keysFile,
+      "--policies",
+      policies,
+      ...database,
+    );
     assert.equal(run.code, 0, run.err.join("\n"));
     const certificate = JSON.parse(run.out.join("\n"));
     assert.equal(certificate.kid, signingKeyFrom(pem).kid);
@@ -223,7 +347,12 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     assert.deepEqual((await json("verify", "EU", ...on)).value.ok, true);
     assert.equal((await json("export", "op-json", ...on)).value.subject, "op-json");
     const erased = await json("erase", "op-json", "--yes", ...on);
-    assert.deepEqual([erased.code, erased.value.subject, erased.value.status], [0, "op-json", "completed"]);
+    assert.deepEqual(
+      [erased.code, erased.value.subject, erased.value.status, erased.value.completedBy],
+      [0, "op-json", "received", "erasure-retry"],
+    );
+    const certified = await json("erase", "op-json", "--yes", "--complete", ...on);
+    assert.deepEqual([certified.code, certified.value.subject, certified.value.status], [0, "op-json", "completed"]);
   });
 
   test("--json failures: one { error: { code, message } } line on stderr, nothing on stdout", async () => {

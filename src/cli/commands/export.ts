@@ -5,7 +5,10 @@
  * operator as the actor (request.received / request.completed in the log).
  * The document goes to stdout, or to --out; it is JSON with or without --json.
  */
-import { open } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import type { WriteStream } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
@@ -26,11 +29,13 @@ export const exportCommand: Command = {
     const request = await operatorRequest(values, positionals, io);
     if (!request) return 1;
     const { gate, subjectId, operator, region } = request;
-    try {
-      // Opened before the request is recorded: a file that exists already is refused, not overwritten.
-      const out = values.out === undefined ? stdoutOf(io) : (await open(values.out, "wx")).createWriteStream();
+    const write = async (out: Writable) => {
       await operatorRights(gate).export(subjectId, operator, region, out);
       await finished(out);
+    };
+    try {
+      if (values.out === undefined) await write(stdoutOf(io));
+      else await writeFileWhole(values.out, write);
     } finally {
       await gate.close();
     }
@@ -43,6 +48,35 @@ export const exportCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Writes an export to `file` whole or not at all: into a file of its own
+ * beside it (created exclusively, readable by its owner only: it is personal
+ * data), renamed to `file` once complete. `file` is claimed first, empty and
+ * exclusively, before the request is recorded: one that exists already is
+ * refused (EEXIST), not overwritten. When the export fails, both are removed,
+ * so no half-written document of personal data is left on disk.
+ */
+async function writeFileWhole(file: string, write: (out: Writable) => Promise<void>): Promise<void> {
+  await (await open(file, "wx", 0o600)).close();
+  const partial = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.partial`);
+  let out: WriteStream | undefined;
+  try {
+    out = (await open(partial, "wx", 0o600)).createWriteStream();
+    await write(out);
+    await rename(partial, file);
+  } catch (error) {
+    if (out) {
+      // Destroying the stream closes its file handle (autoClose). finished() waits for that, and its
+      // error (the writes destroy() cut short) is the export's failure, already on its way up.
+      out.destroy();
+      await finished(out).catch(() => {});
+    }
+    await rm(partial, { force: true });
+    await rm(file, { force: true });
+    throw error;
+  }
+}
 
 /** The command's stdout as a stream the export can end without closing the process's stdout. */
 function stdoutOf(io: Io): Writable {

@@ -23,12 +23,12 @@ export const OPERATOR_USAGE = `[--actor id] [--region name] ${CONFIGURED_USAGE} 
 
 /**
  * The CLI has none of the app's code: its registered data sources and its
- * gated Prisma models (which GET /export and DELETE /data include) are not
- * reached. Said after every export and erasure, so nobody mistakes one for
- * the route's.
+ * gated Prisma models (which GET /export includes) are not reached. Said
+ * after every export, so nobody mistakes one for the route's. (An erasure
+ * leaves its request open for the app's erasure-retry job instead: erase.ts.)
  */
 export const APP_DATA_NOT_INCLUDED =
-  "the app's own data (its registered data sources and gated Prisma models) is not included: the CLI does not run the app's code; use the app's GET /export or DELETE /data for it";
+  "the app's own data (its registered data sources and gated Prisma models) is not included: the CLI does not run the app's code; use the app's GET /export for it";
 
 export interface OperatorRequest {
   subjectId: string;
