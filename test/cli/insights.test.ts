@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import request from "supertest";
-import { TEST_SECRET, testApp } from "../support/app.ts";
-import { type Cli, cliApp } from "../support/child.ts";
+import { testApp } from "../support/app.ts";
+import { type CliApp, cliApp } from "../support/child.ts";
 import { type PersistentDatabase, onPostgres } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
@@ -19,11 +19,11 @@ describe(`consentgate insights release on ${onPostgres ? "PostgreSQL" : "PGlite"
   let db: PersistentDatabase;
   let policies: string;
   let database: string[];
-  let consentgate: Cli;
-  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  let env: CliApp["env"];
+  let cli: CliApp["cli"];
   before(async () => {
     const policy = testPolicy({ purposes: { personalization: { insights: { popular } } } });
-    ({ db, policies, database, cli: consentgate } = await cliApp(suite, policy));
+    ({ db, policies, database, env, cli } = await cliApp(suite, policy));
     const t = await testApp(suite, { database: db.option, policies: policy });
     // Eighty listeners share one song: well above the threshold (maxKeys 1, epsilon 1, delta 1e-6: 15).
     for (let i = 0; i < 80; i++)
@@ -34,7 +34,6 @@ describe(`consentgate insights release on ${onPostgres ? "PostgreSQL" : "PGlite"
         .expect(201);
     await t.gate.close();
   });
-  const cli = (...argv: string[]) => consentgate(argv, env);
 
   test("releases once, then the budget refuses with exit 1 and says the previous release is still served", async () => {
     const first = await cli("insights", "release", "popular", "--policies", policies, ...database);

@@ -5,7 +5,7 @@ import path from "node:path";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import { TEST_SECRET, testApp } from "../support/app.ts";
-import { type Cli, cliApp } from "../support/child.ts";
+import { type CliApp, cliApp } from "../support/child.ts";
 import { DAY, testClock } from "../support/clock.ts";
 import { type PersistentDatabase, onPostgres, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
@@ -17,11 +17,10 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
   let db: PersistentDatabase;
   let policies: string;
   let database: string[];
-  let consentgate: Cli;
-  /** The commands' environment: the app's secret, no DATABASE_URL (tests change it for one command). */
-  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  let env: CliApp["env"];
+  let cli: CliApp["cli"];
   before(async () => {
-    ({ db, policies, database, cli: consentgate } = await cliApp(suite, testPolicy()));
+    ({ db, policies, database, env, cli } = await cliApp(suite, testPolicy()));
 
     // A month ago: EU and US-CA listeners whose service plays (7 days' retention) have expired since.
     const clock = testClock(Date.now() - 30 * DAY);
@@ -41,9 +40,6 @@ describe(`consentgate purge, report and verify on ${onPostgres ? "PostgreSQL" : 
     await request(t.app).post("/api/plays").set(eu("cli-eu")).send({ itemId: "kept" }).expect(201);
     await t.gate.close();
   });
-
-  /** `consentgate …` in the database's folder, with `env`. */
-  const cli = (...argv: string[]) => consentgate(argv, env);
 
   test("purge --dry-run counts per region and purpose and changes nothing; purge deletes and logs", async () => {
     const dry = await cli("purge", "--dry-run", "--policies", policies, ...database);

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import request from "supertest";
 import { encodeFloat32 } from "../../src/client/index.ts";
-import { TEST_SECRET, hostApp, testGate } from "../support/app.ts";
-import { type Cli, cliApp } from "../support/child.ts";
+import { hostApp, testGate } from "../support/app.ts";
+import { type CliApp, cliApp } from "../support/child.ts";
 import { type PersistentDatabase, onPostgres } from "../support/database.ts";
 import { onDevicePolicy } from "../support/policy.ts";
 import { suiteScope } from "../support/scope.ts";
@@ -21,10 +21,10 @@ describe(`consentgate learning status on ${onPostgres ? "PostgreSQL" : "PGlite"}
   let db: PersistentDatabase;
   let policies: string;
   let database: string[];
-  let consentgate: Cli;
-  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  let env: CliApp["env"];
+  let cli: CliApp["cli"];
   before(async () => {
-    ({ db, policies, database, cli: consentgate } = await cliApp(suite, policy));
+    ({ db, policies, database, env, cli } = await cliApp(suite, policy));
     const gate = await testGate(suite, { database: db.option, policies: policy });
     await gate.learning.define("recommender", { items: () => ITEMS });
     const app = hostApp(gate);
@@ -39,7 +39,6 @@ describe(`consentgate learning status on ${onPostgres ? "PostgreSQL" : "PGlite"}
     assert.equal((await gate.runJob("learning")).models[0]?.outcome, "published");
     await gate.close();
   });
-  const cli = (...argv: string[]) => consentgate(argv, env);
 
   test("prints the model's line and its rounds", async () => {
     const run = await cli("learning", "status", "recommender", "--policies", policies, ...database);

@@ -16,7 +16,7 @@ import { INTERRUPTED_AFTER_MS } from "../../src/rights/erasure.ts";
 import { signingKeyFrom } from "../../src/signatures/ed25519.ts";
 import { createKeyring } from "../../src/signatures/hmac.ts";
 import { TEST_SECRET, testApp } from "../support/app.ts";
-import { type Cli, cliApp } from "../support/child.ts";
+import { type CliApp, cliApp } from "../support/child.ts";
 import { testClock } from "../support/clock.ts";
 import { type PersistentDatabase, onPostgres, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
@@ -31,10 +31,10 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
   let db: PersistentDatabase;
   let policies: string;
   let database: string[];
-  let consentgate: Cli;
-  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  let env: CliApp["env"];
+  let cli: CliApp["cli"];
   before(async () => {
-    ({ db, policies, database, cli: consentgate } = await cliApp(suite, testPolicy()));
+    ({ db, policies, database, env, cli } = await cliApp(suite, testPolicy()));
     const t = await testApp(suite, { database: db.option });
     for (const [user, plays] of [
       ["op-eu", 2],
@@ -53,7 +53,6 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
     }
     await t.gate.close();
   });
-  const cli = (...argv: string[]) => consentgate(argv, env);
 
   /** A gate on the CLI's database for one look, closed before the CLI runs again (PGlite files are one process's). */
   async function look<T>(scope: Scope, read: (t: Awaited<ReturnType<typeof testApp>>) => Promise<T>): Promise<T> {

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.ts";
+import { TEST_SECRET } from "./app.ts";
 import { type PersistentDatabase, onPostgres, persistentDatabase } from "./database.ts";
 import { type Scope, onCleanup } from "./scope.ts";
 
@@ -147,8 +148,13 @@ export interface CliApp {
   policies: string;
   /** The CLI's arguments naming the database: none for PGlite files, found in its working directory. */
   database: string[];
-  /** `consentgate …` running in the database's folder. */
-  cli: Cli;
+  /**
+   * The commands' environment: the app's secret and no DATABASE_URL. A test
+   * may change it for one command and put it back.
+   */
+  env: Record<string, string | undefined>;
+  /** `consentgate …` running in the database's folder, with `env`. */
+  cli: (...argv: string[]) => Promise<CliResult>;
 }
 
 /**
@@ -162,5 +168,7 @@ export async function cliApp(scope: Scope, policy: Record<string, unknown>): Pro
   await mkdir(policies);
   await writeFile(path.join(policies, "policy.yaml"), JSON.stringify(policy));
   const database = onPostgres ? ["--database", db.option] : [];
-  return { db, policies, database, cli: await cliIn(scope, db.directory) };
+  const consentgate = await cliIn(scope, db.directory);
+  const env: Record<string, string | undefined> = { CONSENTGATE_SECRET: TEST_SECRET, DATABASE_URL: undefined };
+  return { db, policies, database, env, cli: (...argv) => consentgate(argv, env) };
 }
