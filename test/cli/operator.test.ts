@@ -21,7 +21,7 @@ import { testClock } from "../support/clock.ts";
 import { type PersistentDatabase, onPostgres, testStore } from "../support/database.ts";
 import { testPolicy } from "../support/policy.ts";
 import { type Scope, suiteScope } from "../support/scope.ts";
-import { agent, asText, eu, grant } from "../support/subjects.ts";
+import { agent, asText, ca, eu, grant } from "../support/subjects.ts";
 
 /** The log names the actor by pseudonym, as it names subjects. */
 const pseudonym = createKeyring(TEST_SECRET).pseudonym;
@@ -324,6 +324,45 @@ describe(`consentgate export and erase on ${onPostgres ? "PostgreSQL" : "PGlite"
       await app.gate.close();
     }
     assert.equal(verifySignature(certificate, jwks), true, "genuine by the app's published keys");
+  });
+
+  test("erase --yes racing 30 writers on two app instances: nothing written before the erasure is left", {
+    // The CLI is a third instance of the same database; PGlite's files admit one process at a time.
+    skip: onPostgres ? false : "PostgreSQL only: the app and the CLI share the database",
+  }, async (ctx) => {
+    const user = "op-raced";
+    const instances = [await testApp(ctx, { database: db.option }), await testApp(ctx, { database: db.option })];
+    const play = { itemId: "trk_1", action: "play" };
+    // California is opt-out: the region's default lets the writes in, before and after the erasure.
+    await request(instances[0]!.app).post("/api/plays").set(ca(user)).send(play).expect(201);
+    let stopped = false;
+    const statuses: number[] = [];
+    const writers = Array.from({ length: 30 }, async (_, w) => {
+      const app = instances[w % 2]!.app;
+      while (!stopped) statuses.push((await request(app).post("/api/plays").set(ca(user)).send(play)).status);
+    });
+    let run: Awaited<ReturnType<typeof cli>>;
+    try {
+      await new Promise((r) => setTimeout(r, 30));
+      run = await cli("erase", user, "--yes", "--region", "US-CA", "--policies", policies, ...database);
+    } finally {
+      stopped = true;
+      await Promise.all(writers);
+    }
+    assert.equal(run.code, 0, run.err.join("\n"));
+    assert.ok(statuses.length > 30, `the writers wrote during the erasure (${statuses.length} writes)`);
+    assert.ok(
+      statuses.every((s) => s === 201),
+      `the region's default lets every write in: ${[...new Set(statuses)]}`,
+    );
+    const [erasure] = await instances[0]!.gate.store.requests.forSubject(user);
+    assert.equal(erasure?.type, "erasure");
+    const rows = await instances[0]!.gate.store.interactions.forSubject(user);
+    assert.deepEqual(
+      rows.filter((r) => r.at < erasure!.receivedAt),
+      [],
+      "a write that raced the CLI's erasure survived it",
+    );
   });
 
   test("--json on every command: one JSON document on stdout, nothing on stderr", async () => {
